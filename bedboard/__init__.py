@@ -1,0 +1,3 @@
+"""bedboard: psychiatric bed-availability coordination service."""
+
+__version__ = "0.1.0"

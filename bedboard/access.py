@@ -1,0 +1,93 @@
+"""Who may do what: the single policy every handler asks.
+
+``decide(principal, action, resource)`` is pure and has no I/O, so the whole access
+matrix is testable as a table. Handlers call ``context.authorize`` which asks this
+module, audits denials and raises the right problem (403, or 404 where existence
+itself must not leak).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bedboard.auth import Principal, Role
+
+
+class Action(StrEnum):
+    # Reference data and the directory of facilities: readable by every signed-in role.
+    DIRECTORY_READ = "directory.read"
+    FACILITY_CREATE = "facility.create"
+    FACILITY_UPDATE = "facility.update"
+    FACILITY_UPDATE_CONTACT = "facility.update_contact"
+    UNIT_CREATE = "unit.create"
+    UNIT_UPDATE = "unit.update"
+    UNIT_UPDATE_PROFILE = "unit.update_profile"
+    COURT_LIST = "court.list"
+    COURT_READ = "court.read"
+    COURT_CREATE = "court.create"
+    COURT_UPDATE = "court.update"
+    USER_READ = "user.read"
+    USER_MANAGE = "user.manage"
+    TOKEN_READ = "token.read"
+    TOKEN_MANAGE = "token.manage"
+    AUDIT_READ = "audit.read"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action touches. Scope fields are filled from the stored object."""
+
+    type: str
+    id: int | None = None
+    facility_id: int | None = None
+    court_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    # When denied: answer 404 instead of 403 because existence itself must not leak.
+    conceal: bool = False
+    reason: str = ""
+
+
+ALLOW = Decision(True)
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(False, reason=reason)
+
+
+def _conceal(reason: str) -> Decision:
+    return Decision(False, conceal=True, reason=reason)
+
+
+# Actions open to every signed-in role.
+_ANY_ROLE = frozenset({Action.DIRECTORY_READ})
+# Actions a facility user may take on objects of their own facilities.
+_OWN_FACILITY = frozenset({Action.FACILITY_UPDATE_CONTACT, Action.UNIT_UPDATE_PROFILE})
+
+
+def decide(principal: Principal, action: Action, resource: Resource) -> Decision:
+    """May ``principal`` do ``action`` on ``resource``?"""
+    role = principal.role
+    if role is Role.ADMIN:
+        return ALLOW
+    if action in _ANY_ROLE:
+        return ALLOW
+    if action in _OWN_FACILITY:
+        if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
+            return ALLOW
+        return _deny("not one of your facilities")
+    if action is Action.COURT_LIST:
+        return ALLOW if role in (Role.LIAISON, Role.COURT) else _deny("role cannot list courts")
+    if action is Action.COURT_READ:
+        if role is Role.LIAISON:
+            return ALLOW
+        if role is Role.COURT:
+            if resource.id == principal.court_id:
+                return ALLOW
+            return _conceal("another court's record")
+        return _deny("role cannot read courts")
+    return _deny(f"{action.value} is for administrators")

@@ -1,0 +1,1 @@
+"""JSON API handlers, one module per resource, registered through ``registry``."""

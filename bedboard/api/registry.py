@@ -1,0 +1,305 @@
+"""The API route table, and the OpenAPI 3.1 document generated from it.
+
+Handlers declare what they take through their signature: a parameter named ``body``
+annotated with a pydantic model is parsed from the JSON body, one named ``query``
+from the query string, and the return annotation is the response model. The same
+models validate requests and produce the OpenAPI document, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from bedboard import __version__
+from bedboard.problems import Problem, validation_problem
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    handler: Handler
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    public: bool
+    extra_responses: dict[int, str] = field(default_factory=dict)
+    operation_id: str = ""
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def _model_or_none(hint: Any) -> type[BaseModel] | None:
+    if inspect.isclass(hint) and issubclass(hint, BaseModel):
+        return hint
+    return None
+
+
+async def read_json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        raise Problem(400, "This request needs a JSON body.", code="missing-body")
+    ctype = request.content_type
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise Problem(
+            415, "Send the body as application/json.", code="unsupported-media-type"
+        )
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}", code="malformed-json") from None
+
+
+def _query_dict(model: type[BaseModel], query: MultiDictProxy[str]) -> dict[str, Any]:
+    """Query values: repeated keys become lists for list-typed fields."""
+    out: dict[str, Any] = {}
+    for key in set(query.keys()):
+        values = query.getall(key)
+        info = model.model_fields.get(key)
+        is_list = info is not None and typing.get_origin(info.annotation) is list
+        if not is_list:
+            for arg in typing.get_args(info.annotation) if info else ():
+                if typing.get_origin(arg) is list:
+                    is_list = True
+        out[key] = values if is_list else values[-1]
+    return out
+
+
+def route(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    status: int = 200,
+    public: bool = False,
+    responses: dict[int, str] | None = None,
+) -> Callable[[Callable[..., Awaitable[Any]]], Handler]:
+    """Register an API handler; see the module docstring for the signature contract."""
+
+    def decorate(func: Callable[..., Awaitable[Any]]) -> Handler:
+        hints = typing.get_type_hints(func)
+        body_model = _model_or_none(hints.get("body"))
+        query_model = _model_or_none(hints.get("query"))
+        response_model = _model_or_none(hints.get("return"))
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            kwargs: dict[str, Any] = {}
+            if body_model is not None:
+                data = await read_json(request)
+                try:
+                    kwargs["body"] = body_model.model_validate(data)
+                except ValidationError as exc:
+                    raise validation_problem(exc, "body") from None
+            if query_model is not None:
+                try:
+                    kwargs["query"] = query_model.model_validate(
+                        _query_dict(query_model, request.query)
+                    )
+                except ValidationError as exc:
+                    raise validation_problem(exc, "query") from None
+            result = await func(request, **kwargs)
+            if isinstance(result, web.StreamResponse):
+                return result
+            if isinstance(result, BaseModel):
+                return web.json_response(result.model_dump(mode="json"), status=status)
+            raise TypeError(f"{func.__name__} returned {type(result).__name__}")
+
+        handler.__name__ = func.__name__
+        handler.__doc__ = func.__doc__
+        ENDPOINTS.append(
+            Endpoint(
+                method=method.upper(),
+                path=path,
+                summary=summary,
+                tag=tag,
+                handler=handler,
+                body=body_model,
+                query=query_model,
+                response=response_model,
+                status=status,
+                public=public,
+                extra_responses=dict(responses or {}),
+                operation_id=func.__name__,
+            )
+        )
+        return handler
+
+    return decorate
+
+
+def add_routes(app: web.Application) -> None:
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "in": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+_ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    413: "Body too large",
+    415: "Wrong media type",
+    422: "Invalid fields",
+    503: "Database unavailable; retry after the Retry-After delay",
+}
+
+
+def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    params = []
+    props = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    for name, prop in props.items():
+        is_array = prop.get("type") == "array" or any(
+            alt.get("type") == "array" for alt in prop.get("anyOf", [])
+        )
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
+        if is_array:
+            param["style"] = "form"
+            param["explode"] = True
+        if prop.get("description"):
+            param["description"] = prop["description"]
+        params.append(param)
+    return params
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 for every registered endpoint."""
+    keyed: list[tuple[type[BaseModel], Any]] = []
+    for ep in ENDPOINTS:
+        if ep.body is not None:
+            keyed.append((ep.body, "validation"))
+        if ep.response is not None:
+            keyed.append((ep.response, "serialization"))
+    key_map, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    schemas["Problem"] = _PROBLEM_SCHEMA
+
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in ENDPOINTS:
+        op: dict[str, Any] = {
+            "operationId": ep.operation_id,
+            "summary": ep.summary,
+            "tags": [ep.tag],
+            "responses": {},
+        }
+        if ep.handler.__doc__:
+            op["description"] = inspect.cleandoc(ep.handler.__doc__)
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            for name in _PATH_PARAM.findall(ep.path)
+        ]
+        if ep.query is not None:
+            params += _query_parameters(ep.query, ep.query.model_json_schema())
+        if params:
+            op["parameters"] = params
+        if ep.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": key_map[(ep.body, "validation")]}},
+            }
+        if ep.response is not None:
+            op["responses"][str(ep.status)] = {
+                "description": "Success",
+                "content": {
+                    "application/json": {"schema": key_map[(ep.response, "serialization")]}
+                },
+            }
+        else:
+            op["responses"][str(ep.status)] = {"description": "Success"}
+        codes = {400, 422, 503} | ({401, 403} if not ep.public else set())
+        if _PATH_PARAM.search(ep.path):
+            codes.add(404)
+        for code in sorted(codes):
+            description = ep.extra_responses.get(code, _ERROR_TEXT.get(code, "Error"))
+            op["responses"][str(code)] = {
+                "description": description,
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+        for code, description in ep.extra_responses.items():
+            op["responses"].setdefault(
+                str(code),
+                {
+                    "description": description,
+                    "content": {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    },
+                },
+            )
+        if not ep.public:
+            op["security"] = [{"bearer": []}, {"session": []}]
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bedboard API",
+            "version": __version__,
+            "description": "Psychiatric bed availability and placement coordination.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "bb_session",
+                    "description": "Browser session; unsafe methods also need X-CSRF-Token.",
+                },
+            },
+        },
+    }

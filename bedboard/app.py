@@ -1,0 +1,277 @@
+"""``create_app(settings)``: wires the database, middleware, API, pages and health endpoints."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bedboard import auth, database
+from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
+from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
+from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
+from bedboard.api.registry import add_routes, openapi_document
+from bedboard.context import DSN, METRICS, POOL, PRINCIPAL_KEY, SECRET, SETTINGS
+from bedboard.database import DatabaseUnavailable
+from bedboard.pages import setup_pages
+from bedboard.problems import Problem, problem_response
+from bedboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_S = 5
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+HTTP_REQUESTS = "bedboard_http_requests"
+HTTP_SECONDS = "bedboard_http_request_duration_seconds"
+REQUESTS_KEY = web.AppKey("requests_counter", Counter)
+LATENCY_KEY = web.AppKey("latency_histogram", Histogram)
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, timing and metrics for every request."""
+    incoming = request.headers.get("X-Request-Id", "")
+    request["request_id"] = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        label = resource.canonical if resource is not None else "unmatched"
+        request.app[REQUESTS_KEY].labels(request.method, label, str(status)).inc()
+        request.app[LATENCY_KEY].labels(label).observe(time.perf_counter() - started)
+
+
+def _unavailable() -> Problem:
+    return Problem(
+        503,
+        "The database is unreachable. Try again shortly.",
+        code="database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes problem+json on the API and a readable page elsewhere."""
+    from bedboard.pages import render_error
+
+    try:
+        response = await handler(request)
+    except Problem as problem:
+        if not is_api(request) and problem.status == 401:
+            raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not is_api(request):
+            if exc.status >= 400 and exc.status != 405:
+                return render_error(request, Problem(exc.status, exc.reason))
+            raise
+        detail = {
+            404: "No such endpoint.",
+            405: f"{request.method} is not allowed here.",
+            413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
+        }.get(exc.status, exc.reason)
+        keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return problem_response(Problem(exc.status, detail, headers=keep), request)
+    except DatabaseUnavailable:
+        log.warning("database unavailable for %s %s", request.method, request.path)
+        problem = _unavailable()
+        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+    except database.UNAVAILABLE_ERRORS:
+        log.warning("database connection lost during %s %s", request.method, request.path)
+        problem = _unavailable()
+        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+    except Exception:
+        log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
+                      request.get("request_id"))
+        problem = Problem(500, "Something went wrong on our side; it has been logged.", code="internal")
+        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+    return response
+
+
+def _same_origin(request: web.Request, value: str) -> bool:
+    settings = request.app[SETTINGS]
+    if settings.public_url is not None:
+        allowed = str(settings.public_url).rstrip("/")
+        return value.rstrip("/") == allowed
+    parts = urlsplit(value)
+    return parts.netloc == request.host
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """The Origin header (when sent) names this service."""
+    value = request.headers.get("Origin")
+    return value is None or _same_origin(request, value)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the principal from a bearer token or session cookie; enforce CSRF for cookies."""
+    if request.path.startswith("/static/") or request.path in ("/healthz", "/readyz", "/metrics"):
+        return await handler(request)
+    pool = request.app[POOL]
+    authorization = request.headers.get("Authorization", "")
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    principal: auth.Principal | None = None
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "Use Authorization: Bearer <token>.", code="unauthenticated")
+        async with database.acquire(pool) as conn:
+            principal = await auth.load_token(conn, token.strip())
+        if principal is None:
+            raise Problem(401, "The API token is unknown or revoked.", code="invalid-token",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    elif cookie:
+        async with database.acquire(pool) as conn:
+            principal = await auth.load_session(conn, request.app[SETTINGS], cookie)
+        if principal is not None and request.method in _UNSAFE:
+            given = request.headers.get("X-CSRF-Token")
+            if given is None and not is_api(request):
+                form = await request.post()
+                value = form.get("csrf_token")
+                given = value if isinstance(value, str) else None
+            if not auth.csrf_matches(principal.csrf_token, given) or not origin_allowed(request):
+                raise Problem(403, "Missing or wrong CSRF token; reload the page and try again.",
+                              code="csrf")
+    request[PRINCIPAL_KEY] = principal
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.get("request_id"):
+        headers.setdefault("X-Request-Id", request["request_id"])
+    if request.path.startswith("/api/") or request.path in ("/login",):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        async with database.acquire(request.app[POOL]) as conn:
+            pending = await database.pending_migrations(conn)
+    except (DatabaseUnavailable, *database.UNAVAILABLE_ERRORS):
+        return web.json_response(
+            {"status": "unavailable", "database": "unreachable"}, status=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    except database.MigrationError as exc:
+        return web.json_response({"status": "unavailable", "migrations": str(exc)}, status=503)
+    if pending:
+        return web.json_response({"status": "unavailable", "pending_migrations": pending}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        dsn = await database.resolve_database_url(settings)
+        if migrate:
+            applied = await database.prepare_database(dsn)
+            if applied:
+                log.info("database migrated: %s", ", ".join(applied))
+        app[DSN] = dsn
+        app[POOL] = await database.create_pool(
+            dsn, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+        )
+        try:
+            yield
+        finally:
+            await app[POOL].close()
+
+    return ctx
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("bedboard.web").joinpath("static")))
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+    """Build the application. Start-up connects (embedded or configured PostgreSQL) and migrates."""
+    app = web.Application(
+        middlewares=[request_context, errors, authenticate],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[SETTINGS] = settings
+    app[SECRET] = settings.resolved_secret_key()
+    registry = CollectorRegistry()
+    app[METRICS] = registry
+    app[REQUESTS_KEY] = Counter(HTTP_REQUESTS, "HTTP requests", ["method", "route", "status"],
+                                registry=registry)
+    app[LATENCY_KEY] = Histogram(HTTP_SECONDS, "HTTP request latency", ["route"], registry=registry)
+    app.cleanup_ctx.append(_database_ctx(migrate))
+    app.on_response_prepare.append(security_headers)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/openapi.json", openapi)
+    add_routes(app)
+
+    static = app.router.add_static("/static", static_dir(), append_version=True, name="static")
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("bedboard.web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["static"] = lambda filename: str(static.url_for(filename=filename))
+    setup_pages(app)
+    return app

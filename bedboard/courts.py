@@ -1,0 +1,110 @@
+"""Courts (probate divisions of circuit courts) that order placements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedboard.database import Connection
+from bedboard.facilities import Fips, Name
+from bedboard.problems import Problem, conflict, not_found
+
+
+class CourtIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    circuit: int = Field(ge=1, le=99)
+    county_fips: Fips
+
+
+class CourtPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    circuit: int | None = Field(default=None, ge=1, le=99)
+    county_fips: Fips | None = None
+
+
+class Court(BaseModel):
+    id: int
+    name: str
+    circuit: int
+    county_fips: str
+    county_name: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class CourtList(BaseModel):
+    items: list[Court]
+
+
+_SELECT = """
+    SELECT ct.id, ct.name, ct.circuit, ct.county_fips, c.name AS county_name,
+           ct.created_at, ct.updated_at, ct.version
+      FROM courts ct JOIN counties c ON c.fips = ct.county_fips
+"""
+
+
+def _translate(exc: asyncpg.PostgresError) -> Problem:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return conflict("A court with that name already exists.")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return Problem(
+            422,
+            "Unknown county.",
+            code="validation-error",
+            errors=[{"field": "county_fips", "in": "body", "message": "no county with this FIPS code", "type": "reference"}],
+        )
+    raise exc
+
+
+async def list_courts(conn: Connection, only_id: int | None = None) -> list[Court]:
+    rows = await conn.fetch(
+        _SELECT + " WHERE ($1::bigint IS NULL OR ct.id = $1) ORDER BY ct.circuit, ct.name", only_id
+    )
+    return [Court(**dict(r)) for r in rows]
+
+
+async def get_court(conn: Connection, court_id: int) -> Court:
+    row = await conn.fetchrow(_SELECT + " WHERE ct.id = $1", court_id)
+    if row is None:
+        raise not_found("court")
+    return Court(**dict(row))
+
+
+async def court_exists(conn: Connection, court_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM courts WHERE id = $1)", court_id))
+
+
+async def create_court(conn: Connection, data: CourtIn) -> Court:
+    try:
+        court_id = await conn.fetchval(
+            "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
+            data.name, data.circuit, data.county_fips,
+        )
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc) from None
+    return await get_court(conn, court_id)
+
+
+async def update_court(
+    conn: Connection, court_id: int, patch: CourtPatch, expected_version: int | None = None
+) -> Court:
+    current = await get_court(conn, court_id)
+    if expected_version is not None and current.version != expected_version:
+        raise Problem(412, "The court was changed by someone else; reload and retry.", code="precondition-failed")
+    try:
+        await conn.execute(
+            """
+            UPDATE courts SET name = COALESCE($2, name), circuit = COALESCE($3, circuit),
+                   county_fips = COALESCE($4, county_fips), updated_at = now(), version = version + 1
+             WHERE id = $1
+            """,
+            court_id, patch.name, patch.circuit, patch.county_fips,
+        )
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc) from None
+    return await get_court(conn, court_id)

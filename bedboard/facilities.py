@@ -1,0 +1,368 @@
+"""The directory of facilities and their inpatient units (what beds exist, and for whom)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bedboard.database import Connection
+from bedboard.problems import Problem, conflict, not_found
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. x]*$")]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Fips = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_]{1,40}$")]
+
+
+class FacilityKind(StrEnum):
+    PSYCHIATRIC_HOSPITAL = "psychiatric_hospital"
+    GENERAL_HOSPITAL = "general_hospital"
+    STATE_HOSPITAL = "state_hospital"
+    CRISIS_STABILIZATION = "crisis_stabilization"
+    RESIDENTIAL_TREATMENT = "residential_treatment"
+
+
+class Population(StrEnum):
+    ADULT = "adult"
+    ADOLESCENT = "adolescent"
+    CHILD = "child"
+    GERIATRIC = "geriatric"
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+    ANY = "any"
+
+
+class SecurityLevel(StrEnum):
+    OPEN = "open"
+    STANDARD = "standard"
+    SECURE = "secure"
+    FORENSIC = "forensic"
+
+
+# Suggested vocabularies; units may carry others (lower-case tags).
+SPECIALTIES = (
+    "co_occurring_substance_use",
+    "developmental_disability",
+    "eating_disorder",
+    "forensic",
+    "medical_psychiatric",
+    "dementia",
+    "trauma",
+    "autism_spectrum",
+)
+PAYERS = ("medicaid", "medicare", "commercial", "tricare", "uninsured", "county_funded")
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class FacilityIn(BaseModel):
+    model_config = _STRICT
+    name: Name
+    kind: FacilityKind
+    address: Text200 = ""
+    city: Text200 = ""
+    county_fips: Fips
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="Default: county centroid.")
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    phone_main: Phone = ""
+    phone_intake: Phone = ""
+    active: bool = True
+    report_cadence_minutes: int = Field(default=720, ge=5, le=10080)
+
+
+class FacilityPatch(BaseModel):
+    model_config = _STRICT
+    name: Name | None = None
+    kind: FacilityKind | None = None
+    address: Text200 | None = None
+    city: Text200 | None = None
+    county_fips: Fips | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    phone_main: Phone | None = None
+    phone_intake: Phone | None = None
+    active: bool | None = None
+    report_cadence_minutes: int | None = Field(default=None, ge=5, le=10080)
+
+
+# Fields a facility's own staff may change; everything else is the administrator's.
+FACILITY_CONTACT_FIELDS = frozenset({"phone_main", "phone_intake", "address"})
+
+
+class Facility(BaseModel):
+    id: int
+    name: str
+    kind: FacilityKind
+    address: str
+    city: str
+    county_fips: str
+    county_name: str
+    latitude: float
+    longitude: float
+    phone_main: str
+    phone_intake: str
+    active: bool
+    report_cadence_minutes: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class FacilityList(BaseModel):
+    items: list[Facility]
+
+
+class UnitIn(BaseModel):
+    model_config = _STRICT
+    facility_id: int = Field(ge=1)
+    name: Name
+    population: Population
+    gender: Gender = Gender.ANY
+    security_level: SecurityLevel = SecurityLevel.STANDARD
+    specialties: list[Tag] = Field(default_factory=list, max_length=30)
+    accepts_involuntary: bool = True
+    accepts_court_ordered: bool = True
+    payers: list[Tag] = Field(default_factory=list, max_length=30)
+    licensed_beds: int = Field(ge=0, le=2000)
+    active: bool = True
+
+
+class UnitPatch(BaseModel):
+    model_config = _STRICT
+    name: Name | None = None
+    population: Population | None = None
+    gender: Gender | None = None
+    security_level: SecurityLevel | None = None
+    specialties: list[Tag] | None = Field(default=None, max_length=30)
+    accepts_involuntary: bool | None = None
+    accepts_court_ordered: bool | None = None
+    payers: list[Tag] | None = Field(default=None, max_length=30)
+    licensed_beds: int | None = Field(default=None, ge=0, le=2000)
+    active: bool | None = None
+
+
+# What a unit accepts may be kept current by its own facility's staff.
+UNIT_PROFILE_FIELDS = frozenset(
+    {"gender", "security_level", "specialties", "accepts_involuntary", "accepts_court_ordered", "payers"}
+)
+
+
+class Unit(BaseModel):
+    id: int
+    facility_id: int
+    facility_name: str
+    name: str
+    population: Population
+    gender: Gender
+    security_level: SecurityLevel
+    specialties: list[str]
+    accepts_involuntary: bool
+    accepts_court_ordered: bool
+    payers: list[str]
+    licensed_beds: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class UnitList(BaseModel):
+    items: list[Unit]
+
+
+_FACILITY_SELECT = """
+    SELECT f.id, f.name, f.kind, f.address, f.city, f.county_fips, c.name AS county_name,
+           f.latitude, f.longitude, f.phone_main, f.phone_intake, f.active,
+           f.report_cadence_minutes, f.created_at, f.updated_at, f.version
+      FROM facilities f JOIN counties c ON c.fips = f.county_fips
+"""
+
+_UNIT_SELECT = """
+    SELECT u.id, u.facility_id, f.name AS facility_name, u.name, u.population, u.gender,
+           u.security_level, u.specialties, u.accepts_involuntary, u.accepts_court_ordered,
+           u.payers, u.licensed_beds, u.active, u.created_at, u.updated_at, u.version
+      FROM units u JOIN facilities f ON f.id = u.facility_id
+"""
+
+
+def _dedupe(tags: list[str]) -> list[str]:
+    return sorted(set(tags))
+
+
+def _translate(exc: asyncpg.PostgresError, what: str) -> Problem:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return conflict(f"A {what} with that name already exists.")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return Problem(422, f"The {what} refers to something that does not exist.", code="validation-error",
+                       errors=[{"field": _fk_field(exc), "in": "body", "message": "does not exist", "type": "reference"}])
+    raise exc
+
+
+def _fk_field(exc: asyncpg.PostgresError) -> str:
+    detail = str(getattr(exc, "detail", "") or "")
+    if "county_fips" in detail:
+        return "county_fips"
+    if "facility_id" in detail:
+        return "facility_id"
+    return "reference"
+
+
+async def list_facilities(conn: Connection, *, include_inactive: bool = True) -> list[Facility]:
+    rows = await conn.fetch(
+        _FACILITY_SELECT + " WHERE $1 OR f.active ORDER BY f.name", include_inactive
+    )
+    return [Facility(**dict(r)) for r in rows]
+
+
+async def get_facility(conn: Connection, facility_id: int) -> Facility:
+    row = await conn.fetchrow(_FACILITY_SELECT + " WHERE f.id = $1", facility_id)
+    if row is None:
+        raise not_found("facility")
+    return Facility(**dict(row))
+
+
+async def _county_centroid(conn: Connection, fips: str) -> tuple[float, float]:
+    row = await conn.fetchrow("SELECT latitude, longitude FROM counties WHERE fips = $1", fips)
+    if row is None:
+        raise Problem(
+            422,
+            "Unknown county.",
+            code="validation-error",
+            errors=[{"field": "county_fips", "in": "body", "message": "no county with this FIPS code", "type": "reference"}],
+        )
+    return float(row["latitude"]), float(row["longitude"])
+
+
+async def create_facility(conn: Connection, data: FacilityIn) -> Facility:
+    lat, lon = data.latitude, data.longitude
+    if lat is None or lon is None:
+        lat, lon = await _county_centroid(conn, data.county_fips)
+    try:
+        facility_id = await conn.fetchval(
+            """
+            INSERT INTO facilities (name, kind, address, city, county_fips, latitude, longitude,
+                                    phone_main, phone_intake, active, report_cadence_minutes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+            """,
+            data.name, data.kind.value, data.address, data.city, data.county_fips, lat, lon,
+            data.phone_main, data.phone_intake, data.active, data.report_cadence_minutes,
+        )
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc, "facility") from None
+    return await get_facility(conn, facility_id)
+
+
+def _changes(patch: BaseModel) -> dict[str, Any]:
+    values = patch.model_dump(exclude_unset=True)
+    return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
+
+
+async def _update(conn: Connection, table: str, row_id: int, changes: dict[str, Any],
+                  expected_version: int | None) -> bool:
+    """UPDATE whitelisted columns; bump version. False when the row or version does not match."""
+    assignments = [f"{col} = ${i}" for i, col in enumerate(changes, start=3)]
+    sql = (
+        f"UPDATE {table} SET {', '.join([*assignments, 'updated_at = now()', 'version = version + 1'])}"  # noqa: S608 -- column names come from pydantic model fields
+        " WHERE id = $1 AND ($2::int IS NULL OR version = $2) RETURNING id"
+    )
+    try:
+        updated = await conn.fetchval(sql, row_id, expected_version, *changes.values())
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc, table.rstrip("s")) from None
+    return updated is not None
+
+
+async def update_facility(
+    conn: Connection, facility_id: int, patch: FacilityPatch, expected_version: int | None = None
+) -> Facility:
+    changes = _changes(patch)
+    if "county_fips" in changes and "latitude" not in changes:
+        changes["latitude"], changes["longitude"] = await _county_centroid(conn, changes["county_fips"])
+    for key in ("name", "kind", "county_fips", "latitude", "longitude", "active", "report_cadence_minutes"):
+        if key in changes and changes[key] is None:
+            raise Problem(422, "Field cannot be null.", code="validation-error",
+                          errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}])
+    if changes and not await _update(conn, "facilities", facility_id, changes, expected_version):
+        await get_facility(conn, facility_id)  # 404 when missing
+        raise Problem(412, "The facility was changed by someone else; reload and retry.", code="precondition-failed")
+    return await get_facility(conn, facility_id)
+
+
+async def list_units(conn: Connection, facility_id: int | None = None) -> list[Unit]:
+    rows = await conn.fetch(
+        _UNIT_SELECT + " WHERE ($1::bigint IS NULL OR u.facility_id = $1) ORDER BY f.name, u.name",
+        facility_id,
+    )
+    return [Unit(**dict(r)) for r in rows]
+
+
+async def get_unit(conn: Connection, unit_id: int) -> Unit:
+    row = await conn.fetchrow(_UNIT_SELECT + " WHERE u.id = $1", unit_id)
+    if row is None:
+        raise not_found("unit")
+    return Unit(**dict(row))
+
+
+async def unit_facility_id(conn: Connection, unit_id: int) -> int:
+    facility_id = await conn.fetchval("SELECT facility_id FROM units WHERE id = $1", unit_id)
+    if facility_id is None:
+        raise not_found("unit")
+    return int(facility_id)
+
+
+async def create_unit(conn: Connection, data: UnitIn) -> Unit:
+    try:
+        unit_id = await conn.fetchval(
+            """
+            INSERT INTO units (facility_id, name, population, gender, security_level, specialties,
+                               accepts_involuntary, accepts_court_ordered, payers, licensed_beds, active)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+            """,
+            data.facility_id, data.name, data.population.value, data.gender.value,
+            data.security_level.value, _dedupe(data.specialties), data.accepts_involuntary,
+            data.accepts_court_ordered, _dedupe(data.payers), data.licensed_beds, data.active,
+        )
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc, "unit") from None
+    return await get_unit(conn, unit_id)
+
+
+async def update_unit(
+    conn: Connection, unit_id: int, patch: UnitPatch, expected_version: int | None = None
+) -> Unit:
+    changes = _changes(patch)
+    for key in ("specialties", "payers"):
+        if changes.get(key) is not None:
+            changes[key] = _dedupe(changes[key])
+    for key, value in changes.items():
+        if value is None:
+            raise Problem(422, "Field cannot be null.", code="validation-error",
+                          errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}])
+    if changes and not await _update(conn, "units", unit_id, changes, expected_version):
+        await get_unit(conn, unit_id)
+        raise Problem(412, "The unit was changed by someone else; reload and retry.", code="precondition-failed")
+    return await get_unit(conn, unit_id)
+
+
+class County(BaseModel):
+    fips: str
+    name: str
+    latitude: float
+    longitude: float
+
+
+class CountyList(BaseModel):
+    items: list[County]
+
+
+async def list_counties(conn: Connection) -> list[County]:
+    rows = await conn.fetch("SELECT fips, name, latitude, longitude FROM counties ORDER BY name")
+    return [County(**dict(r)) for r in rows]

@@ -1,0 +1,108 @@
+"""HTML pages: rendering helpers, navigation by role, and route registration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from pydantic import ValidationError
+
+from bedboard.auth import Principal, Role
+from bedboard.context import current_principal
+from bedboard.problems import Problem
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+# What each role sees in the navigation bar. Later features add their pages here.
+NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
+    Role.ADMIN: (
+        NavItem("/", "Home"),
+        NavItem("/admin/facilities", "Facilities"),
+        NavItem("/admin/courts", "Courts"),
+        NavItem("/admin/users", "Users"),
+        NavItem("/admin/tokens", "API tokens"),
+        NavItem("/admin/audit", "Audit trail"),
+    ),
+    Role.LIAISON: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
+    Role.FACILITY: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
+    Role.COURT: (NavItem("/", "Home"),),
+    Role.VIEWER: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
+}
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.LIAISON: "Liaison",
+    Role.FACILITY: "Facility staff",
+    Role.COURT: "Court staff",
+    Role.VIEWER: "Viewer",
+}
+
+
+def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
+    principal = current_principal(request)
+    nav = NAVIGATION.get(principal.role, ()) if principal else ()
+    return {
+        "principal": principal,
+        "role_label": ROLE_LABELS.get(principal.role, "") if principal else "",
+        "nav": nav,
+        "current_path": request.path,
+        "csrf_token": principal.csrf_token if principal else "",
+        "request_id": request.get("request_id", ""),
+        "request_query": request.query,
+        **values,
+    }
+
+
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    response = aiohttp_jinja2.render_template(
+        template, request, page_context(request, **values), status=status
+    )
+    return response
+
+
+def render_error(request: web.Request, problem: Problem) -> web.Response:
+    response = render(request, "error.html", status=problem.status, problem=problem)
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Map pydantic errors to ``{field: message}`` for inline display next to form fields."""
+    out: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        key = str(err["loc"][0]) if err["loc"] else "__all__"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        out.setdefault(key, message)
+    return out
+
+
+def problem_errors(problem: Problem) -> dict[str, str]:
+    """Field errors carried by a domain Problem, or a form-level one."""
+    if problem.errors:
+        return {str(e.get("field", "__all__")): str(e.get("message", "")) for e in problem.errors}
+    return {"__all__": problem.detail}
+
+
+def require_role(request: web.Request, *roles: Role) -> Principal:
+    principal = current_principal(request)
+    if principal is None:
+        raise Problem(401, "Sign in to continue.")
+    if roles and principal.role not in roles:
+        raise Problem(403, "Your role cannot open this page.", code="forbidden")
+    return principal
+
+
+def setup_pages(app: web.Application) -> None:
+    from bedboard.pages import admin, home, login
+
+    login.setup(app)
+    home.setup(app)
+    admin.setup(app)

@@ -1,0 +1,61 @@
+"""The signed-in home page (by role) and the read-only facility directory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bedboard import courts, facilities
+from bedboard.auth import Role
+from bedboard.context import POOL
+from bedboard.database import acquire
+from bedboard.pages import render, require_role
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    principal = require_role(request)
+    async with acquire(request.app[POOL]) as conn:
+        all_facilities = await facilities.list_facilities(conn, include_inactive=False)
+        units = await facilities.list_units(conn)
+        counts = await conn.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM facilities) AS facilities,
+                   (SELECT count(*) FROM units) AS units,
+                   (SELECT count(*) FROM courts) AS courts,
+                   (SELECT count(*) FROM users WHERE NOT disabled) AS users,
+                   (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL) AS tokens
+            """
+        )
+        my_court = (
+            await courts.get_court(conn, principal.court_id)
+            if principal.role is Role.COURT and principal.court_id is not None
+            else None
+        )
+    mine = [f for f in all_facilities if f.id in principal.facility_ids]
+    my_units = [u for u in units if u.facility_id in principal.facility_ids]
+    return render(
+        request,
+        "home.html",
+        counts=dict(counts) if counts else {},
+        facilities=all_facilities,
+        my_facilities=mine,
+        my_units=my_units,
+        my_court=my_court,
+        licensed_beds=sum(u.licensed_beds for u in units if u.active),
+    )
+
+
+async def directory(request: web.Request) -> web.StreamResponse:
+    require_role(request)
+    async with acquire(request.app[POOL]) as conn:
+        all_facilities = await facilities.list_facilities(conn, include_inactive=False)
+        units = await facilities.list_units(conn)
+    by_facility: dict[int, list[facilities.Unit]] = {}
+    for unit in units:
+        if unit.active:
+            by_facility.setdefault(unit.facility_id, []).append(unit)
+    return render(request, "directory.html", facilities=all_facilities, units=by_facility)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/directory", directory)

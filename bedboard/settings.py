@@ -1,0 +1,121 @@
+"""Runtime configuration: one pydantic-settings model read from ``BEDBOARD_*`` variables.
+
+Every field here must be documented in README.md (a test enforces it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LEN = 32
+
+
+class SettingsError(Exception):
+    """A setting has an invalid value; the message names it in one line."""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("bedboard", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """bedboard settings. Field names map to ``BEDBOARD_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="BEDBOARD_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL 15+ URL. Unset: an embedded PostgreSQL in <data dir>/pg.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded database, secret key and demo credentials live.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for signing CSRF tokens. Unset: generated once into <data dir>/secret_key.",
+    )
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="The URL users reach bedboard at; websocket and form Origin checks use it.",
+    )
+    session_idle_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="A browser session ends after this much inactivity."
+    )
+    session_max_hours: int = Field(
+        default=12, ge=1, le=24 * 14, description="A browser session ends this long after login."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins per account within the window before throttling."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins per remote address within the window before throttling."
+    )
+    login_throttle_window_minutes: int = Field(
+        default=15, ge=1, description="The sliding window for login throttling."
+    )
+    trust_proxy_headers: bool = Field(
+        default=False,
+        description="Take the client address from X-Forwarded-For (only behind a trusted load balancer).",
+    )
+    db_pool_min_size: int = Field(default=2, ge=0, description="Smallest database pool size.")
+    db_pool_max_size: int = Field(default=10, ge=1, description="Largest database pool size.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Logging level."
+    )
+    demo_simulate: bool = Field(
+        default=True,
+        description="In `bedboard demo`, run the simulated reporters (set false for a still board).",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_SECRET_KEY_LEN:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_LEN} characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url is not None and self.public_url.scheme == "https"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or the one kept in the data dir (created on first use)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key + "\n")
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "BEDBOARD_" + str(first["loc"][0]).upper() if first["loc"] else "BEDBOARD_*"
+        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None
