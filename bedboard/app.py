@@ -22,7 +22,7 @@ from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
 from bedboard.api.registry import add_routes, openapi_document
-from bedboard.context import DSN, METRICS, POOL, PRINCIPAL_KEY, SECRET, SETTINGS
+from bedboard.context import DSN, METRICS, POOL, PRINCIPAL, REQUEST_ID, SECRET, SETTINGS
 from bedboard.database import DatabaseUnavailable
 from bedboard.pages import setup_pages
 from bedboard.problems import Problem, problem_response
@@ -54,7 +54,7 @@ def is_api(request: web.Request) -> bool:
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, timing and metrics for every request."""
     incoming = request.headers.get("X-Request-Id", "")
-    request["request_id"] = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
+    request[REQUEST_ID] = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
     started = time.perf_counter()
     status = 500
     try:
@@ -69,6 +69,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         label = resource.canonical if resource is not None else "unmatched"
         request.app[REQUESTS_KEY].labels(request.method, label, str(status)).inc()
         request.app[LATENCY_KEY].labels(label).observe(time.perf_counter() - started)
+
+
+def _problem(request: web.Request, problem: Problem) -> web.Response:
+    return problem_response(problem, instance=request.path, request_id=request.get(REQUEST_ID))
 
 
 def _unavailable() -> Problem:
@@ -90,7 +94,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Problem as problem:
         if not is_api(request) and problem.status == 401:
             raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
-        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+        return _problem(request, problem) if is_api(request) else render_error(request, problem)
     except web.HTTPException as exc:
         if exc.status < 400 or not is_api(request):
             if exc.status >= 400 and exc.status != 405:
@@ -102,20 +106,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
         }.get(exc.status, exc.reason)
         keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return problem_response(Problem(exc.status, detail, headers=keep), request)
+        return _problem(request, Problem(exc.status, detail, headers=keep))
     except DatabaseUnavailable:
         log.warning("database unavailable for %s %s", request.method, request.path)
         problem = _unavailable()
-        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+        return _problem(request, problem) if is_api(request) else render_error(request, problem)
     except database.UNAVAILABLE_ERRORS:
         log.warning("database connection lost during %s %s", request.method, request.path)
         problem = _unavailable()
-        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+        return _problem(request, problem) if is_api(request) else render_error(request, problem)
     except Exception:
         log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
-                      request.get("request_id"))
+                      request.get(REQUEST_ID))
         problem = Problem(500, "Something went wrong on our side; it has been logged.", code="internal")
-        return problem_response(problem, request) if is_api(request) else render_error(request, problem)
+        return _problem(request, problem) if is_api(request) else render_error(request, problem)
     return response
 
 
@@ -164,7 +168,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             if not auth.csrf_matches(principal.csrf_token, given) or not origin_allowed(request):
                 raise Problem(403, "Missing or wrong CSRF token; reload the page and try again.",
                               code="csrf")
-    request[PRINCIPAL_KEY] = principal
+    if principal is not None:
+        request[PRINCIPAL] = principal
     return await handler(request)
 
 
@@ -178,8 +183,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    if request.get("request_id"):
-        headers.setdefault("X-Request-Id", request["request_id"])
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        headers.setdefault("X-Request-Id", request_id)
     if request.path.startswith("/api/") or request.path in ("/login",):
         headers.setdefault("Cache-Control", "no-store")
 

@@ -27,7 +27,8 @@ DSN = web.AppKey("dsn", str)
 SECRET = web.AppKey("secret", str)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 
-PRINCIPAL_KEY = "principal"
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def settings(request: web.Request) -> Settings:
@@ -50,12 +51,11 @@ def remote_addr(request: web.Request) -> str:
 
 
 def origin(request: web.Request) -> audit.Origin:
-    return audit.Origin(remote_addr=remote_addr(request), request_id=request.get("request_id"))
+    return audit.Origin(remote_addr=remote_addr(request), request_id=request.get(REQUEST_ID))
 
 
 def current_principal(request: web.Request) -> Principal | None:
-    value = request.get(PRINCIPAL_KEY)
-    return value if isinstance(value, Principal) else None
+    return request.get(PRINCIPAL)
 
 
 def require_principal(request: web.Request) -> Principal:

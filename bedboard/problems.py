@@ -86,9 +86,9 @@ def validation_problem(exc: ValidationError, where: str = "body") -> Problem:
     )
 
 
-def problem_response(problem: Problem, request: web.Request | None = None) -> web.Response:
-    request_id = request.get("request_id") if request is not None else None
-    instance = request.path if request is not None else None
+def problem_response(
+    problem: Problem, *, instance: str | None = None, request_id: str | None = None
+) -> web.Response:
     return web.Response(
         status=problem.status,
         text=json.dumps(problem.body(instance, request_id)),

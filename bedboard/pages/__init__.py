@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bedboard.auth import Principal, Role
-from bedboard.context import current_principal
+from bedboard.context import REQUEST_ID, current_principal
 from bedboard.problems import Problem
 
 
@@ -54,7 +54,7 @@ def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
         "nav": nav,
         "current_path": request.path,
         "csrf_token": principal.csrf_token if principal else "",
-        "request_id": request.get("request_id", ""),
+        "request_id": request.get(REQUEST_ID, ""),
         "request_query": request.query,
         **values,
     }

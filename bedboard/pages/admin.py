@@ -498,7 +498,7 @@ async def audit_list(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     r = app.router
-    r.add_get("/admin", lambda request: _redirect(request, "/admin/facilities"))
+    r.add_get("/admin", admin_home)
     r.add_get("/admin/facilities", facility_list)
     r.add_get("/admin/facilities/new", facility_new)
     r.add_post("/admin/facilities/new", facility_create)
@@ -524,6 +524,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/admin/audit", audit_list)
 
 
-async def _redirect(request: web.Request, location: str) -> web.StreamResponse:
+async def admin_home(request: web.Request) -> web.StreamResponse:
     _admin(request)
-    raise web.HTTPSeeOther(location)
+    raise web.HTTPSeeOther("/admin/facilities")
