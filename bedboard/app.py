@@ -23,8 +23,7 @@ from bedboard.api import directory as _directory_api  # noqa: F401 -- registers 
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
 from bedboard.api.registry import add_routes, openapi_document
 from bedboard.context import DSN, METRICS, POOL, PRINCIPAL, REQUEST_ID, SECRET, SETTINGS
-from bedboard.database import DatabaseUnavailable
-from bedboard.pages import setup_pages
+from bedboard.pages import render_error, setup_pages
 from bedboard.problems import Problem, problem_response
 from bedboard.settings import Settings
 
@@ -84,43 +83,43 @@ def _unavailable() -> Problem:
     )
 
 
+def _failure(request: web.Request, problem: Problem) -> web.Response:
+    return _problem(request, problem) if is_api(request) else render_error(request, problem)
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes problem+json on the API and a readable page elsewhere."""
-    from bedboard.pages import render_error
-
     try:
-        response = await handler(request)
+        return await handler(request)
     except Problem as problem:
         if not is_api(request) and problem.status == 401:
             raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
-        return _problem(request, problem) if is_api(request) else render_error(request, problem)
+        return _failure(request, problem)
     except web.HTTPException as exc:
-        if exc.status < 400 or not is_api(request):
-            if exc.status >= 400 and exc.status != 405:
-                return render_error(request, Problem(exc.status, exc.reason))
+        if exc.status < 400 or (not is_api(request) and exc.status == 405):
             raise
         detail = {
-            404: "No such endpoint.",
+            404: "No such endpoint." if is_api(request) else "There is no page at this address.",
             405: f"{request.method} is not allowed here.",
             413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
         }.get(exc.status, exc.reason)
         keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return _problem(request, Problem(exc.status, detail, headers=keep))
-    except DatabaseUnavailable:
-        log.warning("database unavailable for %s %s", request.method, request.path)
-        problem = _unavailable()
-        return _problem(request, problem) if is_api(request) else render_error(request, problem)
-    except database.UNAVAILABLE_ERRORS:
-        log.warning("database connection lost during %s %s", request.method, request.path)
-        problem = _unavailable()
-        return _problem(request, problem) if is_api(request) else render_error(request, problem)
+        return _failure(request, Problem(exc.status, detail, headers=keep))
+    except database.DOWN_ERRORS:
+        log.warning("database unavailable during %s %s", request.method, request.path)
+        return _failure(request, _unavailable())
     except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
-                      request.get(REQUEST_ID))
-        problem = Problem(500, "Something went wrong on our side; it has been logged.", code="internal")
-        return _problem(request, problem) if is_api(request) else render_error(request, problem)
-    return response
+        log.exception(
+            "unhandled error in %s %s (request %s)",
+            request.method,
+            request.path,
+            request.get(REQUEST_ID),
+        )
+        return _failure(
+            request,
+            Problem(500, "Something went wrong on our side; it has been logged.", code="internal"),
+        )
 
 
 def _same_origin(request: web.Request, value: str) -> bool:
@@ -154,8 +153,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         async with database.acquire(pool) as conn:
             principal = await auth.load_token(conn, token.strip())
         if principal is None:
-            raise Problem(401, "The API token is unknown or revoked.", code="invalid-token",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Problem(
+                401,
+                "The API token is unknown or revoked.",
+                code="invalid-token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
     elif cookie:
         async with database.acquire(pool) as conn:
             principal = await auth.load_session(conn, request.app[SETTINGS], cookie)
@@ -166,8 +169,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 value = form.get("csrf_token")
                 given = value if isinstance(value, str) else None
             if not auth.csrf_matches(principal.csrf_token, given) or not origin_allowed(request):
-                raise Problem(403, "Missing or wrong CSRF token; reload the page and try again.",
-                              code="csrf")
+                raise Problem(
+                    403, "Missing or wrong CSRF token; reload the page and try again.", code="csrf"
+                )
     if principal is not None:
         request[PRINCIPAL] = principal
     return await handler(request)
@@ -201,15 +205,18 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with database.acquire(request.app[POOL]) as conn:
             pending = await database.pending_migrations(conn)
-    except (DatabaseUnavailable, *database.UNAVAILABLE_ERRORS):
+    except database.DOWN_ERRORS:
         return web.json_response(
-            {"status": "unavailable", "database": "unreachable"}, status=503,
+            {"status": "unavailable", "database": "unreachable"},
+            status=503,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     except database.MigrationError as exc:
         return web.json_response({"status": "unavailable", "migrations": str(exc)}, status=503)
     if pending:
-        return web.json_response({"status": "unavailable", "pending_migrations": pending}, status=503)
+        return web.json_response(
+            {"status": "unavailable", "pending_migrations": pending}, status=503
+        )
     return web.json_response({"status": "ready"})
 
 
@@ -259,8 +266,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[SECRET] = settings.resolved_secret_key()
     registry = CollectorRegistry()
     app[METRICS] = registry
-    app[REQUESTS_KEY] = Counter(HTTP_REQUESTS, "HTTP requests", ["method", "route", "status"],
-                                registry=registry)
+    app[REQUESTS_KEY] = Counter(
+        HTTP_REQUESTS, "HTTP requests", ["method", "route", "status"], registry=registry
+    )
     app[LATENCY_KEY] = Histogram(HTTP_SECONDS, "HTTP request latency", ["route"], registry=registry)
     app.cleanup_ctx.append(_database_ctx(migrate))
     app.on_response_prepare.append(security_headers)

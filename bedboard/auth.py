@@ -12,9 +12,10 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import argon2
+import asyncpg
 from argon2 import PasswordHasher
 
 from bedboard.database import Connection
@@ -90,29 +91,22 @@ def _digest(secret: str) -> bytes:
 
 # --------------------------------------------------------------------------- principals
 
-_PRINCIPAL_COLUMNS = """
-    u.id AS user_id, u.email, u.display_name, u.role, u.court_id,
-    COALESCE((SELECT array_agg(uf.facility_id ORDER BY uf.facility_id)
-              FROM user_facilities uf WHERE uf.user_id = u.id), '{}') AS facility_ids
-"""
 
-
-def _principal(row: object, **extra: object) -> Principal:
-    r = row  # asyncpg.Record
+def _principal(row: asyncpg.Record, **extra: Any) -> Principal:
     return Principal(
-        user_id=r["user_id"],  # type: ignore[index]
-        email=r["email"],  # type: ignore[index]
-        display_name=r["display_name"],  # type: ignore[index]
-        role=Role(r["role"]),  # type: ignore[index]
-        facility_ids=frozenset(r["facility_ids"]),  # type: ignore[index]
-        court_id=r["court_id"],  # type: ignore[index]
-        **extra,  # type: ignore[arg-type]
+        user_id=row["user_id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        facility_ids=frozenset(row["facility_ids"]),
+        court_id=row["court_id"],
+        **extra,
     )
 
 
 async def principal_for_user(conn: Connection, user_id: int) -> Principal | None:
     row = await conn.fetchrow(
-        f"SELECT {_PRINCIPAL_COLUMNS} FROM users u WHERE u.id = $1 AND NOT u.disabled", user_id
+        "SELECT * FROM principals WHERE user_id = $1 AND NOT disabled", user_id
     )
     return _principal(row) if row else None
 
@@ -154,7 +148,7 @@ async def check_password_login(
     if await _throttled(conn, settings, email, remote):
         return LoginResult(None, throttled=True)
     row = await conn.fetchrow(
-        f"SELECT {_PRINCIPAL_COLUMNS}, u.password_hash, u.disabled FROM users u WHERE u.email = $1",
+        "SELECT * FROM principals WHERE email = $1",
         email,
     )
     ok = await verify_password(row["password_hash"] if row else None, password)
@@ -199,7 +193,7 @@ async def create_session(
 async def load_session(conn: Connection, settings: Settings, cookie_value: str) -> Principal | None:
     """The session's principal, sliding its idle expiry; None when expired, revoked or disabled."""
     row = await conn.fetchrow(
-        f"""
+        """
         WITH s AS (
             UPDATE sessions
                SET last_seen_at = now(),
@@ -208,9 +202,9 @@ async def load_session(conn: Connection, settings: Settings, cookie_value: str) 
              WHERE token_hash = $1 AND expires_at > now()
          RETURNING user_id, csrf_token
         )
-        SELECT {_PRINCIPAL_COLUMNS}, s.csrf_token
-          FROM s JOIN users u ON u.id = s.user_id
-         WHERE NOT u.disabled
+        SELECT p.*, s.csrf_token
+          FROM s JOIN principals p ON p.user_id = s.user_id
+         WHERE NOT p.disabled
         """,
         _digest(cookie_value),
         settings.session_idle_minutes,
@@ -273,15 +267,15 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = await conn.fetchrow(
-        f"""
+        """
         WITH t AS (
             UPDATE api_tokens SET last_used_at = now()
              WHERE token_hash = $1 AND revoked_at IS NULL
          RETURNING id, user_id
         )
-        SELECT {_PRINCIPAL_COLUMNS}, t.id AS token_id
-          FROM t JOIN users u ON u.id = t.user_id
-         WHERE NOT u.disabled
+        SELECT p.*, t.id AS token_id
+          FROM t JOIN principals p ON p.user_id = t.user_id
+         WHERE NOT p.disabled
         """,
         _digest(token),
     )

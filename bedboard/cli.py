@@ -41,7 +41,9 @@ def _cli_actor() -> str:
     return f"cli:{who}"
 
 
-async def _with_connection(settings: Settings, work: Callable[[database.Connection], Awaitable[Any]]) -> Any:
+async def _with_connection(
+    settings: Settings, work: Callable[[database.Connection], Awaitable[Any]]
+) -> Any:
     dsn = await database.resolve_database_url(settings)
     await database.prepare_database(dsn)
     conn = await database.connect(dsn)
@@ -55,8 +57,15 @@ async def _with_connection(settings: Settings, work: Callable[[database.Connecti
 
 
 def _run(settings: Settings, app: web.Application) -> None:
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log=None, handle_signals=True, shutdown_timeout=10)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+        shutdown_timeout=10,
+    )
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -129,9 +138,16 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: database.Connection) -> users.User:
         async with conn.transaction():
             user = await users.create_user(conn, data)
-            await audit.record(conn, actor=_cli_actor(), action="user.manage", outcome="success",
-                               origin=audit.CLI_ORIGIN, object_type="user", object_id=user.id,
-                               detail={"op": "create", "email": user.email, "role": user.role.value})
+            await audit.record(
+                conn,
+                actor=_cli_actor(),
+                action="user.manage",
+                outcome="success",
+                origin=audit.CLI_ORIGIN,
+                object_type="user",
+                object_id=user.id,
+                detail={"op": "create", "email": user.email, "role": user.role.value},
+            )
             return user
 
     user = asyncio.run(_with_connection(settings, work))
@@ -143,9 +159,16 @@ def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> None:
         async with conn.transaction():
             user = await users.get_user_by_email(conn, args.email)
             _user, ended = await users.update_user(conn, user.id, users.UserPatch(disabled=True))
-            await audit.record(conn, actor=_cli_actor(), action="user.manage", outcome="success",
-                               origin=audit.CLI_ORIGIN, object_type="user", object_id=user.id,
-                               detail={"op": "disable", "sessions_ended": ended})
+            await audit.record(
+                conn,
+                actor=_cli_actor(),
+                action="user.manage",
+                outcome="success",
+                origin=audit.CLI_ORIGIN,
+                object_type="user",
+                object_id=user.id,
+                detail={"op": "disable", "sessions_ended": ended},
+            )
             return ended
 
     ended = asyncio.run(_with_connection(settings, work))
@@ -158,14 +181,25 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
             user = await users.get_user_by_email(conn, args.email)
             if user.disabled:
                 raise CliError(f"{user.email} is disabled")
-            created = await users.issue_token(conn, users.TokenIn(user_id=user.id, name=args.name or ""))
-            await audit.record(conn, actor=_cli_actor(), action="token.manage", outcome="success",
-                               origin=audit.CLI_ORIGIN, object_type="token", object_id=created.id,
-                               detail={"op": "create", "user_id": user.id})
+            created = await users.issue_token(
+                conn, users.TokenIn(user_id=user.id, name=args.name or "")
+            )
+            await audit.record(
+                conn,
+                actor=_cli_actor(),
+                action="token.manage",
+                outcome="success",
+                origin=audit.CLI_ORIGIN,
+                object_type="token",
+                object_id=created.id,
+                detail={"op": "create", "user_id": user.id},
+            )
             return created
 
     created = asyncio.run(_with_connection(settings, work))
-    print(f"token {created.id} for {created.user_email} (shown once; store it now):", file=sys.stderr)
+    print(
+        f"token {created.id} for {created.user_email} (shown once; store it now):", file=sys.stderr
+    )
     print(created.token)
 
 
@@ -174,9 +208,16 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
         async with conn.transaction():
             revoked = await auth.revoke_token(conn, args.id)
             if revoked:
-                await audit.record(conn, actor=_cli_actor(), action="token.manage", outcome="success",
-                                   origin=audit.CLI_ORIGIN, object_type="token", object_id=args.id,
-                                   detail={"op": "revoke"})
+                await audit.record(
+                    conn,
+                    actor=_cli_actor(),
+                    action="token.manage",
+                    outcome="success",
+                    origin=audit.CLI_ORIGIN,
+                    object_type="token",
+                    object_id=args.id,
+                    detail={"op": "revoke"},
+                )
             return revoked
 
     if not asyncio.run(_with_connection(settings, work)):
@@ -195,27 +236,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("serve", help="run the web service (migrates first)").set_defaults(func=cmd_serve)
-    sub.add_parser("demo", help="serve with demo data loaded once; prints demo credentials").set_defaults(
-        func=cmd_demo
+    sub.add_parser("serve", help="run the web service (migrates first)").set_defaults(
+        func=cmd_serve
     )
-    sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "demo", help="serve with demo data loaded once; prints demo credentials"
+    ).set_defaults(func=cmd_demo)
+    sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(
+        func=cmd_migrate
+    )
 
-    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True
+    )
     add = user.add_parser("add", help="create a user")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--facility", type=int, action="append", metavar="ID",
-                     help="facility id (facility users; repeat for several)")
+    add.add_argument(
+        "--facility",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="facility id (facility users; repeat for several)",
+    )
     add.add_argument("--court", type=int, metavar="ID", help="court id (court users)")
     add.add_argument("--name", help="display name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     add.set_defaults(func=cmd_user_add)
     disable = user.add_parser("disable", help="disable a user and end their sessions")
     disable.add_argument("email")
     disable.set_defaults(func=cmd_user_disable)
 
-    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
     create = token.add_parser("create", help="issue a token for a user (printed once)")
     create.add_argument("email")
     create.add_argument("--name", help="what the token is for")
@@ -242,8 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bedboard: {exc}", file=sys.stderr)
         return 1
     except Problem as exc:
-        print(f"bedboard: {exc.detail}" + (f" ({exc.errors[0]['field']}: {exc.errors[0]['message']})" if exc.errors else ""),
-              file=sys.stderr)
+        print(
+            f"bedboard: {exc.detail}"
+            + (f" ({exc.errors[0]['field']}: {exc.errors[0]['message']})" if exc.errors else ""),
+            file=sys.stderr,
+        )
         return 1
     except database.MigrationError as exc:
         print(f"bedboard: {exc}", file=sys.stderr)

@@ -103,7 +103,9 @@ def path_id(request: web.Request, name: str = "id") -> int:
     """An integer path parameter; anything else is a 404 (the route cannot exist)."""
     raw = request.match_info.get(name, "")
     if not raw.isdigit() or len(raw) > 18:
-        raise Problem(404, f"No such resource: {name} must be a positive integer.", code="not-found")
+        raise Problem(
+            404, f"No such resource: {name} must be a positive integer.", code="not-found"
+        )
     return int(raw)
 
 
@@ -135,7 +137,9 @@ def if_match_version(request: web.Request) -> int | None:
         return None
     value = raw.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise Problem(412, "If-Match must be an ETag this API returned.", code="precondition-failed")
+        raise Problem(
+            412, "If-Match must be an ETag this API returned.", code="precondition-failed"
+        )
     return int(value)
 
 

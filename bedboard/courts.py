@@ -56,7 +56,14 @@ def _translate(exc: asyncpg.PostgresError) -> Problem:
             422,
             "Unknown county.",
             code="validation-error",
-            errors=[{"field": "county_fips", "in": "body", "message": "no county with this FIPS code", "type": "reference"}],
+            errors=[
+                {
+                    "field": "county_fips",
+                    "in": "body",
+                    "message": "no county with this FIPS code",
+                    "type": "reference",
+                }
+            ],
         )
     raise exc
 
@@ -83,7 +90,9 @@ async def create_court(conn: Connection, data: CourtIn) -> Court:
     try:
         court_id = await conn.fetchval(
             "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
-            data.name, data.circuit, data.county_fips,
+            data.name,
+            data.circuit,
+            data.county_fips,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc) from None
@@ -95,15 +104,23 @@ async def update_court(
 ) -> Court:
     current = await get_court(conn, court_id)
     if expected_version is not None and current.version != expected_version:
-        raise Problem(412, "The court was changed by someone else; reload and retry.", code="precondition-failed")
+        raise Problem(
+            412,
+            "The court was changed by someone else; reload and retry.",
+            code="precondition-failed",
+        )
     try:
         await conn.execute(
             """
             UPDATE courts SET name = COALESCE($2, name), circuit = COALESCE($3, circuit),
-                   county_fips = COALESCE($4, county_fips), updated_at = now(), version = version + 1
+                   county_fips = COALESCE($4, county_fips), updated_at = now(),
+                   version = version + 1
              WHERE id = $1
             """,
-            court_id, patch.name, patch.circuit, patch.county_fips,
+            court_id,
+            patch.name,
+            patch.circuit,
+            patch.county_fips,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc) from None

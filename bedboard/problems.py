@@ -80,10 +80,10 @@ def validation_problem(exc: ValidationError, where: str = "body") -> Problem:
     errors = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         loc = ".".join(str(part) for part in err["loc"])
-        errors.append({"field": loc or where, "in": where, "message": err["msg"], "type": err["type"]})
-    return Problem(
-        422, "The request has invalid fields.", code="validation-error", errors=errors
-    )
+        errors.append(
+            {"field": loc or where, "in": where, "message": err["msg"], "type": err["type"]}
+        )
+    return Problem(422, "The request has invalid fields.", code="validation-error", errors=errors)
 
 
 def problem_response(

@@ -43,30 +43,37 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
     secret_key: str | None = Field(
         default=None,
-        description="Key for signing CSRF tokens. Unset: generated once into <data dir>/secret_key.",
+        description="Key for signing tokens. Unset: generated once into <data dir>/secret_key.",
     )
     public_url: AnyHttpUrl | None = Field(
         default=None,
         description="The URL users reach bedboard at; websocket and form Origin checks use it.",
     )
     session_idle_minutes: int = Field(
-        default=60, ge=1, le=24 * 60, description="A browser session ends after this much inactivity."
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="A browser session ends after this much inactivity.",
     )
     session_max_hours: int = Field(
         default=12, ge=1, le=24 * 14, description="A browser session ends this long after login."
     )
     login_max_failures_per_account: int = Field(
-        default=5, ge=1, description="Failed logins per account within the window before throttling."
+        default=5,
+        ge=1,
+        description="Failed logins per account within the window before throttling.",
     )
     login_max_failures_per_address: int = Field(
-        default=20, ge=1, description="Failed logins per remote address within the window before throttling."
+        default=20,
+        ge=1,
+        description="Failed logins per remote address within the window before throttling.",
     )
     login_throttle_window_minutes: int = Field(
         default=15, ge=1, description="The sliding window for login throttling."
     )
     trust_proxy_headers: bool = Field(
         default=False,
-        description="Take the client address from X-Forwarded-For (only behind a trusted load balancer).",
+        description="Take the client address from X-Forwarded-For (trusted proxies only).",
     )
     db_pool_min_size: int = Field(default=2, ge=0, description="Smallest database pool size.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Largest database pool size.")
@@ -75,7 +82,7 @@ class Settings(BaseSettings):
     )
     demo_simulate: bool = Field(
         default=True,
-        description="In `bedboard demo`, run the simulated reporters (set false for a still board).",
+        description="In `bedboard demo`, run the simulated reporters (false: a still board).",
     )
 
     @field_validator("secret_key")

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from bedboard import auth
 from bedboard.auth import Role
@@ -15,7 +22,9 @@ from bedboard.problems import Problem, conflict, not_found
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
 ]
 
 
@@ -32,7 +41,9 @@ class UserIn(BaseModel):
     email: Email
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     role: Role
-    password: str | None = Field(default=None, description="Omit for an integration account (tokens only).")
+    password: str | None = Field(
+        default=None, description="Omit for an integration account (tokens only)."
+    )
     facility_ids: list[int] = Field(default_factory=list, max_length=200)
     court_id: int | None = None
 
@@ -46,7 +57,9 @@ class UserIn(BaseModel):
 
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+    ) = None
     role: Role | None = None
     password: str | None = None
     disabled: bool | None = None
@@ -96,7 +109,9 @@ _SELECT = """
 
 def _reference_problem(field: str, message: str) -> Problem:
     return Problem(
-        422, "The request has invalid fields.", code="validation-error",
+        422,
+        "The request has invalid fields.",
+        code="validation-error",
         errors=[{"field": field, "in": "body", "message": message, "type": "reference"}],
     )
 
@@ -122,7 +137,9 @@ async def get_user_by_email(conn: Connection, email: str) -> User:
 
 async def _set_facilities(conn: Connection, user_id: int, facility_ids: list[int]) -> None:
     unique = sorted(set(facility_ids))
-    known = await conn.fetchval("SELECT count(*) FROM facilities WHERE id = ANY($1::bigint[])", unique)
+    known = await conn.fetchval(
+        "SELECT count(*) FROM facilities WHERE id = ANY($1::bigint[])", unique
+    )
     if known != len(unique):
         raise _reference_problem("facility_ids", "contains a facility that does not exist")
     await conn.execute("DELETE FROM user_facilities WHERE user_id = $1", user_id)
@@ -138,11 +155,16 @@ async def create_user(conn: Connection, data: UserIn) -> User:
     try:
         user_id = await conn.fetchval(
             """
-            INSERT INTO users (email, display_name, role, password_hash, court_id, password_changed_at)
+            INSERT INTO users (email, display_name, role, password_hash, court_id,
+                               password_changed_at)
             VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END)
             RETURNING id
             """,
-            data.email, data.display_name, data.role.value, password_hash, data.court_id,
+            data.email,
+            data.display_name,
+            data.role.value,
+            password_hash,
+            data.court_id,
         )
     except asyncpg.UniqueViolationError:
         raise conflict("A user with that email already exists.") from None
@@ -163,13 +185,23 @@ async def update_user(
     """
     current = await get_user(conn, user_id)
     if expected_version is not None and current.version != expected_version:
-        raise Problem(412, "The user was changed by someone else; reload and retry.", code="precondition-failed")
+        raise Problem(
+            412,
+            "The user was changed by someone else; reload and retry.",
+            code="precondition-failed",
+        )
     fields = patch.model_fields_set
     role = patch.role if patch.role is not None else current.role
-    facility_ids = patch.facility_ids if "facility_ids" in fields and patch.facility_ids is not None else (
-        current.facility_ids if role is Role.FACILITY else []
+    facility_ids = (
+        patch.facility_ids
+        if "facility_ids" in fields and patch.facility_ids is not None
+        else (current.facility_ids if role is Role.FACILITY else [])
     )
-    court_id = patch.court_id if "court_id" in fields else (current.court_id if role is Role.COURT else None)
+    court_id = (
+        patch.court_id
+        if "court_id" in fields
+        else (current.court_id if role is Role.COURT else None)
+    )
     if role is not Role.FACILITY:
         facility_ids = []
     try:
@@ -182,11 +214,17 @@ async def update_user(
             """
             UPDATE users SET display_name = COALESCE($2, display_name), role = $3, court_id = $4,
                    disabled = COALESCE($5, disabled), password_hash = COALESCE($6, password_hash),
-                   password_changed_at = CASE WHEN $6::text IS NULL THEN password_changed_at ELSE now() END,
+                   password_changed_at = CASE WHEN $6::text IS NULL
+                                              THEN password_changed_at ELSE now() END,
                    updated_at = now(), version = version + 1
              WHERE id = $1
             """,
-            user_id, patch.display_name, role.value, court_id, patch.disabled, password_hash,
+            user_id,
+            patch.display_name,
+            role.value,
+            court_id,
+            patch.disabled,
+            password_hash,
         )
     except asyncpg.ForeignKeyViolationError:
         raise _reference_problem("court_id", "no such court") from None

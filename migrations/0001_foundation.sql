@@ -152,3 +152,10 @@ CREATE TRIGGER audit_log_no_update_delete
 CREATE TRIGGER audit_log_no_truncate
     BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change();
+
+-- Who a user is for access decisions: role plus scope, in one row.
+CREATE VIEW principals AS
+SELECT u.id AS user_id, u.email, u.display_name, u.role, u.court_id, u.disabled, u.password_hash,
+       COALESCE((SELECT array_agg(uf.facility_id ORDER BY uf.facility_id)
+                   FROM user_facilities uf WHERE uf.user_id = u.id), '{}') AS facility_ids
+  FROM users u;

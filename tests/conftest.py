@@ -147,7 +147,11 @@ def make_facility(conn: database.Connection) -> Callable[..., Awaitable[faciliti
 
     async def make(**overrides: Any) -> facilities.Facility:
         n = next(counter)
-        data = {"name": f"Test Facility {n}", "kind": "psychiatric_hospital", "county_fips": "29019"}
+        data = {
+            "name": f"Test Facility {n}",
+            "kind": "psychiatric_hospital",
+            "county_fips": "29019",
+        }
         data.update(overrides)
         return await facilities.create_facility(conn, facilities.FacilityIn(**data))
 
@@ -159,8 +163,12 @@ def make_unit(conn: database.Connection) -> Callable[..., Awaitable[facilities.U
     counter = iter(range(1, 10_000))
 
     async def make(facility_id: int, **overrides: Any) -> facilities.Unit:
-        data = {"facility_id": facility_id, "name": f"Unit {next(counter)}", "population": "adult",
-                "licensed_beds": 12}
+        data = {
+            "facility_id": facility_id,
+            "name": f"Unit {next(counter)}",
+            "population": "adult",
+            "licensed_beds": 12,
+        }
         data.update(overrides)
         return await facilities.create_unit(conn, facilities.UnitIn(**data))
 
@@ -223,7 +231,9 @@ class Session:
         return {"X-CSRF-Token": self.csrf, **(extra or {})}
 
 
-async def login(client: TestClient[Any, Any], email: str, password: str = DEFAULT_PASSWORD) -> Session:
+async def login(
+    client: TestClient[Any, Any], email: str, password: str = DEFAULT_PASSWORD
+) -> Session:
     resp = await client.post("/api/v1/login", json={"email": email, "password": password})
     assert resp.status == 200, await resp.text()
     body = await resp.json()

@@ -27,14 +27,26 @@ async def list_users(request: web.Request) -> UserList:
         return UserList(items=await users.list_users(conn))
 
 
-@route("POST", "/api/v1/users", summary="Create a user", tag="admin", status=201,
-       responses={409: "Email already in use"})
+@route(
+    "POST",
+    "/api/v1/users",
+    summary="Create a user",
+    tag="admin",
+    status=201,
+    responses={409: "Email already in use"},
+)
 async def create_user(request: web.Request, body: UserIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
         await authorize(request, conn, Action.USER_MANAGE, Resource("user"))
         user = await users.create_user(conn, body)
-        await record_success(request, conn, Action.USER_MANAGE, "user", user.id,
-                             {"op": "create", "email": user.email, "role": user.role.value})
+        await record_success(
+            request,
+            conn,
+            Action.USER_MANAGE,
+            "user",
+            user.id,
+            {"op": "create", "email": user.email, "role": user.role.value},
+        )
     return _user_json(user, 201)
 
 
@@ -46,8 +58,13 @@ async def get_user(request: web.Request) -> web.StreamResponse:
         return _user_json(await users.get_user(conn, user_id))
 
 
-@route("PATCH", "/api/v1/users/{id}", summary="Change, disable or re-enable a user", tag="admin",
-       responses={412: "If-Match does not match the current version"})
+@route(
+    "PATCH",
+    "/api/v1/users/{id}",
+    summary="Change, disable or re-enable a user",
+    tag="admin",
+    responses={412: "If-Match does not match the current version"},
+)
 async def update_user(request: web.Request, body: UserPatch) -> web.StreamResponse:
     """Disabling a user, or changing their password, role or scope, ends their sessions at once."""
     user_id = path_id(request)
@@ -55,8 +72,14 @@ async def update_user(request: web.Request, body: UserPatch) -> web.StreamRespon
         await authorize(request, conn, Action.USER_MANAGE, Resource("user", user_id))
         user, ended = await users.update_user(conn, user_id, body, if_match_version(request))
         fields = sorted(body.model_fields_set)
-        await record_success(request, conn, Action.USER_MANAGE, "user", user_id,
-                             {"op": "update", "fields": fields, "sessions_ended": ended})
+        await record_success(
+            request,
+            conn,
+            Action.USER_MANAGE,
+            "user",
+            user_id,
+            {"op": "update", "fields": fields, "sessions_ended": ended},
+        )
     return _user_json(user)
 
 
@@ -73,8 +96,14 @@ async def create_token(request: web.Request, body: TokenIn) -> TokenCreated:
     async with transaction(request.app[POOL]) as conn:
         await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token"))
         created = await users.issue_token(conn, body)
-        await record_success(request, conn, Action.TOKEN_MANAGE, "token", created.id,
-                             {"op": "create", "user_id": body.user_id})
+        await record_success(
+            request,
+            conn,
+            Action.TOKEN_MANAGE,
+            "token",
+            created.id,
+            {"op": "create", "user_id": body.user_id},
+        )
     return created
 
 
@@ -85,7 +114,9 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
         await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token", token_id))
         await users.get_token(conn, token_id)
         await auth.revoke_token(conn, token_id)
-        await record_success(request, conn, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"})
+        await record_success(
+            request, conn, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"}
+        )
     return web.Response(status=204)
 
 
@@ -118,7 +149,11 @@ class AuditPage(BaseModel):
 async def list_audit(request: web.Request, query: AuditQuery) -> AuditPage:
     async with acquire(request.app[POOL]) as conn:
         await authorize(request, conn, Action.AUDIT_READ, Resource("audit"))
-        rows = await audit.recent(conn, limit=query.limit, before_id=query.before_id,
-                                  action=query.action, outcome=query.outcome)
+        rows = await audit.recent(
+            conn,
+            limit=query.limit,
+            before_id=query.before_id,
+            action=query.action,
+            outcome=query.outcome,
+        )
     return AuditPage(items=[AuditRow(**row.__dict__) for row in rows])
-

@@ -55,8 +55,9 @@ async def create_facility(request: web.Request, body: FacilityIn) -> web.StreamR
     async with transaction(request.app[POOL]) as conn:
         await authorize(request, conn, Action.FACILITY_CREATE, Resource("facility"))
         facility = await facilities.create_facility(conn, body)
-        await record_success(request, conn, Action.FACILITY_CREATE, "facility", facility.id,
-                             {"name": facility.name})
+        await record_success(
+            request, conn, Action.FACILITY_CREATE, "facility", facility.id, {"name": facility.name}
+        )
     return _json(facility, 201)
 
 
@@ -64,12 +65,19 @@ async def create_facility(request: web.Request, body: FacilityIn) -> web.StreamR
 async def get_facility(request: web.Request) -> web.StreamResponse:
     facility_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id))
+        await authorize(
+            request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id)
+        )
         return _json(await facilities.get_facility(conn, facility_id))
 
 
-@route("PATCH", "/api/v1/facilities/{id}", summary="Change a facility", tag="directory",
-       responses={412: "If-Match does not match the current version"})
+@route(
+    "PATCH",
+    "/api/v1/facilities/{id}",
+    summary="Change a facility",
+    tag="directory",
+    responses={412: "If-Match does not match the current version"},
+)
 async def update_facility(request: web.Request, body: FacilityPatch) -> web.StreamResponse:
     """Administrators change anything; a facility's own staff change its contact fields."""
     facility_id = path_id(request)
@@ -78,9 +86,17 @@ async def update_facility(request: web.Request, body: FacilityPatch) -> web.Stre
     async with transaction(request.app[POOL]) as conn:
         await facilities.get_facility(conn, facility_id)
         await authorize(request, conn, action, Resource("facility", facility_id, facility_id))
-        facility = await facilities.update_facility(conn, facility_id, body, if_match_version(request))
-        await record_success(request, conn, action, "facility", facility_id,
-                             {"fields": sorted(body.model_fields_set)})
+        facility = await facilities.update_facility(
+            conn, facility_id, body, if_match_version(request)
+        )
+        await record_success(
+            request,
+            conn,
+            action,
+            "facility",
+            facility_id,
+            {"fields": sorted(body.model_fields_set)},
+        )
     return _json(facility)
 
 
@@ -89,7 +105,9 @@ async def list_facility_units(request: web.Request) -> UnitList:
     facility_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         await facilities.get_facility(conn, facility_id)
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id))
+        await authorize(
+            request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id)
+        )
         return UnitList(items=await facilities.list_units(conn, facility_id))
 
 
@@ -105,8 +123,14 @@ async def create_unit(request: web.Request, body: UnitIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
         await authorize(request, conn, Action.UNIT_CREATE, Resource("unit", None, body.facility_id))
         unit = await facilities.create_unit(conn, body)
-        await record_success(request, conn, Action.UNIT_CREATE, "unit", unit.id,
-                             {"facility_id": unit.facility_id, "name": unit.name})
+        await record_success(
+            request,
+            conn,
+            Action.UNIT_CREATE,
+            "unit",
+            unit.id,
+            {"facility_id": unit.facility_id, "name": unit.name},
+        )
     return _json(unit, 201)
 
 
@@ -115,12 +139,19 @@ async def get_unit(request: web.Request) -> web.StreamResponse:
     unit_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         unit = await facilities.get_unit(conn, unit_id)
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("unit", unit_id, unit.facility_id))
+        await authorize(
+            request, conn, Action.DIRECTORY_READ, Resource("unit", unit_id, unit.facility_id)
+        )
         return _json(unit)
 
 
-@route("PATCH", "/api/v1/units/{id}", summary="Change a unit", tag="directory",
-       responses={412: "If-Match does not match the current version"})
+@route(
+    "PATCH",
+    "/api/v1/units/{id}",
+    summary="Change a unit",
+    tag="directory",
+    responses={412: "If-Match does not match the current version"},
+)
 async def update_unit(request: web.Request, body: UnitPatch) -> web.StreamResponse:
     """Administrators change anything; a facility's own staff change what the unit accepts."""
     unit_id = path_id(request)
@@ -130,12 +161,18 @@ async def update_unit(request: web.Request, body: UnitPatch) -> web.StreamRespon
         facility_id = await facilities.unit_facility_id(conn, unit_id)
         await authorize(request, conn, action, Resource("unit", unit_id, facility_id))
         unit = await facilities.update_unit(conn, unit_id, body, if_match_version(request))
-        await record_success(request, conn, action, "unit", unit_id,
-                             {"fields": sorted(body.model_fields_set)})
+        await record_success(
+            request, conn, action, "unit", unit_id, {"fields": sorted(body.model_fields_set)}
+        )
     return _json(unit)
 
 
-@route("GET", "/api/v1/courts", summary="List courts (a court user sees only their own)", tag="directory")
+@route(
+    "GET",
+    "/api/v1/courts",
+    summary="List courts (a court user sees only their own)",
+    tag="directory",
+)
 async def list_courts(request: web.Request) -> CourtList:
     principal = require_principal(request)
     async with acquire(request.app[POOL]) as conn:
@@ -149,7 +186,9 @@ async def create_court(request: web.Request, body: CourtIn) -> web.StreamRespons
     async with transaction(request.app[POOL]) as conn:
         await authorize(request, conn, Action.COURT_CREATE, Resource("court"))
         court = await courts.create_court(conn, body)
-        await record_success(request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name})
+        await record_success(
+            request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name}
+        )
     return _json(court, 201)
 
 
@@ -157,17 +196,32 @@ async def create_court(request: web.Request, body: CourtIn) -> web.StreamRespons
 async def get_court(request: web.Request) -> web.StreamResponse:
     court_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.COURT_READ, Resource("court", court_id, court_id=court_id))
+        await authorize(
+            request, conn, Action.COURT_READ, Resource("court", court_id, court_id=court_id)
+        )
         return _json(await courts.get_court(conn, court_id))
 
 
-@route("PATCH", "/api/v1/courts/{id}", summary="Change a court", tag="directory",
-       responses={412: "If-Match does not match the current version"})
+@route(
+    "PATCH",
+    "/api/v1/courts/{id}",
+    summary="Change a court",
+    tag="directory",
+    responses={412: "If-Match does not match the current version"},
+)
 async def update_court(request: web.Request, body: CourtPatch) -> web.StreamResponse:
     court_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id))
+        await authorize(
+            request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
+        )
         court = await courts.update_court(conn, court_id, body, if_match_version(request))
-        await record_success(request, conn, Action.COURT_UPDATE, "court", court_id,
-                             {"fields": sorted(body.model_fields_set)})
+        await record_success(
+            request,
+            conn,
+            Action.COURT_UPDATE,
+            "court",
+            court_id,
+            {"fields": sorted(body.model_fields_set)},
+        )
     return _json(court)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -58,9 +58,7 @@ async def read_json(request: web.Request) -> Any:
         raise Problem(400, "This request needs a JSON body.", code="missing-body")
     ctype = request.content_type
     if ctype != "application/json" and not ctype.endswith("+json"):
-        raise Problem(
-            415, "Send the body as application/json.", code="unsupported-media-type"
-        )
+        raise Problem(415, "Send the body as application/json.", code="unsupported-media-type")
     raw = await request.read()
     try:
         return json.loads(raw)
@@ -68,7 +66,7 @@ async def read_json(request: web.Request) -> Any:
         raise Problem(400, f"The body is not valid JSON: {exc}", code="malformed-json") from None
 
 
-def _query_dict(model: type[BaseModel], query: MultiDictProxy[str]) -> dict[str, Any]:
+def _query_dict(model: type[BaseModel], query: MultiMapping[str]) -> dict[str, Any]:
     """Query values: repeated keys become lists for list-typed fields."""
     out: dict[str, Any] = {}
     for key in set(query.keys()):
@@ -265,7 +263,9 @@ def openapi_document() -> dict[str, Any]:
             description = ep.extra_responses.get(code, _ERROR_TEXT.get(code, "Error"))
             op["responses"][str(code)] = {
                 "description": description,
-                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
             }
         for code, description in ep.extra_responses.items():
             op["responses"].setdefault(
@@ -273,7 +273,9 @@ def openapi_document() -> dict[str, Any]:
                 {
                     "description": description,
                     "content": {
-                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
                     },
                 },
             )

@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from bedboard import audit, auth
 from bedboard.api.registry import route
 from bedboard.auth import Role
-from bedboard.context import POOL, SETTINGS, current_principal, origin, remote_addr, require_principal
+from bedboard.context import (
+    POOL,
+    SETTINGS,
+    current_principal,
+    origin,
+    remote_addr,
+    require_principal,
+)
 from bedboard.database import transaction
 from bedboard.problems import Problem
 
@@ -28,7 +35,8 @@ class Me(BaseModel):
     court_id: int | None
     via: str
     csrf_token: str | None = Field(
-        default=None, description="Send as X-CSRF-Token on unsafe requests made with the session cookie."
+        default=None,
+        description="Send as X-CSRF-Token on unsafe requests made with the session cookie.",
     )
 
 
@@ -58,7 +66,9 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, value
     )
 
 
-async def password_login(request: web.Request, email: str, password: str) -> tuple[auth.Principal, str]:
+async def password_login(
+    request: web.Request, email: str, password: str
+) -> tuple[auth.Principal, str]:
     """Check credentials (throttled, audited) and open a session: (principal, cookie value)."""
     settings = request.app[SETTINGS]
     remote = remote_addr(request)
@@ -76,16 +86,27 @@ async def password_login(request: web.Request, email: str, password: str) -> tup
             )
         else:
             session = await auth.create_session(
-                conn, settings, result.principal.user_id, remote, request.headers.get("User-Agent", "")
+                conn,
+                settings,
+                result.principal.user_id,
+                remote,
+                request.headers.get("User-Agent", ""),
             )
             await audit.record(
-                conn, actor=result.principal, action="login", outcome="success",
-                origin=origin(request), object_type="user", object_id=result.principal.user_id,
+                conn,
+                actor=result.principal,
+                action="login",
+                outcome="success",
+                origin=origin(request),
+                object_type="user",
+                object_id=result.principal.user_id,
             )
     if result.throttled:
         raise Problem(
-            429, "Too many failed sign-ins. Wait a few minutes and try again.",
-            code="login-throttled", headers={"Retry-After": str(settings.login_throttle_window_minutes * 60)},
+            429,
+            "Too many failed sign-ins. Wait a few minutes and try again.",
+            code="login-throttled",
+            headers={"Retry-After": str(settings.login_throttle_window_minutes * 60)},
         )
     if result.principal is None:
         raise Problem(401, "Wrong email or password.", code="login-failed")
@@ -93,8 +114,14 @@ async def password_login(request: web.Request, email: str, password: str) -> tup
     return principal, session.cookie_value
 
 
-@route("POST", "/api/v1/login", summary="Sign in with email and password", tag="session", public=True,
-       responses={429: "Too many failed sign-ins"})
+@route(
+    "POST",
+    "/api/v1/login",
+    summary="Sign in with email and password",
+    tag="session",
+    public=True,
+    responses={429: "Too many failed sign-ins"},
+)
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     """Opens a browser session (cookie ``bb_session``). The answer carries the CSRF token."""
     principal, cookie = await password_login(request, body.email, body.password)
@@ -110,8 +137,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
         if cookie:
             await auth.end_session(conn, cookie)
-        await audit.record(conn, actor=principal, action="logout", outcome="success",
-                           origin=origin(request), object_type="user", object_id=principal.user_id)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="logout",
+            outcome="success",
+            origin=origin(request),
+            object_type="user",
+            object_id=principal.user_id,
+        )
     response = web.Response(status=204)
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     return response

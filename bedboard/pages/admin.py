@@ -112,21 +112,35 @@ async def facility_list(request: web.Request) -> web.StreamResponse:
     return render(request, "admin/facilities.html", facilities=items, unit_counts=unit_counts)
 
 
-async def _facility_form(request: web.Request, *, values: dict[str, Any], errors: dict[str, str],
-                         facility_id: int | None = None, status: int = 200) -> web.Response:
+async def _facility_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    facility_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         counties = await _county_options(conn)
         units = await facilities.list_units(conn, facility_id) if facility_id else []
     return render(
-        request, "admin/facility_form.html", status=status, values=values, errors=errors,
-        facility_id=facility_id, counties=counties, units=units,
+        request,
+        "admin/facility_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        facility_id=facility_id,
+        counties=counties,
+        units=units,
         kinds=_choices(k.value for k in FacilityKind),
     )
 
 
 async def facility_new(request: web.Request) -> web.StreamResponse:
     _admin(request)
-    defaults = FacilityIn.model_construct(name="", kind=FacilityKind.PSYCHIATRIC_HOSPITAL, county_fips="")
+    defaults = FacilityIn.model_construct(
+        name="", kind=FacilityKind.PSYCHIATRIC_HOSPITAL, county_fips=""
+    )
     return await _facility_form(request, values=defaults.model_dump(mode="json"), errors={})
 
 
@@ -139,13 +153,21 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app[POOL]) as conn:
             await authorize(request, conn, Action.FACILITY_CREATE, Resource("facility"))
             facility = await facilities.create_facility(conn, data)
-            await record_success(request, conn, Action.FACILITY_CREATE, "facility", facility.id,
-                                 {"name": facility.name})
+            await record_success(
+                request,
+                conn,
+                Action.FACILITY_CREATE,
+                "facility",
+                facility.id,
+                {"name": facility.name},
+            )
     except ValidationError as exc:
         return await _facility_form(request, values=raw, errors=field_errors(exc), status=422)
     except Problem as problem:
         if problem.status in (409, 422):
-            return await _facility_form(request, values=raw, errors=problem_errors(problem), status=problem.status)
+            return await _facility_form(
+                request, values=raw, errors=problem_errors(problem), status=problem.status
+            )
         raise
     raise _see_other(f"/admin/facilities/{facility.id}?saved=1")
 
@@ -155,8 +177,9 @@ async def facility_edit(request: web.Request) -> web.StreamResponse:
     facility_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         facility = await facilities.get_facility(conn, facility_id)
-    return await _facility_form(request, values=facility.model_dump(mode="json"), errors={},
-                                facility_id=facility_id)
+    return await _facility_form(
+        request, values=facility.model_dump(mode="json"), errors={}, facility_id=facility_id
+    )
 
 
 async def facility_update(request: web.Request) -> web.StreamResponse:
@@ -167,17 +190,34 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = FacilityPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.FACILITY_UPDATE, Resource("facility", facility_id, facility_id))
+            await authorize(
+                request,
+                conn,
+                Action.FACILITY_UPDATE,
+                Resource("facility", facility_id, facility_id),
+            )
             await facilities.update_facility(conn, facility_id, patch)
-            await record_success(request, conn, Action.FACILITY_UPDATE, "facility", facility_id,
-                                 {"fields": sorted(patch.model_fields_set)})
+            await record_success(
+                request,
+                conn,
+                Action.FACILITY_UPDATE,
+                "facility",
+                facility_id,
+                {"fields": sorted(patch.model_fields_set)},
+            )
     except ValidationError as exc:
-        return await _facility_form(request, values=raw, errors=field_errors(exc),
-                                    facility_id=facility_id, status=422)
+        return await _facility_form(
+            request, values=raw, errors=field_errors(exc), facility_id=facility_id, status=422
+        )
     except Problem as problem:
         if problem.status in (409, 422):
-            return await _facility_form(request, values=raw, errors=problem_errors(problem),
-                                        facility_id=facility_id, status=problem.status)
+            return await _facility_form(
+                request,
+                values=raw,
+                errors=problem_errors(problem),
+                facility_id=facility_id,
+                status=problem.status,
+            )
         raise
     raise _see_other(f"/admin/facilities/{facility_id}?saved=1")
 
@@ -185,14 +225,25 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
 # --------------------------------------------------------------------------- units
 
 
-async def _unit_form(request: web.Request, *, values: dict[str, Any], errors: dict[str, str],
-                     unit_id: int | None = None, status: int = 200) -> web.Response:
+async def _unit_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    unit_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         facility_options = await _facility_options(conn)
     extra_specialties = [s for s in values.get("specialties", []) if s not in SPECIALTIES]
     extra_payers = [p for p in values.get("payers", []) if p not in PAYERS]
     return render(
-        request, "admin/unit_form.html", status=status, values=values, errors=errors, unit_id=unit_id,
+        request,
+        "admin/unit_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        unit_id=unit_id,
         facility_options=facility_options,
         populations=_choices(p.value for p in Population),
         genders=_choices(g.value for g in Gender),
@@ -205,9 +256,17 @@ async def _unit_form(request: web.Request, *, values: dict[str, Any], errors: di
 async def unit_new(request: web.Request) -> web.StreamResponse:
     _admin(request)
     values: dict[str, Any] = {
-        "facility_id": request.query.get("facility_id", ""), "name": "", "population": "adult",
-        "gender": "any", "security_level": "standard", "specialties": [], "payers": [],
-        "accepts_involuntary": True, "accepts_court_ordered": True, "licensed_beds": "", "active": True,
+        "facility_id": request.query.get("facility_id", ""),
+        "name": "",
+        "population": "adult",
+        "gender": "any",
+        "security_level": "standard",
+        "specialties": [],
+        "payers": [],
+        "accepts_involuntary": True,
+        "accepts_court_ordered": True,
+        "licensed_beds": "",
+        "active": True,
     }
     return await _unit_form(request, values=values, errors={})
 
@@ -219,15 +278,25 @@ async def unit_create(request: web.Request) -> web.StreamResponse:
     try:
         data = UnitIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.UNIT_CREATE, Resource("unit", None, data.facility_id))
+            await authorize(
+                request, conn, Action.UNIT_CREATE, Resource("unit", None, data.facility_id)
+            )
             unit = await facilities.create_unit(conn, data)
-            await record_success(request, conn, Action.UNIT_CREATE, "unit", unit.id,
-                                 {"facility_id": unit.facility_id, "name": unit.name})
+            await record_success(
+                request,
+                conn,
+                Action.UNIT_CREATE,
+                "unit",
+                unit.id,
+                {"facility_id": unit.facility_id, "name": unit.name},
+            )
     except ValidationError as exc:
         return await _unit_form(request, values=raw, errors=field_errors(exc), status=422)
     except Problem as problem:
         if problem.status in (409, 422):
-            return await _unit_form(request, values=raw, errors=problem_errors(problem), status=problem.status)
+            return await _unit_form(
+                request, values=raw, errors=problem_errors(problem), status=problem.status
+            )
         raise
     raise _see_other(f"/admin/facilities/{unit.facility_id}?saved=1")
 
@@ -237,7 +306,9 @@ async def unit_edit(request: web.Request) -> web.StreamResponse:
     unit_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         unit = await facilities.get_unit(conn, unit_id)
-    return await _unit_form(request, values=unit.model_dump(mode="json"), errors={}, unit_id=unit_id)
+    return await _unit_form(
+        request, values=unit.model_dump(mode="json"), errors={}, unit_id=unit_id
+    )
 
 
 async def unit_update(request: web.Request) -> web.StreamResponse:
@@ -249,18 +320,33 @@ async def unit_update(request: web.Request) -> web.StreamResponse:
         patch = UnitPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
             facility_id = await facilities.unit_facility_id(conn, unit_id)
-            await authorize(request, conn, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id))
+            await authorize(
+                request, conn, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id)
+            )
             await facilities.update_unit(conn, unit_id, patch)
-            await record_success(request, conn, Action.UNIT_UPDATE, "unit", unit_id,
-                                 {"fields": sorted(patch.model_fields_set)})
+            await record_success(
+                request,
+                conn,
+                Action.UNIT_UPDATE,
+                "unit",
+                unit_id,
+                {"fields": sorted(patch.model_fields_set)},
+            )
     except ValidationError as exc:
         values = {**raw, "facility_id": form.get("facility_id", "")}
-        return await _unit_form(request, values=values, errors=field_errors(exc), unit_id=unit_id, status=422)
+        return await _unit_form(
+            request, values=values, errors=field_errors(exc), unit_id=unit_id, status=422
+        )
     except Problem as problem:
         if problem.status in (409, 422):
             values = {**raw, "facility_id": form.get("facility_id", "")}
-            return await _unit_form(request, values=values, errors=problem_errors(problem),
-                                    unit_id=unit_id, status=problem.status)
+            return await _unit_form(
+                request,
+                values=values,
+                errors=problem_errors(problem),
+                unit_id=unit_id,
+                status=problem.status,
+            )
         raise
     raise _see_other(f"/admin/facilities/{facility_id}?saved=1")
 
@@ -275,17 +361,32 @@ async def court_list(request: web.Request) -> web.StreamResponse:
     return render(request, "admin/courts.html", courts=items)
 
 
-async def _court_form(request: web.Request, *, values: dict[str, Any], errors: dict[str, str],
-                      court_id: int | None = None, status: int = 200) -> web.Response:
+async def _court_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    court_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         counties = await _county_options(conn)
-    return render(request, "admin/court_form.html", status=status, values=values, errors=errors,
-                  court_id=court_id, counties=counties)
+    return render(
+        request,
+        "admin/court_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        court_id=court_id,
+        counties=counties,
+    )
 
 
 async def court_new(request: web.Request) -> web.StreamResponse:
     _admin(request)
-    return await _court_form(request, values={"name": "", "circuit": "", "county_fips": ""}, errors={})
+    return await _court_form(
+        request, values={"name": "", "circuit": "", "county_fips": ""}, errors={}
+    )
 
 
 async def court_create(request: web.Request) -> web.StreamResponse:
@@ -296,12 +397,16 @@ async def court_create(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app[POOL]) as conn:
             await authorize(request, conn, Action.COURT_CREATE, Resource("court"))
             court = await courts.create_court(conn, data)
-            await record_success(request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name})
+            await record_success(
+                request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name}
+            )
     except ValidationError as exc:
         return await _court_form(request, values=raw, errors=field_errors(exc), status=422)
     except Problem as problem:
         if problem.status in (409, 422):
-            return await _court_form(request, values=raw, errors=problem_errors(problem), status=problem.status)
+            return await _court_form(
+                request, values=raw, errors=problem_errors(problem), status=problem.status
+            )
         raise
     raise _see_other("/admin/courts?saved=1")
 
@@ -311,7 +416,9 @@ async def court_edit(request: web.Request) -> web.StreamResponse:
     court_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         court = await courts.get_court(conn, court_id)
-    return await _court_form(request, values=court.model_dump(mode="json"), errors={}, court_id=court_id)
+    return await _court_form(
+        request, values=court.model_dump(mode="json"), errors={}, court_id=court_id
+    )
 
 
 async def court_update(request: web.Request) -> web.StreamResponse:
@@ -321,16 +428,31 @@ async def court_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = CourtPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id))
+            await authorize(
+                request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
+            )
             await courts.update_court(conn, court_id, patch)
-            await record_success(request, conn, Action.COURT_UPDATE, "court", court_id,
-                                 {"fields": sorted(patch.model_fields_set)})
+            await record_success(
+                request,
+                conn,
+                Action.COURT_UPDATE,
+                "court",
+                court_id,
+                {"fields": sorted(patch.model_fields_set)},
+            )
     except ValidationError as exc:
-        return await _court_form(request, values=raw, errors=field_errors(exc), court_id=court_id, status=422)
+        return await _court_form(
+            request, values=raw, errors=field_errors(exc), court_id=court_id, status=422
+        )
     except Problem as problem:
         if problem.status in (409, 422):
-            return await _court_form(request, values=raw, errors=problem_errors(problem),
-                                     court_id=court_id, status=problem.status)
+            return await _court_form(
+                request,
+                values=raw,
+                errors=problem_errors(problem),
+                court_id=court_id,
+                status=problem.status,
+            )
         raise
     raise _see_other("/admin/courts?saved=1")
 
@@ -344,18 +466,35 @@ async def user_list(request: web.Request) -> web.StreamResponse:
         items = await users.list_users(conn)
         facility_names = dict(await _facility_options(conn))
         court_names = dict(await _court_options(conn))
-    return render(request, "admin/users.html", users=items, facility_names=facility_names,
-                  court_names=court_names)
+    return render(
+        request,
+        "admin/users.html",
+        users=items,
+        facility_names=facility_names,
+        court_names=court_names,
+    )
 
 
-async def _user_form(request: web.Request, *, values: dict[str, Any], errors: dict[str, str],
-                     user_id: int | None = None, status: int = 200) -> web.Response:
+async def _user_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    user_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         facility_options = await _facility_options(conn)
         court_options = await _court_options(conn)
     return render(
-        request, "admin/user_form.html", status=status, values=values, errors=errors, user_id=user_id,
-        roles=[(r.value, r.value.capitalize()) for r in Role], facility_options=facility_options,
+        request,
+        "admin/user_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        user_id=user_id,
+        roles=[(r.value, r.value.capitalize()) for r in Role],
+        facility_options=facility_options,
         court_options=[("", "— none —"), *court_options],
     )
 
@@ -372,7 +511,13 @@ def _user_scope(raw: dict[str, Any]) -> dict[str, Any]:
 
 async def user_new(request: web.Request) -> web.StreamResponse:
     _admin(request)
-    values = {"email": "", "display_name": "", "role": "liaison", "facility_ids": [], "court_id": ""}
+    values = {
+        "email": "",
+        "display_name": "",
+        "role": "liaison",
+        "facility_ids": [],
+        "court_id": "",
+    }
     return await _user_form(request, values=values, errors={})
 
 
@@ -384,15 +529,23 @@ async def user_create(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app[POOL]) as conn:
             await authorize(request, conn, Action.USER_MANAGE, Resource("user"))
             user = await users.create_user(conn, data)
-            await record_success(request, conn, Action.USER_MANAGE, "user", user.id,
-                                 {"op": "create", "email": user.email, "role": user.role.value})
+            await record_success(
+                request,
+                conn,
+                Action.USER_MANAGE,
+                "user",
+                user.id,
+                {"op": "create", "email": user.email, "role": user.role.value},
+            )
     except ValidationError as exc:
         raw.pop("password", None)
         return await _user_form(request, values=raw, errors=field_errors(exc), status=422)
     except Problem as problem:
         if problem.status in (409, 422):
             raw.pop("password", None)
-            return await _user_form(request, values=raw, errors=problem_errors(problem), status=problem.status)
+            return await _user_form(
+                request, values=raw, errors=problem_errors(problem), status=problem.status
+            )
         raise
     raise _see_other("/admin/users?saved=1")
 
@@ -402,7 +555,9 @@ async def user_edit(request: web.Request) -> web.StreamResponse:
     user_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         user = await users.get_user(conn, user_id)
-    return await _user_form(request, values=user.model_dump(mode="json"), errors={}, user_id=user_id)
+    return await _user_form(
+        request, values=user.model_dump(mode="json"), errors={}, user_id=user_id
+    )
 
 
 async def user_update(request: web.Request) -> web.StreamResponse:
@@ -415,18 +570,33 @@ async def user_update(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app[POOL]) as conn:
             await authorize(request, conn, Action.USER_MANAGE, Resource("user", user_id))
             _user, ended = await users.update_user(conn, user_id, patch)
-            await record_success(request, conn, Action.USER_MANAGE, "user", user_id,
-                                 {"op": "update", "fields": sorted(patch.model_fields_set),
-                                  "sessions_ended": ended})
+            await record_success(
+                request,
+                conn,
+                Action.USER_MANAGE,
+                "user",
+                user_id,
+                {"op": "update", "fields": sorted(patch.model_fields_set), "sessions_ended": ended},
+            )
     except ValidationError as exc:
         raw.pop("password", None)
-        return await _user_form(request, values={**raw, "email": form.get("email", "")},
-                                errors=field_errors(exc), user_id=user_id, status=422)
+        return await _user_form(
+            request,
+            values={**raw, "email": form.get("email", "")},
+            errors=field_errors(exc),
+            user_id=user_id,
+            status=422,
+        )
     except Problem as problem:
         if problem.status in (409, 422):
             raw.pop("password", None)
-            return await _user_form(request, values={**raw, "email": form.get("email", "")},
-                                    errors=problem_errors(problem), user_id=user_id, status=problem.status)
+            return await _user_form(
+                request,
+                values={**raw, "email": form.get("email", "")},
+                errors=problem_errors(problem),
+                user_id=user_id,
+                status=problem.status,
+            )
         raise
     raise _see_other("/admin/users?saved=1")
 
@@ -434,14 +604,29 @@ async def user_update(request: web.Request) -> web.StreamResponse:
 # --------------------------------------------------------------------------- tokens
 
 
-async def _token_page(request: web.Request, *, created: users.TokenCreated | None = None,
-                      errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+async def _token_page(
+    request: web.Request,
+    *,
+    created: users.TokenCreated | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         tokens = await users.list_tokens(conn)
-        user_options = [(str(u.id), f"{u.email} ({u.role.value})") for u in await users.list_users(conn)
-                        if not u.disabled]
-    return render(request, "admin/tokens.html", status=status, tokens=tokens, created=created,
-                  user_options=user_options, errors=errors or {})
+        user_options = [
+            (str(u.id), f"{u.email} ({u.role.value})")
+            for u in await users.list_users(conn)
+            if not u.disabled
+        ]
+    return render(
+        request,
+        "admin/tokens.html",
+        status=status,
+        tokens=tokens,
+        created=created,
+        user_options=user_options,
+        errors=errors or {},
+    )
 
 
 async def token_list(request: web.Request) -> web.StreamResponse:
@@ -457,8 +642,14 @@ async def token_create(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app[POOL]) as conn:
             await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token"))
             created = await users.issue_token(conn, data)
-            await record_success(request, conn, Action.TOKEN_MANAGE, "token", created.id,
-                                 {"op": "create", "user_id": data.user_id})
+            await record_success(
+                request,
+                conn,
+                Action.TOKEN_MANAGE,
+                "token",
+                created.id,
+                {"op": "create", "user_id": data.user_id},
+            )
     except ValidationError as exc:
         return await _token_page(request, errors=field_errors(exc), status=422)
     except Problem as problem:
@@ -476,7 +667,9 @@ async def token_revoke(request: web.Request) -> web.StreamResponse:
         await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token", token_id))
         await users.get_token(conn, token_id)
         await auth.revoke_token(conn, token_id)
-        await record_success(request, conn, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"})
+        await record_success(
+            request, conn, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"}
+        )
     raise _see_other("/admin/tokens?revoked=1")
 
 
@@ -491,8 +684,9 @@ async def audit_list(request: web.Request) -> web.StreamResponse:
         outcome = None
     async with acquire(request.app[POOL]) as conn:
         await authorize(request, conn, Action.AUDIT_READ, Resource("audit"))
-        rows = await audit.recent(conn, limit=100, before_id=int(before) if before.isdigit() else None,
-                                  outcome=outcome)
+        rows = await audit.recent(
+            conn, limit=100, before_id=int(before) if before.isdigit() else None, outcome=outcome
+        )
     return render(request, "admin/audit.html", rows=rows, outcome=outcome or "")
 
 

@@ -36,7 +36,9 @@ def _safe_next(value: str | None) -> str:
     return value if not parts.netloc and not parts.scheme else "/"
 
 
-def _login_form(request: web.Request, *, status: int = 200, error: str = "", email: str = "") -> web.Response:
+def _login_form(
+    request: web.Request, *, status: int = 200, error: str = "", email: str = ""
+) -> web.Response:
     nonce = secrets.token_urlsafe(24)
     response = render(
         request,
@@ -48,8 +50,13 @@ def _login_form(request: web.Request, *, status: int = 200, error: str = "", ema
         next=_safe_next(request.query.get("next")),
     )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="Strict", path="/login",
-        secure=request.app[SETTINGS].secure_cookies, max_age=3600,
+        LOGIN_CSRF_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="Strict",
+        path="/login",
+        secure=request.app[SETTINGS].secure_cookies,
+        max_age=3600,
     )
     return response
 
@@ -67,14 +74,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip()[:254]
     password = str(form.get("password", ""))
     if not nonce or not hmac.compare_digest(_login_token(request.app[SECRET], nonce), given):
-        return _login_form(request, status=403, error="The form expired. Please sign in again.", email=email)
+        return _login_form(
+            request, status=403, error="The form expired. Please sign in again.", email=email
+        )
     if not email or not password:
         return _login_form(request, status=422, error="Enter your email and password.", email=email)
     try:
         _principal, cookie = await password_login(request, email, password)
     except Problem as problem:
         if problem.status in (401, 429):
-            response = _login_form(request, status=problem.status, error=problem.detail, email=email)
+            response = _login_form(
+                request, status=problem.status, error=problem.detail, email=email
+            )
             response.headers.update(problem.headers)
             return response
         raise
@@ -90,8 +101,15 @@ async def logout_submit(request: web.Request) -> web.StreamResponse:
     if principal is not None and cookie:
         async with transaction(request.app[POOL]) as conn:
             await auth.end_session(conn, cookie)
-            await audit.record(conn, actor=principal, action="logout", outcome="success",
-                               origin=origin(request), object_type="user", object_id=principal.user_id)
+            await audit.record(
+                conn,
+                actor=principal,
+                action="logout",
+                outcome="success",
+                origin=origin(request),
+                object_type="user",
+                object_id=principal.user_id,
+            )
     response = web.HTTPSeeOther("/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response

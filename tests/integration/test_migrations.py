@@ -25,11 +25,26 @@ async def test_migrations_apply_on_an_empty_database(empty_dsn: str) -> None:
     assert applied[0] == "0001_foundation"
     conn = await asyncpg.connect(empty_dsn)
     try:
-        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
-        assert {"counties", "facilities", "units", "courts", "users", "sessions", "api_tokens", "audit_log",
-                "schema_migrations"} <= tables
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
+        assert {
+            "counties",
+            "facilities",
+            "units",
+            "courts",
+            "users",
+            "sessions",
+            "api_tokens",
+            "audit_log",
+            "schema_migrations",
+        } <= tables
         assert await conn.fetchval("SELECT count(*) FROM counties") == 115
-        assert await conn.fetchval("SELECT name FROM counties WHERE fips = '29510'") == "St. Louis City"
+        assert (
+            await conn.fetchval("SELECT name FROM counties WHERE fips = '29510'")
+            == "St. Louis City"
+        )
     finally:
         await conn.close()
 
@@ -49,7 +64,9 @@ def _write(directory: Path, name: str, sql: str) -> None:
     (directory / name).write_text(sql, encoding="utf-8")
 
 
-async def test_two_runners_started_together_apply_each_migration_once(empty_dsn: str, tmp_path: Path) -> None:
+async def test_two_runners_started_together_apply_each_migration_once(
+    empty_dsn: str, tmp_path: Path
+) -> None:
     _write(tmp_path, "0001_counter.sql", "CREATE TABLE applied (n int);")
     # A slow migration widens the race window; its side effect must happen exactly once.
     _write(tmp_path, "0002_slow.sql", "SELECT pg_sleep(0.3); INSERT INTO applied VALUES (2);")
@@ -99,11 +116,15 @@ async def test_a_gap_in_migration_numbers_is_refused(tmp_path: Path) -> None:
         database.load_migrations(tmp_path)
 
 
-async def test_readyz_reports_pending_migrations(aiohttp_client: Any, empty_dsn: str, tmp_path: Path) -> None:
+async def test_readyz_reports_pending_migrations(
+    aiohttp_client: Any, empty_dsn: str, tmp_path: Path
+) -> None:
     from bedboard.app import create_app
     from bedboard.settings import Settings
 
-    app = create_app(Settings(database_url=empty_dsn, data_dir=tmp_path, secret_key="k" * 40), migrate=False)
+    app = create_app(
+        Settings(database_url=empty_dsn, data_dir=tmp_path, secret_key="k" * 40), migrate=False
+    )
     client = await aiohttp_client(app)
     resp = await client.get("/readyz")
     assert resp.status == 503
