@@ -88,7 +88,7 @@ async def test_an_edited_landed_migration_is_refused(empty_dsn: str, tmp_path: P
         await database.migrate(conn, tmp_path)
         _write(tmp_path, "0001_first.sql", "CREATE TABLE first (n bigint);")
         _write(tmp_path, "0002_second.sql", "CREATE TABLE second (n int);")
-        with pytest.raises(database.MigrationError, match="0001_first.sql was edited"):
+        with pytest.raises(database.MigrationError, match=r"0001_first\.sql was edited"):
             await database.migrate(conn, tmp_path)
         # Nothing after the refusal was applied.
         assert await conn.fetchval("SELECT to_regclass('second')") is None

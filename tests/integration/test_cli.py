@@ -1,0 +1,143 @@
+"""The `bedboard` command line against the same database the service uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DEFAULT_PASSWORD, login
+
+
+def run_cli(
+    dsn: str, data_dir: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEDBOARD_")}
+    env.update(
+        BEDBOARD_DATABASE_URL=dsn, BEDBOARD_DATA_DIR=str(data_dir), BEDBOARD_LOG_LEVEL="WARNING"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bedboard.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_user_add_with_password_stdin_creates_an_account_that_can_sign_in(
+    client: Any, db_dsn: str, tmp_path: Path, conn: Any
+) -> None:
+    result = run_cli(
+        db_dsn,
+        tmp_path,
+        "user",
+        "add",
+        "Liz@Example.org",
+        "--role",
+        "liaison",
+        "--name",
+        "Liz",
+        "--password-stdin",
+        stdin=DEFAULT_PASSWORD + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created user" in result.stdout
+    session = await login(client, "liz@example.org")
+    assert session.csrf
+    row = await conn.fetchrow(
+        "SELECT actor, action, detail FROM audit_log WHERE action = 'user.manage'"
+    )
+    assert row["actor"].startswith("cli:")
+
+
+async def test_user_add_for_a_facility_user_needs_a_facility(db_dsn: str, tmp_path: Path) -> None:
+    result = run_cli(db_dsn, tmp_path, "user", "add", "f@example.org", "--role", "facility")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "facility" in result.stderr
+
+
+async def test_user_add_with_an_unknown_facility_is_refused_cleanly(
+    db_dsn: str, tmp_path: Path, conn: Any
+) -> None:
+    result = run_cli(
+        db_dsn, tmp_path, "user", "add", "f@example.org", "--role", "facility", "--facility", "999"
+    )
+    assert result.returncode == 1
+    assert "facility_ids" in result.stderr
+    assert await conn.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_token_create_prints_it_once_and_revoke_stops_it(
+    client: Any, db_dsn: str, tmp_path: Path, make_facility: Any
+) -> None:
+    facility = await make_facility()
+    added = run_cli(
+        db_dsn,
+        tmp_path,
+        "user",
+        "add",
+        "feed@example.org",
+        "--role",
+        "facility",
+        "--facility",
+        str(facility.id),
+    )
+    assert added.returncode == 0, added.stderr
+    created = run_cli(db_dsn, tmp_path, "token", "create", "feed@example.org", "--name", "HL7 feed")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("bbt_")
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert (await me.json())["facility_ids"] == [facility.id]
+
+    token_id = created.stderr.split()[1]
+    revoked = run_cli(db_dsn, tmp_path, "token", "revoke", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status == 401
+    again = run_cli(db_dsn, tmp_path, "token", "revoke", token_id)
+    assert again.returncode == 1 and "no active token" in again.stderr
+
+
+async def test_user_disable_ends_sessions(
+    client: Any, db_dsn: str, tmp_path: Path, make_user: Any
+) -> None:
+    account = await make_user()
+    await login(client, account.email)
+    result = run_cli(db_dsn, tmp_path, "user", "disable", account.email)
+    assert result.returncode == 0, result.stderr
+    assert "ended 1 session" in result.stdout
+    assert (await client.get("/api/v1/me")).status == 401
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("BEDBOARD_PORT", "http"), ("BEDBOARD_SECRET_KEY", "x")]
+)
+def test_bad_settings_stop_the_cli_with_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEDBOARD_")}
+    env.update({variable: value, "BEDBOARD_DATA_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-m", "bedboard.cli", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"bedboard: invalid setting {variable}:")
+    assert result.stderr.strip().count("\n") == 0
+
+
+async def test_migrate_reports_an_up_to_date_database(db_dsn: str, tmp_path: Path) -> None:
+    result = run_cli(db_dsn, tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "database is up to date"
