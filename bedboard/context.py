@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import weakref
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from bedboard import access, audit
 from bedboard.access import Action, Resource
 from bedboard.auth import Principal
-from bedboard.database import Connection, Pool
+from bedboard.database import Connection, Pool, acquire
+from bedboard.live import Hub, OutboxListener
 from bedboard.problems import Problem, forbidden, not_found, unauthenticated
 from bedboard.settings import Settings
 
@@ -26,9 +29,15 @@ POOL = web.AppKey("pool", Pool)
 DSN = web.AppKey("dsn", str)
 SECRET = web.AppKey("secret", str)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+HUB = web.AppKey("hub", Hub)
+CENSUS_OUTCOMES = web.AppKey("census_outcomes", Counter)
+LISTENER = web.AppKey("listener", OutboxListener)
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
+# A denial audit row that authorize() must not write inside the transaction it aborts.
+PENDING_DENIAL = web.RequestKey("pending_denial", dict)
 
 
 def settings(request: web.Request) -> Settings:
@@ -42,12 +51,26 @@ def pool(request: web.Request) -> Pool:
 def remote_addr(request: web.Request) -> str:
     """The client address; X-Forwarded-For's first hop only when the proxy is trusted."""
     if request.app[SETTINGS].trust_proxy_headers:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        # The last hop is the one our own proxy added; earlier ones are the client's word.
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
         try:
             return str(ipaddress.ip_address(forwarded))
         except ValueError:
             pass
     return request.remote or "unknown"
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """The Origin header, when sent, names this service (BEDBOARD_PUBLIC_URL, else the Host)."""
+    value = request.headers.get("Origin")
+    if value is None:
+        return True
+    given = urlsplit(value)
+    public_url = request.app[SETTINGS].public_url
+    if public_url is not None:
+        expected = urlsplit(str(public_url))
+        return (given.scheme, given.netloc) == (expected.scheme, expected.netloc)
+    return given.netloc == request.host
 
 
 def origin(request: web.Request) -> audit.Origin:
@@ -65,38 +88,48 @@ def require_principal(request: web.Request) -> Principal:
     return principal
 
 
-async def authorize(
+def deny(
     request: web.Request,
-    conn: Connection,
-    action: Action,
-    resource: Resource,
-) -> Principal:
-    """Ask the access policy; on denial write the audit row and raise 403 (or 404)."""
+    principal: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    reason: str,
+) -> None:
+    """Note a refusal for the audit trail. The errors middleware writes it once the
+    request's own transaction (which the refusal rolls back) has released its connection."""
+    log.warning("denied %s on %s %s to %s: %s", action, object_type, object_id,
+                principal.label if principal else "anonymous", reason)  # fmt: skip
+    request[PENDING_DENIAL] = {
+        "actor": principal,
+        "action": action,
+        "outcome": "denied",
+        "origin": origin(request),
+        "object_type": object_type,
+        "object_id": "" if object_id is None else object_id,
+        "detail": {"reason": reason},
+    }
+
+
+def authorize(request: web.Request, action: Action, resource: Resource) -> Principal:
+    """Ask the access policy; on denial audit it and raise 403 (or 404 to conceal)."""
     principal = require_principal(request)
     decision = access.decide(principal, action, resource)
     if decision.allowed:
         return principal
-    log.warning(
-        "denied %s on %s %s to %s: %s",
-        action.value,
-        resource.type,
-        resource.id,
-        principal.label,
-        decision.reason,
-    )
-    await audit.record(
-        conn,
-        actor=principal,
-        action=action.value,
-        outcome="denied",
-        origin=origin(request),
-        object_type=resource.type,
-        object_id=resource.id if resource.id is not None else "",
-        detail={"reason": decision.reason},
-    )
+    deny(request, principal, action.value, resource.type, resource.id, decision.reason)
     if decision.conceal:
         raise not_found(resource.type)
     raise forbidden()
+
+
+async def write_pending_denial(request: web.Request) -> None:
+    """Write the refusal noted by ``deny`` (called by the errors middleware)."""
+    entry = request.get(PENDING_DENIAL)
+    if entry is not None:
+        del request[PENDING_DENIAL]
+        async with acquire(request.app[POOL]) as conn:
+            await audit.record(conn, **entry)
 
 
 def path_id(request: web.Request, name: str = "id") -> int:

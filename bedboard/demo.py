@@ -6,14 +6,20 @@ Everything here is synthetic. Facility names, addresses and phone numbers are in
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from bedboard import users
+import aiohttp
+
+from bedboard import auth, board, census, users
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.facilities import (
@@ -25,11 +31,17 @@ from bedboard.facilities import (
     UnitIn,
     create_facility,
     create_unit,
+    list_facilities,
+    list_units,
 )
+from bedboard.problems import Problem
 from bedboard.users import UserIn
+
+log = logging.getLogger(__name__)
 
 DEMO_DOMAIN = "demo.bedboard.test"
 CREDENTIALS_FILE = "demo-credentials.json"
+SIMULATOR_TOKEN_FILE = "demo-simulator-token"
 DEMO_SEED = 20261129
 FACILITY_COUNT = 40
 
@@ -294,6 +306,7 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             facility_ids = await load_facilities(conn, rng)
             court_ids = await load_courts(conn)
             creds = await load_users(conn, facility_ids, court_ids)
+            await load_census(conn, rng, facility_ids)
             _write_credentials(data_dir, creds)
             return creds
         existing = _read_credentials(data_dir)
@@ -302,6 +315,109 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
         creds = await reset_passwords(conn)
         _write_credentials(data_dir, creds)
         return creds
+
+
+# Facilities (by position) whose reports are left to go stale, so the board shows it.
+_NEGLECTED = frozenset({3, 17, 29})
+
+
+async def load_census(conn: Connection, rng: random.Random, facility_ids: list[int]) -> None:
+    """A first census for every unit, through the same path as every report."""
+    now = await board.db_now(conn)
+    reports: list[tuple[int, census.CensusReport]] = []
+    for index, facility_id in enumerate(facility_ids):
+        age = (
+            timedelta(hours=rng.uniform(30, 60))
+            if index in _NEGLECTED
+            else timedelta(minutes=rng.uniform(1, 90))
+        )
+        for unit in await list_units(conn, facility_id):
+            staffed = max(4, unit.licensed_beds - rng.randint(0, 4))
+            occupied = rng.randint(max(0, staffed - 4), staffed)
+            blocked = rng.randint(0, min(1, staffed - occupied))
+            report = census.CensusReport(
+                as_of=now - age, staffed=staffed, occupied=occupied, blocked=blocked
+            )
+            reports.append((unit.id, report))
+    await census.apply(conn, reports, census.Source("demo"))
+
+
+async def simulator_token(conn: Connection, data_dir: Path) -> str:
+    """The token the simulated reporter uses (a facility account for every demo facility)."""
+    path = data_dir / SIMULATOR_TOKEN_FILE
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if await auth.load_token(conn, token) is not None:
+            return token
+    email = f"simulator@{DEMO_DOMAIN}"
+    facility_ids = [f.id for f in await list_facilities(conn)]
+    try:
+        user = await users.get_user_by_email(conn, email)
+    except Problem:
+        user = await users.create_user(conn, UserIn(
+            email=email, display_name="Demo census simulator", role=Role.FACILITY,
+            facility_ids=facility_ids,
+        ))  # fmt: skip
+    token = (await auth.create_token(conn, user.id, "demo simulator")).token
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+async def _first_board(session: aiohttp.ClientSession) -> dict[str, Any]:
+    """The board, once the server (started right after this task) answers."""
+    while True:
+        try:
+            async with session.get("/api/v1/board") as resp:
+                if resp.status == 200:
+                    board_: dict[str, Any] = await resp.json()
+                    return board_
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.5)
+
+
+async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> None:
+    """Until cancelled: post realistic census changes through the HTTP API.
+
+    Every few seconds one unit admits or discharges a patient (or a bed is blocked or
+    freed). Neglected facilities are left alone so the board keeps showing stale data.
+    """
+    rng = random.Random()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base_url, headers=headers) as session:
+        snapshot = await _first_board(session)
+        units = [
+            unit
+            for index, facility in enumerate(snapshot["facilities"])
+            if index not in _NEGLECTED
+            for unit in facility["units"]
+            if unit["staffed"] is not None
+        ]
+        while units:
+            await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
+            unit = rng.choice(units)
+            staffed, occupied, blocked = unit["staffed"], unit["occupied"], unit["blocked"]
+            move = rng.random()
+            if move < 0.45 and occupied + blocked < staffed:
+                occupied += 1  # an admission
+            elif move < 0.9 and occupied > 0:
+                occupied -= 1  # a discharge
+            elif blocked > 0:
+                blocked -= 1
+            elif occupied + blocked < staffed:
+                blocked += 1
+            body = {"as_of": datetime.now(UTC).isoformat(), "staffed": staffed,
+                    "occupied": occupied, "blocked": blocked}  # fmt: skip
+            try:
+                async with session.put(f"/api/v1/units/{unit['id']}/census", json=body) as resp:
+                    if resp.status == 200:
+                        unit.update(occupied=occupied, blocked=blocked)
+                    else:
+                        log.warning("demo simulator: report refused (%s)", resp.status)
+            except aiohttp.ClientError as exc:
+                log.warning("demo simulator: %s", exc)
 
 
 def credentials_banner(creds: list[DemoCredential], url: str) -> str:

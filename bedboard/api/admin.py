@@ -23,7 +23,7 @@ def _user_json(user: User, status: int = 200) -> web.StreamResponse:
 @route("GET", "/api/v1/users", summary="List users", tag="admin")
 async def list_users(request: web.Request) -> UserList:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.USER_READ, Resource("user"))
+        authorize(request, Action.USER_READ, Resource("user"))
         return UserList(items=await users.list_users(conn))
 
 
@@ -37,7 +37,7 @@ async def list_users(request: web.Request) -> UserList:
 )
 async def create_user(request: web.Request, body: UserIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.USER_MANAGE, Resource("user"))
+        authorize(request, Action.USER_MANAGE, Resource("user"))
         user = await users.create_user(conn, body)
         await record_success(
             request,
@@ -54,7 +54,7 @@ async def create_user(request: web.Request, body: UserIn) -> web.StreamResponse:
 async def get_user(request: web.Request) -> web.StreamResponse:
     user_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.USER_READ, Resource("user", user_id))
+        authorize(request, Action.USER_READ, Resource("user", user_id))
         return _user_json(await users.get_user(conn, user_id))
 
 
@@ -69,7 +69,7 @@ async def update_user(request: web.Request, body: UserPatch) -> web.StreamRespon
     """Disabling a user, or changing their password, role or scope, ends their sessions at once."""
     user_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.USER_MANAGE, Resource("user", user_id))
+        authorize(request, Action.USER_MANAGE, Resource("user", user_id))
         user, ended = await users.update_user(conn, user_id, body, if_match_version(request))
         fields = sorted(body.model_fields_set)
         await record_success(
@@ -86,7 +86,7 @@ async def update_user(request: web.Request, body: UserPatch) -> web.StreamRespon
 @route("GET", "/api/v1/tokens", summary="List API tokens (never their secrets)", tag="admin")
 async def list_tokens(request: web.Request) -> TokenList:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.TOKEN_READ, Resource("token"))
+        authorize(request, Action.TOKEN_READ, Resource("token"))
         return TokenList(items=await users.list_tokens(conn))
 
 
@@ -94,7 +94,7 @@ async def list_tokens(request: web.Request) -> TokenList:
 async def create_token(request: web.Request, body: TokenIn) -> TokenCreated:
     """The answer is the only time the token's secret is shown."""
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token"))
+        authorize(request, Action.TOKEN_MANAGE, Resource("token"))
         created = await users.issue_token(conn, body)
         await record_success(
             request,
@@ -111,7 +111,7 @@ async def create_token(request: web.Request, body: TokenIn) -> TokenCreated:
 async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token", token_id))
+        authorize(request, Action.TOKEN_MANAGE, Resource("token", token_id))
         await users.get_token(conn, token_id)
         await auth.revoke_token(conn, token_id)
         await record_success(
@@ -148,7 +148,7 @@ class AuditPage(BaseModel):
 @route("GET", "/api/v1/audit", summary="The audit trail, newest first", tag="admin")
 async def list_audit(request: web.Request, query: AuditQuery) -> AuditPage:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.AUDIT_READ, Resource("audit"))
+        authorize(request, Action.AUDIT_READ, Resource("audit"))
         rows = await audit.recent(
             conn,
             limit=query.limit,

@@ -39,21 +39,21 @@ def _json(model: Facility | Unit | Court, status: int = 200) -> web.StreamRespon
 @route("GET", "/api/v1/counties", summary="Missouri counties with centroids", tag="directory")
 async def list_counties(request: web.Request) -> CountyList:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("county"))
+        authorize(request, Action.DIRECTORY_READ, Resource("county"))
         return CountyList(items=await facilities.list_counties(conn))
 
 
 @route("GET", "/api/v1/facilities", summary="List facilities", tag="directory")
 async def list_facilities(request: web.Request) -> FacilityList:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("facility"))
+        authorize(request, Action.DIRECTORY_READ, Resource("facility"))
         return FacilityList(items=await facilities.list_facilities(conn))
 
 
 @route("POST", "/api/v1/facilities", summary="Create a facility", tag="directory", status=201)
 async def create_facility(request: web.Request, body: FacilityIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.FACILITY_CREATE, Resource("facility"))
+        authorize(request, Action.FACILITY_CREATE, Resource("facility"))
         facility = await facilities.create_facility(conn, body)
         await record_success(
             request, conn, Action.FACILITY_CREATE, "facility", facility.id, {"name": facility.name}
@@ -65,9 +65,7 @@ async def create_facility(request: web.Request, body: FacilityIn) -> web.StreamR
 async def get_facility(request: web.Request) -> web.StreamResponse:
     facility_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(
-            request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id)
-        )
+        authorize(request, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id))
         return _json(await facilities.get_facility(conn, facility_id))
 
 
@@ -85,7 +83,7 @@ async def update_facility(request: web.Request, body: FacilityPatch) -> web.Stre
     action = Action.FACILITY_UPDATE_CONTACT if contact_only else Action.FACILITY_UPDATE
     async with transaction(request.app[POOL]) as conn:
         await facilities.get_facility(conn, facility_id)
-        await authorize(request, conn, action, Resource("facility", facility_id, facility_id))
+        authorize(request, action, Resource("facility", facility_id, facility_id))
         facility = await facilities.update_facility(
             conn, facility_id, body, if_match_version(request)
         )
@@ -105,23 +103,21 @@ async def list_facility_units(request: web.Request) -> UnitList:
     facility_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         await facilities.get_facility(conn, facility_id)
-        await authorize(
-            request, conn, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id)
-        )
+        authorize(request, Action.DIRECTORY_READ, Resource("facility", facility_id, facility_id))
         return UnitList(items=await facilities.list_units(conn, facility_id))
 
 
 @route("GET", "/api/v1/units", summary="List all units", tag="directory")
 async def list_units(request: web.Request) -> UnitList:
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.DIRECTORY_READ, Resource("unit"))
+        authorize(request, Action.DIRECTORY_READ, Resource("unit"))
         return UnitList(items=await facilities.list_units(conn))
 
 
 @route("POST", "/api/v1/units", summary="Create a unit", tag="directory", status=201)
 async def create_unit(request: web.Request, body: UnitIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.UNIT_CREATE, Resource("unit", None, body.facility_id))
+        authorize(request, Action.UNIT_CREATE, Resource("unit", None, body.facility_id))
         unit = await facilities.create_unit(conn, body)
         await record_success(
             request,
@@ -139,9 +135,7 @@ async def get_unit(request: web.Request) -> web.StreamResponse:
     unit_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         unit = await facilities.get_unit(conn, unit_id)
-        await authorize(
-            request, conn, Action.DIRECTORY_READ, Resource("unit", unit_id, unit.facility_id)
-        )
+        authorize(request, Action.DIRECTORY_READ, Resource("unit", unit_id, unit.facility_id))
         return _json(unit)
 
 
@@ -159,7 +153,7 @@ async def update_unit(request: web.Request, body: UnitPatch) -> web.StreamRespon
     action = Action.UNIT_UPDATE_PROFILE if profile_only else Action.UNIT_UPDATE
     async with transaction(request.app[POOL]) as conn:
         facility_id = await facilities.unit_facility_id(conn, unit_id)
-        await authorize(request, conn, action, Resource("unit", unit_id, facility_id))
+        authorize(request, action, Resource("unit", unit_id, facility_id))
         unit = await facilities.update_unit(conn, unit_id, body, if_match_version(request))
         await record_success(
             request, conn, action, "unit", unit_id, {"fields": sorted(body.model_fields_set)}
@@ -176,7 +170,7 @@ async def update_unit(request: web.Request, body: UnitPatch) -> web.StreamRespon
 async def list_courts(request: web.Request) -> CourtList:
     principal = require_principal(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.COURT_LIST, Resource("court"))
+        authorize(request, Action.COURT_LIST, Resource("court"))
         only = principal.court_id if principal.role is Role.COURT else None
         return CourtList(items=await courts.list_courts(conn, only))
 
@@ -184,7 +178,7 @@ async def list_courts(request: web.Request) -> CourtList:
 @route("POST", "/api/v1/courts", summary="Create a court", tag="directory", status=201)
 async def create_court(request: web.Request, body: CourtIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.COURT_CREATE, Resource("court"))
+        authorize(request, Action.COURT_CREATE, Resource("court"))
         court = await courts.create_court(conn, body)
         await record_success(
             request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name}
@@ -196,9 +190,7 @@ async def create_court(request: web.Request, body: CourtIn) -> web.StreamRespons
 async def get_court(request: web.Request) -> web.StreamResponse:
     court_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
-        await authorize(
-            request, conn, Action.COURT_READ, Resource("court", court_id, court_id=court_id)
-        )
+        authorize(request, Action.COURT_READ, Resource("court", court_id, court_id=court_id))
         return _json(await courts.get_court(conn, court_id))
 
 
@@ -212,9 +204,7 @@ async def get_court(request: web.Request) -> web.StreamResponse:
 async def update_court(request: web.Request, body: CourtPatch) -> web.StreamResponse:
     court_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        await authorize(
-            request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
-        )
+        authorize(request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id))
         court = await courts.update_court(conn, court_id, body, if_match_version(request))
         await record_success(
             request,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from bedboard import __version__
+from bedboard.context import require_principal
 from bedboard.problems import Problem, validation_problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -100,6 +101,10 @@ def route(
         response_model = _model_or_none(hints.get("return"))
 
         async def handler(request: web.Request) -> web.StreamResponse:
+            if not public:
+                # 401 before reading the body or looking anything up: an anonymous caller
+                # learns neither the schema nor which ids exist.
+                require_principal(request)
             kwargs: dict[str, Any] = {}
             if body_model is not None:
                 data = await read_json(request)
@@ -177,6 +182,8 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     "required": ["type", "title", "status", "detail"],
 }
 
+_REF_TEMPLATE = "#/components/schemas/{model}"
+
 _ERROR_TEXT = {
     400: "Malformed request",
     401: "Not signed in",
@@ -220,7 +227,7 @@ def openapi_document() -> dict[str, Any]:
             keyed.append((ep.body, "validation"))
         if ep.response is not None:
             keyed.append((ep.response, "serialization"))
-    key_map, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    key_map, top = models_json_schema(keyed, ref_template=_REF_TEMPLATE)
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     schemas["Problem"] = _PROBLEM_SCHEMA
 
@@ -239,7 +246,9 @@ def openapi_document() -> dict[str, Any]:
             for name in _PATH_PARAM.findall(ep.path)
         ]
         if ep.query is not None:
-            params += _query_parameters(ep.query, ep.query.model_json_schema())
+            query_schema = ep.query.model_json_schema(ref_template=_REF_TEMPLATE)
+            schemas.update(query_schema.pop("$defs", {}))
+            params += _query_parameters(ep.query, query_schema)
         if params:
             op["parameters"] = params
         if ep.body is not None:

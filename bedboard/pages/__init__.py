@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bedboard.auth import Principal, Role
-from bedboard.context import REQUEST_ID, current_principal
+from bedboard.context import REQUEST_ID, current_principal, deny
 from bedboard.problems import Problem
 
 
@@ -24,16 +24,32 @@ class NavItem:
 NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
     Role.ADMIN: (
         NavItem("/", "Home"),
+        NavItem("/board", "Board"),
+        NavItem("/search", "Find a bed"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/users", "Users"),
         NavItem("/admin/tokens", "API tokens"),
         NavItem("/admin/audit", "Audit trail"),
     ),
-    Role.LIAISON: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
-    Role.FACILITY: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
+    Role.LIAISON: (
+        NavItem("/", "Home"),
+        NavItem("/board", "Board"),
+        NavItem("/search", "Find a bed"),
+        NavItem("/directory", "Facilities"),
+    ),
+    Role.FACILITY: (
+        NavItem("/", "Home"),
+        NavItem("/census", "Report census"),
+        NavItem("/board", "Board"),
+        NavItem("/directory", "Facilities"),
+    ),
     Role.COURT: (NavItem("/", "Home"),),
-    Role.VIEWER: (NavItem("/", "Home"), NavItem("/directory", "Facilities")),
+    Role.VIEWER: (
+        NavItem("/", "Home"),
+        NavItem("/board", "Board"),
+        NavItem("/directory", "Facilities"),
+    ),
 }
 
 ROLE_LABELS = {
@@ -96,13 +112,15 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
     if principal is None:
         raise Problem(401, "Sign in to continue.")
     if roles and principal.role not in roles:
+        deny(request, principal, "page.open", "page", request.path, "role cannot open this page")
         raise Problem(403, "Your role cannot open this page.", code="forbidden")
     return principal
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, home, login
+    from bedboard.pages import admin, board, home, login
 
     login.setup(app)
     home.setup(app)
+    board.setup(app)
     admin.setup(app)

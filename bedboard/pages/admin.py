@@ -151,7 +151,7 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
     try:
         data = FacilityIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.FACILITY_CREATE, Resource("facility"))
+            authorize(request, Action.FACILITY_CREATE, Resource("facility"))
             facility = await facilities.create_facility(conn, data)
             await record_success(
                 request,
@@ -190,9 +190,8 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = FacilityPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(
+            authorize(
                 request,
-                conn,
                 Action.FACILITY_UPDATE,
                 Resource("facility", facility_id, facility_id),
             )
@@ -278,9 +277,7 @@ async def unit_create(request: web.Request) -> web.StreamResponse:
     try:
         data = UnitIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(
-                request, conn, Action.UNIT_CREATE, Resource("unit", None, data.facility_id)
-            )
+            authorize(request, Action.UNIT_CREATE, Resource("unit", None, data.facility_id))
             unit = await facilities.create_unit(conn, data)
             await record_success(
                 request,
@@ -320,9 +317,7 @@ async def unit_update(request: web.Request) -> web.StreamResponse:
         patch = UnitPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
             facility_id = await facilities.unit_facility_id(conn, unit_id)
-            await authorize(
-                request, conn, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id)
-            )
+            authorize(request, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id))
             await facilities.update_unit(conn, unit_id, patch)
             await record_success(
                 request,
@@ -395,7 +390,7 @@ async def court_create(request: web.Request) -> web.StreamResponse:
     try:
         data = CourtIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.COURT_CREATE, Resource("court"))
+            authorize(request, Action.COURT_CREATE, Resource("court"))
             court = await courts.create_court(conn, data)
             await record_success(
                 request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name}
@@ -428,9 +423,7 @@ async def court_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = CourtPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(
-                request, conn, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
-            )
+            authorize(request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id))
             await courts.update_court(conn, court_id, patch)
             await record_success(
                 request,
@@ -527,7 +520,7 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     try:
         data = UserIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.USER_MANAGE, Resource("user"))
+            authorize(request, Action.USER_MANAGE, Resource("user"))
             user = await users.create_user(conn, data)
             await record_success(
                 request,
@@ -568,7 +561,7 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = UserPatch.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.USER_MANAGE, Resource("user", user_id))
+            authorize(request, Action.USER_MANAGE, Resource("user", user_id))
             _user, ended = await users.update_user(conn, user_id, patch)
             await record_success(
                 request,
@@ -640,7 +633,7 @@ async def token_create(request: web.Request) -> web.StreamResponse:
     try:
         data = TokenIn.model_validate(raw)
         async with transaction(request.app[POOL]) as conn:
-            await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token"))
+            authorize(request, Action.TOKEN_MANAGE, Resource("token"))
             created = await users.issue_token(conn, data)
             await record_success(
                 request,
@@ -664,7 +657,7 @@ async def token_revoke(request: web.Request) -> web.StreamResponse:
     _admin(request)
     token_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.TOKEN_MANAGE, Resource("token", token_id))
+        authorize(request, Action.TOKEN_MANAGE, Resource("token", token_id))
         await users.get_token(conn, token_id)
         await auth.revoke_token(conn, token_id)
         await record_success(
@@ -683,7 +676,7 @@ async def audit_list(request: web.Request) -> web.StreamResponse:
     if outcome not in (None, "success", "failure", "denied"):
         outcome = None
     async with acquire(request.app[POOL]) as conn:
-        await authorize(request, conn, Action.AUDIT_READ, Resource("audit"))
+        authorize(request, Action.AUDIT_READ, Resource("audit"))
         rows = await audit.recent(
             conn, limit=100, before_id=int(before) if before.isdigit() else None, outcome=outcome
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bedboard import courts, facilities
+from bedboard import board, courts, facilities, overview
 from bedboard.auth import Role
 from bedboard.context import POOL
 from bedboard.database import acquire
@@ -14,31 +14,27 @@ from bedboard.pages import render, require_role
 async def home(request: web.Request) -> web.StreamResponse:
     principal = require_role(request)
     async with acquire(request.app[POOL]) as conn:
+        if principal.role is Role.FACILITY:
+            snapshot = await board.snapshot(conn)
+            mine = [f for f in snapshot.facilities if f.id in principal.facility_ids]
+            if any(f.overdue for f in mine):
+                # Like the best-run registries: an overdue reporter sees the form first.
+                raise web.HTTPSeeOther("/census?overdue=1")
         all_facilities = await facilities.list_facilities(conn, include_inactive=False)
         units = await facilities.list_units(conn)
-        counts = await conn.fetchrow(
-            """
-            SELECT (SELECT count(*) FROM facilities) AS facilities,
-                   (SELECT count(*) FROM units) AS units,
-                   (SELECT count(*) FROM courts) AS courts,
-                   (SELECT count(*) FROM users WHERE NOT disabled) AS users,
-                   (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL) AS tokens
-            """
-        )
+        counts = await overview.counts(conn) if principal.role is Role.ADMIN else {}
         my_court = (
             await courts.get_court(conn, principal.court_id)
             if principal.role is Role.COURT and principal.court_id is not None
             else None
         )
-    mine = [f for f in all_facilities if f.id in principal.facility_ids]
-    my_units = [u for u in units if u.facility_id in principal.facility_ids]
     return render(
         request,
         "home.html",
-        counts=dict(counts) if counts else {},
+        counts=counts,
         facilities=all_facilities,
-        my_facilities=mine,
-        my_units=my_units,
+        my_facilities=[f for f in all_facilities if f.id in principal.facility_ids],
+        my_units=[u for u in units if u.facility_id in principal.facility_ids],
         my_court=my_court,
         licensed_beds=sum(u.licensed_beds for u in units if u.active),
     )

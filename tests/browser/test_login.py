@@ -26,9 +26,18 @@ async def test_each_role_signs_in_and_sees_its_navigation(
     facility = await make_facility(name="Riverbend Behavioral Health")
     court = await make_court()
     expected = {
-        Role.ADMIN: ["Home", "Facilities", "Courts", "Users", "API tokens", "Audit trail"],
-        Role.LIAISON: ["Home", "Facilities"],
-        Role.FACILITY: ["Home", "Facilities"],
+        Role.ADMIN: [
+            "Home",
+            "Board",
+            "Find a bed",
+            "Facilities",
+            "Courts",
+            "Users",
+            "API tokens",
+            "Audit trail",
+        ],
+        Role.LIAISON: ["Home", "Board", "Find a bed", "Facilities"],
+        Role.FACILITY: ["Home", "Report census", "Board", "Facilities"],
         Role.COURT: ["Home"],
     }
     for role, labels in expected.items():

@@ -73,11 +73,20 @@ async def test_each_role_sees_its_own_navigation(
     facility = await make_facility()
     court = await make_court()
     expected = {
-        Role.ADMIN: ["Home", "Facilities", "Courts", "Users", "API tokens", "Audit trail"],
-        Role.LIAISON: ["Home", "Facilities"],
-        Role.FACILITY: ["Home", "Facilities"],
+        Role.ADMIN: [
+            "Home",
+            "Board",
+            "Find a bed",
+            "Facilities",
+            "Courts",
+            "Users",
+            "API tokens",
+            "Audit trail",
+        ],
+        Role.LIAISON: ["Home", "Board", "Find a bed", "Facilities"],
+        Role.FACILITY: ["Home", "Report census", "Board", "Facilities"],
         Role.COURT: ["Home"],
-        Role.VIEWER: ["Home", "Facilities"],
+        Role.VIEWER: ["Home", "Board", "Facilities"],
     }
     for role, labels in expected.items():
         account = await make_user(

@@ -1,0 +1,136 @@
+"""The board: current census of every active unit with its freshness, as a snapshot
+(consistent with an outbox seq) and as per-unit change payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from bedboard import outbox
+from bedboard.database import Connection
+from bedboard.facilities import FacilityKind, Gender, Population, SecurityLevel
+from bedboard.freshness import Freshness, freshness, is_overdue, worst
+
+
+class UnitState(BaseModel):
+    """One unit on the board. No protected health information ever goes here."""
+
+    id: int
+    facility_id: int
+    name: str
+    population: Population
+    gender: Gender
+    security_level: SecurityLevel
+    specialties: list[str]
+    accepts_involuntary: bool
+    accepts_court_ordered: bool
+    payers: list[str]
+    licensed_beds: int
+    staffed: int | None
+    occupied: int | None
+    blocked: int
+    available: int
+    held: int
+    free: int
+    as_of: datetime | None
+    received_at: datetime | None
+    freshness: Freshness
+
+
+class FacilityState(BaseModel):
+    id: int
+    name: str
+    kind: FacilityKind
+    city: str
+    county_fips: str
+    county_name: str
+    latitude: float
+    longitude: float
+    phone_intake: str
+    report_cadence_minutes: int
+    freshness: Freshness
+    overdue: bool
+    last_report_at: datetime | None
+    units: list[UnitState]
+
+
+class Board(BaseModel):
+    seq: int
+    generated_at: datetime
+    facilities: list[FacilityState]
+
+
+_UNITS_SQL = """
+    SELECT u.id, u.facility_id, u.name, u.population, u.gender, u.security_level, u.specialties,
+           u.accepts_involuntary, u.accepts_court_ordered, u.payers, u.licensed_beds,
+           c.staffed, c.occupied, COALESCE(c.blocked, 0) AS blocked,
+           COALESCE(c.available, 0) AS available, COALESCE(c.held, 0) AS held,
+           GREATEST(COALESCE(c.available, 0) - COALESCE(c.held, 0), 0) AS free,
+           c.as_of, c.received_at, f.report_cadence_minutes
+      FROM units u
+      JOIN facilities f ON f.id = u.facility_id
+      LEFT JOIN unit_census c ON c.unit_id = u.id
+     WHERE u.active AND f.active AND ($1::bigint[] IS NULL OR u.id = ANY($1))
+     ORDER BY u.facility_id, u.name
+"""
+
+
+def _unit(row: Any, now: datetime) -> UnitState:
+    data = dict(row)
+    cadence = timedelta(minutes=data.pop("report_cadence_minutes"))
+    return UnitState(**data, freshness=freshness(data["as_of"], cadence, now))
+
+
+async def db_now(conn: Connection) -> datetime:
+    value: datetime = await conn.fetchval("SELECT now()")
+    return value
+
+
+async def unit_states(
+    conn: Connection, unit_ids: Sequence[int] | None = None, *, now: datetime
+) -> list[UnitState]:
+    rows = await conn.fetch(_UNITS_SQL, list(unit_ids) if unit_ids is not None else None)
+    return [_unit(r, now) for r in rows]
+
+
+def unit_event(unit: UnitState) -> tuple[str, dict[str, Any]]:
+    """The outbox event for a changed unit (board topic)."""
+    return outbox.BOARD, {"kind": "unit", "unit": unit.model_dump(mode="json")}
+
+
+async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
+    """The whole board and the seq it reflects, read in one repeatable-read snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        seq = await outbox.head(conn)
+        now = now or await db_now(conn)
+        facility_rows = await conn.fetch(
+            """
+            SELECT f.id, f.name, f.kind, f.city, f.county_fips, c.name AS county_name,
+                   f.latitude, f.longitude, f.phone_intake, f.report_cadence_minutes
+              FROM facilities f JOIN counties c ON c.fips = f.county_fips
+             WHERE f.active
+             ORDER BY f.name
+            """
+        )
+        units = await unit_states(conn, now=now)
+    by_facility: dict[int, list[UnitState]] = {}
+    for unit in units:
+        by_facility.setdefault(unit.facility_id, []).append(unit)
+    facilities = []
+    for row in facility_rows:
+        members = by_facility.get(row["id"], [])
+        state = worst([u.freshness for u in members])
+        reports = [u.as_of for u in members if u.as_of is not None]
+        facilities.append(
+            FacilityState(
+                **dict(row),
+                freshness=state,
+                overdue=bool(members) and is_overdue(state),
+                last_report_at=max(reports) if reports else None,
+                units=members,
+            )
+        )
+    return Board(seq=seq, generated_at=now, facilities=facilities)

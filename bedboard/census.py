@@ -1,0 +1,305 @@
+"""Census reports: validate, apply (ordering, idempotency), history, freshness publishing.
+
+Every path that changes bed counts (API, web form, feed adapters) ends in ``apply``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from bedboard import board, outbox
+from bedboard.board import UnitState
+from bedboard.database import Connection
+from bedboard.problems import Problem
+
+MAX_COUNT = 2000
+FUTURE_SKEW = timedelta(minutes=5)
+FRESHNESS_LOCK_KEY = 0x6265_6462_6672_7368  # "bedbfrsh"
+
+Count = int
+
+
+class CensusReport(BaseModel):
+    """What a hospital reports for one unit: staffed + occupied (+ blocked), or available."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: AwareDatetime = Field(description="When the hospital measured these counts (RFC 3339).")
+    staffed: Count | None = Field(default=None, ge=0, le=MAX_COUNT)
+    occupied: Count | None = Field(default=None, ge=0, le=MAX_COUNT)
+    blocked: Count | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="Staffed but not usable (e.g. closed rooms)."
+    )
+    available: Count | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="Report this alone when counts are not kept."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CensusReport:
+        counted = self.staffed is not None or self.occupied is not None
+        if counted and self.available is not None:
+            raise ValueError("give either staffed and occupied, or available, not both")
+        if not counted and self.available is None:
+            raise ValueError("give staffed and occupied, or available")
+        if counted:
+            if self.staffed is None or self.occupied is None:
+                raise ValueError("staffed and occupied go together")
+            if self.occupied > self.staffed:
+                raise ValueError("occupied cannot exceed staffed")
+            if (self.blocked or 0) > self.staffed - self.occupied:
+                raise ValueError("blocked cannot exceed staffed minus occupied")
+        elif self.blocked:
+            raise ValueError("blocked needs staffed and occupied")
+        return self
+
+    @property
+    def derived_available(self) -> int:
+        if self.available is not None:
+            return self.available
+        assert self.staffed is not None and self.occupied is not None
+        return self.staffed - self.occupied - (self.blocked or 0)
+
+
+class UnitReport(CensusReport):
+    unit_id: int = Field(ge=1)
+
+
+class FacilityCensusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reports: list[UnitReport] = Field(min_length=1, max_length=500)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # the same report again: nothing changed
+    STALE = "stale"  # older than (or as old as) the stored report: not applied
+
+
+class ApplyResult(BaseModel):
+    unit_id: int
+    outcome: Outcome
+    detail: str
+    unit: UnitState | None
+
+
+class ApplyResults(BaseModel):
+    results: list[ApplyResult]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who sent a report: ``api``, ``form``, or an adapter feed like ``feed:12``."""
+
+    name: str
+    actor_id: int | None = None
+
+
+def _future_problem(unit_ids: Sequence[int]) -> Problem:
+    return Problem(
+        422,
+        "A report's as_of is more than 5 minutes in the future; check the sender's clock.",
+        code="validation-error",
+        errors=[
+            {"field": f"reports.{uid}.as_of" if len(unit_ids) > 1 else "as_of", "in": "body",
+             "message": "more than 5 minutes in the future", "type": "future"}
+            for uid in unit_ids
+        ],
+    )  # fmt: skip
+
+
+async def apply(
+    conn: Connection, reports: Sequence[tuple[int, CensusReport]], source: Source
+) -> list[ApplyResult]:
+    """Apply reports in one transaction (all or none).
+
+    Steps: refuse any report dated beyond the skew tolerance (database clock); upsert
+    each unit's current row only where the report is newer than the stored one; append
+    applied reports to history; mark applied units fresh; append one board event per
+    applied unit to the outbox (which NOTIFYs). Unapplied reports are classed as
+    duplicates (identical to what is stored) or stale (older).
+    """
+    if len({uid for uid, _ in reports}) != len(reports):
+        raise Problem(422, "Each unit may appear once per request.", code="validation-error")
+    given = reports
+    reports = sorted(reports, key=lambda item: item[0])  # one lock order: no deadlocks
+    async with conn.transaction():
+        now = await board.db_now(conn)
+        future = [uid for uid, r in reports if r.as_of > now + FUTURE_SKEW]
+        if future:
+            raise _future_problem(future)
+        unit_ids = [uid for uid, _ in reports]
+        try:
+            upserted = await conn.fetch(
+                """
+                INSERT INTO unit_census AS c
+                       (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
+                SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[],
+                                     $6::timestamptz[], $7::text[], $8::bigint[])
+                ON CONFLICT (unit_id) DO UPDATE
+                   SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
+                       blocked = EXCLUDED.blocked, available = EXCLUDED.available,
+                       as_of = EXCLUDED.as_of, received_at = now(), source = EXCLUDED.source,
+                       reported_by = EXCLUDED.reported_by
+                 WHERE c.as_of < EXCLUDED.as_of
+                RETURNING unit_id
+                """,
+                unit_ids,
+                [r.staffed for _, r in reports],
+                [r.occupied for _, r in reports],
+                [r.blocked or 0 for _, r in reports],
+                [r.derived_available for _, r in reports],
+                [r.as_of for _, r in reports],
+                [source.name] * len(reports),
+                [source.actor_id] * len(reports),
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise Problem(
+                404, "A report names a unit that does not exist.", code="not-found"
+            ) from None
+        applied_ids = {r["unit_id"] for r in upserted}
+        if applied_ids:
+            await conn.execute(
+                """
+                INSERT INTO census_history
+                       (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
+                SELECT unit_id, staffed, occupied, blocked, available, as_of, source, reported_by
+                  FROM unit_census WHERE unit_id = ANY($1::bigint[])
+                """,
+                sorted(applied_ids),
+            )
+        states = {u.id: u for u in await board.unit_states(conn, unit_ids, now=now)}
+        if applied_ids:
+            await _record_freshness(
+                conn, [states[uid] for uid in sorted(applied_ids) if uid in states]
+            )
+            await outbox.append(
+                conn,
+                [board.unit_event(states[uid]) for uid in sorted(applied_ids) if uid in states],
+            )
+        stored = {
+            r["unit_id"]: r
+            for r in await conn.fetch(
+                "SELECT unit_id, staffed, occupied, blocked, available, as_of FROM unit_census"
+                " WHERE unit_id = ANY($1::bigint[])",
+                unit_ids,
+            )
+        }
+    results = []
+    for uid, report in given:
+        if uid in applied_ids:
+            outcome, detail = Outcome.APPLIED, "applied"
+        elif _same(stored[uid], report):
+            outcome, detail = Outcome.DUPLICATE, "identical to the stored report; nothing changed"
+        else:
+            outcome = Outcome.STALE
+            detail = f"not applied: the stored report is as of {stored[uid]['as_of'].isoformat()}"
+        results.append(
+            ApplyResult(unit_id=uid, outcome=outcome, detail=detail, unit=states.get(uid))
+        )
+    return results
+
+
+def _same(row: Any, report: CensusReport) -> bool:
+    return bool(
+        row["as_of"] == report.as_of
+        and row["staffed"] == report.staffed
+        and row["occupied"] == report.occupied
+        and row["blocked"] == (report.blocked or 0)
+        and row["available"] == report.derived_available
+    )
+
+
+async def _record_freshness(conn: Connection, units: Sequence[UnitState]) -> None:
+    units = sorted(units, key=lambda u: u.id)  # one lock order: no deadlocks
+    await conn.execute(
+        """
+        INSERT INTO unit_freshness (unit_id, state)
+        SELECT * FROM unnest($1::bigint[], $2::text[])
+        ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = now()
+         WHERE unit_freshness.state <> EXCLUDED.state
+        """,
+        [u.id for u in units],
+        [u.freshness.value for u in units],
+    )
+
+
+async def publish_freshness_changes(conn: Connection, now: datetime) -> int:
+    """Publish every unit whose freshness changed by the passing of time; return how many.
+
+    Runs on one instance at a time (transaction-scoped advisory lock; others skip).
+    """
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", FRESHNESS_LOCK_KEY):
+            return 0
+        units = await board.unit_states(conn, now=now)
+        known = {
+            r["unit_id"]: r["state"]
+            for r in await conn.fetch("SELECT unit_id, state FROM unit_freshness")
+        }
+        changed = [u for u in units if known.get(u.id) != u.freshness.value]
+        if not changed:
+            return 0
+        await _record_freshness(conn, changed)
+        await outbox.append(
+            conn,
+            [
+                (outbox.BOARD, {"kind": "freshness", "unit_id": u.id, "facility_id": u.facility_id,
+                                "freshness": u.freshness.value})
+                for u in changed
+            ],
+        )  # fmt: skip
+        return len(changed)
+
+
+class HistoryEntry(BaseModel):
+    staffed: int | None
+    occupied: int | None
+    blocked: int
+    available: int
+    as_of: datetime
+    received_at: datetime
+    source: str
+
+
+class HistoryPage(BaseModel):
+    unit_id: int
+    items: list[HistoryEntry]
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_: AwareDatetime | None = Field(default=None, alias="from", description="as_of at or after")
+    to: AwareDatetime | None = Field(default=None, description="as_of before")
+    limit: int = Field(default=500, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistoryQuery:
+        if self.from_ and self.to and self.from_ >= self.to:
+            raise ValueError("from must be before to")
+        return self
+
+
+async def history(
+    conn: Connection, unit_id: int, start: datetime | None, end: datetime | None, limit: int
+) -> list[HistoryEntry]:
+    rows = await conn.fetch(
+        """
+        SELECT staffed, occupied, blocked, available, as_of, received_at, source
+          FROM census_history
+         WHERE unit_id = $1 AND ($2::timestamptz IS NULL OR as_of >= $2)
+           AND ($3::timestamptz IS NULL OR as_of < $3)
+         ORDER BY as_of DESC
+         LIMIT $4
+        """,
+        unit_id,
+        start,
+        end,
+        limit,
+    )
+    return [HistoryEntry(**dict(r)) for r in rows]

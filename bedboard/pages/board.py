@@ -1,0 +1,191 @@
+"""Board, bed search and census-report pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bedboard import board, census, facilities, search
+from bedboard.access import Action, Resource
+from bedboard.auth import Role
+from bedboard.census import CensusReport
+from bedboard.context import CENSUS_OUTCOMES, POOL, authorize
+from bedboard.database import acquire
+from bedboard.facilities import PAYERS, SPECIALTIES, Population, SecurityLevel
+from bedboard.pages import field_errors, render, require_role
+from bedboard.problems import Problem
+from bedboard.search import SearchQuery
+
+
+def _choices(values: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(v, v.replace("_", " ").capitalize()) for v in values]
+
+
+async def board_page(request: web.Request) -> web.StreamResponse:
+    require_role(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.BOARD_READ, Resource("board"))
+        snapshot = await board.snapshot(conn)
+        counties = await facilities.list_counties(conn)
+    in_use = {f.county_fips for f in snapshot.facilities}
+    return render(
+        request,
+        "board.html",
+        board=snapshot,
+        counties=[c for c in counties if c.fips in in_use],
+        populations=_choices([p.value for p in Population]),
+        specialties=_choices(SPECIALTIES),
+        totals={
+            "free": sum(u.free for f in snapshot.facilities for u in f.units),
+            "overdue": sum(1 for f in snapshot.facilities if f.overdue),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _search_query(
+    request: web.Request,
+) -> tuple[SearchQuery | None, dict[str, str], dict[str, Any]]:
+    """The search form's values, parsed (None before the first search) and any field errors."""
+    values: dict[str, Any] = {k: v for k, v in request.query.items() if k != "needs" and v != ""}
+    values["needs"] = [v for v in request.query.getall("needs", []) if v]
+    for flag in ("involuntary", "court_ordered", "include_stale"):
+        values[flag] = request.query.get(flag) == "true"
+    if "county" not in request.query:
+        return None, {}, values
+    try:
+        return SearchQuery.model_validate(values), {}, values
+    except ValidationError as exc:
+        return None, field_errors(exc), values
+
+
+async def _run_search(request: web.Request) -> dict[str, Any]:
+    query, errors, values = _search_query(request)
+    result = None
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.SEARCH, Resource("search"))
+        counties = await facilities.list_counties(conn)
+        if query is not None:
+            try:
+                result = await search.search(conn, query)
+            except Problem as problem:
+                errors = {"county": problem.errors[0]["message"]} if problem.errors else {}
+    return {
+        "values": values,
+        "errors": errors,
+        "result": result,
+        "counties": [("", "— choose —"), *[(c.fips, c.name) for c in counties]],
+        "populations": [("", "Any"), *_choices([p.value for p in Population])],
+        "genders": [("", "Any"), ("female", "Female"), ("male", "Male")],
+        "securities": [("", "Any"), *_choices([s.value for s in SecurityLevel])],
+        "specialties": _choices(SPECIALTIES),
+        "payers": [("", "Any"), *_choices(PAYERS)],
+        "reason_labels": REASON_LABELS,
+    }
+
+
+REASON_LABELS = {
+    "population": "serve another age group",
+    "gender": "serve another gender",
+    "involuntary_not_accepted": "do not take involuntary admissions",
+    "court_ordered_not_accepted": "do not take court-ordered admissions",
+    "security": "have a lower security level",
+    "needs_not_served": "do not serve the needs",
+    "payer_not_accepted": "do not take the payer",
+    "too_far": "are too far",
+    "stale": "have stale or no reports (include them below)",
+    "no_beds": "have no free beds",
+    "beyond_limit": "matched but are beyond the first results",
+}
+
+
+async def search_page(request: web.Request) -> web.StreamResponse:
+    require_role(request, Role.LIAISON, Role.ADMIN)
+    context = await _run_search(request)
+    status = 422 if context["errors"] else 200
+    return render(request, "search.html", status=status, **context)
+
+
+async def search_results_fragment(request: web.Request) -> web.StreamResponse:
+    """Just the results, for the page to refresh itself when the board changes."""
+    require_role(request, Role.LIAISON, Role.ADMIN)
+    return render(request, "_search_results.html", **await _run_search(request))
+
+
+# --------------------------------------------------------------------------- census form
+
+
+async def _census_context(request: web.Request) -> dict[str, Any]:
+    principal = require_role(request, Role.FACILITY, Role.ADMIN)
+    async with acquire(request.app[POOL]) as conn:
+        snapshot = await board.snapshot(conn)
+    wanted = request.query.get("facility_id", "")
+    if principal.role is Role.ADMIN:
+        mine = [f for f in snapshot.facilities if str(f.id) == wanted]
+    else:
+        mine = [f for f in snapshot.facilities if f.id in principal.facility_ids]
+    return {"facilities": mine, "overdue": any(f.overdue for f in mine)}
+
+
+async def census_page(request: web.Request) -> web.StreamResponse:
+    context = await _census_context(request)
+    return render(
+        request, "census.html", errors={}, results={}, values={}, submitted=False, **context
+    )
+
+
+def _row_values(form: Any, unit_id: int) -> dict[str, str]:
+    return {
+        k: str(form.get(f"{k}-{unit_id}", "")).strip() for k in ("staffed", "occupied", "blocked")
+    }
+
+
+async def census_submit(request: web.Request) -> web.StreamResponse:
+    """All rows of the form in one transaction; any invalid row keeps every row unapplied."""
+    principal = require_role(request, Role.FACILITY, Role.ADMIN)
+    context = await _census_context(request)
+    form = await request.post()
+    now = datetime.now(UTC)
+    reports: list[tuple[int, CensusReport]] = []
+    errors: dict[int, dict[str, str]] = {}
+    values: dict[int, dict[str, str]] = {}
+    for facility in context["facilities"]:
+        for unit in facility.units:
+            row = _row_values(form, unit.id)
+            values[unit.id] = row
+            if not row["staffed"] and not row["occupied"]:
+                continue  # left blank: not reported
+            try:
+                reports.append((unit.id, CensusReport.model_validate(
+                    {"as_of": now, "staffed": row["staffed"] or None,
+                     "occupied": row["occupied"] or None, "blocked": row["blocked"] or 0})))  # fmt: skip
+            except ValidationError as exc:
+                errors[unit.id] = field_errors(exc)
+    results: dict[int, census.ApplyResult] = {}
+    if not errors and reports:
+        async with acquire(request.app[POOL]) as conn:
+            for facility_id in sorted({f.id for f in context["facilities"]}):
+                scope = Resource("facility", facility_id, facility_id)
+                authorize(request, Action.CENSUS_REPORT, scope)
+            applied = await census.apply(conn, reports, census.Source("form", principal.user_id))
+        for result in applied:
+            request.app[CENSUS_OUTCOMES].labels(result.outcome.value).inc()
+            results[result.unit_id] = result
+        context = await _census_context(request)
+        values = {}
+    status = 422 if errors else 200
+    return render(request, "census.html", status=status, errors=errors, results=results,
+                  values=values, submitted=True, **context)  # fmt: skip
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/board", board_page)
+    app.router.add_get("/search", search_page)
+    app.router.add_get("/search/results", search_results_fragment)
+    app.router.add_get("/census", census_page)
+    app.router.add_post("/census", census_submit)

@@ -1,0 +1,73 @@
+"""Periodic jobs (APScheduler): freshness publishing, outbox pruning, session cleanup.
+
+Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
+A failing job logs once and runs again at its next interval; it never stops the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bedboard import auth, board, census, database, outbox
+from bedboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FRESHNESS_INTERVAL_S = 30
+OUTBOX_KEEP_HOURS = 48
+HOUSEKEEPING_INTERVAL_S = 3600
+
+
+async def publish_freshness(pool: database.Pool) -> int:
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        return await census.publish_freshness_changes(conn, now)
+
+
+async def housekeeping(pool: database.Pool, settings: Settings) -> None:
+    async with database.acquire(pool) as conn:
+        await auth.purge_expired(conn, settings)
+        await outbox.prune(conn, keep_hours=OUTBOX_KEEP_HOURS)
+
+
+def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    failing = False
+
+    async def run() -> None:
+        nonlocal failing
+        try:
+            await job()
+        except database.DOWN_ERRORS as exc:
+            if not failing:
+                log.warning("job %s failed: database unavailable (%s)", name, exc)
+            failing = True
+            return
+        except Exception:
+            if not failing:
+                log.exception("job %s failed", name)
+            failing = True
+            return
+        if failing:
+            log.info("job %s recovered", name)
+        failing = False
+
+    return run
+
+
+def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        _guarded("freshness", lambda: publish_freshness(pool)),
+        IntervalTrigger(seconds=FRESHNESS_INTERVAL_S),
+        id="freshness", max_instances=1, coalesce=True,
+    )  # fmt: skip
+    scheduler.add_job(
+        _guarded("housekeeping", lambda: housekeeping(pool, settings)),
+        IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL_S),
+        id="housekeeping", max_instances=1, coalesce=True,
+    )  # fmt: skip
+    return scheduler
