@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import secrets
@@ -289,8 +288,10 @@ async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         jobs.shutdown(wait=False)
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Cancelled mid-query, asyncpg may raise its own error while resetting the connection.
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        if not isinstance(outcome, asyncio.CancelledError | None):
+            log.debug("outbox listener stopped with %r", outcome)
 
 
 async def _close_websockets(app: web.Application) -> None:

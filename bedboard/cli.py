@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -242,6 +243,24 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
     print(f"revoked token {args.id}")
 
 
+def cmd_watch(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from bedboard.watch import TokenRefused, Watcher
+
+    token = args.token or os.environ.get("BEDBOARD_TOKEN")
+    if not token:
+        raise CliError(
+            "give an API token with --token or BEDBOARD_TOKEN (bedboard token create EMAIL)"
+        )
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    watcher = Watcher(url, token, sys.stdout, lambda: datetime.now(UTC))
+    try:
+        asyncio.run(watcher.run())
+    except TokenRefused as exc:
+        raise CliError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -285,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     disable = user.add_parser("disable", help="disable a user and end their sessions")
     disable.add_argument("email")
     disable.set_defaults(func=cmd_user_disable)
+
+    watch = sub.add_parser("watch", help="print board changes as they arrive (Ctrl-C to stop)")
+    watch.add_argument(
+        "--url", help="bedboard's address (default: http://BEDBOARD_HOST:BEDBOARD_PORT)"
+    )
+    watch.add_argument(
+        "--token", help="API token (default: the BEDBOARD_TOKEN environment variable)"
+    )
+    watch.set_defaults(func=cmd_watch)
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True

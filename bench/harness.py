@@ -1,0 +1,153 @@
+"""What every scenario shares: the run profile, the databases, users, pacing and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from pydantic import TypeAdapter
+
+from bench.servers import ServerProcess
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # The board database used by S1 and S4 (a state-sized directory).
+    board_facilities: int
+    board_units: int
+    # S1: census PUT -> websocket delivery.
+    s1_clients: int
+    s1_processes: int
+    s1_rate: float  # updates per second
+    s1_seconds: float  # measured subject time, split over the rounds
+    s1_rounds: int
+    s1_baseline_seconds: float  # per round; notify and handler probes each at s1_rate
+    # S3: search over a large directory.
+    s3_facilities: int
+    s3_units: int
+    s3_queries: int
+    s3_rounds: int
+    # S4: fan-out to many clients in several processes.
+    s4_clients: int
+    s4_processes: int
+    s4_rate: float
+    s4_seconds: float  # per side (subject, baseline), split over the rounds
+    s4_rounds: int
+    warmup: int  # unmeasured operations before each scenario
+
+
+DEFAULT = Profile(
+    name="default",
+    board_facilities=100,
+    board_units=1000,
+    s1_clients=200,
+    s1_processes=2,
+    s1_rate=20.0,
+    s1_seconds=60.0,
+    s1_rounds=6,
+    s1_baseline_seconds=6.0,
+    s3_facilities=5000,
+    s3_units=50000,
+    s3_queries=24,
+    s3_rounds=10,
+    s4_clients=2000,
+    s4_processes=4,
+    s4_rate=10.0,
+    s4_seconds=60.0,
+    s4_rounds=6,
+    warmup=20,
+)
+
+QUICK = Profile(
+    name="quick",
+    board_facilities=40,
+    board_units=400,
+    s1_clients=20,
+    s1_processes=1,
+    s1_rate=20.0,
+    s1_seconds=4.0,
+    s1_rounds=2,
+    s1_baseline_seconds=2.0,
+    s3_facilities=500,
+    s3_units=5000,
+    s3_queries=8,
+    s3_rounds=2,
+    s4_clients=100,
+    s4_processes=2,
+    s4_rate=10.0,
+    s4_seconds=4.0,
+    s4_rounds=2,
+    warmup=5,
+)
+
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def wire_time(value: datetime) -> str:
+    """A datetime as bedboard puts it on the wire (pydantic's JSON form)."""
+    text: str = _DATETIME.dump_python(value, mode="json")
+    return text
+
+
+def parse_key(key: str) -> datetime:
+    return datetime.fromisoformat(key)
+
+
+@dataclass
+class AsOfClock:
+    """Unique, increasing ``as_of`` values (1 ms apart): every report is newer, so applied,
+    and its frame is identified by its ``as_of``."""
+
+    base: datetime
+    issued: int = 0
+
+    def next(self) -> datetime:
+        self.issued += 1
+        return self.base + timedelta(milliseconds=self.issued)
+
+
+@dataclass
+class Harness:
+    profile: Profile
+    workdir: Path
+    admin_dsn: str
+    board_dsn: str = ""
+    search_dsn: str = ""
+    bare: ServerProcess | None = None
+    clock: AsOfClock | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+async def head_seq(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT seq FROM outbox_counter"))
+    finally:
+        await conn.close()
+
+
+async def paced(
+    rate: float, count: int, action: Callable[[int], Awaitable[None]], *, overlap: bool
+) -> None:
+    """Start ``action(i)`` at ``i / rate`` seconds. With ``overlap`` each starts on time in
+    its own task (open loop: a slow one does not delay the next); otherwise one at a time."""
+    start = time.monotonic()
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if overlap:
+            tasks.append(asyncio.create_task(action(i)))
+        else:
+            await action(i)
+    if tasks:
+        await asyncio.gather(*tasks)

@@ -1,0 +1,207 @@
+"""The benchmark run: embedded PostgreSQL, seeded databases, servers, scenarios, report.
+
+``python -m bench`` (from the repository root) runs S3, S1 and S4 with the default
+profile (about 6-8 minutes on 2 cores) and writes ``bench/results.json`` and
+``bench/RESULTS.md``. ``--quick`` is a smoke run (well under a minute) that writes
+``results-quick.json`` / ``RESULTS-quick.md`` instead, so it never overwrites a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bedboard import database
+from bedboard.auth import Role
+from bench import pg, report, s1_end_to_end, s3_search, s4_fanout, seed
+from bench.harness import DEFAULT, QUICK, AsOfClock, Harness, Profile
+from bench.serve import raise_nofile_limit
+from bench.servers import ServerProcess
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = ("S1", "S3", "S4")
+UPDATE_FACILITIES = 5
+UPDATE_UNITS_PER_FACILITY = 10
+
+log = logging.getLogger("bench")
+
+
+async def _prepare_board(h: Harness) -> None:
+    """The state-sized directory for S1/S4, its users and tokens."""
+    p = h.profile
+    conn = await database.connect(h.board_dsn)
+    try:
+        seeded = await seed.seed_directory(conn, p.board_facilities, p.board_units)
+        units = await seed.reporting_units(conn, UPDATE_FACILITIES, UPDATE_UNITS_PER_FACILITY)
+        facility_ids = sorted({fid for _, fid in units})
+        staff = await seed.make_user(conn, "staff@bench.example", Role.FACILITY, facility_ids)
+        viewer = await seed.make_user(conn, "viewer@bench.example", Role.VIEWER)
+        h.facts["board_staff_token"] = (await seed.make_tokens(conn, staff, 1))[0]
+        h.facts["board_viewer_tokens"] = await seed.make_tokens(
+            conn, viewer, p.s1_clients + p.s4_clients
+        )
+        h.facts["board_units_for_updates"] = units
+        h.facts["board_probe_unit"] = await conn.fetchval(
+            "SELECT unit_id FROM unit_census WHERE unit_id <> ALL($1::bigint[])"
+            " ORDER BY unit_id DESC LIMIT 1",
+            [uid for uid, _ in units],
+        )
+        h.clock = AsOfClock(seeded.seeded_at)
+        h.facts["board_seed"] = seeded
+    finally:
+        await conn.close()
+
+
+async def _prepare_search(h: Harness) -> None:
+    p = h.profile
+    conn = await database.connect(h.search_dsn)
+    try:
+        h.facts["search_seed"] = await seed.seed_directory(conn, p.s3_facilities, p.s3_units)
+        liaison = await seed.make_user(conn, "liaison@bench.example", Role.LIAISON)
+        h.facts["search_liaison_token"] = (await seed.make_tokens(conn, liaison, 1))[0]
+    finally:
+        await conn.close()
+
+
+def _app(h: Harness, name: str, dsn: str) -> ServerProcess:
+    data_dir = h.workdir / f"data-{name}"
+    data_dir.mkdir(exist_ok=True)
+    return ServerProcess(
+        f"bedboard-{name}",
+        ["app", "--dsn", dsn, "--data-dir", str(data_dir)],
+        h.workdir / f"app-{name}.log",
+    )
+
+
+async def _scenario(
+    results: dict[str, Any], name: str, work: Callable[[], Awaitable[dict[str, Any]]]
+) -> None:
+    started = time.monotonic()
+    print(f"[bench] {name} ...", flush=True)
+    try:
+        results[name] = await work()
+    except Exception:  # noqa: BLE001 -- record it and run the other scenarios
+        results[name] = {"error": traceback.format_exc()}
+        print(f"[bench] {name} failed:\n{results[name]['error']}", flush=True)
+        return
+    r = results[name]
+    r["scenario_wall_s"] = round(time.monotonic() - started, 1)
+    print(
+        f"[bench] {name}: subject p99 {r['subject']['p99_ms']:.1f} ms, ratio p99 "
+        f"{r['ratio_p99']:.2f} (target <= {r['target_ratio']}): "
+        f"{'met' if r['met'] else 'MISSED'}  [{r['scenario_wall_s']} s]",
+        flush=True,
+    )
+
+
+async def run(profile: Profile, scenarios: tuple[str, ...]) -> dict[str, Any]:
+    started = time.monotonic()
+    load_start = os.getloadavg()
+    raise_nofile_limit()
+    server = pg.EmbeddedServer()
+    admin = await asyncio.to_thread(server.start)
+    h = Harness(profile=profile, workdir=server.base, admin_dsn=admin)
+    scenario_results: dict[str, Any] = {}
+    diagnostics: dict[str, Any] = {}
+    try:
+        h.board_dsn = await pg.create_database(admin, "bench_board")
+        h.search_dsn = await pg.create_database(admin, "bench_search")
+        postgres_version = await pg.server_version(h.board_dsn)
+        await _prepare_board(h)
+        if "S3" in scenarios:
+            await _prepare_search(h)
+        print(
+            f"[bench] PostgreSQL {postgres_version} ready, data seeded "
+            f"({time.monotonic() - started:.1f} s)",
+            flush=True,
+        )
+        h.bare = ServerProcess("bare", ["bare"], h.workdir / "bare.log")
+        await h.bare.start()
+        try:
+            if "S3" in scenarios:
+                app = _app(h, "search", h.search_dsn)
+                await app.start()
+                try:
+                    await _scenario(scenario_results, "S3", lambda: s3_search.run(h, app))
+                finally:
+                    await app.stop()
+                diagnostics["freshness_job"] = await s3_search.freshness_job_cost(h.search_dsn)
+            if "S1" in scenarios or "S4" in scenarios:
+                app = _app(h, "board", h.board_dsn)
+                await app.start()
+                try:
+                    if "S1" in scenarios:
+                        await _scenario(scenario_results, "S1", lambda: s1_end_to_end.run(h, app))
+                    if "S4" in scenarios:
+                        await _scenario(scenario_results, "S4", lambda: s4_fanout.run(h, app))
+                finally:
+                    await app.stop()
+        finally:
+            await h.bare.stop()
+    finally:
+        await asyncio.to_thread(server.stop)
+    seeds = {
+        key: {"facilities": s.facilities, "units": s.units, "census_rows": s.census_rows,
+              "seconds": round(s.seconds, 1)}
+        for key, s in h.facts.items() if key.endswith("_seed")
+    }  # fmt: skip
+    return {
+        "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "profile": profile.name,
+        "command": "python -m bench" + (" --quick" if profile.name == "quick" else ""),
+        "runtime_s": round(time.monotonic() - started, 1),
+        "machine": report.machine(postgres_version),
+        "load_average": {
+            "start": [round(x, 2) for x in load_start],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "seeding": seeds,
+        "scenarios": {
+            name: scenario_results[name] for name in SCENARIOS if name in scenario_results
+        },
+        "diagnostics": diagnostics,
+        "clock": "time.monotonic() (CLOCK_MONOTONIC, shared by every process on the machine)",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="bedboard benchmarks (ratios against baselines)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (< 60 s)")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of S1,S3,S4"
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, default=HERE, help="where results*.json and RESULTS*.md go"
+    )
+    args = parser.parse_args(argv)
+    chosen = tuple(s.strip().upper() for s in args.scenarios.split(",") if s.strip())
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    logging.basicConfig(level=logging.WARNING)
+    profile = QUICK if args.quick else DEFAULT
+    results = asyncio.run(run(profile, chosen))
+    results["command"] = "python -m bench" + (
+        " " + shlex.join(sys.argv[1:] if argv is None else argv) if (argv or sys.argv[1:]) else ""
+    )
+    suffix = "-quick" if args.quick else ""
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = args.out_dir / f"results{suffix}.json"
+    md_path = args.out_dir / f"RESULTS{suffix}.md"
+    report.write_json(json_path, results)
+    report.write_markdown(md_path, results)
+    print(f"[bench] wrote {json_path} and {md_path} ({results['runtime_s']:.0f} s)", flush=True)
+    failed = [n for n, r in results["scenarios"].items() if "error" in r]
+    return 1 if failed else 0

@@ -1,0 +1,241 @@
+"""Server processes for the benchmark: bedboard itself, and the bare aiohttp baseline.
+
+``python -m bench.serve app --dsn DSN --data-dir DIR`` runs ``create_app`` as ``bedboard
+serve`` would (no access log, 127.0.0.1, a free port). ``python -m bench.serve bare`` runs
+the baseline: a minimal JSON handler (``GET /json``) and a minimal websocket broadcast
+(``GET /ws`` to connect, ``POST /emit`` to send one frame to every client). Both print
+``READY <port>`` once listening and stop on SIGTERM.
+
+Both also run the same event-loop lag probe (``GET /_bench/lag``), a bench-side addition:
+it shows when the server's loop was blocked, which no latency figure alone explains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+LAG_INTERVAL_S = 0.01
+BACKLOG = 4096
+SECRET_KEY = "bench-secret-key-" + "x" * 32
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft open-file limit to the hard one; return the new soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+class LagProbe:
+    """Wakes every 10 ms and records how late it woke (the loop was busy that long)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            expected = time.monotonic() + LAG_INTERVAL_S
+            await asyncio.sleep(LAG_INTERVAL_S)
+            self.samples.append(max(time.monotonic() - expected, 0.0))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def take(self) -> dict[str, Any]:
+        samples, self.samples = sorted(self.samples), []
+        if not samples:
+            return {"n": 0}
+        return {
+            "n": len(samples),
+            "p50_ms": samples[len(samples) // 2] * 1000,
+            "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000,
+            "max_ms": samples[-1] * 1000,
+            "over_100ms": sum(1 for s in samples if s > 0.1),
+        }
+
+
+LAG = web.AppKey("bench_lag", LagProbe)
+
+
+async def lag_handler(request: web.Request) -> web.Response:
+    return web.json_response(request.app[LAG].take())
+
+
+def add_lag_probe(app: web.Application) -> None:
+    app[LAG] = LagProbe()
+
+    async def ctx(app: web.Application) -> Any:
+        app[LAG].start()
+        yield
+        await app[LAG].stop()
+
+    app.cleanup_ctx.append(ctx)
+    app.router.add_get("/_bench/lag", lag_handler)
+
+
+# --------------------------------------------------------------------------- the baseline
+
+
+CLIENTS = web.AppKey("bare_clients", set)
+SEQ = web.AppKey("bare_seq", list)
+EMIT_LOCK = web.AppKey("bare_emit_lock", asyncio.Lock)
+
+
+async def bare_json(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "seq": 1})
+
+
+async def bare_ws(request: web.Request) -> web.WebSocketResponse:
+    """Answer the subscribe message like bedboard does, then just stay registered."""
+    ws = web.WebSocketResponse(compress=False, heartbeat=30.0)
+    await ws.prepare(request)
+    clients: set[web.WebSocketResponse] = request.app[CLIENTS]
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                clients.add(ws)
+                await ws.send_str(json.dumps({"type": "subscribed", "topics": ["board"]}))
+    finally:
+        clients.discard(ws)
+    return ws
+
+
+async def bare_emit(request: web.Request) -> web.Response:
+    """Encode the posted payload once as a board frame and send it to every client.
+
+    The change "happens" when the request is read (``t0``); broadcasts run one at a time,
+    so a change waits behind the previous one as it would in any server."""
+    payload = await request.json()
+    started = time.monotonic()
+    async with request.app[EMIT_LOCK]:
+        seq_box: list[int] = request.app[SEQ]
+        seq_box[0] += 1
+        seq = seq_box[0]
+        frame = json.dumps({"seq": seq, "topic": "board", "data": payload})
+        sent = 0
+        for ws in list(request.app[CLIENTS]):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_str(frame)
+                sent += 1
+    return web.json_response({"seq": seq, "t0": started, "sent": sent})
+
+
+async def bare_state(request: web.Request) -> web.Response:
+    return web.json_response({"seq": request.app[SEQ][0], "clients": len(request.app[CLIENTS])})
+
+
+def bare_app() -> web.Application:
+    app = web.Application()
+    app[CLIENTS] = set()
+    app[SEQ] = [0]
+    app[EMIT_LOCK] = asyncio.Lock()
+    app.router.add_get("/json", bare_json)
+    app.router.add_get("/ws", bare_ws)
+    app.router.add_post("/emit", bare_emit)
+    app.router.add_get("/state", bare_state)
+
+    async def close_all(app: web.Application) -> None:
+        for ws in list(app[CLIENTS]):
+            await ws.close()
+
+    app.on_shutdown.append(close_all)
+    return app
+
+
+# --------------------------------------------------------------------------- bedboard
+
+
+def bedboard_app(dsn: str, data_dir: Path) -> web.Application:
+    from bedboard.app import create_app
+    from bedboard.settings import Settings
+
+    settings = Settings(
+        database_url=dsn,
+        data_dir=data_dir,
+        secret_key=SECRET_KEY,
+        host="127.0.0.1",
+        log_level="WARNING",
+    )
+    app = create_app(settings, migrate=False)
+    app.router.add_get("/_bench/live", live_handler)
+    return app
+
+
+async def live_handler(request: web.Request) -> web.Response:
+    """bedboard's own live counters: how many subscribers, frames and resync cuts."""
+    from bedboard.context import HUB, LISTENER
+
+    hub, listener = request.app[HUB], request.app[LISTENER]
+    return web.json_response(
+        {
+            "subscribers": hub.subscriber_count,
+            "last_seq": hub.last_seq,
+            "frames_encoded": hub.frames_encoded,
+            "clients_cut": hub.clients_cut,
+            "listener_reconnects": listener.reconnects,
+        }
+    )
+
+
+async def serve(app: web.Application) -> None:
+    add_lag_probe(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # loopback only; the kernel picks a free port
+    port = sock.getsockname()[1]
+    site = web.SockSite(runner, sock, backlog=BACKLOG)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    print(f"READY {port}", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve")
+    parser.add_argument("kind", choices=("app", "bare"))
+    parser.add_argument("--dsn")
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args(argv)
+    raise_nofile_limit()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if args.kind == "app":
+        if not args.dsn or not args.data_dir:
+            parser.error("app needs --dsn and --data-dir")
+        app = bedboard_app(args.dsn, args.data_dir)
+    else:
+        app = bare_app()
+    asyncio.run(serve(app))
+
+
+if __name__ == "__main__":
+    main()

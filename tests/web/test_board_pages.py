@@ -1,0 +1,115 @@
+"""The board, search and census pages as served (server-side rendering and forms)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bedboard import census
+from bedboard.auth import Role
+from tests.conftest import login
+
+
+async def _report(conn: Any, unit_id: int, available: int, minutes_ago: int = 1) -> None:
+    now = await conn.fetchval("SELECT now() - make_interval(mins => $1)", minutes_ago)
+    await census.apply(conn, [(unit_id, census.CensusReport(as_of=now, available=available))],
+                       census.Source("test"))  # fmt: skip
+
+
+async def test_the_board_page_shows_counts_freshness_and_the_seq_to_follow(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility(name="Redbud Behavioral")
+    unit = await make_unit(facility.id, name="Adult Acute")
+    await _report(conn, unit.id, 4)
+    viewer = await make_user(Role.VIEWER)
+    await login(client, viewer.email)
+    html = await (await client.get("/board")).text()
+    seq = await conn.fetchval("SELECT seq FROM outbox_counter")
+    assert f'data-seq="{seq}"' in html
+    row = html.split(f'data-unit-id="{unit.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>4</strong>" in row and 'data-freshness="fresh"' in row
+
+
+async def test_an_overdue_facility_user_lands_on_the_census_form(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility(report_cadence_minutes=60)
+    unit = await make_unit(facility.id)
+    await _report(conn, unit.id, 2, minutes_ago=300)
+    staff = await make_user(Role.FACILITY, facility_ids=[facility.id])
+    await login(client, staff.email)
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/census?overdue=1"
+    html = await (await client.get("/census")).text()
+    assert "Your census report is overdue." in html
+
+
+async def test_the_census_form_saves_every_unit_together(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility()
+    a = await make_unit(facility.id, name="A")
+    b = await make_unit(facility.id, name="B")
+    staff = await make_user(Role.FACILITY, facility_ids=[facility.id])
+    session = await login(client, staff.email)
+    page = await (await client.get("/census")).text()
+    assert f'id="staffed-{a.id}"' in page and f'id="occupied-{b.id}"' in page
+
+    bad = await client.post("/census", data={
+        "csrf_token": session.csrf, f"staffed-{a.id}": "10", f"occupied-{a.id}": "4",
+        f"staffed-{b.id}": "8", f"occupied-{b.id}": "9",
+    })  # fmt: skip
+    assert bad.status == 422
+    html = await bad.text()
+    assert "Nothing was saved." in html and "occupied cannot exceed staffed" in html
+    assert 'value="9"' in html  # what was typed stays in the form
+    assert await conn.fetchval("SELECT count(*) FROM unit_census") == 0
+
+    good = await client.post("/census", data={
+        "csrf_token": session.csrf, f"staffed-{a.id}": "10", f"occupied-{a.id}": "4",
+        f"blocked-{a.id}": "1", f"staffed-{b.id}": "8", f"occupied-{b.id}": "8",
+    })  # fmt: skip
+    assert good.status == 200
+    assert "2 units updated" in await good.text()
+    rows = dict(await conn.fetch("SELECT unit_id, available FROM unit_census"))
+    assert rows == {a.id: 5, b.id: 0}
+    sources = {r["source"] for r in await conn.fetch("SELECT source FROM census_history")}
+    assert sources == {"form"}
+
+
+async def test_the_census_form_only_reports_for_your_own_facility(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    mine = await make_facility()
+    theirs = await make_facility()
+    await make_unit(mine.id)
+    foreign = await make_unit(theirs.id)
+    staff = await make_user(Role.FACILITY, facility_ids=[mine.id])
+    session = await login(client, staff.email)
+    await client.post("/census", data={"csrf_token": session.csrf, f"staffed-{foreign.id}": "5",
+                                       f"occupied-{foreign.id}": "1"})  # fmt: skip
+    assert (
+        await conn.fetchval("SELECT count(*) FROM unit_census WHERE unit_id = $1", foreign.id) == 0
+    )
+
+
+async def test_the_search_page_lists_results_and_reasons(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility(name="Bluestem Hospital", county_fips="29019")
+    adult = await make_unit(facility.id, name="Adult", population="adult")
+    teen = await make_unit(facility.id, name="Teen", population="adolescent")
+    await _report(conn, adult.id, 3)
+    await _report(conn, teen.id, 3)
+    liaison = await make_user(Role.LIAISON)
+    await login(client, liaison.email)
+    html = await (await client.get("/search?county=29019&population=adult")).text()
+    assert "Bluestem Hospital — Adult" in html
+    assert re.search(
+        r'data-reason="population"><strong>1</strong> unit serve another age group', html
+    )
+    fragment = await client.get("/search/results?county=29019&population=adult")
+    assert "<html" not in await fragment.text()
+    invalid = await client.get("/search?county=&population=adult")
+    assert invalid.status == 422
