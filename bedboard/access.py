@@ -36,6 +36,17 @@ class Action(StrEnum):
     BOARD_READ = "board.read"
     CENSUS_REPORT = "census.report"
     SEARCH = "search"
+    # Placements.
+    ORDER_TYPE_READ = "order_type.read"
+    ORDER_TYPE_UPDATE = "order_type.update"
+    PLACEMENT_CREATE = "placement.create"
+    PLACEMENT_LIST = "placement.list"
+    PLACEMENT_READ = "placement.read"
+    PLACEMENT_TIMELINE = "placement.timeline"
+    PLACEMENT_WRITE = "placement.write"
+    REFERRAL_LIST = "referral.list"
+    REFERRAL_RESPOND = "referral.respond"
+    COURT_LOOKUP = "court.lookup"
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,8 @@ class Resource:
     id: int | None = None
     facility_id: int | None = None
     court_id: int | None = None
+    # Facilities that received a referral for a placement.
+    facility_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,23 @@ def _conceal(reason: str) -> Decision:
 
 
 # Actions open to every signed-in role.
-_ANY_ROLE = frozenset({Action.DIRECTORY_READ, Action.BOARD_READ})
+_ANY_ROLE = frozenset({Action.DIRECTORY_READ, Action.BOARD_READ, Action.ORDER_TYPE_READ})
+# Liaisons coordinate placements: they may do all of this to any placement.
+_LIAISON = frozenset(
+    {
+        Action.SEARCH,
+        Action.PLACEMENT_CREATE,
+        Action.PLACEMENT_LIST,
+        Action.PLACEMENT_READ,
+        Action.PLACEMENT_TIMELINE,
+        Action.PLACEMENT_WRITE,
+        Action.REFERRAL_LIST,
+        Action.REFERRAL_RESPOND,
+        Action.COURT_LOOKUP,
+        Action.COURT_LIST,
+        Action.COURT_READ,
+    }
+)
 # Actions a facility user may take on objects of their own facilities.
 _OWN_FACILITY = frozenset(
     {Action.FACILITY_UPDATE_CONTACT, Action.UNIT_UPDATE_PROFILE, Action.CENSUS_REPORT}
@@ -86,8 +115,32 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
             return ALLOW
         return _deny("not one of your facilities")
+    if role is Role.LIAISON and action in _LIAISON:
+        return ALLOW
     if action is Action.SEARCH:
-        return ALLOW if role is Role.LIAISON else _deny("bed search is for liaisons")
+        return _deny("bed search is for liaisons")
+    if action is Action.REFERRAL_LIST:
+        return ALLOW if role is Role.FACILITY else _deny("role cannot list referrals")
+    if action is Action.PLACEMENT_READ:
+        if role is Role.FACILITY and principal.facility_ids & resource.facility_ids:
+            return ALLOW
+        if role in (Role.FACILITY, Role.COURT):
+            return _conceal("not a placement referred to you")
+        return _deny("role cannot read placements")
+    if action is Action.REFERRAL_RESPOND:
+        if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
+            return ALLOW
+        if role is Role.FACILITY:
+            return _conceal("a referral to another facility")
+        return _deny("only the receiving facility answers a referral")
+    if action is Action.COURT_LOOKUP:
+        if (
+            role is Role.COURT
+            and resource.court_id is not None
+            and resource.court_id == principal.court_id
+        ):
+            return ALLOW
+        return _deny("court lookup is for court staff")
     if action is Action.COURT_LIST:
         return ALLOW if role in (Role.LIAISON, Role.COURT) else _deny("role cannot list courts")
     if action is Action.COURT_READ:

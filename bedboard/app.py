@@ -23,6 +23,7 @@ from bedboard import auth, database, scheduler
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
+from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import search as _search_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
 from bedboard.api.registry import add_routes, openapi_document
@@ -161,9 +162,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Problem(
-                401, "Use Authorization: Bearer <token>.", code="unauthenticated",
+                401,
+                "Use Authorization: Bearer <token>.",
+                code="unauthenticated",
                 headers={"WWW-Authenticate": 'Bearer realm="bedboard"'},
-            )  # fmt: skip
+            )
         async with database.acquire(pool) as conn:
             principal = await auth.load_token(conn, token.strip())
         if principal is None:

@@ -79,6 +79,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"  # the same report again: nothing changed
     STALE = "stale"  # older than (or as old as) the stored report: not applied
+    CONFLICT = "conflict"  # would leave fewer beds available than are held: not applied
 
 
 class ApplyResult(BaseModel):
@@ -106,11 +107,15 @@ def _future_problem(unit_ids: Sequence[int]) -> Problem:
         "A report's as_of is more than 5 minutes in the future; check the sender's clock.",
         code="validation-error",
         errors=[
-            {"field": f"reports.{uid}.as_of" if len(unit_ids) > 1 else "as_of", "in": "body",
-             "message": "more than 5 minutes in the future", "type": "future"}
+            {
+                "field": f"reports.{uid}.as_of" if len(unit_ids) > 1 else "as_of",
+                "in": "body",
+                "message": "more than 5 minutes in the future",
+                "type": "future",
+            }
             for uid in unit_ids
         ],
-    )  # fmt: skip
+    )
 
 
 async def apply(
@@ -118,91 +123,119 @@ async def apply(
 ) -> list[ApplyResult]:
     """Apply reports in one transaction (all or none).
 
-    Steps: refuse any report dated beyond the skew tolerance (database clock); upsert
-    each unit's current row only where the report is newer than the stored one; append
-    applied reports to history; mark applied units fresh; append one board event per
-    applied unit to the outbox (which NOTIFYs). Unapplied reports are classed as
-    duplicates (identical to what is stored) or stale (older).
+    Steps: refuse any report dated beyond the skew tolerance (database clock); lock the
+    units' current rows in id order; class each report as a duplicate, stale (not newer
+    than the stored one), a conflict (fewer beds available than are held for accepted
+    placements) or to apply; upsert those (only where still newer); append them to
+    history; mark them fresh; append one board event per applied unit to the outbox
+    (which NOTIFYs), last, so the outbox counter lock is held briefly.
     """
     if len({uid for uid, _ in reports}) != len(reports):
         raise Problem(422, "Each unit may appear once per request.", code="validation-error")
     given = reports
     reports = sorted(reports, key=lambda item: item[0])  # one lock order: no deadlocks
+    unit_ids = [uid for uid, _ in reports]
+    outcomes: dict[int, tuple[Outcome, str]] = {}
     async with conn.transaction():
         now = await board.db_now(conn)
         future = [uid for uid, r in reports if r.as_of > now + FUTURE_SKEW]
         if future:
             raise _future_problem(future)
-        unit_ids = [uid for uid, _ in reports]
-        try:
-            upserted = await conn.fetch(
-                """
-                INSERT INTO unit_census AS c
-                       (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
-                SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[],
-                                     $6::timestamptz[], $7::text[], $8::bigint[])
-                ON CONFLICT (unit_id) DO UPDATE
-                   SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
-                       blocked = EXCLUDED.blocked, available = EXCLUDED.available,
-                       as_of = EXCLUDED.as_of, received_at = now(), source = EXCLUDED.source,
-                       reported_by = EXCLUDED.reported_by
-                 WHERE c.as_of < EXCLUDED.as_of
-                RETURNING unit_id
-                """,
-                unit_ids,
-                [r.staffed for _, r in reports],
-                [r.occupied for _, r in reports],
-                [r.blocked or 0 for _, r in reports],
-                [r.derived_available for _, r in reports],
-                [r.as_of for _, r in reports],
-                [source.name] * len(reports),
-                [source.actor_id] * len(reports),
-            )
-        except asyncpg.ForeignKeyViolationError:
-            raise Problem(
-                404, "A report names a unit that does not exist.", code="not-found"
-            ) from None
-        applied_ids = {r["unit_id"] for r in upserted}
-        if applied_ids:
-            await conn.execute(
-                """
-                INSERT INTO census_history
-                       (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
-                SELECT unit_id, staffed, occupied, blocked, available, as_of, source, reported_by
-                  FROM unit_census WHERE unit_id = ANY($1::bigint[])
-                """,
-                sorted(applied_ids),
-            )
-        states = {u.id: u for u in await board.unit_states(conn, unit_ids, now=now)}
-        if applied_ids:
-            await _record_freshness(
-                conn, [states[uid] for uid in sorted(applied_ids) if uid in states]
-            )
-            await outbox.append(
-                conn,
-                [board.unit_event(states[uid]) for uid in sorted(applied_ids) if uid in states],
-            )
         stored = {
             r["unit_id"]: r
             for r in await conn.fetch(
-                "SELECT unit_id, staffed, occupied, blocked, available, as_of FROM unit_census"
-                " WHERE unit_id = ANY($1::bigint[])",
+                "SELECT unit_id, staffed, occupied, blocked, available, held, as_of"
+                "  FROM unit_census WHERE unit_id = ANY($1::bigint[]) ORDER BY unit_id FOR UPDATE",
                 unit_ids,
             )
         }
-    results = []
-    for uid, report in given:
-        if uid in applied_ids:
-            outcome, detail = Outcome.APPLIED, "applied"
-        elif _same(stored[uid], report):
-            outcome, detail = Outcome.DUPLICATE, "identical to the stored report; nothing changed"
-        else:
-            outcome = Outcome.STALE
-            detail = f"not applied: the stored report is as of {stored[uid]['as_of'].isoformat()}"
-        results.append(
-            ApplyResult(unit_id=uid, outcome=outcome, detail=detail, unit=states.get(uid))
+        to_apply: list[tuple[int, CensusReport]] = []
+        for uid, report in reports:
+            current = stored.get(uid)
+            if current is not None and report.as_of <= current["as_of"]:
+                if _same(current, report):
+                    outcomes[uid] = (
+                        Outcome.DUPLICATE,
+                        "identical to the stored report; nothing changed",
+                    )
+                else:
+                    when = current["as_of"].isoformat()
+                    outcomes[uid] = (
+                        Outcome.STALE,
+                        f"not applied: the stored report is as of {when}",
+                    )
+            elif current is not None and report.derived_available < current["held"]:
+                outcomes[uid] = (
+                    Outcome.CONFLICT,
+                    (
+                        f"not applied: {current['held']} beds are held for accepted placements but only "
+                        f"{report.derived_available} would be available; admit or release them first"
+                    ),
+                )
+            else:
+                to_apply.append((uid, report))
+        applied_ids = await _upsert(conn, to_apply, source) if to_apply else set()
+        for uid, _ in to_apply:
+            outcomes[uid] = (
+                (Outcome.APPLIED, "applied")
+                if uid in applied_ids
+                else (Outcome.STALE, "not applied: a newer report arrived at the same time")
+            )
+        states = {u.id: u for u in await board.unit_states(conn, unit_ids, now=now)}
+        if applied_ids:
+            changed = [states[uid] for uid in sorted(applied_ids) if uid in states]
+            await _record_freshness(conn, changed)
+            await outbox.append(conn, [board.unit_event(unit) for unit in changed])
+    return [
+        ApplyResult(
+            unit_id=uid, outcome=outcomes[uid][0], detail=outcomes[uid][1], unit=states.get(uid)
         )
-    return results
+        for uid, _ in given
+    ]
+
+
+async def _upsert(
+    conn: Connection, reports: Sequence[tuple[int, CensusReport]], source: Source
+) -> set[int]:
+    """Write current rows (only where newer) and history; return the units applied."""
+    try:
+        rows = await conn.fetch(
+            """
+            INSERT INTO unit_census AS c
+                   (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
+            SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[],
+                                 $6::timestamptz[], $7::text[], $8::bigint[])
+            ON CONFLICT (unit_id) DO UPDATE
+               SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
+                   blocked = EXCLUDED.blocked, available = EXCLUDED.available,
+                   as_of = EXCLUDED.as_of, received_at = now(), source = EXCLUDED.source,
+                   reported_by = EXCLUDED.reported_by
+             WHERE c.as_of < EXCLUDED.as_of
+            RETURNING unit_id
+            """,
+            [uid for uid, _ in reports],
+            [r.staffed for _, r in reports],
+            [r.occupied for _, r in reports],
+            [r.blocked or 0 for _, r in reports],
+            [r.derived_available for _, r in reports],
+            [r.as_of for _, r in reports],
+            [source.name] * len(reports),
+            [source.actor_id] * len(reports),
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise Problem(404, "A report names a unit that does not exist.", code="not-found") from None
+    applied = {r["unit_id"] for r in rows}
+    if applied:
+        await conn.execute(
+            """
+            INSERT INTO census_history
+                   (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
+            SELECT unit_id, staffed, occupied, blocked, available, as_of, source, reported_by
+              FROM unit_census WHERE unit_id = ANY($1::bigint[])
+            """,
+            sorted(applied),
+        )
+    return applied
 
 
 def _same(row: Any, report: CensusReport) -> bool:
@@ -249,11 +282,18 @@ async def publish_freshness_changes(conn: Connection, now: datetime) -> int:
         await outbox.append(
             conn,
             [
-                (outbox.BOARD, {"kind": "freshness", "unit_id": u.id, "facility_id": u.facility_id,
-                                "freshness": u.freshness.value})
+                (
+                    outbox.BOARD,
+                    {
+                        "kind": "freshness",
+                        "unit_id": u.id,
+                        "facility_id": u.facility_id,
+                        "freshness": u.freshness.value,
+                    },
+                )
                 for u in changed
             ],
-        )  # fmt: skip
+        )
         return len(changed)
 
 

@@ -98,8 +98,14 @@ def deny(
 ) -> None:
     """Note a refusal for the audit trail. The errors middleware writes it once the
     request's own transaction (which the refusal rolls back) has released its connection."""
-    log.warning("denied %s on %s %s to %s: %s", action, object_type, object_id,
-                principal.label if principal else "anonymous", reason)  # fmt: skip
+    log.warning(
+        "denied %s on %s %s to %s: %s",
+        action,
+        object_type,
+        object_id,
+        principal.label if principal else "anonymous",
+        reason,
+    )
     request[PENDING_DENIAL] = {
         "actor": principal,
         "action": action,

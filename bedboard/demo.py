@@ -354,10 +354,15 @@ async def simulator_token(conn: Connection, data_dir: Path) -> str:
     try:
         user = await users.get_user_by_email(conn, email)
     except Problem:
-        user = await users.create_user(conn, UserIn(
-            email=email, display_name="Demo census simulator", role=Role.FACILITY,
-            facility_ids=facility_ids,
-        ))  # fmt: skip
+        user = await users.create_user(
+            conn,
+            UserIn(
+                email=email,
+                display_name="Demo census simulator",
+                role=Role.FACILITY,
+                facility_ids=facility_ids,
+            ),
+        )
     token = (await auth.create_token(conn, user.id, "demo simulator")).token
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -408,8 +413,12 @@ async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> Non
                 blocked -= 1
             elif occupied + blocked < staffed:
                 blocked += 1
-            body = {"as_of": datetime.now(UTC).isoformat(), "staffed": staffed,
-                    "occupied": occupied, "blocked": blocked}  # fmt: skip
+            body = {
+                "as_of": datetime.now(UTC).isoformat(),
+                "staffed": staffed,
+                "occupied": occupied,
+                "blocked": blocked,
+            }
             try:
                 async with session.put(f"/api/v1/units/{unit['id']}/census", json=body) as resp:
                     if resp.status == 200:

@@ -349,10 +349,21 @@ async def update_facility(
     c = changes.get
     try:
         updated = await conn.fetchval(
-            _UPDATE_FACILITY, facility_id, expected_version, c("name"), c("kind"), c("address"),
-            c("city"), c("county_fips"), c("latitude"), c("longitude"), c("phone_main"),
-            c("phone_intake"), c("active"), c("report_cadence_minutes"),
-        )  # fmt: skip
+            _UPDATE_FACILITY,
+            facility_id,
+            expected_version,
+            c("name"),
+            c("kind"),
+            c("address"),
+            c("city"),
+            c("county_fips"),
+            c("latitude"),
+            c("longitude"),
+            c("phone_main"),
+            c("phone_intake"),
+            c("active"),
+            c("report_cadence_minutes"),
+        )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "facility") from None
     if updated is None:
@@ -435,10 +446,20 @@ async def update_unit(
     c = changes.get
     try:
         updated = await conn.fetchval(
-            _UPDATE_UNIT, unit_id, expected_version, c("name"), c("population"), c("gender"),
-            c("security_level"), c("specialties"), c("accepts_involuntary"),
-            c("accepts_court_ordered"), c("payers"), c("licensed_beds"), c("active"),
-        )  # fmt: skip
+            _UPDATE_UNIT,
+            unit_id,
+            expected_version,
+            c("name"),
+            c("population"),
+            c("gender"),
+            c("security_level"),
+            c("specialties"),
+            c("accepts_involuntary"),
+            c("accepts_court_ordered"),
+            c("payers"),
+            c("licensed_beds"),
+            c("active"),
+        )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "unit") from None
     if updated is None:

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bedboard import auth, board, census, database, outbox
+from bedboard import auth, board, census, database, outbox, placements
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
 
 FRESHNESS_INTERVAL_S = 30
+PLACEMENT_CLOCK_INTERVAL_S = 30
 OUTBOX_KEEP_HOURS = 48
 HOUSEKEEPING_INTERVAL_S = 3600
 
@@ -26,6 +27,14 @@ async def publish_freshness(pool: database.Pool) -> int:
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         return await census.publish_freshness_changes(conn, now)
+
+
+async def placement_clock(pool: database.Pool, settings: Settings) -> None:
+    """Expire bed holds that ran out, and raise legal-deadline alerts."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        await placements.expire_holds(conn, now)
+        await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
@@ -63,11 +72,22 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
     scheduler.add_job(
         _guarded("freshness", lambda: publish_freshness(pool)),
         IntervalTrigger(seconds=FRESHNESS_INTERVAL_S),
-        id="freshness", max_instances=1, coalesce=True,
-    )  # fmt: skip
+        id="freshness",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("placements", lambda: placement_clock(pool, settings)),
+        IntervalTrigger(seconds=PLACEMENT_CLOCK_INTERVAL_S),
+        id="placements",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         _guarded("housekeeping", lambda: housekeeping(pool, settings)),
         IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL_S),
-        id="housekeeping", max_instances=1, coalesce=True,
-    )  # fmt: skip
+        id="housekeeping",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

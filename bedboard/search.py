@@ -187,10 +187,18 @@ async def origin_of(conn: Connection, query: SearchQuery) -> tuple[float, float,
         )
         if row is None:
             raise Problem(
-                422, "Unknown county.", code="validation-error",
-                errors=[{"field": "county", "in": "query", "message": "no county with this FIPS code",
-                         "type": "reference"}],
-            )  # fmt: skip
+                422,
+                "Unknown county.",
+                code="validation-error",
+                errors=[
+                    {
+                        "field": "county",
+                        "in": "query",
+                        "message": "no county with this FIPS code",
+                        "type": "reference",
+                    }
+                ],
+            )
         lat, lon = float(row["latitude"]), float(row["longitude"])
         return (
             lat,
@@ -209,10 +217,23 @@ def parameters(query: SearchQuery, lat: float, lon: float, now: datetime) -> lis
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     security_rank = SECURITY_ORDER.index(query.security.value) + 1 if query.security else 1
     return [
-        lat, lon, query.population.value if query.population else None, query.gender,
-        bool(query.involuntary), bool(query.court_ordered), security_rank, sorted(set(query.needs)),
-        query.payer, query.max_km, query.include_stale, now, SECURITY_ORDER, dlat, dlon, query.limit,
-    ]  # fmt: skip
+        lat,
+        lon,
+        query.population.value if query.population else None,
+        query.gender,
+        bool(query.involuntary),
+        bool(query.court_ordered),
+        security_rank,
+        sorted(set(query.needs)),
+        query.payer,
+        query.max_km,
+        query.include_stale,
+        now,
+        SECURITY_ORDER,
+        dlat,
+        dlon,
+        query.limit,
+    ]
 
 
 async def search(conn: Connection, query: SearchQuery) -> SearchResponse:

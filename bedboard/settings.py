@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_LEN = 32
@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level."
     )
+    hold_hours: float = Field(
+        default=4.0, gt=0, le=72, description="How long an accepted referral holds its bed."
+    )
+    deadline_alert_hours: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [24, 12, 4],
+        description="Alert this many hours before a legal deadline (comma-separated), and when it passes.",
+    )
     demo_simulate: bool = Field(
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",
@@ -91,6 +98,20 @@ class Settings(BaseSettings):
         if value is not None and len(value) < MIN_SECRET_KEY_LEN:
             raise ValueError(f"must be at least {MIN_SECRET_KEY_LEN} characters")
         return value
+
+    @field_validator("deadline_alert_hours", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("deadline_alert_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[int]) -> list[int]:
+        if any(h <= 0 or h > 24 * 400 for h in value):
+            raise ValueError("each alert point must be between 1 and 9600 hours")
+        return sorted(set(value), reverse=True)
 
     @field_validator("database_url")
     @classmethod

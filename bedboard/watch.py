@@ -69,8 +69,10 @@ class Watcher:
         free = sum(u["free"] for f in board["facilities"] for u in f["units"])
         overdue = sum(1 for f in board["facilities"] if f["overdue"])
         self.seq = int(board["seq"])
-        self.say(f"board at seq {self.seq}: {free} free beds, {len(self.facilities)} facilities, "
-                 f"{overdue} overdue reporters")  # fmt: skip
+        self.say(
+            f"board at seq {self.seq}: {free} free beds, {len(self.facilities)} facilities, "
+            f"{overdue} overdue reporters"
+        )
 
     async def stream(self) -> None:
         ws_url = (

@@ -19,8 +19,8 @@ from typing import Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bedboard import auth, database, outbox
-from bedboard.auth import Principal
+from bedboard import auth, database, outbox, placements
+from bedboard.auth import Principal, Role
 from bedboard.context import HUB, POOL, SETTINGS, WEBSOCKETS, current_principal, origin_allowed
 from bedboard.live import (
     HEARTBEAT_S,
@@ -29,11 +29,12 @@ from bedboard.live import (
     close_for_resync,
     encode,
 )
+from bedboard.outbox import Change
 from bedboard.problems import Problem, unauthenticated
 
 log = logging.getLogger(__name__)
 
-Topic = Literal["board"]
+Topic = Literal["board", "placements", "referrals"]
 AUTH_RECHECK_EVERY = 4  # heartbeats between re-checks that the session or token is still valid
 AUTH_CLOSE_CODE = 4401
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -47,8 +48,37 @@ class Subscribe(BaseModel):
 
 
 def topics_for(principal: Principal) -> frozenset[str]:
-    """Topics this principal may subscribe to. The board carries no health information."""
-    return frozenset({outbox.BOARD})
+    """Topics this principal may subscribe to. The board carries no health information;
+    placement and referral frames carry ids and states only, filtered per user below."""
+    if principal.role is Role.VIEWER:
+        return frozenset({outbox.BOARD})
+    if principal.role is Role.COURT:
+        return frozenset({outbox.BOARD, placements.PLACEMENTS})
+    return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS})
+
+
+def accepts(principal: Principal, change: Change) -> bool:
+    """Whether this change is for this principal: the same scope rules as the HTTP API."""
+    data = change.payload
+    if change.topic == outbox.BOARD or principal.role is Role.ADMIN:
+        return True
+    if change.topic == placements.PLACEMENTS:
+        if principal.role is Role.LIAISON:
+            # Deadline alerts go to the assigned liaison; every other change to all liaisons.
+            return (
+                not str(data.get("event", "")).startswith("deadline_")
+                or data.get("liaison_id") == principal.user_id
+            )
+        if principal.role is Role.FACILITY:
+            return bool(principal.facility_ids & set(data.get("facility_ids", [])))
+        if principal.role is Role.COURT:
+            return data.get("court_id") is not None and data.get("court_id") == principal.court_id
+        return False
+    if change.topic == placements.REFERRALS:
+        if principal.role is Role.LIAISON:
+            return True
+        return principal.role is Role.FACILITY and data.get("facility_id") in principal.facility_ids
+    return False
 
 
 class LiveSession:
@@ -100,7 +130,12 @@ class LiveSession:
         if since is None:
             await self.send({"type": "snapshot_required", "seq": self.hub.last_seq})
             return
-        sub = Subscriber(topics=topics, on_overflow=self._overflow)
+        principal = self.principal
+        sub = Subscriber(
+            topics=topics,
+            on_overflow=self._overflow,
+            accepts=lambda change: accepts(principal, change),
+        )
         self.hub.add(sub)  # live frames queue up from here; catch-up below covers the rest
         self.sub = sub
         self.last_sent = since
@@ -120,7 +155,7 @@ class LiveSession:
             async with database.acquire(self.request.app[POOL]) as conn:
                 changes = await outbox.since(conn, self.last_sent, limit=1000)
             for change in changes:
-                if change.topic in topics:
+                if change.topic in topics and accepts(self.principal, change):
                     await self.ws.send_str(encode(change))
                 self.last_sent = change.seq
             if len(changes) < 1000:

@@ -41,8 +41,13 @@ class ChangesPage(BaseModel):
     more: bool
 
 
-@route("GET", "/api/v1/changes", summary="Board changes after a seq", tag="board",
-       responses={410: "Too old: take a snapshot (GET /api/v1/board)"})  # fmt: skip
+@route(
+    "GET",
+    "/api/v1/changes",
+    summary="Board changes after a seq",
+    tag="board",
+    responses={410: "Too old: take a snapshot (GET /api/v1/board)"},
+)
 async def get_changes(request: web.Request, query: ChangesQuery) -> ChangesPage:
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.BOARD_READ, Resource("board"))
@@ -50,9 +55,10 @@ async def get_changes(request: web.Request, query: ChangesQuery) -> ChangesPage:
             changes = await outbox.since(conn, query.since, limit=query.limit)
         except outbox.TooOld as exc:
             raise Problem(
-                410, f"{exc}. Take a snapshot (GET /api/v1/board) and continue from its seq.",
+                410,
+                f"{exc}. Take a snapshot (GET /api/v1/board) and continue from its seq.",
                 code="snapshot-required",
-            ) from None  # fmt: skip
+            ) from None
         current = await outbox.head(conn)
     board_changes = [
         ChangeOut(seq=c.seq, topic=c.topic, data=c.payload)
@@ -85,8 +91,12 @@ async def put_unit_census(request: web.Request, body: CensusReport) -> ApplyResu
     return await _apply(request, facility_id, [(unit_id, body)], "api")
 
 
-@route("POST", "/api/v1/facilities/{id}/census", summary="Report several units of one facility",
-       tag="census")  # fmt: skip
+@route(
+    "POST",
+    "/api/v1/facilities/{id}/census",
+    summary="Report several units of one facility",
+    tag="census",
+)
 async def post_facility_census(request: web.Request, body: FacilityCensusIn) -> ApplyResults:
     """All reports are applied in one transaction, or none is (any invalid report refuses all)."""
     facility_id = path_id(request)
@@ -96,10 +106,19 @@ async def post_facility_census(request: web.Request, body: FacilityCensusIn) -> 
     strangers = [r.unit_id for r in body.reports if r.unit_id not in owners]
     if strangers:
         raise Problem(
-            422, "Some units do not belong to this facility.", code="validation-error",
-            errors=[{"field": "reports.unit_id", "in": "body", "message": f"unit {uid} is not here",
-                     "type": "reference"} for uid in strangers],
-        )  # fmt: skip
+            422,
+            "Some units do not belong to this facility.",
+            code="validation-error",
+            errors=[
+                {
+                    "field": "reports.unit_id",
+                    "in": "body",
+                    "message": f"unit {uid} is not here",
+                    "type": "reference",
+                }
+                for uid in strangers
+            ],
+        )
     reports = [(r.unit_id, CensusReport(**r.model_dump(exclude={"unit_id"}))) for r in body.reports]
     return await _apply(request, facility_id, reports, "api")
 

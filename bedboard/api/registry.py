@@ -55,7 +55,7 @@ def _model_or_none(hint: Any) -> type[BaseModel] | None:
 
 
 async def read_json(request: web.Request) -> Any:
-    if not request.can_read_body:
+    if not request.body_exists:
         raise Problem(400, "This request needs a JSON body.", code="missing-body")
     ctype = request.content_type
     if ctype != "application/json" and not ctype.endswith("+json"):
@@ -91,14 +91,19 @@ def route(
     status: int = 200,
     public: bool = False,
     responses: dict[int, str] | None = None,
+    model: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Handler]:
-    """Register an API handler; see the module docstring for the signature contract."""
+    """Register an API handler; see the module docstring for the signature contract.
+
+    ``model`` documents the answer of a handler that builds its own response (for headers
+    such as ETag) instead of returning a model.
+    """
 
     def decorate(func: Callable[..., Awaitable[Any]]) -> Handler:
         hints = typing.get_type_hints(func)
         body_model = _model_or_none(hints.get("body"))
         query_model = _model_or_none(hints.get("query"))
-        response_model = _model_or_none(hints.get("return"))
+        response_model = _model_or_none(hints.get("return")) or model
 
         async def handler(request: web.Request) -> web.StreamResponse:
             if not public:
@@ -242,7 +247,12 @@ def openapi_document() -> dict[str, Any]:
         if ep.handler.__doc__:
             op["description"] = inspect.cleandoc(ep.handler.__doc__)
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer"} if name == "id" else {"type": "string"},
+            }
             for name in _PATH_PARAM.findall(ep.path)
         ]
         if ep.query is not None:

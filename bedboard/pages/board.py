@@ -161,9 +161,19 @@ async def census_submit(request: web.Request) -> web.StreamResponse:
             if not row["staffed"] and not row["occupied"]:
                 continue  # left blank: not reported
             try:
-                reports.append((unit.id, CensusReport.model_validate(
-                    {"as_of": now, "staffed": row["staffed"] or None,
-                     "occupied": row["occupied"] or None, "blocked": row["blocked"] or 0})))  # fmt: skip
+                reports.append(
+                    (
+                        unit.id,
+                        CensusReport.model_validate(
+                            {
+                                "as_of": now,
+                                "staffed": row["staffed"] or None,
+                                "occupied": row["occupied"] or None,
+                                "blocked": row["blocked"] or 0,
+                            }
+                        ),
+                    )
+                )
             except ValidationError as exc:
                 errors[unit.id] = field_errors(exc)
     results: dict[int, census.ApplyResult] = {}
@@ -179,8 +189,16 @@ async def census_submit(request: web.Request) -> web.StreamResponse:
         context = await _census_context(request)
         values = {}
     status = 422 if errors else 200
-    return render(request, "census.html", status=status, errors=errors, results=results,
-                  values=values, submitted=True, **context)  # fmt: skip
+    return render(
+        request,
+        "census.html",
+        status=status,
+        errors=errors,
+        results=results,
+        values=values,
+        submitted=True,
+        **context,
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -1,0 +1,459 @@
+"""Placement requests, referrals, the timeline, and the court's status lookup.
+
+Every read and write of placement data is recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+
+from bedboard import idempotency, placements
+from bedboard.access import Action, Resource
+from bedboard.api.registry import read_json, route
+from bedboard.auth import Principal, Role
+from bedboard.context import (
+    POOL,
+    SETTINGS,
+    authorize,
+    if_match_version,
+    path_id,
+    record_success,
+    require_principal,
+    with_etag,
+)
+from bedboard.database import Connection, acquire, transaction
+from bedboard.placements import (
+    CourtPlacementList,
+    DeclineIn,
+    FacilityPlacement,
+    FacilityPlacementList,
+    LinkIn,
+    NoteIn,
+    OrderType,
+    OrderTypeList,
+    OrderTypePatch,
+    Placement,
+    PlacementIn,
+    PlacementList,
+    PlacementPatch,
+    ReferralsIn,
+    Status,
+    Timeline,
+    TransitionIn,
+)
+
+
+class PlacementView(RootModel[Placement | FacilityPlacement]):
+    """The whole record for liaisons; what a receiving facility needs, for facility staff."""
+
+
+class PlacementQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    court: int | None = Field(default=None, ge=1, description="Court id.")
+    liaison: int | None = Field(default=None, ge=1, description="Assigned liaison's user id.")
+    overdue: bool | None = Field(
+        default=None, description="Past the legal deadline and not admitted."
+    )
+    active: bool = Field(default=False, description="Only placements not yet admitted or closed.")
+
+
+class ReferralQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["pending", "accepted", "declined", "withdrawn", "expired"] | None = None
+
+
+class CourtQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+    ]
+    court: int | None = Field(
+        default=None, ge=1, description="For liaisons: which court (default any)."
+    )
+
+
+class Created(BaseModel):
+    ids: list[int]
+
+
+def _hold(request: web.Request) -> timedelta:
+    return timedelta(hours=request.app[SETTINGS].hold_hours)
+
+
+async def _placement_resource(conn: Connection, placement_id: int) -> Resource:
+    court_id, facility_ids = await placements.scope(conn, placement_id)
+    return Resource("placement", placement_id, court_id=court_id, facility_ids=facility_ids)
+
+
+async def _view(
+    request: web.Request, conn: Connection, principal: Principal, placement_id: int
+) -> Placement | FacilityPlacement:
+    if principal.role is Role.FACILITY:
+        return await placements.facility_view(conn, placement_id, principal.facility_ids)
+    return await placements.get_placement(conn, placement_id)
+
+
+def _json(view: Placement | FacilityPlacement, status: int = 200) -> web.StreamResponse:
+    response = web.json_response(view.model_dump(mode="json"), status=status)
+    return with_etag(response, view.version) if isinstance(view, Placement) else response
+
+
+async def _read_back(request: web.Request, placement_id: int) -> web.StreamResponse:
+    """After a write: the fresh record (its read is audited with the write)."""
+    principal = require_principal(request)
+    async with acquire(request.app[POOL]) as conn:
+        view = await _view(request, conn, principal, placement_id)
+    return _json(view)
+
+
+@route(
+    "GET", "/api/v1/order-types", summary="Order types and their deadline rules", tag="placements"
+)
+async def list_order_types(request: web.Request) -> OrderTypeList:
+    authorize(request, Action.ORDER_TYPE_READ, Resource("order_type"))
+    async with acquire(request.app[POOL]) as conn:
+        return OrderTypeList(items=await placements.order_types(conn))
+
+
+@route(
+    "PATCH",
+    "/api/v1/order-types/{code}",
+    summary="Change an order type's deadline",
+    tag="placements",
+)
+async def update_order_type(request: web.Request, body: OrderTypePatch) -> OrderType:
+    """Applies to placements created or re-dated afterwards; existing deadlines stay."""
+    authorize(request, Action.ORDER_TYPE_UPDATE, Resource("order_type"))
+    code = request.match_info["code"]
+    async with transaction(request.app[POOL]) as conn:
+        updated = await placements.set_order_deadline(conn, code, body.deadline_hours)
+        await record_success(
+            request,
+            conn,
+            Action.ORDER_TYPE_UPDATE,
+            "order_type",
+            code,
+            {"deadline_hours": body.deadline_hours},
+        )
+    return updated
+
+
+@route(
+    "POST",
+    "/api/v1/placements",
+    summary="Record a placement request",
+    tag="placements",
+    status=201,
+    model=Placement,
+    responses={409: "Conflict"},
+)
+async def create_placement(request: web.Request, body: PlacementIn) -> web.StreamResponse:
+    """Send `Idempotency-Key` to make retries safe: the first answer is replayed."""
+    principal = authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
+    raw_key = request.headers.get("Idempotency-Key")
+    key = idempotency.check_key(raw_key) if raw_key is not None else None
+    digest = idempotency.request_hash(await read_json(request))
+    async with transaction(request.app[POOL]) as conn:
+        if key is not None:
+            stored = await idempotency.lookup(conn, principal.user_id, key, digest)
+            if stored is not None:
+                replay = web.json_response(stored.body, status=stored.status)
+                replay.headers["Idempotent-Replayed"] = "true"
+                return replay
+        placement_id = await placements.create(conn, body, principal)
+        view = await placements.get_placement(conn, placement_id)
+        payload = view.model_dump(mode="json")
+        if key is not None:
+            await idempotency.remember(conn, principal.user_id, key, digest, 201, payload)
+        await record_success(
+            request,
+            conn,
+            "placement.create",
+            "placement",
+            placement_id,
+            {"reference": view.reference},
+        )
+    response = with_etag(web.json_response(payload, status=201), view.version)
+    response.headers["Location"] = f"/api/v1/placements/{placement_id}"
+    return response
+
+
+@route("GET", "/api/v1/placements", summary="List placements", tag="placements")
+async def list_placements(request: web.Request, query: PlacementQuery) -> PlacementList:
+    authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
+    async with acquire(request.app[POOL]) as conn:
+        items = await placements.list_placements(
+            conn,
+            status=query.status,
+            court_id=query.court,
+            liaison_id=query.liaison,
+            overdue=query.overdue,
+            active_only=query.active,
+        )
+        await record_success(
+            request,
+            conn,
+            "placement.list",
+            "placement",
+            "",
+            {"count": len(items), "query": query.model_dump(mode="json")},
+        )
+    return PlacementList(items=items)
+
+
+@route(
+    "GET", "/api/v1/placements/{id}", summary="One placement", tag="placements", model=PlacementView
+)
+async def get_placement(request: web.Request) -> web.StreamResponse:
+    """Liaisons get the whole record; a facility that received a referral gets what it
+    needs to decide (needs and clinical notes, and only its own referrals)."""
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_READ, await _placement_resource(conn, placement_id)
+        )
+        view = await _view(request, conn, principal, placement_id)
+        await record_success(request, conn, "placement.read", "placement", placement_id)
+    return _json(view)
+
+
+@route(
+    "PATCH",
+    "/api/v1/placements/{id}",
+    model=PlacementView,
+    summary="Edit a placement",
+    tag="placements",
+    responses={409: "The placement is final", 412: "If-Match does not match the current version"},
+)
+async def update_placement(request: web.Request, body: PlacementPatch) -> web.StreamResponse:
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
+        )
+        await placements.update(conn, placement_id, body, principal, if_match_version(request))
+        await record_success(
+            request,
+            conn,
+            "placement.update",
+            "placement",
+            placement_id,
+            {"fields": sorted(body.model_fields_set)},
+        )
+    return await _read_back(request, placement_id)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/referrals",
+    summary="Refer to one or more units",
+    tag="placements",
+    status=201,
+    responses={409: "The placement is not open, or a unit already has an open referral"},
+)
+async def create_referrals(request: web.Request, body: ReferralsIn) -> Created:
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
+        )
+        ids = await placements.refer(conn, placement_id, body.unit_ids, principal)
+        await record_success(
+            request, conn, "placement.refer", "placement", placement_id, {"referral_ids": ids}
+        )
+    return Created(ids=ids)
+
+
+async def _respond(
+    request: web.Request, action: str, decline: DeclineIn | None = None
+) -> web.StreamResponse:
+    referral_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        placement_id, facility_id = await placements.referral_scope(conn, referral_id)
+        if action == "withdraw":
+            resource = await _placement_resource(conn, placement_id)
+            principal = authorize(request, Action.PLACEMENT_WRITE, resource)
+        else:
+            resource = Resource("referral", referral_id, facility_id=facility_id)
+            principal = authorize(request, Action.REFERRAL_RESPOND, resource)
+        if action == "accept":
+            await placements.accept(conn, referral_id, principal, _hold(request))
+            detail: dict[str, object] = {}
+        elif decline is not None:
+            await placements.decline(conn, referral_id, decline.reason, decline.note, principal)
+            detail = {"reason": decline.reason.value}
+        else:
+            await placements.withdraw(conn, referral_id, principal)
+            detail = {}
+        await record_success(
+            request,
+            conn,
+            f"referral.{action}",
+            "referral",
+            referral_id,
+            {"placement_id": placement_id, **detail},
+        )
+    return await _read_back(request, placement_id)
+
+
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/accept",
+    model=PlacementView,
+    summary="Accept a referral and hold a bed",
+    tag="referrals",
+    responses={409: "The bed was just taken, or the referral or placement is no longer open"},
+)
+async def accept_referral(request: web.Request) -> web.StreamResponse:
+    """Holds one bed on the unit until the hold expires; other pending referrals of the
+    placement are withdrawn."""
+    return await _respond(request, "accept")
+
+
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/decline",
+    model=PlacementView,
+    summary="Decline a referral with a reason",
+    tag="referrals",
+    responses={409: "The referral cannot be declined now"},
+)
+async def decline_referral(request: web.Request, body: DeclineIn) -> web.StreamResponse:
+    return await _respond(request, "decline", body)
+
+
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/withdraw",
+    model=PlacementView,
+    summary="Withdraw a referral",
+    tag="referrals",
+    responses={409: "The referral cannot be withdrawn now"},
+)
+async def withdraw_referral(request: web.Request) -> web.StreamResponse:
+    return await _respond(request, "withdraw")
+
+
+@route("GET", "/api/v1/referrals", summary="Referrals to your facilities", tag="referrals")
+async def list_referrals(request: web.Request, query: ReferralQuery) -> FacilityPlacementList:
+    """For facility staff: placements referred to their facilities, with what they need to
+    decide. Pending and accepted by default."""
+    principal = authorize(request, Action.REFERRAL_LIST, Resource("referral"))
+    statuses = [query.status] if query.status else ["pending", "accepted"]
+    async with acquire(request.app[POOL]) as conn:
+        facility_ids = principal.facility_ids
+        if principal.role is not Role.FACILITY:
+            facility_ids = frozenset(r["id"] for r in await conn.fetch("SELECT id FROM facilities"))
+        items = await placements.referrals_for_facilities(conn, facility_ids, statuses=statuses)
+        await record_success(request, conn, "referral.list", "referral", "", {"count": len(items)})
+    return FacilityPlacementList(items=items)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/transition",
+    model=PlacementView,
+    summary="Move a placement on",
+    tag="placements",
+    responses={
+        409: "Not allowed from the current state (the allowed ones are named)",
+        412: "If-Match does not match the current version",
+    },
+)
+async def transition_placement(request: web.Request, body: TransitionIn) -> web.StreamResponse:
+    """`in_transit` (from accepted), `admitted` (from in_transit: the held bed becomes
+    occupied), or `closed` with an outcome (releases any hold)."""
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
+        )
+        await placements.transition(conn, placement_id, body, principal, if_match_version(request))
+        await record_success(
+            request,
+            conn,
+            "placement.transition",
+            "placement",
+            placement_id,
+            {"to": body.to, "outcome": body.outcome.value if body.outcome else None},
+        )
+    return await _read_back(request, placement_id)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/links",
+    summary="Attach a case link",
+    tag="placements",
+    status=201,
+)
+async def add_link(request: web.Request, body: LinkIn) -> Created:
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
+        )
+        link_id = await placements.add_link(conn, placement_id, body, principal)
+        await record_success(
+            request, conn, "placement.link", "placement", placement_id, {"link_id": link_id}
+        )
+    return Created(ids=[link_id])
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/notes",
+    summary="Add a dated follow-up note",
+    tag="placements",
+    status=201,
+)
+async def add_note(request: web.Request, body: NoteIn) -> Created:
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
+        )
+        note_id = await placements.add_note(conn, placement_id, body, principal)
+        await record_success(
+            request, conn, "placement.note", "placement", placement_id, {"note_id": note_id}
+        )
+    return Created(ids=[note_id])
+
+
+@route(
+    "GET", "/api/v1/placements/{id}/timeline", summary="A placement's timeline", tag="placements"
+)
+async def get_timeline(request: web.Request) -> Timeline:
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.PLACEMENT_TIMELINE, await _placement_resource(conn, placement_id))
+        items = await placements.timeline(conn, placement_id)
+        await record_success(request, conn, "placement.timeline", "placement", placement_id)
+    return Timeline(placement_id=placement_id, items=items)
+
+
+@route(
+    "GET", "/api/v1/court/placements", summary="Placement status by court case number", tag="court"
+)
+async def court_placements(request: web.Request, query: CourtQuery) -> CourtPlacementList:
+    """Court staff see their own court's cases: status, order, detention start, deadline,
+    the facility once accepted or admitted, and the status timeline. Nothing clinical."""
+    principal = require_principal(request)
+    court_id = principal.court_id if principal.role is Role.COURT else query.court
+    authorize(request, Action.COURT_LOOKUP, Resource("court", court_id, court_id=court_id))
+    async with acquire(request.app[POOL]) as conn:
+        items = await placements.court_lookup(conn, court_id, query.case_number)
+        await record_success(
+            request,
+            conn,
+            "court.lookup",
+            "court",
+            court_id or "",
+            {"case_number": query.case_number, "count": len(items)},
+        )
+    return CourtPlacementList(items=items)

@@ -1,0 +1,1565 @@
+"""Court-ordered placement requests: the state machine, referrals, bed holds, deadlines.
+
+Every change runs in one transaction that updates the current state, appends an event
+to the placement's timeline (append-only), and appends outbox events (``placements``,
+``referrals`` and, when a hold changes the beds, ``board``).
+
+Placement states: ``open`` → ``accepted`` → ``in_transit`` → ``admitted``; any
+non-terminal state → ``closed`` with an outcome. A referral is ``pending`` →
+``accepted`` | ``declined`` | ``withdrawn`` | ``expired``; an accepted referral holds one
+bed until its hold expires, and can still be declined (the hospital backs out),
+withdrawn (by the liaison) or expire, which releases the bed and reopens the placement.
+
+The last bed: a hold is ``UPDATE unit_census SET held = held + 1 WHERE available - held
+> 0``, backed by ``CHECK (held <= available)``; of two racing acceptances exactly one
+gets the bed and the other a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from bedboard import board, outbox
+from bedboard.auth import Principal, Role
+from bedboard.database import Connection
+from bedboard.facilities import Fips, Population, SecurityLevel, Tag
+from bedboard.problems import Problem, conflict, not_found
+
+PLACEMENTS = "placements"
+REFERRALS = "referrals"
+ALERTS_LOCK_KEY = 0x6265_6462_616C_7274  # "bedbalrt"
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    IN_TRANSIT = "in_transit"
+    ADMITTED = "admitted"
+    CLOSED = "closed"
+
+
+TERMINAL = frozenset({Status.ADMITTED, Status.CLOSED})
+
+# What a person may ask for with POST /placements/{id}/transition, from each state.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.OPEN: frozenset({Status.CLOSED}),
+    Status.ACCEPTED: frozenset({Status.IN_TRANSIT, Status.CLOSED}),
+    Status.IN_TRANSIT: frozenset({Status.ADMITTED, Status.CLOSED}),
+    Status.ADMITTED: frozenset(),
+    Status.CLOSED: frozenset(),
+}
+
+
+class Outcome(StrEnum):
+    RELEASED = "released"
+    WITHDRAWN = "withdrawn"
+    ORDER_EXPIRED = "order_expired"
+    DIVERTED_OUTPATIENT = "diverted_outpatient"
+    OTHER = "other"
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class DeclineReason(StrEnum):
+    NO_BED = "no_bed"
+    ACUITY = "acuity"
+    MEDICAL_COMPLEXITY = "medical_complexity"
+    AGGRESSION_SAFETY = "aggression_safety"
+    AGE_GENDER_MISMATCH = "age_gender_mismatch"
+    PAYER = "payer"
+    DEVELOPMENTAL_DISABILITY = "developmental_disability"
+    SUBSTANCE_USE = "substance_use"
+    LEGAL_STATUS = "legal_status"
+    STAFFING = "staffing"
+    OTHER = "other"
+
+
+DECLINE_LABELS = {
+    DeclineReason.NO_BED: "No bed",
+    DeclineReason.ACUITY: "Acuity",
+    DeclineReason.MEDICAL_COMPLEXITY: "Medical complexity",
+    DeclineReason.AGGRESSION_SAFETY: "Aggression or safety risk",
+    DeclineReason.AGE_GENDER_MISMATCH: "Age or gender mismatch",
+    DeclineReason.PAYER: "Payer",
+    DeclineReason.DEVELOPMENTAL_DISABILITY: "Developmental disability not served",
+    DeclineReason.SUBSTANCE_USE: "Substance use not served",
+    DeclineReason.LEGAL_STATUS: "Legal status not accepted",
+    DeclineReason.STAFFING: "Staffing",
+    DeclineReason.OTHER: "Other",
+}
+
+OUTCOME_LABELS = {
+    Outcome.RELEASED: "Released",
+    Outcome.WITHDRAWN: "Withdrawn",
+    Outcome.ORDER_EXPIRED: "Order expired",
+    Outcome.DIVERTED_OUTPATIENT: "Diverted to outpatient",
+    Outcome.OTHER: "Other",
+}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class PersonIn(BaseModel):
+    """The person, to the minimum necessary: no names, no record numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    initials: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,4}$")
+    ]
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    age: int | None = Field(default=None, ge=0, le=130)
+    sex: Literal["female", "male", "other", "unknown"]
+
+    @model_validator(mode="after")
+    def _age_or_birth_year(self) -> PersonIn:
+        if self.birth_year is None and self.age is None:
+            raise ValueError("give the person's age or birth year")
+        return self
+
+
+class NeedsIn(BaseModel):
+    """What a bed must offer; the same vocabulary as bed search."""
+
+    model_config = ConfigDict(extra="forbid")
+    population: Population
+    gender: Literal["male", "female"] | None = None
+    specialties: list[Tag] = Field(default_factory=list, max_length=10)
+    security_level: SecurityLevel | None = None
+    involuntary: bool = True
+    payer: Tag | None = None
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    url: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://\S+$")
+    ]
+
+
+class PlacementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
+    court_id: int | None = Field(default=None, ge=1)
+    case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
+    detention_start: AwareDatetime
+    county_fips: Fips
+    person: PersonIn
+    needs: NeedsIn
+    clinical_notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)] = ""
+    liaison_id: int | None = Field(
+        default=None, ge=1, description="Default: the liaison creating it."
+    )
+    requesting_agency: Text = ""
+    requesting_officer: Text = ""
+    links: list[LinkIn] = Field(default_factory=list, max_length=20)
+
+
+class PlacementPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    court_id: int | None = Field(default=None, ge=1)
+    case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = (
+        None
+    )
+    detention_start: AwareDatetime | None = None
+    county_fips: Fips | None = None
+    person: PersonIn | None = None
+    needs: NeedsIn | None = None
+    clinical_notes: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)] | None
+    ) = None
+    liaison_id: int | None = Field(default=None, ge=1)
+    requesting_agency: Text | None = None
+    requesting_officer: Text | None = None
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Literal["in_transit", "admitted", "closed"]
+    outcome: Outcome | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _outcome_only_when_closing(self) -> TransitionIn:
+        if self.to == "closed" and self.outcome is None:
+            raise ValueError("closing needs an outcome")
+        if self.to != "closed" and self.outcome is not None:
+            raise ValueError("only closing takes an outcome")
+        return self
+
+
+class ReferralsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_ids: list[int] = Field(min_length=1, max_length=20)
+
+
+class DeclineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: DeclineReason
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
+
+
+class OrderTypePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deadline_hours: int | None = Field(ge=1, le=24 * 400, description="null: no legal clock.")
+
+
+# --------------------------------------------------------------------------- views
+
+
+class OrderType(BaseModel):
+    code: str
+    label: str
+    statute: str
+    deadline_hours: int | None
+    court_ordered: bool
+
+
+class OrderTypeList(BaseModel):
+    items: list[OrderType]
+
+
+class Person(BaseModel):
+    initials: str
+    birth_year: int | None
+    age: int | None
+    sex: str
+
+
+class Needs(BaseModel):
+    population: Population
+    gender: str | None
+    specialties: list[str]
+    security_level: SecurityLevel | None
+    involuntary: bool
+    payer: str | None
+
+
+class Referral(BaseModel):
+    id: int
+    placement_id: int
+    unit_id: int
+    unit_name: str
+    facility_id: int
+    facility_name: str
+    status: ReferralStatus
+    decline_reason: DeclineReason | None
+    decline_note: str
+    hold_active: bool
+    hold_expires_at: datetime | None
+    created_at: datetime
+    responded_at: datetime | None
+
+
+class Link(BaseModel):
+    id: int
+    system: str
+    external_id: str
+    url: str
+    created_at: datetime
+
+
+class Note(BaseModel):
+    id: int
+    body: str
+    author: str
+    created_at: datetime
+
+
+class Event(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+
+
+class Placement(BaseModel):
+    """The whole record: for liaisons and administrators."""
+
+    id: int
+    reference: str
+    order_type: str
+    order_label: str
+    statute: str
+    court_id: int | None
+    court_name: str | None
+    case_number: str
+    detention_start: datetime
+    deadline_at: datetime | None
+    overdue: bool
+    county_fips: str
+    county_name: str
+    person: Person
+    needs: Needs
+    clinical_notes: str
+    liaison_id: int | None
+    liaison_email: str | None
+    requesting_agency: str
+    requesting_officer: str
+    status: Status
+    outcome: Outcome | None
+    outcome_note: str
+    accepted_facility_name: str | None
+    accepted_unit_name: str | None
+    created_at: datetime
+    updated_at: datetime
+    accepted_at: datetime | None
+    admitted_at: datetime | None
+    closed_at: datetime | None
+    alerts: list[str]
+    allowed_transitions: list[Status]
+    referrals: list[Referral]
+    links: list[Link]
+    notes: list[Note]
+    version: int
+
+
+class FacilityPlacement(BaseModel):
+    """What a receiving facility needs to decide on a referral (and nothing else)."""
+
+    id: int
+    reference: str
+    order_label: str
+    detention_start: datetime
+    deadline_at: datetime | None
+    overdue: bool
+    county_name: str
+    person: Person
+    needs: Needs
+    clinical_notes: str
+    status: Status
+    referrals: list[Referral]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: Status
+
+
+class CourtPlacement(BaseModel):
+    """The court's view: status and where, never needs, notes or decline reasons."""
+
+    reference: str
+    case_number: str
+    court_name: str
+    order_label: str
+    status: Status
+    detention_start: datetime
+    deadline_at: datetime | None
+    overdue: bool
+    facility_name: str | None
+    timeline: list[TimelineEntry]
+
+
+class PlacementSummary(BaseModel):
+    id: int
+    reference: str
+    order_label: str
+    court_name: str | None
+    case_number: str
+    county_name: str
+    person_initials: str
+    population: Population
+    status: Status
+    detention_start: datetime
+    deadline_at: datetime | None
+    overdue: bool
+    liaison_id: int | None
+    accepted_facility_name: str | None
+    pending_referrals: int
+    declined_referrals: int
+
+
+class PlacementList(BaseModel):
+    items: list[PlacementSummary]
+
+
+class FacilityPlacementList(BaseModel):
+    items: list[FacilityPlacement]
+
+
+class CourtPlacementList(BaseModel):
+    items: list[CourtPlacement]
+
+
+class Timeline(BaseModel):
+    placement_id: int
+    items: list[Event]
+
+
+# --------------------------------------------------------------------------- reads
+
+_PLACEMENT_SQL = """
+    SELECT p.*, ot.label AS order_label, ot.statute, ct.name AS court_name, co.name AS county_name,
+           u.email AS liaison_email,
+           af.name AS accepted_facility_name, au.name AS accepted_unit_name,
+           af.id AS accepted_facility_id,
+           (p.deadline_at IS NOT NULL AND p.deadline_at < now()
+              AND p.status NOT IN ('admitted', 'closed')) AS overdue,
+           COALESCE((SELECT array_agg(point ORDER BY raised_at) FROM placement_alerts a
+                      WHERE a.placement_id = p.id), '{}') AS alerts
+      FROM placements p
+      JOIN order_types ot ON ot.code = p.order_type
+      JOIN counties co ON co.fips = p.county_fips
+      LEFT JOIN courts ct ON ct.id = p.court_id
+      LEFT JOIN users u ON u.id = p.liaison_id
+      LEFT JOIN referrals ar ON ar.id = p.accepted_referral_id
+      LEFT JOIN units au ON au.id = ar.unit_id
+      LEFT JOIN facilities af ON af.id = au.facility_id
+"""
+
+_REFERRAL_SQL = """
+    SELECT r.id, r.placement_id, r.unit_id, un.name AS unit_name, f.id AS facility_id,
+           f.name AS facility_name, r.status, r.decline_reason, r.decline_note, r.hold_active,
+           r.hold_expires_at, r.created_at, r.responded_at
+      FROM referrals r JOIN units un ON un.id = r.unit_id JOIN facilities f ON f.id = un.facility_id
+"""
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        initials=row["person_initials"],
+        birth_year=row["person_birth_year"],
+        age=row["person_age"],
+        sex=row["person_sex"],
+    )
+
+
+def _needs(row: Any) -> Needs:
+    return Needs(
+        population=row["population"],
+        gender=row["gender"],
+        specialties=row["specialties"],
+        security_level=row["security_level"],
+        involuntary=row["involuntary"],
+        payer=row["payer"],
+    )
+
+
+async def _row(conn: Connection, placement_id: int) -> Any:
+    row = await conn.fetchrow(_PLACEMENT_SQL + " WHERE p.id = $1", placement_id)
+    if row is None:
+        raise not_found("placement")
+    return row
+
+
+async def referrals_of(conn: Connection, placement_id: int) -> list[Referral]:
+    rows = await conn.fetch(
+        _REFERRAL_SQL + " WHERE r.placement_id = $1 ORDER BY r.id", placement_id
+    )
+    return [Referral(**dict(r)) for r in rows]
+
+
+async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozenset[int]]:
+    """(court id, facilities that received a referral): what access decisions need."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.court_id,
+               COALESCE((SELECT array_agg(DISTINCT un.facility_id) FROM referrals r
+                           JOIN units un ON un.id = r.unit_id WHERE r.placement_id = p.id), '{}')
+                 AS facility_ids
+          FROM placements p WHERE p.id = $1
+        """,
+        placement_id,
+    )
+    if row is None:
+        raise not_found("placement")
+    return row["court_id"], frozenset(row["facility_ids"])
+
+
+async def get_placement(conn: Connection, placement_id: int) -> Placement:
+    row = await _row(conn, placement_id)
+    links = await conn.fetch(
+        "SELECT id, system, external_id, url, created_at FROM placement_links"
+        " WHERE placement_id = $1 ORDER BY id",
+        placement_id,
+    )
+    notes = await conn.fetch(
+        """
+        SELECT n.id, n.body, COALESCE(u.display_name, u.email, 'unknown') AS author, n.created_at
+          FROM placement_notes n LEFT JOIN users u ON u.id = n.author_id
+         WHERE n.placement_id = $1 ORDER BY n.id
+        """,
+        placement_id,
+    )
+    status = Status(row["status"])
+    return Placement(
+        **{
+            k: row[k]
+            for k in (
+                "id",
+                "reference",
+                "order_type",
+                "order_label",
+                "statute",
+                "court_id",
+                "court_name",
+                "case_number",
+                "detention_start",
+                "deadline_at",
+                "overdue",
+                "county_fips",
+                "county_name",
+                "clinical_notes",
+                "liaison_id",
+                "liaison_email",
+                "requesting_agency",
+                "requesting_officer",
+                "outcome",
+                "outcome_note",
+                "accepted_facility_name",
+                "accepted_unit_name",
+                "created_at",
+                "updated_at",
+                "accepted_at",
+                "admitted_at",
+                "closed_at",
+                "version",
+                "alerts",
+            )
+        },
+        status=status,
+        person=_person(row),
+        needs=_needs(row),
+        allowed_transitions=sorted(TRANSITIONS[status]),
+        referrals=await referrals_of(conn, placement_id),
+        links=[Link(**dict(r)) for r in links],
+        notes=[Note(**dict(r)) for r in notes],
+    )
+
+
+async def facility_view(
+    conn: Connection, placement_id: int, facility_ids: frozenset[int]
+) -> FacilityPlacement:
+    row = await _row(conn, placement_id)
+    referrals = [r for r in await referrals_of(conn, placement_id) if r.facility_id in facility_ids]
+    return FacilityPlacement(
+        id=row["id"],
+        reference=row["reference"],
+        order_label=row["order_label"],
+        detention_start=row["detention_start"],
+        deadline_at=row["deadline_at"],
+        overdue=row["overdue"],
+        county_name=row["county_name"],
+        person=_person(row),
+        needs=_needs(row),
+        clinical_notes=row["clinical_notes"],
+        status=row["status"],
+        referrals=referrals,
+    )
+
+
+async def list_placements(
+    conn: Connection,
+    *,
+    status: Status | None = None,
+    court_id: int | None = None,
+    liaison_id: int | None = None,
+    overdue: bool | None = None,
+    active_only: bool = False,
+    limit: int = 200,
+) -> list[PlacementSummary]:
+    rows = await conn.fetch(
+        """
+        SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
+               co.name AS county_name, p.person_initials, p.population, p.status,
+               p.detention_start, p.deadline_at, p.liaison_id, af.name AS accepted_facility_name,
+               (p.deadline_at IS NOT NULL AND p.deadline_at < now()
+                  AND p.status NOT IN ('admitted', 'closed')) AS overdue,
+               (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'pending')
+                 AS pending_referrals,
+               (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'declined')
+                 AS declined_referrals
+          FROM placements p
+          JOIN order_types ot ON ot.code = p.order_type
+          JOIN counties co ON co.fips = p.county_fips
+          LEFT JOIN courts ct ON ct.id = p.court_id
+          LEFT JOIN referrals ar ON ar.id = p.accepted_referral_id
+          LEFT JOIN units au ON au.id = ar.unit_id
+          LEFT JOIN facilities af ON af.id = au.facility_id
+         WHERE ($1::text IS NULL OR p.status = $1)
+           AND ($2::bigint IS NULL OR p.court_id = $2)
+           AND ($3::bigint IS NULL OR p.liaison_id = $3)
+           AND ($4::bool IS NULL OR (p.deadline_at IS NOT NULL AND p.deadline_at < now()
+                                     AND p.status NOT IN ('admitted', 'closed')) = $4)
+           AND (NOT $5::bool OR p.status NOT IN ('admitted', 'closed'))
+         ORDER BY p.deadline_at NULLS LAST, p.id
+         LIMIT $6
+        """,
+        status.value if status else None,
+        court_id,
+        liaison_id,
+        overdue,
+        active_only,
+        limit,
+    )
+    return [PlacementSummary(**dict(r)) for r in rows]
+
+
+async def referrals_for_facilities(
+    conn: Connection,
+    facility_ids: frozenset[int],
+    *,
+    statuses: Sequence[str] = ("pending", "accepted"),
+) -> list[FacilityPlacement]:
+    """Placements with referrals to these facilities (pending or accepted by default)."""
+    ids = await conn.fetch(
+        """
+        SELECT DISTINCT r.placement_id, min(r.created_at) AS first
+          FROM referrals r JOIN units un ON un.id = r.unit_id
+         WHERE un.facility_id = ANY($1::bigint[]) AND r.status = ANY($2::text[])
+         GROUP BY r.placement_id ORDER BY first
+        """,
+        sorted(facility_ids),
+        list(statuses),
+    )
+    return [await facility_view(conn, r["placement_id"], facility_ids) for r in ids]
+
+
+async def court_lookup(
+    conn: Connection, court_id: int | None, case_number: str
+) -> list[CourtPlacement]:
+    rows = await conn.fetch(
+        _PLACEMENT_SQL + " WHERE ($1::bigint IS NULL OR p.court_id = $1) AND p.court_id IS NOT NULL"
+        " AND lower(p.case_number) = lower($2) ORDER BY p.id",
+        court_id,
+        case_number.strip(),
+    )
+    out = []
+    for row in rows:
+        events = await conn.fetch(
+            "SELECT at, to_state FROM placement_events WHERE placement_id = $1 AND to_state IS NOT NULL"
+            " AND kind IN ('created', 'transition', 'referral_accepted', 'reopened') ORDER BY id",
+            row["id"],
+        )
+        shows_facility = row["status"] in (Status.ACCEPTED, Status.IN_TRANSIT, Status.ADMITTED)
+        out.append(
+            CourtPlacement(
+                reference=row["reference"],
+                case_number=row["case_number"],
+                court_name=row["court_name"] or "",
+                order_label=row["order_label"],
+                status=row["status"],
+                detention_start=row["detention_start"],
+                deadline_at=row["deadline_at"],
+                overdue=row["overdue"],
+                facility_name=row["accepted_facility_name"] if shows_facility else None,
+                timeline=[TimelineEntry(at=e["at"], status=e["to_state"]) for e in events],
+            )
+        )
+    return out
+
+
+async def timeline(conn: Connection, placement_id: int) -> list[Event]:
+    rows = await conn.fetch(
+        "SELECT id, at, actor, kind, from_state, to_state, data FROM placement_events"
+        " WHERE placement_id = $1 ORDER BY id",
+        placement_id,
+    )
+    return [Event(**dict(r)) for r in rows]
+
+
+async def order_types(conn: Connection) -> list[OrderType]:
+    rows = await conn.fetch(
+        "SELECT code, label, statute, deadline_hours, court_ordered FROM order_types ORDER BY position"
+    )
+    return [OrderType(**dict(r)) for r in rows]
+
+
+async def set_order_deadline(conn: Connection, code: str, hours: int | None) -> OrderType:
+    row = await conn.fetchrow(
+        "UPDATE order_types SET deadline_hours = $2, updated_at = now() WHERE code = $1"
+        " RETURNING code, label, statute, deadline_hours, court_ordered",
+        code,
+        hours,
+    )
+    if row is None:
+        raise not_found("order type")
+    return OrderType(**dict(row))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _actor(principal: Principal | None) -> tuple[int | None, str]:
+    if principal is None:
+        return None, "system"
+    return principal.user_id, principal.label
+
+
+async def _event(
+    conn: Connection,
+    placement_id: int,
+    actor: Principal | None,
+    kind: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    actor_id, label = _actor(actor)
+    await conn.execute(
+        "INSERT INTO placement_events (placement_id, actor_id, actor, kind, from_state, to_state, data)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        placement_id,
+        actor_id,
+        label,
+        kind,
+        from_state,
+        to_state,
+        data or {},
+    )
+
+
+async def _placement_event(
+    conn: Connection, placement_id: int, event: str
+) -> tuple[str, dict[str, Any]]:
+    """The ``placements`` topic payload: ids and state only, never health information."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.id, p.reference, p.status, p.court_id, p.liaison_id, p.deadline_at,
+               au.facility_id AS accepted_facility_id,
+               COALESCE((SELECT array_agg(DISTINCT un.facility_id) FROM referrals r
+                           JOIN units un ON un.id = r.unit_id WHERE r.placement_id = p.id), '{}')
+                 AS facility_ids
+          FROM placements p
+          LEFT JOIN referrals ar ON ar.id = p.accepted_referral_id
+          LEFT JOIN units au ON au.id = ar.unit_id
+         WHERE p.id = $1
+        """,
+        placement_id,
+    )
+    assert row is not None
+    return PLACEMENTS, {
+        "kind": "placement",
+        "event": event,
+        "placement_id": row["id"],
+        "reference": row["reference"],
+        "status": row["status"],
+        "court_id": row["court_id"],
+        "liaison_id": row["liaison_id"],
+        "accepted_facility_id": row["accepted_facility_id"],
+        "facility_ids": sorted(row["facility_ids"]),
+        "deadline_at": row["deadline_at"].isoformat() if row["deadline_at"] else None,
+    }
+
+
+async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict[str, Any]]:
+    row = await conn.fetchrow(
+        "SELECT r.id, r.placement_id, r.unit_id, un.facility_id, r.status FROM referrals r"
+        " JOIN units un ON un.id = r.unit_id WHERE r.id = $1",
+        referral_id,
+    )
+    assert row is not None
+    return REFERRALS, {
+        "kind": "referral",
+        "referral_id": row["id"],
+        "placement_id": row["placement_id"],
+        "unit_id": row["unit_id"],
+        "facility_id": row["facility_id"],
+        "status": row["status"],
+    }
+
+
+async def _publish(
+    conn: Connection,
+    placement_id: int,
+    event: str,
+    *,
+    referral_ids: Sequence[int] = (),
+    unit_ids: Sequence[int] = (),
+) -> None:
+    """Outbox events for a change: the placement, its touched referrals, changed units."""
+    events = [await _placement_event(conn, placement_id, event)]
+    events += [await _referral_event(conn, rid) for rid in referral_ids]
+    if unit_ids:
+        now = await board.db_now(conn)
+        events += [board.unit_event(u) for u in await board.unit_states(conn, unit_ids, now=now)]
+    await outbox.append(conn, events)
+
+
+async def _lock(conn: Connection, placement_id: int) -> Any:
+    row = await conn.fetchrow(
+        "SELECT id, status, version, order_type, accepted_referral_id FROM placements"
+        " WHERE id = $1 FOR UPDATE",
+        placement_id,
+    )
+    if row is None:
+        raise not_found("placement")
+    return row
+
+
+def _illegal(current: str, wanted: str, allowed: Sequence[str]) -> Problem:
+    names = ", ".join(allowed) if allowed else "none (it is final)"
+    return Problem(
+        409,
+        f"A placement that is {current} cannot become {wanted}. Allowed from {current}: {names}.",
+        code="illegal-transition",
+        extra={"current": current, "allowed": list(allowed)},
+    )
+
+
+def _stale(what: str = "placement") -> Problem:
+    return Problem(
+        412,
+        f"The {what} was changed by someone else; reload and retry.",
+        code="precondition-failed",
+    )
+
+
+async def _deadline(
+    conn: Connection, order_type: str, detention_start: datetime
+) -> datetime | None:
+    row = await conn.fetchrow(
+        "SELECT deadline_hours, court_ordered FROM order_types WHERE code = $1", order_type
+    )
+    if row is None:
+        raise Problem(
+            422,
+            "Unknown order type.",
+            code="validation-error",
+            errors=[
+                {
+                    "field": "order_type",
+                    "in": "body",
+                    "message": "no such order type",
+                    "type": "reference",
+                }
+            ],
+        )
+    hours = row["deadline_hours"]
+    return detention_start + timedelta(hours=hours) if hours is not None else None
+
+
+def _reference_problem(exc: asyncpg.ForeignKeyViolationError) -> Problem:
+    detail = str(exc.detail or "")
+    field = next(
+        (f for f in ("court_id", "county_fips", "liaison_id", "unit_id") if f in detail),
+        "reference",
+    )
+    return Problem(
+        422,
+        "The request refers to something that does not exist.",
+        code="validation-error",
+        errors=[{"field": field, "in": "body", "message": "does not exist", "type": "reference"}],
+    )
+
+
+async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
+    """Create a placement (with its links); returns its id. Runs in one transaction."""
+    liaison_id = data.liaison_id or (actor.user_id if actor.role is Role.LIAISON else None)
+    async with conn.transaction():
+        deadline = await _deadline(conn, data.order_type, data.detention_start)
+        court_ordered = await conn.fetchval(
+            "SELECT court_ordered FROM order_types WHERE code = $1", data.order_type
+        )
+        if court_ordered and data.court_id is None:
+            raise Problem(
+                422,
+                "A court order needs the court.",
+                code="validation-error",
+                errors=[
+                    {
+                        "field": "court_id",
+                        "in": "body",
+                        "message": "required for a court order",
+                        "type": "missing",
+                    }
+                ],
+            )
+        if liaison_id is not None:
+            role = await conn.fetchval(
+                "SELECT role FROM users WHERE id = $1 AND NOT disabled", liaison_id
+            )
+            if role not in (Role.LIAISON.value, Role.ADMIN.value):
+                raise Problem(
+                    422,
+                    "The assigned liaison must be an active liaison.",
+                    code="validation-error",
+                    errors=[
+                        {
+                            "field": "liaison_id",
+                            "in": "body",
+                            "message": "not a liaison",
+                            "type": "reference",
+                        }
+                    ],
+                )
+        try:
+            placement_id = await conn.fetchval(
+                """
+                INSERT INTO placements (
+                    reference, order_type, court_id, case_number, detention_start, deadline_at,
+                    county_fips, person_initials, person_birth_year, person_age, person_sex,
+                    population, gender, specialties, security_level, involuntary, payer,
+                    clinical_notes, liaison_id, requesting_agency, requesting_officer, created_by)
+                VALUES ('PL-' || to_char(now() AT TIME ZONE 'UTC', 'YYYY') || '-'
+                          || lpad(nextval('placement_reference_seq')::text, 6, '0'),
+                        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                        $17, $18, $19, $20, $21)
+                RETURNING id
+                """,
+                data.order_type,
+                data.court_id,
+                data.case_number,
+                data.detention_start,
+                deadline,
+                data.county_fips,
+                data.person.initials,
+                data.person.birth_year,
+                data.person.age,
+                data.person.sex,
+                data.needs.population.value,
+                data.needs.gender,
+                sorted(set(data.needs.specialties)),
+                data.needs.security_level.value if data.needs.security_level else None,
+                data.needs.involuntary,
+                data.needs.payer,
+                data.clinical_notes,
+                liaison_id,
+                data.requesting_agency,
+                data.requesting_officer,
+                actor.user_id,
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise _reference_problem(exc) from None
+        await _event(
+            conn,
+            placement_id,
+            actor,
+            "created",
+            to_state=Status.OPEN.value,
+            data={"order_type": data.order_type},
+        )
+        for link in data.links:
+            await _insert_link(conn, placement_id, link, actor)
+        await _publish(conn, placement_id, "created")
+    return int(placement_id)
+
+
+async def update(
+    conn: Connection,
+    placement_id: int,
+    patch: PlacementPatch,
+    actor: Principal,
+    expected_version: int | None,
+) -> None:
+    """Edit the record (not its state). Needs and identity changes are on the timeline."""
+    fields = patch.model_fields_set
+    async with conn.transaction():
+        row = await _lock(conn, placement_id)
+        if expected_version is not None and row["version"] != expected_version:
+            raise _stale()
+        if Status(row["status"]) in TERMINAL:
+            raise Problem(
+                409,
+                f"A placement that is {row['status']} is final and cannot be edited.",
+                code="illegal-transition",
+                extra={"current": row["status"], "allowed": []},
+            )
+        current = await conn.fetchrow("SELECT * FROM placements WHERE id = $1", placement_id)
+        assert current is not None
+        values: dict[str, Any] = {
+            k: current[k]
+            for k in (
+                "court_id",
+                "case_number",
+                "detention_start",
+                "county_fips",
+                "clinical_notes",
+                "liaison_id",
+                "requesting_agency",
+                "requesting_officer",
+                "person_initials",
+                "person_birth_year",
+                "person_age",
+                "person_sex",
+                "population",
+                "gender",
+                "specialties",
+                "security_level",
+                "involuntary",
+                "payer",
+            )
+        }
+        for name in (
+            "court_id",
+            "case_number",
+            "detention_start",
+            "county_fips",
+            "clinical_notes",
+            "liaison_id",
+            "requesting_agency",
+            "requesting_officer",
+        ):
+            if name in fields:
+                values[name] = getattr(patch, name)
+        if patch.person is not None:
+            values.update(
+                person_initials=patch.person.initials,
+                person_birth_year=patch.person.birth_year,
+                person_age=patch.person.age,
+                person_sex=patch.person.sex,
+            )
+        if patch.needs is not None:
+            n = patch.needs
+            values.update(
+                population=n.population.value,
+                gender=n.gender,
+                specialties=sorted(set(n.specialties)),
+                security_level=n.security_level.value if n.security_level else None,
+                involuntary=n.involuntary,
+                payer=n.payer,
+            )
+        deadline = await _deadline(conn, row["order_type"], values["detention_start"])
+        try:
+            await conn.execute(
+                """
+                UPDATE placements SET court_id = $2, case_number = $3, detention_start = $4,
+                       deadline_at = $5, county_fips = $6, clinical_notes = $7, liaison_id = $8,
+                       requesting_agency = $9, requesting_officer = $10, person_initials = $11,
+                       person_birth_year = $12, person_age = $13, person_sex = $14, population = $15,
+                       gender = $16, specialties = $17, security_level = $18, involuntary = $19,
+                       payer = $20, updated_at = now(), version = version + 1
+                 WHERE id = $1
+                """,
+                placement_id,
+                values["court_id"],
+                values["case_number"],
+                values["detention_start"],
+                deadline,
+                values["county_fips"],
+                values["clinical_notes"] or "",
+                values["liaison_id"],
+                values["requesting_agency"] or "",
+                values["requesting_officer"] or "",
+                values["person_initials"],
+                values["person_birth_year"],
+                values["person_age"],
+                values["person_sex"],
+                values["population"],
+                values["gender"],
+                values["specialties"],
+                values["security_level"],
+                values["involuntary"],
+                values["payer"],
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise _reference_problem(exc) from None
+        except asyncpg.CheckViolationError:
+            raise Problem(422, "A court order needs the court.", code="validation-error") from None
+        # The timeline records which fields changed, never their (possibly clinical) values.
+        await _event(conn, placement_id, actor, "edited", data={"fields": sorted(fields)})
+        await _publish(conn, placement_id, "edited")
+
+
+async def refer(
+    conn: Connection, placement_id: int, unit_ids: Sequence[int], actor: Principal
+) -> list[int]:
+    """Send referrals to units; the placement must be open. Returns the new referral ids."""
+    async with conn.transaction():
+        row = await _lock(conn, placement_id)
+        if row["status"] != Status.OPEN:
+            raise Problem(
+                409,
+                f"Referrals are sent while a placement is open; this one is {row['status']}.",
+                code="illegal-transition",
+                extra={"current": row["status"], "allowed": []},
+            )
+        units = await conn.fetch(
+            "SELECT u.id FROM units u JOIN facilities f ON f.id = u.facility_id"
+            " WHERE u.id = ANY($1::bigint[]) AND u.active AND f.active",
+            list(unit_ids),
+        )
+        missing = sorted(set(unit_ids) - {r["id"] for r in units})
+        if missing:
+            raise Problem(
+                422,
+                "Some units do not exist or are not active.",
+                code="validation-error",
+                errors=[
+                    {
+                        "field": "unit_ids",
+                        "in": "body",
+                        "message": f"unit {u} is not available",
+                        "type": "reference",
+                    }
+                    for u in missing
+                ],
+            )
+        ids = []
+        for unit_id in sorted(set(unit_ids)):
+            try:
+                async with conn.transaction():
+                    referral_id = await conn.fetchval(
+                        "INSERT INTO referrals (placement_id, unit_id, created_by)"
+                        " VALUES ($1, $2, $3) RETURNING id",
+                        placement_id,
+                        unit_id,
+                        actor.user_id,
+                    )
+            except asyncpg.UniqueViolationError:
+                raise conflict(
+                    f"Unit {unit_id} already has an open referral for this placement."
+                ) from None
+            ids.append(int(referral_id))
+            await _event(
+                conn,
+                placement_id,
+                actor,
+                "referral_sent",
+                data={"referral_id": referral_id, "unit_id": unit_id},
+            )
+        await _publish(conn, placement_id, "referred", referral_ids=ids)
+        return ids
+
+
+async def _lock_referral(conn: Connection, referral_id: int) -> tuple[Any, Any]:
+    """Lock the placement, then the referral (always in that order)."""
+    placement_id = await conn.fetchval(
+        "SELECT placement_id FROM referrals WHERE id = $1", referral_id
+    )
+    if placement_id is None:
+        raise not_found("referral")
+    placement = await _lock(conn, placement_id)
+    referral = await conn.fetchrow(
+        "SELECT r.*, un.facility_id FROM referrals r JOIN units un ON un.id = r.unit_id"
+        " WHERE r.id = $1 FOR UPDATE OF r",
+        referral_id,
+    )
+    assert referral is not None
+    return placement, referral
+
+
+async def referral_scope(conn: Connection, referral_id: int) -> tuple[int, int]:
+    """(placement id, facility id) of a referral, for access decisions."""
+    row = await conn.fetchrow(
+        "SELECT r.placement_id, un.facility_id FROM referrals r JOIN units un ON un.id = r.unit_id"
+        " WHERE r.id = $1",
+        referral_id,
+    )
+    if row is None:
+        raise not_found("referral")
+    return row["placement_id"], row["facility_id"]
+
+
+async def _release_hold(conn: Connection, referral: Any) -> None:
+    if referral["hold_active"]:
+        await conn.execute(
+            "UPDATE unit_census SET held = held - 1 WHERE unit_id = $1 AND held > 0",
+            referral["unit_id"],
+        )
+        await conn.execute(
+            "UPDATE referrals SET hold_active = false, hold_expires_at = NULL WHERE id = $1",
+            referral["id"],
+        )
+
+
+async def accept(conn: Connection, referral_id: int, actor: Principal, hold: timedelta) -> None:
+    """Accept a pending referral: hold one bed, move the placement to ``accepted``, and
+    withdraw the placement's other pending referrals. 409 when the bed was just taken."""
+    async with conn.transaction():
+        placement, referral = await _lock_referral(conn, referral_id)
+        if referral["status"] != ReferralStatus.PENDING:
+            raise _referral_illegal(referral["status"], "accepted")
+        if placement["status"] != Status.OPEN:
+            raise Problem(
+                409,
+                f"The placement is already {placement['status']}; it no longer needs a bed.",
+                code="placement-not-open",
+                extra={"current": placement["status"], "allowed": []},
+            )
+        held = await conn.fetchval(
+            "UPDATE unit_census SET held = held + 1"
+            " WHERE unit_id = $1 AND available - held > 0 RETURNING held",
+            referral["unit_id"],
+        )
+        if held is None:
+            raise Problem(
+                409,
+                "The bed was just taken: this unit has no free bed left. Update the census "
+                "if a bed is free, or decline.",
+                code="bed-taken",
+            )
+        await conn.execute(
+            "UPDATE referrals SET status = 'accepted', hold_active = true, hold_expires_at = now() + $2,"
+            " responded_by = $3, responded_at = now() WHERE id = $1",
+            referral_id,
+            hold,
+            actor.user_id,
+        )
+        withdrawn = await conn.fetch(
+            "UPDATE referrals SET status = 'withdrawn', responded_at = now()"
+            " WHERE placement_id = $1 AND status = 'pending' AND id <> $2 RETURNING id",
+            placement["id"],
+            referral_id,
+        )
+        await conn.execute(
+            "UPDATE placements SET status = 'accepted', accepted_referral_id = $2, accepted_at = now(),"
+            " updated_at = now(), version = version + 1 WHERE id = $1",
+            placement["id"],
+            referral_id,
+        )
+        await _event(
+            conn,
+            placement["id"],
+            actor,
+            "referral_accepted",
+            from_state=placement["status"],
+            to_state=Status.ACCEPTED.value,
+            data={"referral_id": referral_id, "unit_id": referral["unit_id"]},
+        )
+        for row in withdrawn:
+            await _event(
+                conn,
+                placement["id"],
+                None,
+                "referral_withdrawn",
+                data={"referral_id": row["id"], "reason": "another unit accepted"},
+            )
+        await _publish(
+            conn,
+            placement["id"],
+            "accepted",
+            referral_ids=[referral_id, *[r["id"] for r in withdrawn]],
+            unit_ids=[referral["unit_id"]],
+        )
+
+
+def _referral_illegal(current: str, wanted: str) -> Problem:
+    allowed = {
+        "pending": ["accepted", "declined", "withdrawn"],
+        "accepted": ["declined", "withdrawn"],
+    }
+    return Problem(
+        409,
+        f"A referral that is {current} cannot become {wanted}."
+        + (f" Allowed: {', '.join(allowed[current])}." if current in allowed else " It is final."),
+        code="illegal-transition",
+        extra={"current": current, "allowed": allowed.get(current, [])},
+    )
+
+
+async def _reopen_after_release(conn: Connection, placement: Any, referral: Any, kind: str) -> bool:
+    """An accepted referral ended (its bed already released): the placement is open again."""
+    if (
+        placement["status"] == Status.ACCEPTED
+        and placement["accepted_referral_id"] == referral["id"]
+    ):
+        await conn.execute(
+            "UPDATE placements SET status = 'open', accepted_referral_id = NULL, accepted_at = NULL,"
+            " updated_at = now(), version = version + 1 WHERE id = $1",
+            placement["id"],
+        )
+        await _event(
+            conn,
+            placement["id"],
+            None,
+            "reopened",
+            from_state=Status.ACCEPTED.value,
+            to_state=Status.OPEN.value,
+            data={"referral_id": referral["id"], "because": kind},
+        )
+        return True
+    return False
+
+
+async def decline(
+    conn: Connection, referral_id: int, reason: DeclineReason, note: str, actor: Principal
+) -> None:
+    async with conn.transaction():
+        placement, referral = await _lock_referral(conn, referral_id)
+        status = referral["status"]
+        if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
+            status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
+        ):
+            raise _referral_illegal(status, "declined")
+        await _release_hold(conn, referral)
+        await conn.execute(
+            "UPDATE referrals SET status = 'declined', decline_reason = $2, decline_note = $3,"
+            " responded_by = $4, responded_at = now() WHERE id = $1",
+            referral_id,
+            reason.value,
+            note,
+            actor.user_id,
+        )
+        await _event(
+            conn,
+            placement["id"],
+            actor,
+            "referral_declined",
+            data={
+                "referral_id": referral_id,
+                "unit_id": referral["unit_id"],
+                "reason": reason.value,
+            },
+        )
+        units = [referral["unit_id"]] if status == ReferralStatus.ACCEPTED else []
+        if status == ReferralStatus.ACCEPTED:
+            await _reopen_after_release(conn, placement, referral, "declined")
+        await _publish(
+            conn, placement["id"], "declined", referral_ids=[referral_id], unit_ids=units
+        )
+
+
+async def withdraw(conn: Connection, referral_id: int, actor: Principal) -> None:
+    async with conn.transaction():
+        placement, referral = await _lock_referral(conn, referral_id)
+        status = referral["status"]
+        if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
+            status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
+        ):
+            raise _referral_illegal(status, "withdrawn")
+        await _release_hold(conn, referral)
+        await conn.execute(
+            "UPDATE referrals SET status = 'withdrawn', responded_at = now() WHERE id = $1",
+            referral_id,
+        )
+        await _event(
+            conn, placement["id"], actor, "referral_withdrawn", data={"referral_id": referral_id}
+        )
+        units = [referral["unit_id"]] if status == ReferralStatus.ACCEPTED else []
+        if status == ReferralStatus.ACCEPTED:
+            await _reopen_after_release(conn, placement, referral, "withdrawn")
+        await _publish(
+            conn, placement["id"], "withdrawn", referral_ids=[referral_id], unit_ids=units
+        )
+
+
+async def transition(
+    conn: Connection,
+    placement_id: int,
+    change: TransitionIn,
+    actor: Principal,
+    expected_version: int | None,
+) -> None:
+    """in_transit (from accepted; the hold no longer expires), admitted (from in_transit; the
+    held bed becomes occupied), or closed with an outcome (releases any hold)."""
+    wanted = Status(change.to)
+    async with conn.transaction():
+        row = await _lock(conn, placement_id)
+        current = Status(row["status"])
+        if expected_version is not None and row["version"] != expected_version:
+            raise _stale()
+        if wanted not in TRANSITIONS[current]:
+            raise _illegal(current.value, wanted.value, sorted(TRANSITIONS[current]))
+        referral = None
+        if row["accepted_referral_id"] is not None:
+            referral = await conn.fetchrow(
+                "SELECT * FROM referrals WHERE id = $1 FOR UPDATE", row["accepted_referral_id"]
+            )
+        units: list[int] = []
+        referral_ids: list[int] = []
+        if wanted is Status.IN_TRANSIT:
+            await conn.execute(
+                "UPDATE referrals SET hold_expires_at = NULL WHERE id = $1",
+                row["accepted_referral_id"],
+            )
+            await conn.execute(
+                "UPDATE placements SET status = 'in_transit', updated_at = now(),"
+                " version = version + 1 WHERE id = $1",
+                placement_id,
+            )
+        elif wanted is Status.ADMITTED:
+            assert referral is not None
+            if referral["hold_active"]:
+                # The held bed becomes an occupied one.
+                await conn.execute(
+                    """
+                    UPDATE unit_census
+                       SET held = held - 1, available = available - 1,
+                           occupied = CASE WHEN occupied IS NULL THEN NULL ELSE occupied + 1 END
+                     WHERE unit_id = $1 AND held > 0
+                    """,
+                    referral["unit_id"],
+                )
+                await conn.execute(
+                    "UPDATE referrals SET hold_active = false, hold_expires_at = NULL"
+                    " WHERE id = $1",
+                    referral["id"],
+                )
+                units.append(referral["unit_id"])
+            await conn.execute(
+                "UPDATE placements SET status = 'admitted', admitted_at = now(), updated_at = now(),"
+                " version = version + 1 WHERE id = $1",
+                placement_id,
+            )
+        else:
+            if referral is not None and referral["hold_active"]:
+                await _release_hold(conn, referral)
+                units.append(referral["unit_id"])
+            pending = await conn.fetch(
+                "UPDATE referrals SET status = 'withdrawn', responded_at = now()"
+                " WHERE placement_id = $1 AND status = 'pending' RETURNING id",
+                placement_id,
+            )
+            referral_ids = [r["id"] for r in pending]
+            assert change.outcome is not None
+            await conn.execute(
+                "UPDATE placements SET status = 'closed', outcome = $2, outcome_note = $3, closed_at = now(),"
+                " updated_at = now(), version = version + 1 WHERE id = $1",
+                placement_id,
+                change.outcome.value,
+                change.note,
+            )
+        await _event(
+            conn,
+            placement_id,
+            actor,
+            "transition",
+            from_state=current.value,
+            to_state=wanted.value,
+            data={"outcome": change.outcome.value if change.outcome else None, "note": change.note},
+        )
+        await _publish(conn, placement_id, wanted.value, referral_ids=referral_ids, unit_ids=units)
+
+
+async def _insert_link(conn: Connection, placement_id: int, link: LinkIn, actor: Principal) -> int:
+    link_id = await conn.fetchval(
+        "INSERT INTO placement_links (placement_id, system, external_id, url, created_by)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        placement_id,
+        link.system,
+        link.external_id,
+        link.url,
+        actor.user_id,
+    )
+    await _event(
+        conn, placement_id, actor, "link_added", data={"link_id": link_id, "system": link.system}
+    )
+    return int(link_id)
+
+
+async def add_link(conn: Connection, placement_id: int, link: LinkIn, actor: Principal) -> int:
+    async with conn.transaction():
+        await _lock(conn, placement_id)
+        link_id = await _insert_link(conn, placement_id, link, actor)
+        await _publish(conn, placement_id, "link_added")
+        return link_id
+
+
+async def add_note(conn: Connection, placement_id: int, note: NoteIn, actor: Principal) -> int:
+    async with conn.transaction():
+        await _lock(conn, placement_id)
+        note_id = await conn.fetchval(
+            "INSERT INTO placement_notes (placement_id, body, author_id) VALUES ($1, $2, $3) RETURNING id",
+            placement_id,
+            note.body,
+            actor.user_id,
+        )
+        # The note's text stays in placement_notes; the timeline only says a note was added.
+        await _event(conn, placement_id, actor, "note_added", data={"note_id": note_id})
+        await _publish(conn, placement_id, "note_added")
+        return int(note_id)
+
+
+# --------------------------------------------------------------------------- scheduled
+
+
+async def expire_holds(conn: Connection, now: datetime) -> int:
+    """Expire accepted referrals whose hold ran out: the bed returns to the board and the
+    placement is open again. Returns how many expired."""
+    due = await conn.fetch(
+        "SELECT id FROM referrals WHERE hold_active AND hold_expires_at <= $1 ORDER BY id", now
+    )
+    count = 0
+    for row in due:
+        async with conn.transaction():
+            placement, referral = await _lock_referral(conn, row["id"])
+            if not (
+                referral["hold_active"]
+                and referral["hold_expires_at"]
+                and referral["hold_expires_at"] <= now
+            ):
+                continue  # changed meanwhile
+            await _release_hold(conn, referral)
+            await conn.execute(
+                "UPDATE referrals SET status = 'expired' WHERE id = $1", referral["id"]
+            )
+            await _event(
+                conn,
+                placement["id"],
+                None,
+                "hold_expired",
+                data={"referral_id": referral["id"], "unit_id": referral["unit_id"]},
+            )
+            await _reopen_after_release(conn, placement, referral, "hold expired")
+            await _publish(
+                conn,
+                placement["id"],
+                "hold_expired",
+                referral_ids=[referral["id"]],
+                unit_ids=[referral["unit_id"]],
+            )
+            count += 1
+    return count
+
+
+def alert_points(hours: Sequence[int]) -> list[tuple[str, timedelta]]:
+    """Named points before a deadline, plus the deadline itself ("passed")."""
+    return [(f"{h}h", timedelta(hours=h)) for h in sorted(set(hours), reverse=True)] + [
+        ("passed", timedelta(0))
+    ]
+
+
+async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence[int]) -> int:
+    """Raise each due alert once per placement that is not admitted or closed; return how
+    many were announced. A point that had already passed when the placement was created
+    is recorded without an announcement (its countdown already shows it)."""
+    announced = 0
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ALERTS_LOCK_KEY):
+            return 0
+        for point, before in alert_points(hours):
+            rows = await conn.fetch(
+                """
+                INSERT INTO placement_alerts (placement_id, point, raised_at)
+                SELECT p.id, $2, $3 FROM placements p
+                 WHERE p.deadline_at IS NOT NULL AND p.status NOT IN ('admitted', 'closed')
+                   AND p.deadline_at - $1::interval <= $3
+                ON CONFLICT DO NOTHING
+                RETURNING placement_id,
+                          (SELECT deadline_at - $1::interval >= created_at FROM placements
+                            WHERE id = placement_id) AS announce
+                """,
+                before,
+                point,
+                now,
+            )
+            for row in rows:
+                if not row["announce"] and point != "passed":
+                    continue
+                await _event(
+                    conn,
+                    row["placement_id"],
+                    None,
+                    "deadline_alert",
+                    data={"point": point, "at": now.isoformat()},
+                )
+                await _publish(conn, row["placement_id"], f"deadline_{point}")
+                announced += 1
+    return announced
