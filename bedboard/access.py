@@ -121,16 +121,19 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _deny("bed search is for liaisons")
     if action is Action.REFERRAL_LIST:
         return ALLOW if role is Role.FACILITY else _deny("role cannot list referrals")
-    if action is Action.PLACEMENT_READ:
-        if role is Role.FACILITY and principal.facility_ids & resource.facility_ids:
+    if action in (Action.PLACEMENT_READ, Action.PLACEMENT_TIMELINE, Action.PLACEMENT_WRITE):
+        referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
+        if referred and action is Action.PLACEMENT_READ:
             return ALLOW
+        if referred:
+            return _deny("a receiving facility answers referrals; liaisons manage the placement")
         if role in (Role.FACILITY, Role.COURT):
             return _conceal("not a placement referred to you")
-        return _deny("role cannot read placements")
+        return _deny("role cannot see placements")
     if action is Action.REFERRAL_RESPOND:
         if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
             return ALLOW
-        if role is Role.FACILITY:
+        if role in (Role.FACILITY, Role.COURT):
             return _conceal("a referral to another facility")
         return _deny("only the receiving facility answers a referral")
     if action is Action.COURT_LOOKUP:

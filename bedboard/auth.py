@@ -215,6 +215,20 @@ async def load_session(conn: Connection, settings: Settings, cookie_value: str) 
     return _principal(row, via="session", csrf_token=row["csrf_token"])
 
 
+async def peek_session(conn: Connection, cookie_value: str) -> Principal | None:
+    """The session's principal without sliding its expiry (for long-lived connections,
+    which must not keep an idle session alive)."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.*, s.csrf_token
+          FROM sessions s JOIN principals p ON p.user_id = s.user_id
+         WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT p.disabled
+        """,
+        _digest(cookie_value),
+    )
+    return _principal(row, via="session", csrf_token=row["csrf_token"]) if row else None
+
+
 async def end_session(conn: Connection, cookie_value: str) -> None:
     await conn.execute("DELETE FROM sessions WHERE token_hash = $1", _digest(cookie_value))
 
@@ -269,9 +283,13 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     row = await conn.fetchrow(
         """
         WITH t AS (
-            UPDATE api_tokens SET last_used_at = now()
+            SELECT id, user_id, last_used_at FROM api_tokens
              WHERE token_hash = $1 AND revoked_at IS NULL
-         RETURNING id, user_id
+        ), touched AS (
+            -- Record use at most once a minute: busy integrations need not write every call.
+            UPDATE api_tokens SET last_used_at = now()
+             WHERE id IN (SELECT id FROM t
+                           WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
         )
         SELECT p.*, t.id AS token_id
           FROM t JOIN principals p ON p.user_id = t.user_id

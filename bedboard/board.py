@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bedboard import outbox
-from bedboard.database import Connection
+from bedboard.database import Connection, consistent_read
 from bedboard.facilities import FacilityKind, Gender, Population, SecurityLevel
 from bedboard.freshness import Freshness, freshness, is_overdue, worst
 
@@ -103,7 +103,7 @@ def unit_event(unit: UnitState) -> tuple[str, dict[str, Any]]:
 
 async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
     """The whole board and the seq it reflects, read in one repeatable-read snapshot."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    async with consistent_read(conn):
         seq = await outbox.head(conn)
         now = now or await db_now(conn)
         facility_rows = await conn.fetch(

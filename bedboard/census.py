@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from bedboard import board, outbox
 from bedboard.board import UnitState
 from bedboard.database import Connection
+from bedboard.freshness import STALE_AFTER_CADENCES
 from bedboard.problems import Problem
 
 MAX_COUNT = 2000
@@ -262,6 +263,28 @@ async def _record_freshness(conn: Connection, units: Sequence[UnitState]) -> Non
     )
 
 
+# The same classification as freshness.freshness(), done in the database so the job does
+# not build every unit in Python (a test keeps the two in step).
+_FRESHNESS_CHANGES_SQL = """
+    WITH current AS (
+        SELECT u.id AS unit_id, u.facility_id,
+               CASE WHEN c.as_of IS NULL THEN 'never'
+                    WHEN $1 - c.as_of <= make_interval(mins => f.report_cadence_minutes) THEN 'fresh'
+                    WHEN $1 - c.as_of <= make_interval(mins => $2 * f.report_cadence_minutes)
+                      THEN 'late'
+                    ELSE 'stale' END AS state
+          FROM units u
+          JOIN facilities f ON f.id = u.facility_id
+          LEFT JOIN unit_census c ON c.unit_id = u.id
+         WHERE u.active AND f.active
+    )
+    SELECT cur.unit_id, cur.facility_id, cur.state
+      FROM current cur LEFT JOIN unit_freshness uf ON uf.unit_id = cur.unit_id
+     WHERE uf.state IS DISTINCT FROM cur.state
+     ORDER BY cur.unit_id
+"""
+
+
 async def publish_freshness_changes(conn: Connection, now: datetime) -> int:
     """Publish every unit whose freshness changed by the passing of time; return how many.
 
@@ -270,15 +293,18 @@ async def publish_freshness_changes(conn: Connection, now: datetime) -> int:
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", FRESHNESS_LOCK_KEY):
             return 0
-        units = await board.unit_states(conn, now=now)
-        known = {
-            r["unit_id"]: r["state"]
-            for r in await conn.fetch("SELECT unit_id, state FROM unit_freshness")
-        }
-        changed = [u for u in units if known.get(u.id) != u.freshness.value]
+        changed = await conn.fetch(_FRESHNESS_CHANGES_SQL, now, STALE_AFTER_CADENCES)
         if not changed:
             return 0
-        await _record_freshness(conn, changed)
+        await conn.execute(
+            """
+            INSERT INTO unit_freshness (unit_id, state)
+            SELECT * FROM unnest($1::bigint[], $2::text[])
+            ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = now()
+            """,
+            [r["unit_id"] for r in changed],
+            [r["state"] for r in changed],
+        )
         await outbox.append(
             conn,
             [
@@ -286,12 +312,12 @@ async def publish_freshness_changes(conn: Connection, now: datetime) -> int:
                     outbox.BOARD,
                     {
                         "kind": "freshness",
-                        "unit_id": u.id,
-                        "facility_id": u.facility_id,
-                        "freshness": u.freshness.value,
+                        "unit_id": r["unit_id"],
+                        "facility_id": r["facility_id"],
+                        "freshness": r["state"],
                     },
                 )
-                for u in changed
+                for r in changed
             ],
         )
         return len(changed)

@@ -49,7 +49,7 @@ def pool(request: web.Request) -> Pool:
 
 
 def remote_addr(request: web.Request) -> str:
-    """The client address; X-Forwarded-For's first hop only when the proxy is trusted."""
+    """The client address; X-Forwarded-For's last hop (our proxy's) when the proxy is trusted."""
     if request.app[SETTINGS].trust_proxy_headers:
         # The last hop is the one our own proxy added; earlier ones are the client's word.
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()

@@ -139,6 +139,17 @@ async def transaction(pool: Pool) -> AsyncIterator[Connection]:
         yield conn
 
 
+@asynccontextmanager
+async def consistent_read(conn: Connection) -> AsyncIterator[Connection]:
+    """Several reads from one snapshot: a repeatable-read, read-only transaction, or the
+    caller's own transaction when there is one already."""
+    if conn.is_in_transaction():
+        yield conn
+        return
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
+
+
 # --------------------------------------------------------------------------- migrations
 
 

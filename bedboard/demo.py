@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bedboard import auth, board, census, users
+from bedboard import auth, board, census, placements, search, users
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.facilities import (
@@ -307,6 +307,7 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             court_ids = await load_courts(conn)
             creds = await load_users(conn, facility_ids, court_ids)
             await load_census(conn, rng, facility_ids)
+            await load_placements(conn, rng)
             _write_credentials(data_dir, creds)
             return creds
         existing = _read_credentials(data_dir)
@@ -340,6 +341,89 @@ async def load_census(conn: Connection, rng: random.Random, facility_ids: list[i
             )
             reports.append((unit.id, report))
     await census.apply(conn, reports, census.Source("demo"))
+
+
+_DEMO_CASES = (
+    # (initials, age, sex, population, county, hours since detention, what happens)
+    ("JR", 34, "male", "adult", "29019", 5, "open"),
+    ("MK", 16, "female", "adolescent", "29095", 30, "declined_then_open"),
+    ("TL", 52, "female", "adult", "29189", 20, "accepted"),
+    ("DW", 71, "male", "geriatric", "29077", 40, "in_transit"),
+    ("AS", 28, "female", "adult", "29510", 60, "admitted"),
+    ("BC", 45, "male", "adult", "29183", 80, "closed"),
+)
+
+
+async def load_placements(conn: Connection, rng: random.Random) -> None:
+    """A few placements in different states, through the same functions as the API."""
+    liaison = await auth.principal_for_user(
+        conn, (await users.get_user_by_email(conn, f"liaison@{DEMO_DOMAIN}")).id
+    )
+    admin = await auth.principal_for_user(
+        conn, (await users.get_user_by_email(conn, f"admin@{DEMO_DOMAIN}")).id
+    )
+    assert liaison is not None and admin is not None
+    court_ids = [r["id"] for r in await conn.fetch("SELECT id FROM courts ORDER BY id")]
+    now = await board.db_now(conn)
+    for index, (initials, age, sex, population, county, hours, story) in enumerate(_DEMO_CASES):
+        data = placements.PlacementIn(
+            order_type="emergency_96h",
+            court_id=court_ids[0],  # the demo court account's court: it can look all of them up
+            case_number=f"26P-MH-{1001 + index}",
+            detention_start=now - timedelta(hours=hours),
+            county_fips=county,
+            person=placements.PersonIn(initials=initials, age=age, sex=sex),  # type: ignore[arg-type]
+            needs=placements.NeedsIn(population=Population(population), involuntary=True),
+            clinical_notes="Demo record (fictional): presenting with psychosis; no medical holds.",
+            requesting_agency="Demo County Sheriff (fictional)",
+            links=[
+                placements.LinkIn(
+                    system="CMHL case (demo)",
+                    external_id=f"C-{2200 + index}",
+                    url=f"https://cmhl.example.org/cases/C-{2200 + index}",
+                )
+            ],
+        )
+        placement_id = await placements.create(conn, data, liaison)
+        if story == "open":
+            # Waiting on the demo facility account, so its referrals page has work on it.
+            unit_id = await conn.fetchval(
+                "SELECT u.id FROM units u JOIN user_facilities uf ON uf.facility_id = u.facility_id"
+                " JOIN users us ON us.id = uf.user_id WHERE us.email = $1 AND u.population = $2"
+                " ORDER BY u.id LIMIT 1",
+                f"facility@{DEMO_DOMAIN}",
+                population,
+            )
+            if unit_id is not None:
+                await placements.refer(conn, placement_id, [unit_id], liaison)
+            continue
+        results = await search.search(
+            conn, search.SearchQuery(county=county, population=Population(population), limit=3)
+        )
+        unit_ids = [r.unit_id for r in results.results][:2]
+        if not unit_ids:
+            continue
+        referral_ids = await placements.refer(conn, placement_id, unit_ids, liaison)
+        if story == "declined_then_open":
+            await placements.decline(
+                conn,
+                referral_ids[0],
+                placements.DeclineReason.NO_BED,
+                "Last bed went to a walk-in.",
+                admin,
+            )
+            continue
+        await placements.accept(conn, referral_ids[0], admin, timedelta(hours=4))
+        steps = {
+            "in_transit": ["in_transit"],
+            "admitted": ["in_transit", "admitted"],
+            "closed": ["closed"],
+        }
+        for step in steps.get(story, []):
+            change = placements.TransitionIn.model_validate(
+                {"to": step, "outcome": "withdrawn" if step == "closed" else None}
+            )
+            await placements.transition(conn, placement_id, change, liaison, None)
 
 
 async def simulator_token(conn: Connection, data_dir: Path) -> str:
@@ -395,8 +479,8 @@ async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> Non
         snapshot = await _first_board(session)
         units = [
             unit
-            for index, facility in enumerate(snapshot["facilities"])
-            if index not in _NEGLECTED
+            for facility in snapshot["facilities"]
+            if facility["freshness"] not in ("stale", "never")  # the neglected ones stay neglected
             for unit in facility["units"]
             if unit["staffed"] is not None
         ]
@@ -421,7 +505,10 @@ async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> Non
             }
             try:
                 async with session.put(f"/api/v1/units/{unit['id']}/census", json=body) as resp:
-                    if resp.status == 200:
+                    outcome = (
+                        (await resp.json())["results"][0]["outcome"] if resp.status == 200 else None
+                    )
+                    if outcome == "applied":
                         unit.update(occupied=occupied, blocked=blocked)
                     else:
                         log.warning("demo simulator: report refused (%s)", resp.status)
@@ -437,5 +524,6 @@ def credentials_banner(creds: list[DemoCredential], url: str) -> str:
         "Demo accounts (fictional data; these passwords are for this demo only):",
     ]
     lines += [f"  {c.role:<9} {c.email:<{width}}  {c.password}" for c in creds]
+    lines.append("Demo court case numbers to look up: 26P-MH-1001 to 26P-MH-1006.")
     lines.append("")
     return "\n".join(lines)

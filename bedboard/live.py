@@ -28,7 +28,6 @@ from bedboard.outbox import Change
 log = logging.getLogger(__name__)
 
 RESYNC_CLOSE_CODE = 4000  # "you fell behind: take a snapshot and subscribe again"
-POLICY_CLOSE_CODE = 4403  # not allowed to subscribe to a topic
 SUBSCRIBER_BUFFER_FRAMES = 512
 HEARTBEAT_S = 15.0
 KEEPALIVE_S = 10.0
@@ -179,7 +178,8 @@ class OutboxListener:
     async def _serve(self) -> None:
         assert self._conn is not None
         conn = self._conn
-        since_keepalive = 0.0
+        loop = asyncio.get_running_loop()
+        next_keepalive = loop.time() + KEEPALIVE_S
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=FALLBACK_POLL_S)
@@ -187,9 +187,8 @@ class OutboxListener:
             if conn.is_closed():
                 raise database.DatabaseUnavailable("listen connection closed")
             await self.drain()
-            since_keepalive += FALLBACK_POLL_S
-            if since_keepalive >= KEEPALIVE_S:
-                since_keepalive = 0.0
+            if loop.time() >= next_keepalive:
+                next_keepalive = loop.time() + KEEPALIVE_S
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=KEEPALIVE_TIMEOUT_S)
 
     async def drain(self) -> None:

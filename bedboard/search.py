@@ -7,19 +7,21 @@ counted under the first reason it fails, so an empty result can be trusted.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bedboard.database import Connection
+from bedboard.database import Connection, consistent_read
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
 from bedboard.freshness import Freshness, freshness
 from bedboard.problems import Problem
 
 KM_PER_MILE = 1.609344
 EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE_LAT = 111.2
+KM_PER_DEGREE_LAT = 111.0
+BOX_MARGIN = 1.05
 SECURITY_ORDER = [level.value for level in SecurityLevel]
 
 # Why a unit was left out, in the order they are checked.
@@ -36,6 +38,21 @@ REASONS = (
     "stale",
     "no_beds",
 )
+
+# How a page says why units were left out ("12 units ...").
+REASON_LABELS = {
+    "population": "serve another age group",
+    "gender": "serve another gender",
+    "involuntary_not_accepted": "do not take involuntary admissions",
+    "court_ordered_not_accepted": "do not take court-ordered admissions",
+    "security": "have a lower security level",
+    "needs_not_served": "do not serve the needs",
+    "payer_not_accepted": "do not take the payer",
+    "too_far": "are too far",
+    "stale": "have stale or no reports (include them below)",
+    "no_beds": "have no free beds",
+    "beyond_limit": "matched but are beyond the first results",
+}
 
 
 class SearchQuery(BaseModel):
@@ -211,10 +228,11 @@ async def origin_of(conn: Connection, query: SearchQuery) -> tuple[float, float,
 
 def parameters(query: SearchQuery, lat: float, lon: float, now: datetime) -> list[Any]:
     """Positional parameters shared by RESULTS_SQL and EXCLUDED_SQL (the latter uses $1-$13)."""
-    import math
-
-    dlat = (query.max_km or 0) / KM_PER_DEGREE_LAT
-    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    # A box a little larger than the circle: it only lets the index narrow the rows; the
+    # exact great-circle test decides.
+    dlat = (query.max_km or 0) / KM_PER_DEGREE_LAT * BOX_MARGIN
+    widest = min(abs(lat) + dlat, 89.0)
+    dlon = dlat / max(math.cos(math.radians(widest)), 0.01)
     security_rank = SECURITY_ORDER.index(query.security.value) + 1 if query.security else 1
     return [
         lat,
@@ -237,7 +255,10 @@ def parameters(query: SearchQuery, lat: float, lon: float, now: datetime) -> lis
 
 
 async def search(conn: Connection, query: SearchQuery) -> SearchResponse:
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    async with consistent_read(conn):
+        # Plan each search for its own parameters: a cached generic plan cannot use the
+        # location index (the radius filter is optional), and is much slower at scale.
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         now: datetime = await conn.fetchval("SELECT now()")
         lat, lon, origin = await origin_of(conn, query)
         params = parameters(query, lat, lon, now)

@@ -17,6 +17,7 @@ import aiohttp
 import websockets
 
 MAX_BACKOFF_S = 15.0
+SIGNED_OUT_CLOSE_CODE = 4401
 
 
 class TokenRefused(Exception):
@@ -80,20 +81,26 @@ class Watcher:
         )
         async with websockets.connect(ws_url, additional_headers=self.headers) as ws:
             await ws.send(json.dumps({"type": "subscribe", "topics": ["board"], "since": self.seq}))
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("type") == "snapshot_required":
-                    self.say("too far behind: taking a new snapshot")
-                    self.seq = None
-                    return
-                if message.get("type") == "subscribed":
-                    self.say(f"live from seq {self.seq}")
-                    continue
-                if "seq" in message and "topic" in message:
-                    if self.seq is not None and message["seq"] <= self.seq:
+            try:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message.get("type") == "snapshot_required":
+                        self.say("too far behind: taking a new snapshot")
+                        self.seq = None
+                        return
+                    if message.get("type") == "subscribed":
+                        self.say(f"live from seq {self.seq}")
                         continue
-                    self.seq = message["seq"]
-                    self.say(f"#{message['seq']} {describe(message['data'], self.facilities)}")
+                    if "seq" in message and "topic" in message:
+                        if self.seq is not None and message["seq"] <= self.seq:
+                            continue
+                        self.seq = message["seq"]
+                        self.say(f"#{message['seq']} {describe(message['data'], self.facilities)}")
+            except websockets.ConnectionClosed:
+                if ws.close_code != SIGNED_OUT_CLOSE_CODE:
+                    raise
+        if ws.close_code == SIGNED_OUT_CLOSE_CODE:
+            raise TokenRefused("the token is no longer valid (revoked, or its user disabled)")
 
     async def run(self) -> None:
         delay = 0.5
@@ -103,9 +110,9 @@ class Watcher:
                     await self.snapshot()
                 await self.stream()
                 delay = 0.5
+                continue
             except (OSError, aiohttp.ClientError, websockets.WebSocketException) as exc:
-                self.say(
-                    f"disconnected ({exc or type(exc).__name__}); retrying from seq {self.seq}"
-                )
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))
-                delay = min(delay * 2, MAX_BACKOFF_S)
+                reason = str(exc) or type(exc).__name__
+            self.say(f"disconnected ({reason}); retrying from seq {self.seq}")
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            delay = min(delay * 2, MAX_BACKOFF_S)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from typing import Literal
 
 from aiohttp import WSMsgType, web
@@ -21,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bedboard import auth, database, outbox, placements
 from bedboard.auth import Principal, Role
-from bedboard.context import HUB, POOL, SETTINGS, WEBSOCKETS, current_principal, origin_allowed
+from bedboard.context import (
+    HUB,
+    POOL,
+    WEBSOCKETS,
+    current_principal,
+    deny,
+    origin_allowed,
+)
 from bedboard.live import (
     HEARTBEAT_S,
     Hub,
@@ -186,6 +194,8 @@ class LiveSession:
 
     async def _heartbeats(self) -> None:
         beats = 0
+        # Spread clients that connected together, so their heartbeats do not all coincide.
+        await asyncio.sleep(random.uniform(0, HEARTBEAT_S))
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             beats += 1
@@ -208,7 +218,7 @@ async def _reload_principal(request: web.Request, conn: database.Connection) -> 
     if header.lower().startswith("bearer "):
         return await auth.load_token(conn, header[7:].strip())
     cookie = request.cookies.get(auth.SESSION_COOKIE)
-    return await auth.load_session(conn, request.app[SETTINGS], cookie) if cookie else None
+    return await auth.peek_session(conn, cookie) if cookie else None
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -217,6 +227,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if principal is None:
         raise unauthenticated()
     if not origin_allowed(request):
+        deny(request, principal, "live.connect", "websocket", "", "Origin not allowed")
         raise Problem(403, "This Origin may not open the live connection.", code="bad-origin")
     # No per-message compression: frames are encoded once and sent as-is to every client.
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 SEQ_PREFIX = '{"seq": '
 AS_OF_MARK = '"as_of": "'
@@ -99,7 +99,7 @@ class Child:
                     close_timeout=2,
                     max_size=2**20,
                 )
-            except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
+            except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
                 return f"connect: {type(exc).__name__}: {exc}"
             try:
                 await ws.send(
@@ -184,18 +184,21 @@ async def _serve(pipe: Connection) -> None:
         cmd: dict[str, Any] = await asyncio.to_thread(pipe.recv)
         op = cmd["op"]
         reply: dict[str, Any]
-        if op == "connect":
-            reply = await child.connect(cmd)
-        elif op == "sync":
-            reply = await child.sync(cmd)
-        elif op == "collect":
-            reply = child.collect(cmd)
-        elif op == "close":
-            await child.close()
-            pipe.send({"closed": True})
-            return
-        else:
-            reply = {"error": f"unknown op {op}"}
+        try:
+            if op == "connect":
+                reply = await child.connect(cmd)
+            elif op == "sync":
+                reply = await child.sync(cmd)
+            elif op == "collect":
+                reply = child.collect(cmd)
+            elif op == "close":
+                await child.close()
+                pipe.send({"closed": True})
+                return
+            else:
+                reply = {"error": f"unknown op {op}"}
+        except Exception as exc:  # noqa: BLE001 -- the controller must hear of it, not hang
+            reply = {"error": f"{op}: {type(exc).__name__}: {exc}"}
         pipe.send(reply)
 
 
@@ -225,6 +228,10 @@ class Fleet:
             self._procs.append(proc)
 
     @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs if proc.pid is not None]
+
+    @property
     def size(self) -> int:
         return len(self._pipes)
 
@@ -232,6 +239,8 @@ class Fleet:
         pipe = self._pipes[index]
         pipe.send(cmd)
         reply: dict[str, Any] = await asyncio.to_thread(pipe.recv)
+        if "error" in reply:
+            raise RuntimeError(f"websocket client process {index}: {reply['error']}")
         return reply
 
     async def ask_all(self, cmd: dict[str, Any]) -> list[dict[str, Any]]:

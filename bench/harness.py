@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,8 +51,8 @@ DEFAULT = Profile(
     s1_processes=2,
     s1_rate=20.0,
     s1_seconds=60.0,
-    s1_rounds=6,
-    s1_baseline_seconds=6.0,
+    s1_rounds=12,
+    s1_baseline_seconds=3.0,
     s3_facilities=5000,
     s3_units=50000,
     s3_queries=24,
@@ -61,7 +61,7 @@ DEFAULT = Profile(
     s4_processes=4,
     s4_rate=10.0,
     s4_seconds=60.0,
-    s4_rounds=6,
+    s4_rounds=12,
     warmup=20,
 )
 
@@ -135,7 +135,7 @@ async def head_seq(dsn: str) -> int:
 
 
 async def paced(
-    rate: float, count: int, action: Callable[[int], Awaitable[None]], *, overlap: bool
+    rate: float, count: int, action: Callable[[int], Coroutine[Any, Any, None]], *, overlap: bool
 ) -> None:
     """Start ``action(i)`` at ``i / rate`` seconds. With ``overlap`` each starts on time in
     its own task (open loop: a slow one does not delay the next); otherwise one at a time."""

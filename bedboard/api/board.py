@@ -36,7 +36,7 @@ class ChangeOut(BaseModel):
 
 
 class ChangesPage(BaseModel):
-    seq: int = Field(description="The newest seq; resume from here.")
+    seq: int = Field(description="The last seq read: ask again from here (see `more`).")
     changes: list[ChangeOut]
     more: bool
 

@@ -26,6 +26,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/", "Home"),
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
+        NavItem("/placements", "Placements"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/users", "Users"),
@@ -34,17 +35,20 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
     ),
     Role.LIAISON: (
         NavItem("/", "Home"),
+        NavItem("/placements", "Placements"),
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
+        NavItem("/court", "Case lookup"),
         NavItem("/directory", "Facilities"),
     ),
     Role.FACILITY: (
         NavItem("/", "Home"),
         NavItem("/census", "Report census"),
+        NavItem("/referrals", "Referrals"),
         NavItem("/board", "Board"),
         NavItem("/directory", "Facilities"),
     ),
-    Role.COURT: (NavItem("/", "Home"),),
+    Role.COURT: (NavItem("/", "Home"), NavItem("/court", "Case lookup")),
     Role.VIEWER: (
         NavItem("/", "Home"),
         NavItem("/board", "Board"),
@@ -118,9 +122,10 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, home, login
+    from bedboard.pages import admin, board, home, login, placements
 
     login.setup(app)
     home.setup(app)
     board.setup(app)
+    placements.setup(app)
     admin.setup(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -85,23 +84,8 @@ async def _run_search(request: web.Request) -> dict[str, Any]:
         "securities": [("", "Any"), *_choices([s.value for s in SecurityLevel])],
         "specialties": _choices(SPECIALTIES),
         "payers": [("", "Any"), *_choices(PAYERS)],
-        "reason_labels": REASON_LABELS,
+        "reason_labels": search.REASON_LABELS,
     }
-
-
-REASON_LABELS = {
-    "population": "serve another age group",
-    "gender": "serve another gender",
-    "involuntary_not_accepted": "do not take involuntary admissions",
-    "court_ordered_not_accepted": "do not take court-ordered admissions",
-    "security": "have a lower security level",
-    "needs_not_served": "do not serve the needs",
-    "payer_not_accepted": "do not take the payer",
-    "too_far": "are too far",
-    "stale": "have stale or no reports (include them below)",
-    "no_beds": "have no free beds",
-    "beyond_limit": "matched but are beyond the first results",
-}
 
 
 async def search_page(request: web.Request) -> web.StreamResponse:
@@ -150,7 +134,8 @@ async def census_submit(request: web.Request) -> web.StreamResponse:
     principal = require_role(request, Role.FACILITY, Role.ADMIN)
     context = await _census_context(request)
     form = await request.post()
-    now = datetime.now(UTC)
+    async with acquire(request.app[POOL]) as conn:
+        now = await board.db_now(conn)  # the same clock the future-date check uses
     reports: list[tuple[int, CensusReport]] = []
     errors: dict[int, dict[str, str]] = {}
     values: dict[int, dict[str, str]] = {}

@@ -30,15 +30,16 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "Home",
             "Board",
             "Find a bed",
+            "Placements",
             "Facilities",
             "Courts",
             "Users",
             "API tokens",
             "Audit trail",
         ],
-        Role.LIAISON: ["Home", "Board", "Find a bed", "Facilities"],
-        Role.FACILITY: ["Home", "Report census", "Board", "Facilities"],
-        Role.COURT: ["Home"],
+        Role.LIAISON: ["Home", "Placements", "Board", "Find a bed", "Case lookup", "Facilities"],
+        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Facilities"],
+        Role.COURT: ["Home", "Case lookup"],
     }
     for role, labels in expected.items():
         account = await make_user(

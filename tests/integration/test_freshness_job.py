@@ -81,3 +81,28 @@ async def test_the_scheduled_job_uses_the_database_clock_not_the_apps(
         await conn.fetchval("SELECT state FROM unit_freshness WHERE unit_id = $1", unit.id)
         == "fresh"
     )
+
+
+async def test_the_job_classifies_exactly_like_the_pure_function(
+    conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    from bedboard.freshness import freshness
+
+    facility = await make_facility(report_cadence_minutes=90)
+    start: datetime = await conn.fetchval("SELECT now()")
+    ages = [0, 89, 90, 91, 179, 180, 181, 600]
+    units = []
+    for age in ages:
+        unit = await make_unit(facility.id)
+        as_of = start - timedelta(minutes=age)
+        await census.apply(
+            conn, [(unit.id, CensusReport(as_of=as_of, available=1))], Source("test")
+        )
+        units.append((unit.id, as_of))
+    never = await make_unit(facility.id)
+    later = start + timedelta(minutes=30)
+    await census.publish_freshness_changes(conn, later)
+    stored = dict(await conn.fetch("SELECT unit_id, state FROM unit_freshness"))
+    for unit_id, as_of in units:
+        assert stored[unit_id] == freshness(as_of, timedelta(minutes=90), later).value, unit_id
+    assert stored[never.id] == "never"

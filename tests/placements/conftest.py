@@ -115,15 +115,16 @@ async def world(
         court=court.id,
         other_court=other_court.id,
     )
+    # Token-only accounts: no password hashing, so every test stays quick.
     accounts = {
-        "admin": await make_user(Role.ADMIN),
-        "liaison": await make_user(Role.LIAISON),
-        "liaison2": await make_user(Role.LIAISON),
-        "facility_a": await make_user(Role.FACILITY, facility_ids=[a.id]),
-        "facility_b": await make_user(Role.FACILITY, facility_ids=[b.id]),
-        "court": await make_user(Role.COURT, court_id=court.id),
-        "other_court": await make_user(Role.COURT, court_id=other_court.id),
-        "viewer": await make_user(Role.VIEWER),
+        "admin": await make_user(Role.ADMIN, password=None),
+        "liaison": await make_user(Role.LIAISON, password=None),
+        "liaison2": await make_user(Role.LIAISON, password=None),
+        "facility_a": await make_user(Role.FACILITY, facility_ids=[a.id], password=None),
+        "facility_b": await make_user(Role.FACILITY, facility_ids=[b.id], password=None),
+        "court": await make_user(Role.COURT, court_id=court.id, password=None),
+        "other_court": await make_user(Role.COURT, court_id=other_court.id, password=None),
+        "viewer": await make_user(Role.VIEWER, password=None),
     }
     for name, account in accounts.items():
         w.headers[name] = {"Authorization": f"Bearer {await make_token(account.id)}"}

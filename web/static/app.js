@@ -14,3 +14,8 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
     }
   });
 }
+
+// Print buttons (the court's case status page).
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.addEventListener("click", () => window.print());
+}

@@ -59,7 +59,7 @@ let needsReload = false;
 function applyUnit(unit) {
   const row = boardEl.querySelector(`tr[data-unit-id="${unit.id}"]`);
   if (!row) {
-    needsReload = true; // a unit this page has not drawn: reload at the next quiet moment
+    needsReload = true; // a unit this page has not drawn yet (added since it loaded)
     return;
   }
   const strong = document.createElement("strong");
@@ -114,6 +114,10 @@ function onFrame(frame) {
   const data = frame.data;
   if (data.kind === "unit") applyUnit(data.unit);
   else if (data.kind === "freshness") applyFreshness(data);
+  if (needsReload) {
+    location.reload(); // draw the new unit; the fresh page subscribes from its own seq
+    return;
+  }
   updateTotal();
   applyFilters();
   refreshTimes();

@@ -26,8 +26,13 @@ export function connectLive({ topics, seq, onFrame, onSnapshot, onStatus }) {
         onStatus("live");
       } else if (message.type === "snapshot_required") {
         onStatus("reconnecting");
-        lastSeq = await onSnapshot();
-        subscribe();
+        try {
+          lastSeq = await onSnapshot();
+          subscribe();
+        } catch (error) {
+          console.warn("bedboard: snapshot failed; reconnecting", error);
+          socket.close(); // the close handler retries with backoff
+        }
       } else if (typeof message.seq === "number" && message.topic) {
         if (message.seq <= lastSeq) return; // already applied
         lastSeq = message.seq;

@@ -23,8 +23,11 @@ if (params.get("county")) {
       timer = setTimeout(refresh, 500);
     },
     async onSnapshot() {
+      // Take the position first: anything committed after it arrives as a frame.
+      const response = await fetch("/api/v1/board", { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`board snapshot failed: ${response.status}`);
+      const board = await response.json();
       await refresh();
-      const board = await (await fetch("/api/v1/board", { credentials: "same-origin" })).json();
       return board.seq;
     },
     onStatus: statusReporter(document.getElementById("live-status")),

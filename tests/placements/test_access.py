@@ -1,0 +1,344 @@
+"""Who may do what to placements: every endpoint, every role, own and other scope."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from tests.placements.conftest import CANARY, World
+
+ROLES = [
+    "anonymous",
+    "viewer",
+    "court",
+    "other_court",
+    "facility_a",
+    "facility_b",
+    "liaison",
+    "admin",
+]
+
+
+def expect(**by_role: int) -> dict[str, int]:
+    assert set(by_role) == set(ROLES), set(ROLES) ^ set(by_role)
+    return by_role
+
+
+LIAISON_ONLY_WRITE = expect(
+    anonymous=401,
+    viewer=403,
+    court=404,
+    other_court=404,
+    facility_a=403,
+    facility_b=404,
+    liaison=200,
+    admin=200,
+)
+
+# (name, method, path template, body, expected status by role)
+CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
+    (
+        "create",
+        "POST",
+        "/api/v1/placements",
+        "placement",
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=403,
+            facility_b=403,
+            liaison=201,
+            admin=201,
+        ),
+    ),
+    (
+        "list",
+        "GET",
+        "/api/v1/placements",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=403,
+            facility_b=403,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "read",
+        "GET",
+        "/api/v1/placements/{pid}",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=404,
+            other_court=404,
+            facility_a=200,
+            facility_b=404,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "edit",
+        "PATCH",
+        "/api/v1/placements/{pid}",
+        {"requesting_officer": "Sgt. Demo"},
+        LIAISON_ONLY_WRITE,
+    ),
+    (
+        "refer",
+        "POST",
+        "/api/v1/placements/{pid}/referrals",
+        {"unit_ids": ["b1"]},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    (
+        "accept",
+        "POST",
+        "/api/v1/referrals/{rid}/accept",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=404,
+            other_court=404,
+            facility_a=200,
+            facility_b=404,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "decline",
+        "POST",
+        "/api/v1/referrals/{rid}/decline",
+        {"reason": "no_bed"},
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=404,
+            other_court=404,
+            facility_a=200,
+            facility_b=404,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    ("withdraw", "POST", "/api/v1/referrals/{rid}/withdraw", None, LIAISON_ONLY_WRITE),
+    (
+        "transition",
+        "POST",
+        "/api/v1/placements/{pid}/transition",
+        {"to": "closed", "outcome": "withdrawn"},
+        LIAISON_ONLY_WRITE,
+    ),
+    (
+        "link",
+        "POST",
+        "/api/v1/placements/{pid}/links",
+        {"system": "docket", "url": "https://c.example.org/1"},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    (
+        "note",
+        "POST",
+        "/api/v1/placements/{pid}/notes",
+        {"body": "Spoke with the family."},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    ("timeline", "GET", "/api/v1/placements/{pid}/timeline", None, LIAISON_ONLY_WRITE),
+    (
+        "referral_list",
+        "GET",
+        "/api/v1/referrals",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=200,
+            facility_b=200,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "court_lookup",
+        "GET",
+        "/api/v1/court/placements?case_number=26P-CV-0042",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=200,
+            other_court=200,
+            facility_a=403,
+            facility_b=403,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "order_types",
+        "GET",
+        "/api/v1/order-types",
+        None,
+        expect(
+            anonymous=401,
+            viewer=200,
+            court=200,
+            other_court=200,
+            facility_a=200,
+            facility_b=200,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "order_type_edit",
+        "PATCH",
+        "/api/v1/order-types/emergency_96h",
+        {"deadline_hours": 96},
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=403,
+            facility_b=403,
+            liaison=403,
+            admin=200,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "expected"), CASES, ids=[c[0] for c in CASES]
+)
+async def test_placement_access(
+    world: World, name: str, method: str, path: str, body: Any, expected: dict[str, int], role: str
+) -> None:
+    placement = await world.create()
+    (rid,) = await world.refer(placement["id"], "a1")
+    url = path.format(pid=placement["id"], rid=rid)
+    if body == "placement":
+        body = world.placement_body()
+    elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:
+        body = {"unit_ids": [world.ids["b1"]]}
+    audit_before = await world.conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE outcome = 'denied'"
+    )
+    resp = await world.call(role, method, url, json=body)
+    assert resp.status == expected[role], await resp.text()
+    if resp.status in (403, 404) and role != "anonymous":
+        denied = await world.conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE outcome = 'denied'"
+        )
+        assert denied == audit_before + 1
+    text = await resp.text()
+    if role in ("court", "other_court", "viewer", "anonymous", "facility_b"):
+        assert CANARY not in text
+        assert "clinical_notes" not in text and "needs" not in text
+
+
+async def test_a_facility_sees_only_its_own_referrals_and_what_it_needs(world: World) -> None:
+    placement = await world.create()
+    await world.refer(placement["id"], "a1", "b1")
+    body = await (
+        await world.call("facility_a", "GET", f"/api/v1/placements/{placement['id']}")
+    ).json()
+    assert [r["unit_id"] for r in body["referrals"]] == [world.ids["a1"]]
+    assert CANARY in body["clinical_notes"]  # the receiving facility needs the notes to decide
+    assert "links" not in body and "liaison_email" not in body and "requesting_officer" not in body
+
+
+async def test_the_court_sees_status_and_facility_but_nothing_clinical(world: World) -> None:
+    placement = await world.create()
+    ref_a, ref_b = await world.refer(placement["id"], "a1", "b1")
+    await world.call(
+        "facility_a",
+        "POST",
+        f"/api/v1/referrals/{ref_a}/decline",
+        json={"reason": "aggression_safety", "note": "assault history"},
+    )
+    await world.call("facility_b", "POST", f"/api/v1/referrals/{ref_b}/accept")
+    resp = await world.call("court", "GET", "/api/v1/court/placements?case_number=26p-cv-0042")
+    text = await resp.text()
+    (item,) = json.loads(text)["items"]
+    assert item["status"] == "accepted" and item["facility_name"] == "Lakeside Psychiatric"
+    assert [t["status"] for t in item["timeline"]] == ["open", "accepted"]
+    for secret in (CANARY, "aggression", "assault", "clinical", "needs", "decline", "Hillcrest"):
+        assert secret not in text
+    other = await world.call(
+        "other_court", "GET", "/api/v1/court/placements?case_number=26P-CV-0042"
+    )
+    assert (await other.json())["items"] == []
+
+
+async def test_every_read_and_write_of_placement_data_is_audited(world: World) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    await world.call("liaison", "GET", f"/api/v1/placements/{pid}")
+    await world.call("liaison", "GET", f"/api/v1/placements/{pid}/timeline")
+    await world.call("liaison", "POST", f"/api/v1/placements/{pid}/notes", json={"body": "note"})
+    await world.call("court", "GET", "/api/v1/court/placements?case_number=26P-CV-0042")
+    rows = await world.conn.fetch(
+        "SELECT actor, action FROM audit_log WHERE outcome = 'success' ORDER BY id"
+    )
+    actions = [r["action"] for r in rows]
+    assert actions == [
+        "placement.create",
+        "placement.read",
+        "placement.timeline",
+        "placement.note",
+        "court.lookup",
+    ]
+
+
+async def test_the_clinical_canary_never_leaks(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    placement = await world.create()
+    pid = placement["id"]
+    (ref,) = await world.refer(pid, "a1")
+    await world.call("facility_a", "POST", f"/api/v1/referrals/{ref}/accept")
+    bodies = []
+    # Error answers about the placement.
+    for role, method, path, body in [
+        ("liaison", "POST", f"/api/v1/placements/{pid}/transition", {"to": "admitted"}),
+        ("liaison", "PATCH", f"/api/v1/placements/{pid}", {"clinical_notes": 5}),
+        ("court", "GET", f"/api/v1/placements/{pid}", None),
+        ("facility_b", "GET", f"/api/v1/placements/{pid}", None),
+        ("liaison", "POST", f"/api/v1/placements/{pid}/referrals", {"unit_ids": [world.ids["a1"]]}),
+    ]:
+        resp = await world.call(role, method, path, json=body)
+        assert resp.status >= 400
+        bodies.append(await resp.text())
+    bodies.append(
+        await (
+            await world.call("court", "GET", "/api/v1/court/placements?case_number=26P-CV-0042")
+        ).text()
+    )
+    for text in bodies:
+        assert CANARY not in text
+    assert CANARY not in caplog.text
+    outbox = await world.conn.fetch("SELECT topic, payload::text AS p FROM board_outbox")
+    assert outbox and all(CANARY not in row["p"] for row in outbox)
+    events = await world.conn.fetch("SELECT data::text AS d FROM placement_events")
+    assert all(CANARY not in row["d"] for row in events)
+    audit = await world.conn.fetch("SELECT detail::text AS d FROM audit_log")
+    assert all(CANARY not in row["d"] for row in audit)

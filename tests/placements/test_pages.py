@@ -1,0 +1,95 @@
+"""Placement pages served by the app: forms, refusals and the court lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bedboard.auth import Role
+from tests.conftest import login
+from tests.placements.conftest import CANARY, World
+
+
+async def test_the_new_placement_form_explains_what_is_missing(
+    client: Any, make_user: Any, conn: Any
+) -> None:
+    liaison = await make_user(Role.LIAISON)
+    session = await login(client, liaison.email)
+    resp = await client.post(
+        "/placements/new",
+        data={
+            "csrf_token": session.csrf,
+            "order_type": "emergency_96h",
+            "court_id": "",
+            "detention_start": "",
+            "county_fips": "",
+            "initials": "J0HN",
+            "population": "adult",
+            "sex": "male",
+        },
+    )
+    assert resp.status == 422
+    html = await resp.text()
+    assert "Please correct" in html
+    assert 'value="J0HN"' in html
+    assert await conn.fetchval("SELECT count(*) FROM placements") == 0
+
+
+async def test_the_placement_page_shows_the_record_and_beds_that_fit(
+    world: World, client: Any, make_user: Any
+) -> None:
+    placement = await world.create(liaison_id=None)
+    liaison = await make_user(Role.LIAISON)
+    await login(client, liaison.email)
+    html = await (await client.get(f"/placements/{placement['id']}")).text()
+    assert placement["reference"] in html and CANARY in html
+    assert "Refer to Hillcrest Behavioral — Adult Acute" in html
+    assert "Mark in transit" not in html  # not allowed while open
+
+
+async def test_other_roles_cannot_open_liaison_pages(
+    client: Any, make_user: Any, make_facility: Any
+) -> None:
+    facility = await make_facility()
+    staff = await make_user(Role.FACILITY, facility_ids=[facility.id])
+    await login(client, staff.email)
+    assert (await client.get("/placements")).status == 403
+    assert (await client.get("/placements/new")).status == 403
+    assert (await client.get("/court")).status == 403
+
+
+async def test_a_court_clerk_finds_only_their_own_courts_case(
+    world: World, client: Any, make_user: Any
+) -> None:
+    await world.create()
+    clerk = await make_user(Role.COURT, court_id=world.ids["court"])
+    other = await make_user(Role.COURT, court_id=world.ids["other_court"])
+    await login(client, clerk.email)
+    html = await (await client.get("/court?case_number=26P-CV-0042")).text()
+    assert "court-result" in html and CANARY not in html
+    client.session.cookie_jar.clear()
+    await login(client, other.email)
+    html = await (await client.get("/court?case_number=26P-CV-0042")).text()
+    assert "court-result" not in html and "No placement with case number" in html
+
+
+async def test_a_facility_declines_from_its_referrals_page_with_a_reason(
+    world: World, client: Any, make_user: Any, conn: Any
+) -> None:
+    placement = await world.create()
+    (ref,) = await world.refer(placement["id"], "a1")
+    staff = await make_user(Role.FACILITY, facility_ids=[world.ids["facility_a"]])
+    session = await login(client, staff.email)
+    html = await (await client.get("/referrals")).text()
+    assert CANARY in html  # the receiving facility sees what it needs to decide
+    no_reason = await client.post(
+        f"/referrals/{ref}/decline", data={"csrf_token": session.csrf}, allow_redirects=False
+    )
+    assert "Choose%20a%20reason" in no_reason.headers["Location"]
+    assert await conn.fetchval("SELECT status FROM referrals WHERE id = $1", ref) == "pending"
+    resp = await client.post(
+        f"/referrals/{ref}/decline",
+        data={"csrf_token": session.csrf, "reason": "payer"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    assert await conn.fetchval("SELECT decline_reason FROM referrals WHERE id = $1", ref) == "payer"

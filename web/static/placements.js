@@ -1,0 +1,80 @@
+// Placement pages: live countdowns to legal deadlines, and regions that refresh
+// themselves when placements, referrals or beds change.
+import { connectLive, relativeTimes, statusReporter } from "./live.js";
+
+const offset = document.getElementById("tz-offset");
+if (offset) offset.value = String(new Date().getTimezoneOffset());
+
+function describe(ms) {
+  const minutes = Math.floor(Math.abs(ms) / 60000);
+  const hours = Math.floor(minutes / 60);
+  const days = Math.floor(hours / 24);
+  if (days >= 2) return `${days} days ${hours % 24} h`;
+  if (hours >= 1) return `${hours} h ${minutes % 60} min`;
+  return `${minutes} min`;
+}
+
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("[data-deadline]")) {
+    const left = Date.parse(el.dataset.deadline) - now;
+    el.textContent = left > 0 ? `${describe(left)} left` : `Overdue by ${describe(left)}`;
+    el.classList.toggle("countdown--overdue", left <= 0);
+    el.classList.toggle("countdown--urgent", left > 0 && left < 4 * 3600 * 1000);
+  }
+}
+tick();
+setInterval(tick, 1000);
+const refreshTimes = relativeTimes();
+
+const region = document.getElementById("live-region");
+if (region) {
+  const placementId = region.dataset.placementId ? Number(region.dataset.placementId) : null;
+  let timer = null;
+  let pending = false;
+
+  const busy = () => {
+    const active = document.activeElement;
+    return region.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName) && active.value;
+  };
+
+  const refresh = async () => {
+    if (busy()) {
+      pending = true; // do not wipe what someone is typing; refresh when they leave the field
+      return;
+    }
+    pending = false;
+    const response = await fetch(region.dataset.liveUrl, { credentials: "same-origin" });
+    if (response.ok) {
+      region.innerHTML = await response.text();
+      tick();
+      refreshTimes();
+    }
+  };
+  region.addEventListener("focusout", () => {
+    if (pending) setTimeout(refresh, 0);
+  });
+
+  const relevant = (frame) => {
+    if (placementId === null || frame.topic === "board") return true;
+    return frame.data.placement_id === placementId;
+  };
+
+  window.bedboardLive = connectLive({
+    topics: region.dataset.topics.split(" "),
+    seq: null,
+    onFrame(frame) {
+      if (!relevant(frame)) return;
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 300);
+    },
+    async onSnapshot() {
+      const response = await fetch("/api/v1/board", { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`board snapshot failed: ${response.status}`);
+      const board = await response.json();
+      await refresh();
+      return board.seq;
+    },
+    onStatus: statusReporter(document.getElementById("live-status")),
+  });
+}
