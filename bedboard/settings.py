@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default_factory=lambda: [24, 12, 4],
         description="Alert this many hours before a legal deadline (comma-separated), and when it passes.",
     )
+    mllp_listen: str | None = Field(
+        default=None,
+        description="host:port for the HL7 v2 MLLP listener on this instance (unset: no listener).",
+    )
     demo_simulate: bool = Field(
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",
@@ -112,6 +116,23 @@ class Settings(BaseSettings):
         if any(h <= 0 or h > 24 * 400 for h in value):
             raise ValueError("each alert point must be between 1 and 9600 hours")
         return sorted(set(value), reverse=True)
+
+    @field_validator("mllp_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 0.0.0.0:2575")
+        return value
+
+    @property
+    def mllp_address(self) -> tuple[str, int] | None:
+        if self.mllp_listen is None:
+            return None
+        host, _, port = self.mllp_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @field_validator("database_url")
     @classmethod
