@@ -47,6 +47,9 @@ class Action(StrEnum):
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
+    # Facility feeds (administrators).
+    FEED_READ = "feed.read"
+    FEED_MANAGE = "feed.manage"
 
 
 @dataclass(frozen=True)

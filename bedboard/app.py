@@ -23,6 +23,7 @@ from bedboard import auth, database, scheduler
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
+from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import search as _search_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes

@@ -54,6 +54,7 @@ class FacilityState(BaseModel):
     freshness: Freshness
     overdue: bool
     last_report_at: datetime | None
+    feed_state: str | None = None  # "failing" or "stopped" when a census feed has trouble
     units: list[UnitState]
 
 
@@ -109,7 +110,10 @@ async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
         facility_rows = await conn.fetch(
             """
             SELECT f.id, f.name, f.kind, f.city, f.county_fips, c.name AS county_name,
-                   f.latitude, f.longitude, f.phone_intake, f.report_cadence_minutes
+                   f.latitude, f.longitude, f.phone_intake, f.report_cadence_minutes,
+                   (SELECT max(s.state) FROM feeds fd JOIN feed_status s ON s.feed_id = fd.id
+                     WHERE fd.facility_id = f.id AND fd.enabled AND s.state IN ('failing', 'stopped'))
+                     AS feed_state
               FROM facilities f JOIN counties c ON c.fips = f.county_fips
              WHERE f.active
              ORDER BY f.name

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from bedboard import board, census
+from bedboard import board, census, outbox
 from bedboard.census import CensusReport, Outcome
 from bedboard.database import Connection
 from bedboard.problems import Problem, not_found
@@ -492,6 +492,26 @@ class Attempt:
     retry_in: timedelta = field(default_factory=lambda: timedelta(0))
 
 
+async def _publish_feed_state(conn: Connection, feed_id: int, state: str) -> None:
+    """Board event: a facility's feed started failing or recovered."""
+    facility_id = await conn.fetchval("SELECT facility_id FROM feeds WHERE id = $1", feed_id)
+    async with conn.transaction():
+        await outbox.append(
+            conn,
+            [
+                (
+                    outbox.BOARD,
+                    {
+                        "kind": "feed",
+                        "facility_id": facility_id,
+                        "feed_id": feed_id,
+                        "state": state,
+                    },
+                )
+            ],
+        )
+
+
 async def record_attempt(conn: Connection, feed_id: int, attempt: Attempt) -> str:
     """Update the feed's health; return the new state. Logs only when the state changes."""
     before = (
@@ -518,6 +538,7 @@ async def record_attempt(conn: Connection, feed_id: int, attempt: Attempt) -> st
             attempt.retry_in,
         )
     if state != before:
+        await _publish_feed_state(conn, feed_id, state)
         if state == "ok" and before in ("failing", "stopped"):
             log.info("feed %s recovered", feed_id)
         elif state == "failing":

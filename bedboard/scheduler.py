@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bedboard import auth, board, census, database, outbox, placements
+from bedboard import auth, board, census, coordinator, database, outbox, placements
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         _guarded("placements", lambda: placement_clock(pool, settings)),
         IntervalTrigger(seconds=PLACEMENT_CLOCK_INTERVAL_S),
         id="placements",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("feeds", lambda: coordinator.poll_due(pool)),
+        IntervalTrigger(seconds=coordinator.SCAN_INTERVAL_S),
+        id="feeds",
         max_instances=1,
         coalesce=True,
     )

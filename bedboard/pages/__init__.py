@@ -29,6 +29,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/placements", "Placements"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
+        NavItem("/admin/feeds", "Feeds"),
         NavItem("/admin/users", "Users"),
         NavItem("/admin/tokens", "API tokens"),
         NavItem("/admin/audit", "Audit trail"),
@@ -122,10 +123,11 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, home, login, placements
+    from bedboard.pages import admin, board, feeds, home, login, placements
 
     login.setup(app)
     home.setup(app)
     board.setup(app)
     placements.setup(app)
     admin.setup(app)
+    feeds.setup(app)

@@ -110,10 +110,20 @@ function applyFilters() {
   history.replaceState(null, "", params.size ? `?${params}` : location.pathname);
 }
 
+function applyFeed(data) {
+  const article = boardEl.querySelector(`article[data-facility-id="${data.facility_id}"]`);
+  if (!article) return;
+  const holder = article.querySelector(".facility__feed");
+  const troubled = data.state === "failing" || data.state === "stopped";
+  holder.hidden = !troubled;
+  if (troubled) holder.querySelector(".badge").textContent = `Feed ${data.state}`;
+}
+
 function onFrame(frame) {
   const data = frame.data;
   if (data.kind === "unit") applyUnit(data.unit);
   else if (data.kind === "freshness") applyFreshness(data);
+  else if (data.kind === "feed") applyFeed(data);
   if (needsReload) {
     location.reload(); // draw the new unit; the fresh page subscribes from its own seq
     return;

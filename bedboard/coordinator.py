@@ -1,0 +1,131 @@
+"""One coordinator for polled feeds: schedule, fetch, ingest, health, backoff.
+
+Every few seconds each instance looks for feeds that are due and polls them. A poll runs
+on exactly one instance: it holds a PostgreSQL advisory lock for that feed (on its own
+pooled connection) for the whole poll. The adapter only fetches and parses; this module
+owns timing, the cursor, retries with exponential backoff and jitter, and the feed's
+health record (which logs once when a feed starts failing and once when it recovers).
+A permanent error (bad credentials, bad settings) stops the feed until its settings change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from bedboard import database, feeds
+from bedboard.feeds import Attempt, IngestResult
+from facility_adapters.base import REGISTRY, AdapterError
+
+log = logging.getLogger(__name__)
+
+FEED_LOCK_CLASS = 0x6264  # advisory lock namespace: (FEED_LOCK_CLASS, feed id)
+POLL_TIMEOUT_S = 120.0
+MAX_BACKOFF = timedelta(hours=1)
+SCAN_INTERVAL_S = 5
+
+
+def backoff(interval_s: int, failures: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff from the feed's interval, capped, with ±25 % jitter."""
+    base = min(timedelta(seconds=interval_s) * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
+    factor: float = 0.75 + (rng or random.Random()).random() * 0.5
+    return timedelta(seconds=base.total_seconds() * factor)
+
+
+class PollOutcome:
+    def __init__(self, state: str, result: IngestResult | None = None, error: str = "") -> None:
+        self.state = state
+        self.result = result
+        self.error = error
+
+
+async def poll_feed(pool: database.Pool, feed_id: int) -> PollOutcome | None:
+    """Poll one feed now; None when another instance holds it (or it is not polled)."""
+    async with database.acquire(pool) as lock_conn:
+        if not await lock_conn.fetchval(
+            "SELECT pg_try_advisory_lock($1, $2)", FEED_LOCK_CLASS, feed_id
+        ):
+            return None
+        try:
+            return await _poll_locked(pool, feed_id)
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", FEED_LOCK_CLASS, feed_id)
+
+
+async def _poll_locked(pool: database.Pool, feed_id: int) -> PollOutcome | None:
+    async with database.acquire(pool) as conn:
+        row = await conn.fetchrow(
+            "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, s.consecutive_failures"
+            " FROM feeds f JOIN feed_status s ON s.feed_id = f.id WHERE f.id = $1",
+            feed_id,
+        )
+    if row is None:
+        return None
+    try:
+        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"])
+    except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
+        async with database.acquire(pool) as conn:
+            state = await feeds.record_attempt(
+                conn, feed_id, Attempt(ok=False, error=f"settings: {exc}", permanent=True)
+            )
+        return PollOutcome(state, error=str(exc))
+    if not adapter.polled:
+        return None
+    interval = timedelta(seconds=row["poll_interval_s"])
+    try:
+        fetched = await asyncio.wait_for(adapter.fetch(row["cursor"]), timeout=POLL_TIMEOUT_S)
+    except (AdapterError, TimeoutError, OSError) as exc:
+        permanent = isinstance(exc, AdapterError) and exc.permanent
+        message = str(exc) or type(exc).__name__
+        retry = backoff(row["poll_interval_s"], row["consecutive_failures"] + 1)
+        async with database.transaction(pool) as conn:
+            state = await feeds.record_attempt(
+                conn, feed_id, Attempt(ok=False, error=message, permanent=permanent, retry_in=retry)
+            )
+        return PollOutcome(state, error=message)
+    async with database.transaction(pool) as conn:
+        result = await feeds.ingest(conn, feed_id, fetched.parsed)
+        await conn.execute("UPDATE feeds SET cursor = $2 WHERE id = $1", feed_id, fetched.cursor)
+        state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
+    return PollOutcome(state, result)
+
+
+async def check_feed(pool: database.Pool, feed_id: int) -> str:
+    """Run the adapter's cheap connectivity check; return '' when fine, else the problem."""
+    async with database.acquire(pool) as conn:
+        row = await conn.fetchrow("SELECT kind, config, secrets FROM feeds WHERE id = $1", feed_id)
+    if row is None:
+        return "no such feed"
+    try:
+        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"])
+        await asyncio.wait_for(adapter.check(), timeout=POLL_TIMEOUT_S)
+    except AdapterError as exc:
+        return f"{'permanent' if exc.permanent else 'temporary'} problem: {exc}"
+    except (TimeoutError, OSError) as exc:
+        return f"temporary problem: {exc or type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 -- report any failure of the check to the admin
+        return f"problem: {exc}"
+    return ""
+
+
+async def poll_due(pool: database.Pool) -> int:
+    """Poll every enabled, polled feed whose next attempt is due; return how many ran."""
+    async with database.acquire(pool) as conn:
+        due = await conn.fetch(
+            """
+            SELECT f.id, f.kind FROM feeds f JOIN feed_status s ON s.feed_id = f.id
+             WHERE f.enabled AND s.state <> 'stopped'
+               AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+             ORDER BY s.next_attempt_at NULLS FIRST, f.id
+            """
+        )
+    ran = 0
+    for row in due:
+        adapter = REGISTRY.get(row["kind"])
+        if adapter is None or not adapter.polled:
+            continue
+        if await poll_feed(pool, row["id"]) is not None:
+            ran += 1
+    return ran
