@@ -33,6 +33,7 @@ from bedboard.problems import Problem, conflict, not_found
 
 PLACEMENTS = "placements"
 REFERRALS = "referrals"
+COURT = "court"  # status changes of a court's placements, with nothing a court may not see
 ALERTS_LOCK_KEY = 0x6265_6462_616C_7274  # "bedbalrt"
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -640,6 +641,10 @@ async def referrals_for_facilities(
     return [await facility_view(conn, r["placement_id"], facility_ids) for r in ids]
 
 
+async def all_facility_ids(conn: Connection) -> frozenset[int]:
+    return frozenset(r["id"] for r in await conn.fetch("SELECT id FROM facilities"))
+
+
 async def court_lookup(
     conn: Connection, court_id: int | None, case_number: str
 ) -> list[CourtPlacement]:
@@ -785,6 +790,55 @@ async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict
     }
 
 
+# Changes a court does not see at all (its lookup shows status, not the search for a bed).
+_NOT_FOR_COURTS = frozenset({"referred", "edited", "link_added", "note_added"})
+
+
+async def _court_event(
+    conn: Connection, placement_id: int, event: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The ``court`` topic payload: the status the court's lookup shows, nothing more (no
+    facility before acceptance, no referral or decline events)."""
+    if event in _NOT_FOR_COURTS:
+        return None
+    row = await conn.fetchrow(
+        "SELECT id, reference, status, court_id FROM placements WHERE id = $1", placement_id
+    )
+    if row is None or row["court_id"] is None:
+        return None
+    payload = {
+        "kind": "placement",
+        "placement_id": row["id"],
+        "reference": row["reference"],
+        "status": row["status"],
+        "court_id": row["court_id"],
+    }
+    if event.startswith("deadline_"):
+        payload["alert"] = event.removeprefix("deadline_")
+    return COURT, payload
+
+
+async def _events(
+    conn: Connection,
+    placement_id: int,
+    event: str,
+    *,
+    referral_ids: Sequence[int] = (),
+    unit_ids: Sequence[int] = (),
+) -> list[tuple[str, dict[str, Any]]]:
+    """Outbox events for a change: the placement (and its court's view), its touched
+    referrals, and the units whose beds changed."""
+    events = [await _placement_event(conn, placement_id, event)]
+    court = await _court_event(conn, placement_id, event)
+    if court is not None:
+        events.append(court)
+    events += [await _referral_event(conn, rid) for rid in referral_ids]
+    if unit_ids:
+        now = await board.db_now(conn)
+        events += [board.unit_event(u) for u in await board.unit_states(conn, unit_ids, now=now)]
+    return events
+
+
 async def _publish(
     conn: Connection,
     placement_id: int,
@@ -793,13 +847,9 @@ async def _publish(
     referral_ids: Sequence[int] = (),
     unit_ids: Sequence[int] = (),
 ) -> None:
-    """Outbox events for a change: the placement, its touched referrals, changed units."""
-    events = [await _placement_event(conn, placement_id, event)]
-    events += [await _referral_event(conn, rid) for rid in referral_ids]
-    if unit_ids:
-        now = await board.db_now(conn)
-        events += [board.unit_event(u) for u in await board.unit_states(conn, unit_ids, now=now)]
-    await outbox.append(conn, events)
+    await outbox.append(
+        conn, await _events(conn, placement_id, event, referral_ids=referral_ids, unit_ids=unit_ids)
+    )
 
 
 async def _lock(conn: Connection, placement_id: int) -> Any:
@@ -1035,7 +1085,11 @@ async def update(
                 involuntary=n.involuntary,
                 payer=n.payer,
             )
-        deadline = await _deadline(conn, row["order_type"], values["detention_start"])
+        deadline = (
+            await _deadline(conn, row["order_type"], values["detention_start"])
+            if "detention_start" in fields
+            else current["deadline_at"]
+        )
         try:
             await conn.execute(
                 """
@@ -1531,6 +1585,7 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
     many were announced. A point that had already passed when the placement was created
     is recorded without an announcement (its countdown already shows it)."""
     announced = 0
+    pending: list[tuple[str, dict[str, Any]]] = []
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ALERTS_LOCK_KEY):
             return 0
@@ -1560,6 +1615,7 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
                     "deadline_alert",
                     data={"point": point, "at": now.isoformat()},
                 )
-                await _publish(conn, row["placement_id"], f"deadline_{point}")
+                pending += await _events(conn, row["placement_id"], f"deadline_{point}")
                 announced += 1
+        await outbox.append(conn, pending)  # one NOTIFY for the whole run
     return announced

@@ -40,6 +40,9 @@ async def placement_clock(pool: database.Pool, settings: Settings) -> None:
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
     async with database.acquire(pool) as conn:
         await auth.purge_expired(conn, settings)
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '7 days'"
+        )
         await outbox.prune(conn, keep_hours=OUTBOX_KEEP_HOURS)
 
 

@@ -42,7 +42,7 @@ from bedboard.problems import Problem, unauthenticated
 
 log = logging.getLogger(__name__)
 
-Topic = Literal["board", "placements", "referrals"]
+Topic = Literal["board", "placements", "referrals", "court"]
 AUTH_RECHECK_EVERY = 4  # heartbeats between re-checks that the session or token is still valid
 AUTH_CLOSE_CODE = 4401
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -61,8 +61,10 @@ def topics_for(principal: Principal) -> frozenset[str]:
     if principal.role is Role.VIEWER:
         return frozenset({outbox.BOARD})
     if principal.role is Role.COURT:
-        return frozenset({outbox.BOARD, placements.PLACEMENTS})
-    return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS})
+        return frozenset({outbox.BOARD, placements.COURT})
+    if principal.role is Role.FACILITY:
+        return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS})
+    return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS, placements.COURT})
 
 
 def accepts(principal: Principal, change: Change) -> bool:
@@ -79,9 +81,11 @@ def accepts(principal: Principal, change: Change) -> bool:
             )
         if principal.role is Role.FACILITY:
             return bool(principal.facility_ids & set(data.get("facility_ids", [])))
-        if principal.role is Role.COURT:
-            return data.get("court_id") is not None and data.get("court_id") == principal.court_id
         return False
+    if change.topic == placements.COURT:
+        if principal.role is Role.LIAISON:
+            return True
+        return principal.role is Role.COURT and data.get("court_id") == principal.court_id
     if change.topic == placements.REFERRALS:
         if principal.role is Role.LIAISON:
             return True

@@ -164,6 +164,11 @@ async def create_placement(request: web.Request, body: PlacementIn) -> web.Strea
             if stored is not None:
                 replay = web.json_response(stored.body, status=stored.status)
                 replay.headers["Idempotent-Replayed"] = "true"
+                replay.headers["Location"] = f"/api/v1/placements/{stored.body['id']}"
+                replay.headers["ETag"] = f'"{stored.body["version"]}"'
+                await record_success(
+                    request, conn, "placement.create.replay", "placement", stored.body["id"]
+                )
                 return replay
         placement_id = await placements.create(conn, body, principal)
         view = await placements.get_placement(conn, placement_id)
@@ -348,7 +353,7 @@ async def list_referrals(request: web.Request, query: ReferralQuery) -> Facility
     async with acquire(request.app[POOL]) as conn:
         facility_ids = principal.facility_ids
         if principal.role is not Role.FACILITY:
-            facility_ids = frozenset(r["id"] for r in await conn.fetch("SELECT id FROM facilities"))
+            facility_ids = await placements.all_facility_ids(conn)
         items = await placements.referrals_for_facilities(conn, facility_ids, statuses=statuses)
         await record_success(request, conn, "referral.list", "referral", "", {"count": len(items)})
     return FacilityPlacementList(items=items)

@@ -39,8 +39,8 @@ async def test_each_user_sees_only_the_placement_changes_the_api_would_show(worl
         for who in ("liaison", "facility_a", "facility_b", "court", "other_court")
         if who not in ("court", "other_court")
     }
-    sockets["court"] = await subscribe(world, "court", ["placements"])
-    sockets["other_court"] = await subscribe(world, "other_court", ["placements"])
+    sockets["court"] = await subscribe(world, "court", ["court"])
+    sockets["other_court"] = await subscribe(world, "other_court", ["court"])
     placement = await world.create()
     (ref,) = await world.refer(placement["id"], "a1")
     await world.call("facility_a", "POST", f"/api/v1/referrals/{ref}/accept")
@@ -61,18 +61,22 @@ async def test_each_user_sees_only_the_placement_changes_the_api_would_show(worl
     ]
     assert events["facility_a"] == events["liaison"][1:]  # from the moment it was referred
     assert events["facility_b"] == []
-    assert events["court"] == [
-        ("placements", "created"),
-        ("placements", "referred"),
-        ("placements", "accepted"),
-    ]
+    # The court sees status changes only: no referral events, no facility ids.
+    assert events["court"] == [("court", "open"), ("court", "accepted")]
+    for frame in got["court"]:
+        assert set(frame["data"]) == {"kind", "placement_id", "reference", "status", "court_id"}
     assert events["other_court"] == []
     for fs in got.values():
         for frame in fs:
             assert CANARY not in str(frame)
 
 
-async def test_viewers_and_courts_cannot_subscribe_to_referrals(world: World) -> None:
-    for who in ("viewer", "court"):
+async def test_viewers_and_courts_cannot_subscribe_to_placement_details(world: World) -> None:
+    for who, topic in (
+        ("viewer", "referrals"),
+        ("viewer", "court"),
+        ("court", "referrals"),
+        ("court", "placements"),
+    ):
         with pytest.raises(PermissionError, match="not allowed"):
-            await subscribe(world, who, ["referrals"])
+            await subscribe(world, who, [topic])

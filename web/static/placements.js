@@ -56,7 +56,9 @@ if (region) {
   });
 
   const relevant = (frame) => {
-    if (placementId === null || frame.topic === "board") return true;
+    if (placementId === null) return true;
+    // Bed changes matter to a placement page only while it still shows beds that fit.
+    if (frame.topic === "board") return region.querySelector('h1 [data-status="open"]') !== null;
     return frame.data.placement_id === placementId;
   };
 
@@ -66,7 +68,8 @@ if (region) {
     onFrame(frame) {
       if (!relevant(frame)) return;
       clearTimeout(timer);
-      timer = setTimeout(refresh, 300);
+      // Bed counts change often: refresh for them at most every few seconds.
+      timer = setTimeout(refresh, frame.topic === "board" ? 3000 : 300);
     },
     async onSnapshot() {
       const response = await fetch("/api/v1/board", { credentials: "same-origin" });
