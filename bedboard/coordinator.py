@@ -81,6 +81,8 @@ async def _poll_locked(pool: database.Pool, feed_id: int) -> PollOutcome | None:
         message = str(exc) or type(exc).__name__
         retry = backoff(row["poll_interval_s"], row["consecutive_failures"] + 1)
         async with database.transaction(pool) as conn:
+            if isinstance(exc, AdapterError):
+                await feeds.add_to_quarantine(conn, feed_id, exc.rejected)
             state = await feeds.record_attempt(
                 conn, feed_id, Attempt(ok=False, error=message, permanent=permanent, retry_in=retry)
             )

@@ -510,8 +510,12 @@ async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> Non
                     )
                     if outcome == "applied":
                         unit.update(occupied=occupied, blocked=blocked)
+                    elif outcome is None:
+                        log.warning("demo simulator: report refused (HTTP %s)", resp.status)
                     else:
-                        log.warning("demo simulator: report refused (%s)", resp.status)
+                        # e.g. "conflict": a bed is held there; re-read the unit next time.
+                        log.debug("demo simulator: report not applied (%s)", outcome)
+                        units.remove(unit)
             except aiohttp.ClientError as exc:
                 log.warning("demo simulator: %s", exc)
 

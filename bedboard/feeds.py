@@ -422,7 +422,10 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
         if unit_id is None:
             unmapped[report.source_id] = unmapped.get(report.source_id, 0) + 1
             continue
-        where = f"{report.source_id} as of {report.as_of.isoformat() if report.as_of else '?'}"
+        where = (
+            report.location
+            or f"{report.source_id} as of {report.as_of.isoformat() if report.as_of else '?'}"
+        )
         try:
             census_report = _to_census(report)
         except ValidationError as exc:

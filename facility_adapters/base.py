@@ -21,7 +21,7 @@ the API.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -36,9 +36,13 @@ class AdapterError(Exception):
     """A feed failed. ``permanent`` means retrying will not help (bad credentials or
     config): the coordinator stops and says so. Otherwise it retries with backoff."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, rejected: Sequence[Rejected] = ()
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # What the source sent that caused this, for the feed's quarantine.
+        self.rejected = list(rejected)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class SourceReport:
     occupied: int | None = None
     blocked: int | None = None
     available: int | None = None
+    location: str = ""  # where in the source ("line 7", "message 123"), for the quarantine
 
 
 @dataclass(frozen=True)
