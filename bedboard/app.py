@@ -298,6 +298,23 @@ async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
             log.debug("outbox listener stopped with %r", outcome)
 
 
+async def _mllp_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The HL7 v2 MLLP listener, on instances configured to listen (BEDBOARD_MLLP_LISTEN)."""
+    address = app[SETTINGS].mllp_address
+    server = None
+    if address is not None:
+        from bedboard import hl7_ingest
+
+        server = await hl7_ingest.start_listener(app[POOL], *address)
+        log.info("listening for HL7 v2 (MLLP) on %s:%s", *address)
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+
 async def _close_websockets(app: web.Application) -> None:
     sockets = app[WEBSOCKETS]
     for ws in list(sockets):
@@ -328,6 +345,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.append(_database_ctx(migrate))
     app.cleanup_ctx.append(_live_ctx)
+    app.cleanup_ctx.append(_mllp_ctx)
     app.on_shutdown.append(_close_websockets)
     app.on_response_prepare.append(security_headers)
 

@@ -119,23 +119,34 @@ def _future_problem(unit_ids: Sequence[int]) -> Problem:
     )
 
 
+_CURRENT_SQL = (
+    "SELECT unit_id, staffed, occupied, blocked, available, held, as_of"
+    "  FROM unit_census WHERE unit_id = ANY($1::bigint[]) ORDER BY unit_id"
+)
+
+
 async def apply(
-    conn: Connection, reports: Sequence[tuple[int, CensusReport]], source: Source
+    conn: Connection,
+    reports: Sequence[tuple[int, CensusReport]],
+    source: Source,
+    *,
+    with_states: bool = True,
 ) -> list[ApplyResult]:
     """Apply reports in one transaction (all or none).
 
-    Steps: refuse any report dated beyond the skew tolerance (database clock); lock the
-    units' current rows in id order; class each report as a duplicate, stale (not newer
-    than the stored one), a conflict (fewer beds available than are held for accepted
-    placements) or to apply; upsert those (only where still newer); append them to
-    history; mark them fresh; append one board event per applied unit to the outbox
-    (which NOTIFYs), last, so the outbox counter lock is held briefly.
+    Steps: refuse any report dated beyond the skew tolerance (database clock); read the
+    units' current rows and set aside duplicates and stale reports (not newer than the
+    stored one) without locking them; lock the rest in id order and set aside conflicts
+    (fewer beds available than are held for accepted placements); upsert what remains
+    (only where still newer, so a concurrent newer report wins); append it to history;
+    mark it fresh; append one board event per applied unit to the outbox (which
+    NOTIFYs), last, so the outbox counter lock is held briefly. ``with_states=False``
+    (feeds) skips reading back the units that did not change.
     """
     if len({uid for uid, _ in reports}) != len(reports):
         raise Problem(422, "Each unit may appear once per request.", code="validation-error")
     given = reports
     reports = sorted(reports, key=lambda item: item[0])  # one lock order: no deadlocks
-    unit_ids = [uid for uid, _ in reports]
     outcomes: dict[int, tuple[Outcome, str]] = {}
     async with conn.transaction():
         now = await board.db_now(conn)
@@ -143,35 +154,36 @@ async def apply(
         if future:
             raise _future_problem(future)
         stored = {
-            r["unit_id"]: r
-            for r in await conn.fetch(
-                "SELECT unit_id, staffed, occupied, blocked, available, held, as_of"
-                "  FROM unit_census WHERE unit_id = ANY($1::bigint[]) ORDER BY unit_id FOR UPDATE",
-                unit_ids,
-            )
+            r["unit_id"]: r for r in await conn.fetch(_CURRENT_SQL, [uid for uid, _ in reports])
         }
-        to_apply: list[tuple[int, CensusReport]] = []
+        candidates: list[tuple[int, CensusReport]] = []
         for uid, report in reports:
             current = stored.get(uid)
             if current is not None and report.as_of <= current["as_of"]:
-                if _same(current, report):
-                    outcomes[uid] = (
-                        Outcome.DUPLICATE,
-                        "identical to the stored report; nothing changed",
-                    )
-                else:
-                    when = current["as_of"].isoformat()
-                    outcomes[uid] = (
-                        Outcome.STALE,
-                        f"not applied: the stored report is as of {when}",
-                    )
+                outcomes[uid] = _not_newer(current, report)
+            else:
+                candidates.append((uid, report))
+        # Only the units that may change are locked (holds change `held` under this lock).
+        locked = (
+            {
+                r["unit_id"]: r
+                for r in await conn.fetch(
+                    _CURRENT_SQL + " FOR UPDATE", [uid for uid, _ in candidates]
+                )
+            }
+            if candidates
+            else {}
+        )
+        to_apply: list[tuple[int, CensusReport]] = []
+        for uid, report in candidates:
+            current = locked.get(uid)
+            if current is not None and report.as_of <= current["as_of"]:
+                outcomes[uid] = _not_newer(current, report)
             elif current is not None and report.derived_available < current["held"]:
                 outcomes[uid] = (
                     Outcome.CONFLICT,
-                    (
-                        f"not applied: {current['held']} beds are held for accepted placements but only "
-                        f"{report.derived_available} would be available; admit or release them first"
-                    ),
+                    f"not applied: {current['held']} beds are held for accepted placements but only "
+                    f"{report.derived_available} would be available; admit or release them first",
                 )
             else:
                 to_apply.append((uid, report))
@@ -182,7 +194,8 @@ async def apply(
                 if uid in applied_ids
                 else (Outcome.STALE, "not applied: a newer report arrived at the same time")
             )
-        states = {u.id: u for u in await board.unit_states(conn, unit_ids, now=now)}
+        wanted = [uid for uid, _ in reports] if with_states else sorted(applied_ids)
+        states = {u.id: u for u in await board.unit_states(conn, wanted, now=now)} if wanted else {}
         if applied_ids:
             changed = [states[uid] for uid in sorted(applied_ids) if uid in states]
             await _record_freshness(conn, changed)
@@ -193,6 +206,12 @@ async def apply(
         )
         for uid, _ in given
     ]
+
+
+def _not_newer(current: Any, report: CensusReport) -> tuple[Outcome, str]:
+    if _same(current, report):
+        return Outcome.DUPLICATE, "identical to the stored report; nothing changed"
+    return Outcome.STALE, f"not applied: the stored report is as of {current['as_of'].isoformat()}"
 
 
 async def _upsert(

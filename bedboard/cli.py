@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import audit, auth, database, demo, users
+from bedboard import audit, auth, database, demo, demo_feeds, users
 from bedboard.auth import Role
 from bedboard.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bedboard")
 SIMULATOR = web.AppKey("demo_simulator", asyncio.Task[None])
+DEMO_FEEDS = web.AppKey("demo_feeds", demo_feeds.DemoFeeds)
 
 
 class CliError(Exception):
@@ -95,10 +96,12 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
             token = await demo.simulator_token(conn, settings.data_dir)
         url = str(settings.public_url or f"http://{settings.host}:{settings.port}/")
         print(demo.credentials_banner(creds, url), flush=True)
+        app_[DEMO_FEEDS] = await demo_feeds.start(app_[POOL], settings)
         if settings.demo_simulate:
             local = f"http://127.0.0.1:{settings.port}"
             app_[SIMULATOR] = asyncio.create_task(
-                demo.simulate(local, token), name="demo-simulator"
+                demo.simulate(local, token, skip_facility_ids=app_[DEMO_FEEDS].facility_ids),
+                name="demo-simulator",
             )
             print(
                 "Simulated census reports every few seconds (BEDBOARD_DEMO_SIMULATE=false stops them)."
@@ -108,6 +111,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         task = app_.get(SIMULATOR)
         if task is not None:
             task.cancel()
+        sources = app_.get(DEMO_FEEDS)
+        if sources is not None:
+            await sources.stop()
 
     app.on_startup.append(load)
     app.on_shutdown.append(stop)

@@ -15,9 +15,11 @@ import logging
 import random
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from bedboard import database, feeds
 from bedboard.feeds import Attempt, IngestResult
-from facility_adapters.base import REGISTRY, AdapterError
+from facility_adapters.base import REGISTRY, AdapterError, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -41,56 +43,103 @@ class PollOutcome:
         self.error = error
 
 
-async def poll_feed(pool: database.Pool, feed_id: int) -> PollOutcome | None:
-    """Poll one feed now; None when another instance holds it (or it is not polled)."""
+async def poll_feed(pool: database.Pool, feed_id: int, *, force: bool = True) -> PollOutcome | None:
+    """Poll one feed; None when another instance holds it, it is not polled, or (without
+    ``force``) another instance polled it since it was found due."""
     async with database.acquire(pool) as lock_conn:
         if not await lock_conn.fetchval(
             "SELECT pg_try_advisory_lock($1, $2)", FEED_LOCK_CLASS, feed_id
         ):
             return None
         try:
-            return await _poll_locked(pool, feed_id)
+            return await _poll_locked(pool, feed_id, force)
         finally:
             await lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", FEED_LOCK_CLASS, feed_id)
 
 
-async def _poll_locked(pool: database.Pool, feed_id: int) -> PollOutcome | None:
+def _settings_error(exc: Exception) -> str:
+    """Why stored settings no longer validate, without echoing their values (secrets)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        )
+    return type(exc).__name__
+
+
+async def _fail(
+    pool: database.Pool, feed_id: int, attempt: Attempt, rejected: list[Rejected]
+) -> PollOutcome:
+    async with database.transaction(pool) as conn:
+        await feeds.add_to_quarantine(conn, feed_id, rejected)
+        state = await feeds.record_attempt(conn, feed_id, attempt)
+    return PollOutcome(state, error=attempt.error)
+
+
+async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOutcome | None:
     async with database.acquire(pool) as conn:
         row = await conn.fetchrow(
-            "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, s.consecutive_failures"
+            "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, f.enabled, s.state,"
+            " s.consecutive_failures, (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) AS due"
             " FROM feeds f JOIN feed_status s ON s.feed_id = f.id WHERE f.id = $1",
             feed_id,
         )
-    if row is None:
+    if row is None or (
+        not force and not (row["due"] and row["enabled"] and row["state"] != "stopped")
+    ):
         return None
     try:
         adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"])
     except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
-        async with database.acquire(pool) as conn:
-            state = await feeds.record_attempt(
-                conn, feed_id, Attempt(ok=False, error=f"settings: {exc}", permanent=True)
-            )
-        return PollOutcome(state, error=str(exc))
+        return await _fail(
+            pool,
+            feed_id,
+            Attempt(ok=False, error=f"settings: {_settings_error(exc)}", permanent=True),
+            [],
+        )
     if not adapter.polled:
         return None
     interval = timedelta(seconds=row["poll_interval_s"])
+    retry = backoff(row["poll_interval_s"], row["consecutive_failures"] + 1)
     try:
         fetched = await asyncio.wait_for(adapter.fetch(row["cursor"]), timeout=POLL_TIMEOUT_S)
     except (AdapterError, TimeoutError, OSError) as exc:
         permanent = isinstance(exc, AdapterError) and exc.permanent
+        rejected = exc.rejected if isinstance(exc, AdapterError) else []
         message = str(exc) or type(exc).__name__
-        retry = backoff(row["poll_interval_s"], row["consecutive_failures"] + 1)
+        return await _fail(
+            pool,
+            feed_id,
+            Attempt(ok=False, error=message, permanent=permanent, retry_in=retry),
+            rejected,
+        )
+    except Exception as exc:  # an adapter bug must not stop the other feeds' polls
+        log.exception("feed %s: the %s adapter failed unexpectedly", feed_id, row["kind"])
+        return await _fail(
+            pool,
+            feed_id,
+            Attempt(ok=False, error=f"adapter error: {type(exc).__name__}", retry_in=retry),
+            [],
+        )
+    try:
         async with database.transaction(pool) as conn:
-            if isinstance(exc, AdapterError):
-                await feeds.add_to_quarantine(conn, feed_id, exc.rejected)
-            state = await feeds.record_attempt(
-                conn, feed_id, Attempt(ok=False, error=message, permanent=permanent, retry_in=retry)
+            result = await feeds.ingest(conn, feed_id, fetched.parsed)
+            await conn.execute(
+                "UPDATE feeds SET cursor = COALESCE($2, cursor) WHERE id = $1",
+                feed_id,
+                fetched.cursor,
             )
-        return PollOutcome(state, error=message)
-    async with database.transaction(pool) as conn:
-        result = await feeds.ingest(conn, feed_id, fetched.parsed)
-        await conn.execute("UPDATE feeds SET cursor = $2 WHERE id = $1", feed_id, fetched.cursor)
-        state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
+            state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
+    except database.DOWN_ERRORS:
+        raise
+    except Exception as exc:
+        log.exception("feed %s: applying the census failed", feed_id)
+        return await _fail(
+            pool,
+            feed_id,
+            Attempt(ok=False, error=f"apply error: {type(exc).__name__}", retry_in=retry),
+            [],
+        )
     return PollOutcome(state, result)
 
 
@@ -128,6 +177,6 @@ async def poll_due(pool: database.Pool) -> int:
         adapter = REGISTRY.get(row["kind"])
         if adapter is None or not adapter.polled:
             continue
-        if await poll_feed(pool, row["id"]) is not None:
+        if await poll_feed(pool, row["id"], force=False) is not None:
             ran += 1
     return ran

@@ -467,7 +467,13 @@ async def _first_board(session: aiohttp.ClientSession) -> dict[str, Any]:
         await asyncio.sleep(0.5)
 
 
-async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> None:
+async def simulate(
+    base_url: str,
+    token: str,
+    *,
+    interval_s: float = 3.0,
+    skip_facility_ids: frozenset[int] = frozenset(),
+) -> None:
     """Until cancelled: post realistic census changes through the HTTP API.
 
     Every few seconds one unit admits or discharges a patient (or a bed is blocked or
@@ -481,6 +487,7 @@ async def simulate(base_url: str, token: str, *, interval_s: float = 3.0) -> Non
             unit
             for facility in snapshot["facilities"]
             if facility["freshness"] not in ("stale", "never")  # the neglected ones stay neglected
+            and facility["id"] not in skip_facility_ids  # fed by a demo feed instead
             for unit in facility["units"]
             if unit["staffed"] is not None
         ]

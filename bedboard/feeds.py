@@ -373,7 +373,12 @@ async def add_to_quarantine(conn: Connection, feed_id: int, rejected: Sequence[R
     await conn.executemany(
         "INSERT INTO feed_quarantine (feed_id, location, reason, raw) VALUES ($1, $2, $3, $4)",
         [
-            (feed_id, r.location[:200], r.reason[:500], r.raw.replace("\x00", "")[:2000])
+            (
+                feed_id,
+                clean_text(r.location, 200),
+                clean_text(r.reason, 500),
+                clean_text(r.raw, 2000),
+            )
             for r in rejected
         ],
     )
@@ -386,6 +391,12 @@ async def add_to_quarantine(conn: Connection, feed_id: int, rejected: Sequence[R
 
 
 # --------------------------------------------------------------------------- ingest
+
+
+def clean_text(text: str, limit: int) -> str:
+    """Text from a source made safe to store: no NUL, no unpaired surrogates, bounded."""
+    safe = text.replace("\x00", "\u2400").encode("utf-8", "replace").decode("utf-8")
+    return safe[:limit]
 
 
 def _to_census(report: SourceReport) -> CensusReport:
@@ -457,13 +468,14 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
                 ON CONFLICT (feed_id, source_id)
                 DO UPDATE SET last_seen = now(), times = feed_unmapped.times + EXCLUDED.times
                 """,
-                [(feed_id, source[:200], count) for source, count in unmapped.items()],
+                [(feed_id, clean_text(source, 200), count) for source, count in unmapped.items()],
             )
         if newest:
             outcomes = await census.apply(
                 conn,
                 [(uid, pair[1]) for uid, pair in newest.items()],
                 census.Source(f"feed:{feed_id}"),
+                with_states=False,  # only outcomes are needed here
             )
             for outcome in outcomes:
                 if outcome.outcome is Outcome.APPLIED:
@@ -495,9 +507,17 @@ class Attempt:
     retry_in: timedelta = field(default_factory=lambda: timedelta(0))
 
 
-async def _publish_feed_state(conn: Connection, feed_id: int, state: str) -> None:
-    """Board event: a facility's feed started failing or recovered."""
+async def _publish_feed_state(conn: Connection, feed_id: int) -> None:
+    """Board event: a facility's feeds started failing, or recovered (``state`` is the
+    facility's worst enabled feed: ``failing``, ``stopped`` or ``ok``)."""
     facility_id = await conn.fetchval("SELECT facility_id FROM feeds WHERE id = $1", feed_id)
+    # The facility's worst enabled feed, as the board shows it (one feed's recovery must
+    # not hide another's failure).
+    worst = await conn.fetchval(
+        "SELECT max(s.state) FROM feeds f JOIN feed_status s ON s.feed_id = f.id"
+        " WHERE f.facility_id = $1 AND f.enabled AND s.state IN ('failing', 'stopped')",
+        facility_id,
+    )
     async with conn.transaction():
         await outbox.append(
             conn,
@@ -508,7 +528,7 @@ async def _publish_feed_state(conn: Connection, feed_id: int, state: str) -> Non
                         "kind": "feed",
                         "facility_id": facility_id,
                         "feed_id": feed_id,
-                        "state": state,
+                        "state": worst or "ok",
                     },
                 )
             ],
@@ -541,7 +561,7 @@ async def record_attempt(conn: Connection, feed_id: int, attempt: Attempt) -> st
             attempt.retry_in,
         )
     if state != before:
-        await _publish_feed_state(conn, feed_id, state)
+        await _publish_feed_state(conn, feed_id)
         if state == "ok" and before in ("failing", "stopped"):
             log.info("feed %s recovered", feed_id)
         elif state == "failing":

@@ -41,6 +41,21 @@ class Profile:
     s4_seconds: float  # per side (subject, baseline), split over the rounds
     s4_rounds: int
     warmup: int  # unmeasured operations before each scenario
+    # S2: feed ingest (one feed of s2_units units, s2_changed changed per poll) vs pgbench.
+    s2_units: int = 5000
+    s2_changed: int = 500
+    s2_rounds: int = 8
+    s2_subject_seconds: float = 5.0  # ingest polls per round (back to back)
+    s2_pgbench_seconds: int = 4  # pgbench -T per round
+    s2_warmup_polls: int = 3
+    s2_breakdown_polls: int = 5  # instrumented and changed-only polls after the rounds
+    # HL7: ADT A01/A03 over MLLP, bedboard's listener vs a bare MLLP echo server.
+    hl7_connections: int = 4  # concurrent phase: one connection (and feed) each
+    hl7_beds_per_poc: int = 30
+    hl7_rounds: int = 6
+    hl7_phase_seconds: float = 2.5  # per phase (sequential, concurrent) and side, per round
+    hl7_diagnostic_pairs: int = 20
+    hl7_cpu_repeat: int = 300  # calls per pure step timed in the bench process
 
 
 DEFAULT = Profile(
@@ -85,6 +100,15 @@ QUICK = Profile(
     s4_seconds=4.0,
     s4_rounds=2,
     warmup=5,
+    s2_rounds=2,
+    s2_subject_seconds=1.5,
+    s2_pgbench_seconds=2,
+    s2_warmup_polls=1,
+    s2_breakdown_polls=2,
+    hl7_rounds=2,
+    hl7_phase_seconds=1.0,
+    hl7_diagnostic_pairs=5,
+    hl7_cpu_repeat=50,
 )
 
 
@@ -122,6 +146,7 @@ class Harness:
     board_dsn: str = ""
     search_dsn: str = ""
     bare: ServerProcess | None = None
+    pg_bin_dir: Path | None = None  # the embedded server's binaries (pgbench)
     clock: AsOfClock | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 

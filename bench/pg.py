@@ -32,6 +32,17 @@ class EmbeddedServer:
         uri: str = self._server.get_uri()
         return uri
 
+    @property
+    def bin_dir(self) -> Path:
+        """The embedded server's binaries (postgres, pgbench, psql, ...)."""
+        assert self._server is not None
+        return Path(self._server.bin_path)
+
+    @property
+    def postmaster_pid(self) -> int:
+        assert self._server is not None
+        return int(self._server.get_pid())
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()

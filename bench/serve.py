@@ -6,6 +6,13 @@ the baseline: a minimal JSON handler (``GET /json``) and a minimal websocket bro
 (``GET /ws`` to connect, ``POST /emit`` to send one frame to every client). Both print
 ``READY <port>`` once listening and stop on SIGTERM.
 
+``python -m bench.serve hl7 --dsn DSN`` runs bedboard's MLLP listener
+(``bedboard.hl7_ingest.start_listener`` with a pool from ``database.create_pool``, as an
+instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-echo``
+its baseline: python-hl7's MLLP streams answering every block with
+``hl7.parse(block).create_ack("AA")``, no database. Both print ``READY <http port> <mllp
+port>`` (the HTTP port serves only the lag probe).
+
 Both also run the same event-loop lag probe (``GET /_bench/lag``), a bench-side addition:
 it shows when the server's loop was blocked, which no latency figure alone explains.
 """
@@ -78,6 +85,7 @@ class LagProbe:
 
 
 LAG = web.AppKey("bench_lag", LagProbe)
+MLLP_PORT: web.AppKey[list[int]] = web.AppKey("bench_mllp_port")
 
 
 async def lag_handler(request: web.Request) -> web.Response:
@@ -167,6 +175,56 @@ def bare_app() -> web.Application:
     return app
 
 
+# --------------------------------------------------------------------------- MLLP
+
+
+async def _echo_connected(reader: Any, writer: Any) -> None:
+    """The bare MLLP baseline: parse each block with python-hl7 and answer AA at once."""
+    import hl7  # type: ignore[import-untyped]
+
+    try:
+        while True:
+            block: bytes = await reader.readblock()
+            ack = hl7.parse(block.decode("utf-8")).create_ack("AA")
+            writer.writeblock(str(ack).encode("utf-8"))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def mllp_app(kind: str, dsn: str | None) -> web.Application:
+    """An HTTP app holding only the lag probe, whose startup opens the MLLP server."""
+    app = web.Application()
+    app[MLLP_PORT] = []
+
+    async def ctx(app: web.Application) -> Any:
+        from hl7.mllp import start_hl7_server  # type: ignore[import-untyped]
+
+        pool = None
+        server: asyncio.AbstractServer
+        if kind == "hl7":
+            from bedboard import database
+            from bedboard.hl7_ingest import start_listener
+
+            assert dsn is not None
+            pool = await database.create_pool(dsn)
+            server = await start_listener(pool, "127.0.0.1", 0)
+        else:
+            server = await start_hl7_server(_echo_connected, "127.0.0.1", 0)
+        sockets: Any = getattr(server, "sockets", ())
+        app[MLLP_PORT].append(int(sockets[0].getsockname()[1]))
+        yield
+        server.close()
+        await server.wait_closed()
+        if pool is not None:
+            await pool.close()
+
+    app.cleanup_ctx.append(ctx)
+    return app
+
+
 # --------------------------------------------------------------------------- bedboard
 
 
@@ -222,7 +280,8 @@ async def serve(app: web.Application, profile_to: Path | None = None) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    print(f"READY {port}", flush=True)
+    extra = "".join(f" {p}" for p in app.get(MLLP_PORT, []))
+    print(f"READY {port}{extra}", flush=True)
     await stop.wait()
     if profiler is not None and profile_to is not None:
         profiler.disable()
@@ -232,7 +291,7 @@ async def serve(app: web.Application, profile_to: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("kind", choices=("app", "bare"))
+    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo"))
     parser.add_argument("--dsn")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
@@ -244,6 +303,11 @@ def main(argv: list[str] | None = None) -> None:
         if not args.dsn or not args.data_dir:
             parser.error("app needs --dsn and --data-dir")
         app = bedboard_app(args.dsn, args.data_dir)
+    elif args.kind in ("hl7", "mllp-echo"):
+        if args.kind == "hl7" and not args.dsn:
+            parser.error("hl7 needs --dsn")
+        logging.getLogger("bedboard.hl7_ingest").setLevel(logging.WARNING)
+        app = mllp_app(args.kind, args.dsn)
     else:
         app = bare_app()
     asyncio.run(serve(app, args.profile))

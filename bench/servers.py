@@ -25,6 +25,7 @@ class ServerProcess:
         self.args = args
         self.log_path = log_path
         self.port = 0
+        self.extra_ports: list[int] = []  # after the HTTP port on the READY line (MLLP)
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -61,7 +62,9 @@ class ServerProcess:
             await self.stop()
             tail = self.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{self.name} server did not start:\n{tail}")
-        self.port = int(text.split()[1])
+        fields = text.split()
+        self.port = int(fields[1])
+        self.extra_ports = [int(f) for f in fields[2:]]
 
     async def get_json(self, path: str) -> Any:
         async with (
@@ -106,10 +109,17 @@ class CpuMeter:
         self.servers = groups
         self.totals: dict[str, dict[str, float]] = {}
         self._mark: dict[str, float] = {}
+        self._last: dict[int, float] = {}
+
+    def _cpu(self, pid: int) -> float:
+        """A process's CPU so far; its last known value once it has exited."""
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            self._last[pid] = cpu_seconds(pid)
+        return self._last.get(pid, 0.0)
 
     def _now(self) -> dict[str, float]:
         busy, total = machine_busy()
-        now = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.servers.items()}
+        now = {name: sum(self._cpu(pid) for pid in pids) for name, pids in self.servers.items()}
         now["machine_busy"], now["machine_total"] = busy, total
         now["wall_s"] = time.monotonic()
         return now

@@ -3,7 +3,7 @@
 Kind ``csv``, polled. One row per unit: the unit's name as the hospital writes it (mapped
 to a bedboard unit by the feed), staffed + occupied (+ blocked) or available alone, and
 ``as_of``. Each feed maps bedboard's column names to the file's header names, so a
-hospital's existing export can be used as it is. See ``docs/adapters/csv.md``.
+hospital's existing export can be used as it is. See ``docs/adapters.md`` (CSV drop).
 
 ``parse_with(raw, fmt)`` is the pure part: bytes in, reports and rejected rows (with their
 line number and reason) out; it never raises. ``fetch`` reads the source (newest matching

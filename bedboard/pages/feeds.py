@@ -21,7 +21,7 @@ from bedboard.pages import field_errors, problem_errors, render, require_role
 from bedboard.problems import Problem
 from facility_adapters.base import REGISTRY
 
-MAPPING_ROWS = 40
+MAX_MAPPING_ROWS = 5000
 
 
 def _kinds() -> list[dict[str, Any]]:
@@ -72,7 +72,9 @@ def _form_settings(form: Any, kind: str) -> tuple[dict[str, Any], dict[str, str]
 def _form_mappings(form: Any) -> tuple[dict[str, int], dict[str, str]]:
     mappings: dict[str, int] = {}
     errors: dict[str, str] = {}
-    for i in range(MAPPING_ROWS):
+    i = -1
+    while f"source_{i + 1}" in form and i < MAX_MAPPING_ROWS:
+        i += 1
         source = str(form.get(f"source_{i}", "")).strip()
         unit = str(form.get(f"unit_{i}", "")).strip()
         if source and unit.isdigit():
@@ -119,7 +121,7 @@ async def _form(
         errors=errors,
         facility_options=facility_options,
         units=units,
-        rows=rows[:MAPPING_ROWS],
+        rows=rows,
         kinds=_kinds(),
         kind_options=[(k["kind"], f"{k['kind']}: {k['title']}") for k in _kinds()],
         quarantine=entries,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import strategies as st
 
 from bedboard.census import MAX_COUNT, CensusReport
 from facility_adapters.base import Parsed
+
+T = TypeVar("T")
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -24,6 +29,7 @@ def assert_census_rules(parsed: Parsed) -> None:
     assert isinstance(parsed, Parsed)
     for report in parsed.reports:
         assert report.source_id and storable(report.source_id, 200), report
+        assert storable(getattr(report, "location", ""), 200), report
         assert report.as_of.tzinfo is not None and report.as_of.utcoffset() is not None, report
         counted = report.staffed is not None or report.occupied is not None
         if counted:
@@ -46,3 +52,17 @@ def assert_census_rules(parsed: Parsed) -> None:
         assert storable(item.location, 200) and item.location, item
         assert storable(item.reason, 500) and item.reason, item
         assert storable(item.raw, 2000), item
+
+
+def mostly(
+    good: st.SearchStrategy[T], other: st.SearchStrategy[Any], odds: int = 8
+) -> st.SearchStrategy[Any]:
+    """``good`` ``odds - 1`` times in ``odds``, else ``other``: property tests should mostly
+    reach the code that makes reports, and still see anything at all."""
+    # n == 1: hypothesis favours the ends of a range, so the rare branch sits inside it.
+    return st.integers(0, odds - 1).flatmap(lambda n: other if n == 1 else good)
+
+
+def often(odds: int = 5) -> st.SearchStrategy[bool]:
+    """True ``odds - 1`` times in ``odds``."""
+    return st.sampled_from([True] * (odds - 1) + [False])

@@ -33,6 +33,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "Placements",
             "Facilities",
             "Courts",
+            "Feeds",
             "Users",
             "API tokens",
             "Audit trail",

@@ -105,6 +105,20 @@ def _login(base: str, email: str, password: str) -> tuple[int, dict[str, object]
     return status, json.loads(body) if body else {}
 
 
+def _admin_get(base: str, email: str, password: str, path: str) -> dict[str, object]:
+    request = urllib.request.Request(
+        base + "/api/v1/login",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        cookie = resp.headers["Set-Cookie"].split(";", 1)[0]
+    status, body = _get(base + path, headers={"Cookie": cookie})
+    assert status == 200, body
+    result: dict[str, object] = json.loads(body)
+    return result
+
+
 def _facility_count(base: str, email: str, password: str) -> int:
     request = urllib.request.Request(
         base + "/api/v1/login",
@@ -134,6 +148,20 @@ def test_demo_starts_on_an_empty_data_dir_and_keeps_its_data_across_restarts(
         assert status == 401
         facilities = _facility_count(demo.base, *creds["admin"])
         assert 35 <= facilities <= 45
+        # One facility fed by each adapter kind; with the simulation off, FHIR and HL7 rest.
+        feeds = _admin_get(demo.base, *creds["admin"], "/api/v1/feeds")["items"]
+        assert isinstance(feeds, list)
+        assert {f["kind"]: f["enabled"] for f in feeds} == {
+            "csv": True,
+            "have": True,
+            "fhir": False,
+            "hl7": False,
+        }
+        placements = _admin_get(demo.base, *creds["admin"], "/api/v1/placements")["items"]
+        assert isinstance(placements, list)
+        assert {"open", "accepted", "in_transit", "admitted", "closed"} <= {
+            p["status"] for p in placements
+        }
     finally:
         demo.stop()
     assert demo.proc.returncode == 0, demo.log.read_text()

@@ -80,6 +80,7 @@ async def test_each_role_sees_its_own_navigation(
             "Placements",
             "Facilities",
             "Courts",
+            "Feeds",
             "Users",
             "API tokens",
             "Audit trail",

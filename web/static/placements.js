@@ -33,10 +33,17 @@ if (region) {
   let timer = null;
   let pending = false;
 
-  const busy = () => {
-    const active = document.activeElement;
-    return region.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName) && active.value;
+  // Someone has started filling a form in the region (typing a note, choosing a decline
+  // reason): do not replace it under them.
+  const dirty = (el) => {
+    if (el.tagName === "SELECT") {
+      const initial = el.querySelector("option[selected]") || el.options[0];
+      return initial ? el.value !== initial.value : false;
+    }
+    return el.value !== el.defaultValue;
   };
+  const busy = () =>
+    [...region.querySelectorAll("select, textarea, input:not([type=hidden])")].some(dirty);
 
   const refresh = async () => {
     if (busy()) {
@@ -45,14 +52,19 @@ if (region) {
     }
     pending = false;
     const response = await fetch(region.dataset.liveUrl, { credentials: "same-origin" });
-    if (response.ok) {
-      region.innerHTML = await response.text();
+    const html = response.ok ? await response.text() : null;
+    if (busy()) {
+      pending = true; // they started typing while the new content was on its way
+      return;
+    }
+    if (html !== null) {
+      region.innerHTML = html;
       tick();
       refreshTimes();
     }
   };
   region.addEventListener("focusout", () => {
-    if (pending) setTimeout(refresh, 0);
+    if (pending) setTimeout(refresh, 500);
   });
 
   const relevant = (frame) => {

@@ -1,0 +1,502 @@
+"""HL7 v2 over MLLP: the listener and the database side of the ``hl7`` feed kind.
+
+One listener per instance (``BEDBOARD_MLLP_LISTEN``) serves every HL7 feed. For each
+MLLP block, ``handle`` answers with an ACK after one database transaction:
+
+1. Route: the enabled ``hl7`` feed whose ``sending_facility`` equals MSH-4.1 and whose
+   ``allowed_addresses`` admit the peer. No feed: AE (AR when unreadable), logged once.
+   Address not allowed, or several feeds admit it: AE, quarantined on the feed(s).
+2. Read the message (``facility_adapters.hl7.parse_message``, in the feed's time zone).
+   Unreadable: AR, quarantined. Not a bed event (A04, A08, …): AA, nothing applied.
+   MSH-11 not in the feed's ``processing_ids``: AE, quarantined.
+3. Under a per-feed transaction advisory lock (messages of one feed apply one at a
+   time, across instances):
+
+   - dedupe: ``(MSH-4, MSH-10)`` goes into ``hl7_messages``; already there: AA, not
+     applied again. Only messages that were processed (AA) are remembered, so a message
+     refused with AE can be resent under the same control id once the cause is fixed;
+   - an event time more than 5 minutes ahead of the database clock: AE, quarantined;
+   - each bed change is applied to ``hl7_beds`` unless the bed already has a *newer*
+     event (ties apply, in arrival order). A change older than the bed's last event is
+     not an error: the information is superseded, so the message is acknowledged AA
+     (MSA-3 says what was skipped) and not quarantined; resending it would not help;
+   - the census of every affected unit is derived from all its beds (staffed = beds
+     known for its point(s) of care, configured or learnt; occupied = O; blocked =
+     C/H/I/K) and applied through ``feeds.ingest`` (mapping, validation, ``census.apply``).
+     Several points of care may map to one unit: their beds are counted together.
+     The report's ``as_of`` is the newest event among the unit's beds; when a late
+     (reordered) event changes the counts without being the newest, the report is dated
+     1 µs after the unit's stored report *from this feed*, so the correction applies
+     (a newer report from another source still wins);
+   - no affected point of care mapped to a unit: AE, nothing applied (the points of
+     care are listed on the feed's page as unmapped). Some mapped: AA, applied to those.
+
+Whatever happens, the message gets an ACK echoing MSH-10. The feed's health records a
+success for every AA, a failure for AR, a future-dated message or an apply error (not
+for addresses, mappings or processing ids, which a stranger or a misrouted message
+could otherwise use to mark a working feed failing). An unexpected error or an
+unreachable database answers AE ("resend later"): the message may well be fine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hl7.mllp import InvalidBlockError, start_hl7_server  # type: ignore[import-untyped]
+from pydantic import ValidationError
+
+from bedboard import board, database, feeds
+from bedboard.census import FUTURE_SKEW
+from bedboard.database import Connection
+from bedboard.feeds import Attempt
+from bedboard.problems import Problem
+from facility_adapters.base import Parsed, Rejected, SourceReport
+from facility_adapters.hl7 import (
+    ACCEPT,
+    BLOCKED_STATUSES,
+    ERROR,
+    MAX_MESSAGE_BYTES,
+    OCCUPIED,
+    REJECT,
+    AckCode,
+    BedChange,
+    Header,
+    Hl7Config,
+    Hl7Event,
+    Hl7Ignored,
+    Hl7Rejected,
+    Hl7Result,
+    build_ack,
+    parse_message,
+    read_header,
+)
+
+log = logging.getLogger(__name__)
+
+HL7_LOCK_CLASS = 0x6268  # advisory lock namespace: (HL7_LOCK_CLASS, feed id)
+MAX_CONNECTIONS = 64
+MESSAGE_RETENTION = timedelta(days=30)
+_LOG_ONCE_KEEP = 10_000
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: AckCode
+    text: str
+
+
+@dataclass
+class _Refused(Exception):
+    """Undo the message's own changes (savepoint) and answer ``code``."""
+
+    code: AckCode
+    reason: str
+    failing: bool
+    reports: list[SourceReport] = field(default_factory=list)
+
+
+_logged: set[tuple[str, ...]] = set()
+
+
+def _log_once(key: tuple[str, ...], message: str, *args: object) -> None:
+    if key in _logged:
+        return
+    if len(_logged) >= _LOG_ONCE_KEEP:
+        _logged.clear()
+    _logged.add(key)
+    log.warning(message, *args)
+
+
+# --------------------------------------------------------------------------- handling
+
+
+async def handle(pool: database.Pool, raw: bytes, peer_ip: str) -> bytes:
+    """Process one MLLP block's content from ``peer_ip``; return the ACK bytes. Never raises
+    (except cancellation): every message gets an answer."""
+    header = read_header(raw)
+    try:
+        async with database.transaction(pool) as conn:
+            reply = await _handle(conn, raw, header, peer_ip)
+    except database.DOWN_ERRORS as exc:
+        _log_once(("down",), "HL7: database unavailable, answering AE: %s", exc)
+        reply = Reply(ERROR, "bedboard cannot reach its database; resend later")
+    except Exception:
+        log.exception("HL7 %s from %s: failed", header.where, peer_ip)
+        reply = Reply(ERROR, "bedboard failed to process the message; resend later")
+    else:
+        _logged.discard(("down",))
+    return build_ack(raw, reply.code, reply.text)
+
+
+async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) -> Reply:
+    first = parse_message(raw)
+    routed = await _route(conn, raw, header, peer_ip, first)
+    if isinstance(routed, Reply):
+        return routed
+    feed_id, config = routed
+    result = first if config.timezone == "UTC" else parse_message(raw, default_tz=config.zone)
+    if isinstance(result, Hl7Rejected):
+        return await _refuse(conn, feed_id, raw, header, REJECT, result.reason, failing=True)
+    processing_id = header.processing_id or "P"
+    if processing_id not in config.processing_ids:
+        return await _refuse(
+            conn,
+            feed_id,
+            raw,
+            header,
+            ERROR,
+            f"processing id (MSH-11) {processing_id[:3]} is not accepted by this feed",
+            failing=False,
+        )
+    if isinstance(result, Hl7Ignored):
+        await feeds.record_attempt(conn, feed_id, Attempt(ok=True))
+        return Reply(ACCEPT, f"{result.trigger} does not change beds; nothing applied")
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", HL7_LOCK_CLASS, feed_id)
+    try:
+        async with conn.transaction():  # savepoint: a refusal undoes the message's changes
+            reply = await _apply(conn, feed_id, config, result)
+    except _Refused as refused:
+        return await _refuse(
+            conn,
+            feed_id,
+            raw,
+            header,
+            refused.code,
+            refused.reason,
+            failing=refused.failing,
+            reports=refused.reports,
+        )
+    await feeds.record_attempt(conn, feed_id, Attempt(ok=True))
+    return reply
+
+
+async def _route(
+    conn: Connection, raw: bytes, header: Header, peer_ip: str, first: Hl7Result
+) -> tuple[int, Hl7Config] | Reply:
+    unreadable = first.reason if isinstance(first, Hl7Rejected) else None
+    facility = header.sending_facility
+    if not facility:
+        _log_once(
+            ("no-facility", peer_ip),
+            "HL7 from %s without a sending facility (MSH-4): %s",
+            peer_ip,
+            unreadable or "no feed can be chosen",
+        )
+        return Reply(REJECT, unreadable or "MSH-4 (sending facility) is empty")
+    rows = await conn.fetch(
+        "SELECT id, config FROM feeds WHERE kind = 'hl7' AND enabled"
+        " AND config->>'sending_facility' = $1 ORDER BY id",
+        facility,
+    )
+    candidates: list[tuple[int, Hl7Config]] = []
+    for row in rows:
+        try:
+            candidates.append((row["id"], Hl7Config.model_validate(row["config"])))
+        except ValidationError as exc:
+            _log_once(
+                ("config", str(row["id"])), "HL7 feed %s: invalid settings: %s", row["id"], exc
+            )
+    if not candidates:
+        _log_once(
+            ("unknown", facility, peer_ip),
+            "HL7 from %s: no enabled hl7 feed has sending_facility %r",
+            peer_ip,
+            facility,
+        )
+        if unreadable:
+            return Reply(REJECT, unreadable)
+        return Reply(ERROR, f"no bedboard feed accepts sending facility {facility}")
+    admitted = [(fid, cfg) for fid, cfg in candidates if cfg.admits(peer_ip)]
+    if len(admitted) == 1:
+        return admitted[0]
+    if not admitted:
+        reason = f"address {peer_ip} is not in allowed_addresses for {facility}"
+    else:
+        ids = ", ".join(str(fid) for fid, _ in admitted)
+        reason = f"several feeds ({ids}) accept {facility} from {peer_ip}; make one"
+        log.warning("HL7: %s", reason)
+    _log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
+    for fid, _ in admitted or candidates:
+        await feeds.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, raw)])
+    return Reply(ERROR, reason)
+
+
+async def _refuse(
+    conn: Connection,
+    feed_id: int,
+    raw: bytes,
+    header: Header,
+    code: AckCode,
+    reason: str,
+    *,
+    failing: bool,
+    reports: Sequence[SourceReport] = (),
+) -> Reply:
+    """Quarantine the message (and record unmapped points of care); note a failure."""
+    rejected = [Rejected.of(header.where, f"{code}: {reason}", raw)]
+    if reports:
+        await feeds.ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
+    else:
+        await feeds.add_to_quarantine(conn, feed_id, rejected)
+    if failing:
+        await feeds.record_attempt(
+            conn, feed_id, Attempt(ok=False, error=f"{header.where}: {reason}")
+        )
+    return Reply(code, reason)
+
+
+# --------------------------------------------------------------------------- beds → census
+
+_UPSERT_BED = """
+    INSERT INTO hl7_beds AS b (feed_id, bed, point_of_care, status, last_event_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (feed_id, bed) DO UPDATE
+       SET status = EXCLUDED.status, point_of_care = EXCLUDED.point_of_care,
+           last_event_at = EXCLUDED.last_event_at
+     WHERE b.last_event_at <= EXCLUDED.last_event_at
+    RETURNING true
+"""
+
+
+async def _apply(conn: Connection, feed_id: int, config: Hl7Config, event: Hl7Event) -> Reply:
+    header = event.header
+    fresh = await conn.fetchval(
+        "INSERT INTO hl7_messages (sending_facility, control_id, feed_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        header.sending_facility,
+        header.control_id,
+        feed_id,
+    )
+    if not fresh:
+        return Reply(
+            ACCEPT, "duplicate (same MSH-4 and MSH-10 as an earlier message); not applied again"
+        )
+    now = await board.db_now(conn)
+    if event.at > now + FUTURE_SKEW:
+        raise _Refused(
+            ERROR,
+            f"event time {event.at:%Y-%m-%d %H:%M:%S}Z is more than 5 minutes ahead of"
+            f" bedboard's clock ({now:%Y-%m-%d %H:%M:%S}Z); check the sender's clock",
+            failing=True,
+        )
+    applied: list[BedChange] = []
+    superseded: list[BedChange] = []
+    for change in event.changes:
+        done = await conn.fetchval(
+            _UPSERT_BED, feed_id, change.bed, change.point_of_care, change.status, event.at
+        )
+        (applied if done else superseded).append(change)
+    notes = list(event.notes)
+    if superseded:
+        beds = ", ".join(c.bed for c in superseded)
+        notes.append(f"not applied to {beds}: a newer event is known")
+    if not applied:
+        return Reply(ACCEPT, "; ".join(notes))
+    points_of_care = sorted({c.point_of_care for c in applied})
+    reports, unmapped = await _reports(conn, feed_id, config, points_of_care)
+    if not reports and unmapped == points_of_care:
+        raise _Refused(
+            ERROR,
+            f"point of care {', '.join(unmapped)} is not mapped to a unit of this feed",
+            failing=False,
+            reports=[await _report(conn, feed_id, config, [poc]) for poc in unmapped],
+        )
+    if unmapped:
+        notes.append(f"point of care {', '.join(unmapped)} is not mapped to a unit")
+        reports += [await _report(conn, feed_id, config, [poc]) for poc in unmapped]
+    if not reports:
+        return Reply(ACCEPT, "; ".join(["applied (the census did not change)", *notes]))
+    try:
+        result = await feeds.ingest(conn, feed_id, Parsed(reports=reports))
+    except Problem as problem:
+        raise _Refused(ERROR, f"census not applied: {problem.detail}", failing=True) from None
+    if result.conflict:
+        notes.append("a unit's census was not updated: beds are held for accepted placements")
+    if result.rejected:
+        notes.append("a unit's census was refused (see the feed's quarantine)")
+    return Reply(ACCEPT, "; ".join(["applied", *notes]))
+
+
+async def _reports(
+    conn: Connection, feed_id: int, config: Hl7Config, points_of_care: list[str]
+) -> tuple[list[SourceReport], list[str]]:
+    """Census reports for the units of ``points_of_care`` (all points of care mapped to each
+    unit counted together), and the points of care mapped to no unit."""
+    mapping: dict[str, int] = {
+        r["source_id"]: r["unit_id"]
+        for r in await conn.fetch(
+            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1", feed_id
+        )
+    }
+    unmapped = [poc for poc in points_of_care if poc not in mapping]
+    units = sorted({mapping[poc] for poc in points_of_care if poc in mapping})
+    reports: list[SourceReport] = []
+    for unit_id in units:
+        pocs = sorted(poc for poc, uid in mapping.items() if uid == unit_id)
+        report = await _report(conn, feed_id, config, pocs)
+        stored = await conn.fetchrow(
+            "SELECT as_of, source, staffed, occupied, blocked FROM unit_census WHERE unit_id = $1",
+            unit_id,
+        )
+        ours = stored is not None and stored["source"] == f"feed:{feed_id}"
+        if stored is not None and ours and report.as_of <= stored["as_of"]:
+            counts = (report.staffed, report.occupied, report.blocked)
+            if counts == (stored["staffed"], stored["occupied"], stored["blocked"]):
+                continue  # a late event that changes nothing
+            report = _dated(report, stored["as_of"] + timedelta(microseconds=1))
+        reports.append(report)
+    return reports, unmapped
+
+
+def _dated(report: SourceReport, as_of: datetime) -> SourceReport:
+    return SourceReport(
+        source_id=report.source_id,
+        as_of=as_of,
+        staffed=report.staffed,
+        occupied=report.occupied,
+        blocked=report.blocked,
+    )
+
+
+async def _report(
+    conn: Connection, feed_id: int, config: Hl7Config, points_of_care: list[str]
+) -> SourceReport:
+    rows = await conn.fetch(
+        "SELECT bed, status, last_event_at FROM hl7_beds"
+        " WHERE feed_id = $1 AND point_of_care = ANY($2::text[])",
+        feed_id,
+        points_of_care,
+    )
+    statuses: dict[str, str] = {r["bed"]: r["status"] for r in rows}
+    declared: set[str] = set()
+    for poc in points_of_care:
+        declared |= config.declared_beds(poc)
+    newest: datetime = max(r["last_event_at"] for r in rows)
+    return SourceReport(
+        source_id=points_of_care[0],
+        as_of=newest,
+        staffed=len(statuses.keys() | declared),
+        occupied=sum(1 for s in statuses.values() if s == OCCUPIED),
+        blocked=sum(1 for s in statuses.values() if s in BLOCKED_STATUSES),
+    )
+
+
+async def prune_messages(conn: Connection, keep: timedelta = MESSAGE_RETENTION) -> int:
+    """Forget control ids older than ``keep`` (the duplicate-detection window)."""
+    status: str = await conn.execute(
+        "DELETE FROM hl7_messages WHERE received_at < now() - $1::interval", keep
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+# --------------------------------------------------------------------------- listener
+
+
+async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int) -> None:
+    peer = writer.get_extra_info("peername")
+    peer_ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+    try:
+        while True:
+            try:
+                raw: bytes = await reader.readblock()
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip():
+                    log.info(
+                        "HL7 peer %s closed mid-message (%d bytes dropped)",
+                        peer_ip,
+                        len(exc.partial),
+                    )
+                return
+            except InvalidBlockError:
+                _log_once(
+                    ("framing", peer_ip),
+                    "HL7 peer %s sent data outside MLLP framing (<VT> … <FS><CR>); closing",
+                    peer_ip,
+                )
+                return
+            except ValueError:
+                log.warning("HL7 peer %s sent a block over %d bytes; closing", peer_ip, limit)
+                writer.writeblock(build_ack(b"", REJECT, f"message larger than {limit} bytes"))
+                await writer.drain()
+                return
+            ack = await handle(pool, raw, peer_ip)
+            writer.writeblock(ack)
+            await writer.drain()
+    except (ConnectionError, OSError) as exc:
+        log.debug("HL7 peer %s: connection lost: %s", peer_ip, exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("HL7 peer %s: connection failed", peer_ip)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+class Listener(asyncio.AbstractServer):
+    """The MLLP server. Unlike a bare ``asyncio.Server`` (before Python 3.13), closing it
+    also closes the open connections, and ``wait_closed`` waits for their handlers."""
+
+    def __init__(self, server: asyncio.Server, tasks: dict[asyncio.Task[None], Any]) -> None:
+        self._server = server
+        self._tasks = tasks
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        return tuple(self._server.sockets)
+
+    def close(self) -> None:
+        self._server.close()
+        for writer in list(self._tasks.values()):
+            writer.close()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._server.get_loop()
+
+    def is_serving(self) -> bool:
+        return self._server.is_serving()
+
+    async def start_serving(self) -> None:
+        await self._server.start_serving()
+
+    async def serve_forever(self) -> None:
+        await self._server.serve_forever()
+
+    async def wait_closed(self) -> None:
+        await self._server.wait_closed()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+
+async def start_listener(
+    pool: database.Pool, host: str, port: int, *, limit: int = MAX_MESSAGE_BYTES
+) -> Listener:
+    """Listen for MLLP on ``host:port`` (port 0: any free port; ``.sockets`` tells which).
+    Each connection reads blocks of at most ``limit`` bytes, hands each to ``handle`` and
+    writes its ACK. Closing the returned server also closes the open connections."""
+    tasks: dict[asyncio.Task[None], Any] = {}  # connection handler -> its writer
+
+    def connected(reader: Any, writer: Any) -> None:
+        if len(tasks) >= MAX_CONNECTIONS:
+            _log_once(
+                ("crowded",), "HL7 listener: more than %d connections; refusing", MAX_CONNECTIONS
+            )
+            writer.close()
+            return
+        task = asyncio.get_running_loop().create_task(_serve(pool, reader, writer, limit))
+        tasks[task] = writer
+        task.add_done_callback(lambda finished: tasks.pop(finished, None))
+
+    server: asyncio.Server = await start_hl7_server(connected, host, port, limit=limit)
+    log.debug("HL7 MLLP listener on %s:%s", host, port)
+    return Listener(server, tasks)
+
+
+__all__ = ["Listener", "Reply", "handle", "prune_messages", "start_listener"]
