@@ -37,6 +37,26 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+async def _audit(
+    conn: database.Connection,
+    action: str,
+    object_type: str,
+    object_id: object,
+    detail: dict[str, Any],
+) -> None:
+    """Record a command-line change in the audit trail, as the operating-system user."""
+    await audit.record(
+        conn,
+        actor=_cli_actor(),
+        action=action,
+        outcome="success",
+        origin=audit.CLI_ORIGIN,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+    )
+
+
 def _cli_actor() -> str:
     try:
         who = getpass.getuser()
@@ -162,15 +182,12 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: database.Connection) -> users.User:
         async with conn.transaction():
             user = await users.create_user(conn, data)
-            await audit.record(
+            await _audit(
                 conn,
-                actor=_cli_actor(),
-                action="user.manage",
-                outcome="success",
-                origin=audit.CLI_ORIGIN,
-                object_type="user",
-                object_id=user.id,
-                detail={"op": "create", "email": user.email, "role": user.role.value},
+                "user.manage",
+                "user",
+                user.id,
+                {"op": "create", "email": user.email, "role": user.role.value},
             )
             return user
 
@@ -183,15 +200,8 @@ def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> None:
         async with conn.transaction():
             user = await users.get_user_by_email(conn, args.email)
             _user, ended = await users.update_user(conn, user.id, users.UserPatch(disabled=True))
-            await audit.record(
-                conn,
-                actor=_cli_actor(),
-                action="user.manage",
-                outcome="success",
-                origin=audit.CLI_ORIGIN,
-                object_type="user",
-                object_id=user.id,
-                detail={"op": "disable", "sessions_ended": ended},
+            await _audit(
+                conn, "user.manage", "user", user.id, {"op": "disable", "sessions_ended": ended}
             )
             return ended
 
@@ -208,15 +218,8 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
             created = await users.issue_token(
                 conn, users.TokenIn(user_id=user.id, name=args.name or "")
             )
-            await audit.record(
-                conn,
-                actor=_cli_actor(),
-                action="token.manage",
-                outcome="success",
-                origin=audit.CLI_ORIGIN,
-                object_type="token",
-                object_id=created.id,
-                detail={"op": "create", "user_id": user.id},
+            await _audit(
+                conn, "token.manage", "token", created.id, {"op": "create", "user_id": user.id}
             )
             return created
 
@@ -232,16 +235,7 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
         async with conn.transaction():
             revoked = await auth.revoke_token(conn, args.id)
             if revoked:
-                await audit.record(
-                    conn,
-                    actor=_cli_actor(),
-                    action="token.manage",
-                    outcome="success",
-                    origin=audit.CLI_ORIGIN,
-                    object_type="token",
-                    object_id=args.id,
-                    detail={"op": "revoke"},
-                )
+                await _audit(conn, "token.manage", "token", args.id, {"op": "revoke"})
             return revoked
 
     if not asyncio.run(_with_connection(settings, work)):

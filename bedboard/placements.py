@@ -1342,66 +1342,71 @@ async def _reopen_after_release(conn: Connection, placement: Any, referral: Any,
     return False
 
 
-async def decline(
-    conn: Connection, referral_id: int, reason: DeclineReason, note: str, actor: Principal
+async def _end_referral(
+    conn: Connection,
+    referral_id: int,
+    actor: Principal,
+    to: ReferralStatus,
+    data: dict[str, Any],
+    sql: str,
+    *args: Any,
 ) -> None:
+    """Decline or withdraw a pending or accepted referral: release its bed if held (the
+    placement is then open again), record the event, publish. ``sql`` sets the status."""
     async with conn.transaction():
         placement, referral = await _lock_referral(conn, referral_id)
         status = referral["status"]
         if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
             status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
         ):
-            raise _referral_illegal(status, "declined")
+            raise _referral_illegal(status, to.value)
         await _release_hold(conn, referral)
-        await conn.execute(
-            "UPDATE referrals SET status = 'declined', decline_reason = $2, decline_note = $3,"
-            " responded_by = $4, responded_at = now() WHERE id = $1",
-            referral_id,
-            reason.value,
-            note,
-            actor.user_id,
-        )
+        await conn.execute(sql, referral_id, *args)
         await _event(
             conn,
             placement["id"],
             actor,
-            "referral_declined",
-            data={
-                "referral_id": referral_id,
-                "unit_id": referral["unit_id"],
-                "reason": reason.value,
-            },
+            f"referral_{to.value}",
+            data={"referral_id": referral_id, "unit_id": referral["unit_id"], **data},
         )
-        units = [referral["unit_id"]] if status == ReferralStatus.ACCEPTED else []
-        if status == ReferralStatus.ACCEPTED:
-            await _reopen_after_release(conn, placement, referral, "declined")
+        was_accepted = status == ReferralStatus.ACCEPTED
+        if was_accepted:
+            await _reopen_after_release(conn, placement, referral, to.value)
         await _publish(
-            conn, placement["id"], "declined", referral_ids=[referral_id], unit_ids=units
+            conn,
+            placement["id"],
+            to.value,
+            referral_ids=[referral_id],
+            unit_ids=[referral["unit_id"]] if was_accepted else [],
         )
+
+
+async def decline(
+    conn: Connection, referral_id: int, reason: DeclineReason, note: str, actor: Principal
+) -> None:
+    await _end_referral(
+        conn,
+        referral_id,
+        actor,
+        ReferralStatus.DECLINED,
+        {"reason": reason.value},
+        "UPDATE referrals SET status = 'declined', decline_reason = $2, decline_note = $3,"
+        " responded_by = $4, responded_at = now() WHERE id = $1",
+        reason.value,
+        note,
+        actor.user_id,
+    )
 
 
 async def withdraw(conn: Connection, referral_id: int, actor: Principal) -> None:
-    async with conn.transaction():
-        placement, referral = await _lock_referral(conn, referral_id)
-        status = referral["status"]
-        if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
-            status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
-        ):
-            raise _referral_illegal(status, "withdrawn")
-        await _release_hold(conn, referral)
-        await conn.execute(
-            "UPDATE referrals SET status = 'withdrawn', responded_at = now() WHERE id = $1",
-            referral_id,
-        )
-        await _event(
-            conn, placement["id"], actor, "referral_withdrawn", data={"referral_id": referral_id}
-        )
-        units = [referral["unit_id"]] if status == ReferralStatus.ACCEPTED else []
-        if status == ReferralStatus.ACCEPTED:
-            await _reopen_after_release(conn, placement, referral, "withdrawn")
-        await _publish(
-            conn, placement["id"], "withdrawn", referral_ids=[referral_id], unit_ids=units
-        )
+    await _end_referral(
+        conn,
+        referral_id,
+        actor,
+        ReferralStatus.WITHDRAWN,
+        {},
+        "UPDATE referrals SET status = 'withdrawn', responded_at = now() WHERE id = $1",
+    )
 
 
 async def transition(

@@ -686,29 +686,22 @@ def _discussion(results: dict[str, Any]) -> list[str]:
         out += [
             f"- **S2 ({'met' if s2['met'] else 'missed'}: {_x(s2['ratio'])} against >= "
             f"{s2['target_ratio']}x; rounds {_x(min(ratios))}-{_x(max(ratios))}).** "
-            f"A poll applies {d['changed']} units but `census.apply` "
-            f"works on all {d['units']:,} reported units: it locks every stored row `FOR UPDATE` "
-            f"and, after the upsert, reads every one back through `board.unit_states` and builds "
-            f"a pydantic `UnitState` and an `ApplyResult` for each, although `feeds.ingest` "
-            f"only counts outcomes. The read-back alone took {_ms(states)} of a {_ms(whole)} "
-            f"poll ({states / whole * 100 if whole else 0:.0f}%), against "
-            f"{_ms(d['reads_median_ms'].get('unit_states_changed'))} for the {d['changed']} "
-            f"changed units; `ingest` itself spends {_ms(d['ingest_outside_apply_median_ms'])} "
-            f"validating {d['units']:,} `CensusReport`s and reading the mappings before the "
-            f"transaction. Polls that carry only the changed units reach "
-            f"{_n(d['changed_only_units_per_s'])} units/s "
-            f"({_x(delta_ratio)} pgbench): even then each applied unit costs a history row, "
-            f"a freshness upsert, "
-            f"a read-back and a {s2['database_after']['outbox_payload_bytes_avg']:,}-byte "
-            f"jsonb outbox event built through pydantic, against "
-            f"pgbench's one-row upsert whose commit costs "
-            f"{_ms(s2['baseline']['latency_avg_ms'])} on this storage. The duplicate work "
-            f"shows in CPU: {_ms(s2['subject']['bench_process_cpu_ms_per_poll_median'])} of "
-            f"Python and {_ms(s2['subject']['postgres_backend_cpu_ms_per_poll_median'])} of "
-            f"PostgreSQL backend per poll; the row locks also write WAL "
-            f"({_n(d['wal_bytes_per_poll_median']['full_feed'] / 1024)} kB per full poll "
-            f"against {_n(d['wal_bytes_per_poll_median']['changed_only'] / 1024)} kB with only "
-            f"the changed units).",
+            f"A poll reports all {d['units']:,} units and applies {d['changed']}: "
+            f"`census.apply` reads every stored row (without a lock) to set aside the "
+            f"unchanged ones, then locks, writes and reads back only the changed units "
+            f"(read-back {_ms(states)} of a {_ms(whole)} poll). Most of the rest is per "
+            f"report before the transaction: `ingest` spends "
+            f"{_ms(d['ingest_outside_apply_median_ms'])} validating {d['units']:,} "
+            f"`CensusReport`s and reading the mappings. Polls that carry only the changed "
+            f"units reach {_n(d['changed_only_units_per_s'])} units/s "
+            f"({_x(delta_ratio)} pgbench): each applied unit still costs a history row, "
+            f"a freshness upsert, a read-back and a "
+            f"{s2['database_after']['outbox_payload_bytes_avg']:,}-byte jsonb outbox event "
+            f"built through pydantic, against pgbench's one-row upsert whose commit costs "
+            f"{_ms(s2['baseline']['latency_avg_ms'])} on this storage. CPU per poll: "
+            f"{_ms(s2['subject']['bench_process_cpu_ms_per_poll_median'])} of Python and "
+            f"{_ms(s2['subject']['postgres_backend_cpu_ms_per_poll_median'])} of PostgreSQL "
+            f"backend.",
         ]
     h7 = sc.get("HL7")
     if h7 and "error" not in h7:
@@ -746,12 +739,11 @@ def _discussion(results: dict[str, Any]) -> list[str]:
     fresh = diag.get("freshness_job")
     if fresh:
         out += [
-            f"- **Freshness job at {fresh['units_loaded']} units.** Every 30 s every instance "
-            f"runs `publish_freshness_changes`, which builds a pydantic `UnitState` for every "
-            f"active unit: {_ms(fresh['unit_states_ms_median'])} for `board.unit_states` alone, "
-            f"{_ms(fresh['publish_freshness_changes_ms_median'])} for the job (median of 3, in "
-            f"the bench process), nearly all of it CPU on the event loop that serves requests "
-            f"and websockets.",
+            f"- **Freshness job at {fresh['units_loaded']} units.** Every 30 s one instance runs "
+            f"`publish_freshness_changes`, which now classifies every unit in SQL and builds "
+            f"events only for changes: {_ms(fresh['publish_freshness_changes_ms_median'])} for "
+            f"the job (median of 3, in the bench process). (Building a pydantic `UnitState` for "
+            f"every unit, as the board snapshot does, takes {_ms(fresh['unit_states_ms_median'])}.)",
         ]
     out += [
         f"- Noise: {cores} shared cores run the servers, PostgreSQL and the clients. Figures "
