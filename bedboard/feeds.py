@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -179,6 +180,30 @@ def build_adapter(kind: str, config: dict[str, Any], secrets: dict[str, Any]) ->
     adapter = adapter_class(kind)
     model: AdapterConfig = adapter.Config.model_validate({**config, **secrets})
     return adapter(model)
+
+
+def check_local_paths(config: dict[str, Any], allowed: Sequence[Path]) -> None:
+    """Refuse settings naming a local file outside the folders feeds may read: an
+    administrator's feed must not turn the service into a reader of arbitrary files."""
+    for key, value in config.items():
+        if not isinstance(value, str) or not value.startswith("/"):
+            continue
+        path = Path(value).resolve()
+        if not any(path == root or path.is_relative_to(root) for root in allowed):
+            roots = ", ".join(str(r) for r in allowed)
+            raise Problem(
+                422,
+                "Feeds may only read files in the configured folders.",
+                code="validation-error",
+                errors=[
+                    {
+                        "field": f"config.{key}",
+                        "in": "body",
+                        "message": f"must be inside {roots} (BEDBOARD_FEED_DIRS)",
+                        "type": "path",
+                    }
+                ],
+            )
 
 
 # --------------------------------------------------------------------------- store

@@ -75,6 +75,7 @@ from facility_adapters.hl7 import (
     build_ack,
     parse_message,
     read_header,
+    redact,
 )
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ async def _route(
         log.warning("HL7: %s", reason)
     _log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
     for fid, _ in admitted or candidates:
-        await feeds.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, raw)])
+        await feeds.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, redact(raw))])
     return Reply(ERROR, reason)
 
 
@@ -239,7 +240,7 @@ async def _refuse(
     reports: Sequence[SourceReport] = (),
 ) -> Reply:
     """Quarantine the message (and record unmapped points of care); note a failure."""
-    rejected = [Rejected.of(header.where, f"{code}: {reason}", raw)]
+    rejected = [Rejected.of(header.where, f"{code}: {reason}", redact(raw))]
     if reports:
         await feeds.ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
     else:

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default_factory=lambda: [24, 12, 4],
         description="Alert this many hours before a legal deadline (comma-separated), and when it passes.",
     )
+    feed_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders file-based feeds may read (comma-separated). Default: <data dir>/feeds.",
+    )
     mllp_listen: str | None = Field(
         default=None,
         description="host:port for the HL7 v2 MLLP listener on this instance (unset: no listener).",
@@ -116,6 +120,21 @@ class Settings(BaseSettings):
         if any(h <= 0 or h > 24 * 400 for h in value):
             raise ValueError("each alert point must be between 1 and 9600 hours")
         return sorted(set(value), reverse=True)
+
+    @field_validator("feed_dirs", mode="before")
+    @classmethod
+    def _comma_separated_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def allowed_feed_dirs(self) -> list[Path]:
+        """Where file-based feeds may read: the configured folders, or <data dir>/feeds
+        (and the demo's <data dir>/demo-feeds)."""
+        if self.feed_dirs:
+            return [p.expanduser().resolve() for p in self.feed_dirs]
+        return [(self.data_dir / "feeds").resolve(), (self.data_dir / "demo-feeds").resolve()]
 
     @field_validator("mllp_listen")
     @classmethod

@@ -163,6 +163,23 @@ class Hl7Rejected:
 Hl7Result = Hl7Event | Hl7Ignored | Hl7Rejected
 
 
+# The only segments bedboard reads; the rest (PID, NK1, DG1, IN1, ...) carry patient
+# identity and are never kept, not even in the quarantine.
+KEPT_SEGMENTS = frozenset({b"MSH", b"EVN", b"PV1", b"NPU"})
+
+
+def redact(raw: bytes) -> bytes:
+    """The message with every segment bedboard does not read replaced by its name, for
+    the quarantine: enough to see what was wrong, no patient identity."""
+    out = []
+    for segment in raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r"):
+        name = segment[:3]
+        if not segment:
+            continue
+        out.append(segment if name in KEPT_SEGMENTS else name + b"|(removed: not read by bedboard)")
+    return b"\r".join(out)
+
+
 def bed_key(point_of_care: str, room: str, bed: str) -> str:
     return f"{point_of_care}^{room}^{bed}"
 
@@ -679,7 +696,7 @@ class Hl7Adapter(Adapter):
         one rejection when the message cannot be read as a bed event."""
         result = parse_message(raw)
         if isinstance(result, Hl7Rejected):
-            excerpt = raw[:4096].replace(b"\x00", b"")
+            excerpt = redact(raw[:4096].replace(b"\x00", b""))
             return Parsed(rejected=[Rejected.of(result.header.where, result.reason, excerpt)])
         return Parsed()
 

@@ -10,7 +10,15 @@ from pydantic import BaseModel
 from bedboard import coordinator, feeds
 from bedboard.access import Action, Resource
 from bedboard.api.registry import route
-from bedboard.context import POOL, authorize, if_match_version, path_id, record_success, with_etag
+from bedboard.context import (
+    POOL,
+    SETTINGS,
+    authorize,
+    if_match_version,
+    path_id,
+    record_success,
+    with_etag,
+)
 from bedboard.database import acquire, transaction
 from bedboard.feeds import Feed, FeedIn, FeedList, FeedPatch, IngestResult, QuarantinePage
 from facility_adapters.base import REGISTRY
@@ -72,6 +80,7 @@ async def list_feeds(request: web.Request) -> FeedList:
 async def create_feed(request: web.Request, body: FeedIn) -> web.StreamResponse:
     """`config` is validated by the kind's model; secret settings are stored but never shown back."""
     authorize(request, Action.FEED_MANAGE, Resource("feed", facility_id=body.facility_id))
+    feeds.check_local_paths(body.config, request.app[SETTINGS].allowed_feed_dirs)
     async with transaction(request.app[POOL]) as conn:
         feed = await feeds.create_feed(conn, body)
         await record_success(
@@ -98,6 +107,7 @@ async def get_feed(request: web.Request) -> web.StreamResponse:
 async def update_feed(request: web.Request, body: FeedPatch) -> web.StreamResponse:
     feed_id = path_id(request)
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
+    feeds.check_local_paths(body.config or {}, request.app[SETTINGS].allowed_feed_dirs)
     async with transaction(request.app[POOL]) as conn:
         feed = await feeds.update_feed(conn, feed_id, body, if_match_version(request))
         await record_success(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bedboard import coordinator, facilities, feeds
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
-from bedboard.context import POOL, authorize, path_id, record_success
+from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import acquire, transaction
 from bedboard.feeds import FeedIn, FeedPatch
 from bedboard.pages import field_errors, problem_errors, render, require_role
@@ -164,6 +164,7 @@ async def feed_create(request: web.Request) -> web.StreamResponse:
                 }
             )
             authorize(request, Action.FEED_MANAGE, Resource("feed", facility_id=data.facility_id))
+            feeds.check_local_paths(data.config, request.app[SETTINGS].allowed_feed_dirs)
             async with transaction(request.app[POOL]) as conn:
                 feed = await feeds.create_feed(conn, data)
                 await record_success(
@@ -237,6 +238,7 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
                 }
             )
             authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
+            feeds.check_local_paths(patch.config or {}, request.app[SETTINGS].allowed_feed_dirs)
             async with transaction(request.app[POOL]) as conn:
                 await feeds.update_feed(conn, feed_id, patch, None)
                 await record_success(

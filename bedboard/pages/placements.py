@@ -4,6 +4,7 @@ same access policy and audit trail as the API."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +12,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import courts, facilities, placements, search
+from bedboard import courts, facilities, idempotency, placements, search
 from bedboard.access import Action, Resource
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
@@ -159,7 +160,14 @@ async def placement_new(request: web.Request) -> web.StreamResponse:
         "involuntary": True,
         "sex": "unknown",
     }
-    return render(request, "placements/new.html", values=values, errors={}, **context)
+    return render(
+        request,
+        "placements/new.html",
+        values=values,
+        errors={},
+        form_key=secrets.token_urlsafe(16),
+        **context,
+    )
 
 
 async def placement_create(request: web.Request) -> web.StreamResponse:
@@ -170,8 +178,19 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
     try:
         data = PlacementIn.model_validate(raw)
         authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
+        # The form carries a one-time key: a double click or a resubmit finds the first one.
+        key = idempotency.check_key(
+            "form:" + str(form.get("form_key", "") or secrets.token_urlsafe(16))
+        )
+        digest = idempotency.request_hash(raw)
         async with transaction(request.app[POOL]) as conn:
+            stored = await idempotency.lookup(conn, principal.user_id, key, digest)
+            if stored is not None:
+                raise _back(int(stored.body["id"]), "This request was already recorded.")
             placement_id = await placements.create(conn, data, principal)
+            await idempotency.remember(
+                conn, principal.user_id, key, digest, 303, {"id": placement_id}
+            )
             await record_success(request, conn, "placement.create", "placement", placement_id)
     except ValidationError as exc:
         errors = {
@@ -191,7 +210,13 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
         values["needs"] = [str(v) for v in form.getall("needs", [])]
         values["involuntary"] = form.get("involuntary") == "true"
         return render(
-            request, "placements/new.html", status=422, values=values, errors=errors, **context
+            request,
+            "placements/new.html",
+            status=422,
+            values=values,
+            errors=errors,
+            form_key=str(form.get("form_key", "")) or secrets.token_urlsafe(16),
+            **context,
         )
     raise _back(placement_id, "Placement recorded. Find a bed below.")
 

@@ -578,3 +578,19 @@ def test_near_valid_messages(
             }[trigger]
             assert [(c.bed, c.status) for c in result.changes] == expected
     assert check_ack(raw, code)[1] == ctrl
+
+
+def test_redaction_keeps_the_segments_bedboard_reads_and_drops_patient_identity() -> None:
+    from facility_adapters.hl7 import redact
+
+    raw = (
+        b"MSH|^~\\&|ADT1|GOOD HEALTH|BEDBOARD|STATE|202611291200||ADT^A01|M1|P|2.5\r"
+        b"EVN|A01|202611291200\r"
+        b"PID|1||PATID1234^^^GHH^MR||EVERYMAN^ADAM^A||19610615|M\r"
+        b"NK1|1|EVERYMAN^EVE|SPO\r"
+        b"PV1|1|I|4EAST^401^1"
+    )
+    text = redact(raw).decode()
+    assert "PV1|1|I|4EAST^401^1" in text and text.startswith("MSH|")
+    assert "EVERYMAN" not in text and "PATID1234" not in text
+    assert "PID|(removed" in text and "NK1|(removed" in text

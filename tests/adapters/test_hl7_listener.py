@@ -198,6 +198,15 @@ async def test_refusals(site_factory: Any) -> None:
     reasons = await site.quarantine()
     assert len(reasons) == 5  # unmapped, future, training, broken, ORU (not: unknown facility)
     assert all(r.startswith(("AE:", "AR:")) for r in reasons)
+    # The quarantine keeps what bedboard reads, never the patient's identity.
+    raws = [
+        r["raw"]
+        for r in await site.conn.fetch(
+            "SELECT raw FROM feed_quarantine WHERE feed_id = $1", site.feed_id
+        )
+    ]
+    assert any("PV1|1|I|4EAST" in raw for raw in raws)
+    assert not any("EVERYMAN" in raw or "PATID1234" in raw for raw in raws)
     # Refused messages are not remembered: once fixed, the same control id is applied.
     fixed = await peer.send(adt("A01", "U2", at, here="4EAST^402^1"))
     assert (fixed.code, fixed.text) == ("AA", "applied")

@@ -148,3 +148,44 @@ async def test_poll_now_and_check_from_the_admin_page(client: Any, setup: Any, c
     assert "WEST" in page and "unmapped" in page
     listing = await (await client.get("/admin/feeds")).text()
     assert "EHR" in listing
+
+
+async def test_file_feeds_may_only_read_the_configured_folders(
+    client: Any, setup: Any, settings: Any
+) -> None:
+    drops = settings.data_dir / "feeds" / "riverbend"
+    drops.mkdir(parents=True)
+    outside = await client.post(
+        "/api/v1/feeds",
+        json={
+            "facility_id": setup["facility"].id,
+            "kind": "csv",
+            "name": "sneaky",
+            "config": {"source": "/etc"},
+        },
+        headers=setup["admin"],
+    )
+    assert outside.status == 422
+    assert (await outside.json())["errors"][0]["field"] == "config.source"
+    escape = await client.post(
+        "/api/v1/feeds",
+        json={
+            "facility_id": setup["facility"].id,
+            "kind": "csv",
+            "name": "dotdot",
+            "config": {"source": f"{drops}/../../../etc"},
+        },
+        headers=setup["admin"],
+    )
+    assert escape.status == 422
+    inside = await client.post(
+        "/api/v1/feeds",
+        json={
+            "facility_id": setup["facility"].id,
+            "kind": "csv",
+            "name": "nightly",
+            "config": {"source": str(drops)},
+        },
+        headers=setup["admin"],
+    )
+    assert inside.status == 201, await inside.text()

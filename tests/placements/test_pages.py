@@ -93,3 +93,35 @@ async def test_a_facility_declines_from_its_referrals_page_with_a_reason(
     )
     assert resp.status == 303
     assert await conn.fetchval("SELECT decline_reason FROM referrals WHERE id = $1", ref) == "payer"
+
+
+async def test_submitting_the_new_placement_form_twice_records_it_once(
+    client: Any, make_user: Any, make_court: Any, conn: Any
+) -> None:
+    import re
+
+    court = await make_court()
+    liaison = await make_user(Role.LIAISON)
+    session = await login(client, liaison.email)
+    page = await (await client.get("/placements/new")).text()
+    key = re.search(r'name="form_key" value="([^"]+)"', page)
+    assert key is not None
+    form = {
+        "csrf_token": session.csrf,
+        "form_key": key.group(1),
+        "order_type": "emergency_96h",
+        "court_id": str(court.id),
+        "case_number": "26P-MH-7",
+        "detention_start": "2026-11-28T10:00",
+        "county_fips": "29019",
+        "initials": "AB",
+        "age": "30",
+        "sex": "female",
+        "population": "adult",
+    }
+    first = await client.post("/placements/new", data=form, allow_redirects=False)
+    second = await client.post("/placements/new", data=form, allow_redirects=False)
+    assert first.status == second.status == 303
+    assert first.headers["Location"].split("?")[0] == second.headers["Location"].split("?")[0]
+    assert "already%20recorded" in second.headers["Location"]
+    assert await conn.fetchval("SELECT count(*) FROM placements") == 1
