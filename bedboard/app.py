@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database, scheduler
+from bedboard import auth, database, localtime, scheduler
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
@@ -364,5 +364,13 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["static"] = lambda filename: str(static.url_for(filename=filename))
+    zone = settings.zone
+    env.globals["timezone_name"] = settings.timezone
+    env.filters["local"] = lambda value: localtime.format_datetime(value, zone)
+    env.filters["local_seconds"] = lambda value: localtime.format_datetime(
+        value, zone, seconds=True
+    )
+    env.filters["local_time"] = lambda value: localtime.format_time(value, zone)
+    env.filters["local_input"] = lambda value: localtime.format_input(value, zone)
     setup_pages(app)
     return app

@@ -9,6 +9,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
@@ -95,6 +96,11 @@ class Settings(BaseSettings):
         default=None,
         description="host:port for the HL7 v2 MLLP listener on this instance (unset: no listener).",
     )
+    timezone: str = Field(
+        default="America/Chicago",
+        description="The users' time zone (IANA name): pages show times in it; the API and "
+        "the database stay in UTC.",
+    )
     demo_simulate: bool = Field(
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",
@@ -135,6 +141,19 @@ class Settings(BaseSettings):
         if self.feed_dirs:
             return [p.expanduser().resolve() for p in self.feed_dirs]
         return [(self.data_dir / "feeds").resolve(), (self.data_dir / "demo-feeds").resolve()]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name, e.g. America/Chicago") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("mllp_listen")
     @classmethod

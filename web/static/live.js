@@ -78,7 +78,23 @@ export function statusReporter(element) {
   };
 }
 
-// "12 min ago" next to absolute UTC times, refreshed as time passes.
+// The users' zone (BEDBOARD_TIMEZONE), so a time written by script reads like the server's.
+const ZONE = document.documentElement.dataset.timezone || undefined;
+const LOCAL = new Intl.DateTimeFormat("en-US", {
+  timeZone: ZONE,
+  month: "short",
+  day: "numeric",
+  year: "numeric",
+  hour: "numeric",
+  minute: "2-digit",
+  timeZoneName: "short",
+});
+
+export function localTime(iso) {
+  return LOCAL.format(new Date(iso));
+}
+
+// "12 min ago" in place of absolute times, the local time as a tooltip; refreshed as time passes.
 export function relativeTimes(root = document) {
   const update = () => {
     const now = Date.now();
@@ -90,7 +106,7 @@ export function relativeTimes(root = document) {
       else if (minutes < 48 * 60) text = `${Math.round(minutes / 60)} h ago`;
       else text = `${Math.round(minutes / 1440)} days ago`;
       el.textContent = text;
-      el.title = el.getAttribute("datetime");
+      el.title = localTime(el.getAttribute("datetime"));
     }
   };
   update();
