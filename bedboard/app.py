@@ -45,7 +45,7 @@ from bedboard.context import (
     write_pending_denial,
 )
 from bedboard.live import Hub, OutboxListener
-from bedboard.pages import render_error, setup_pages
+from bedboard.pages import labels, render_error, setup_pages
 from bedboard.problems import Problem, problem_response
 from bedboard.settings import Settings
 from bedboard.websocket import websocket
@@ -366,11 +366,15 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     env.globals["static"] = lambda filename: str(static.url_for(filename=filename))
     zone = settings.zone
     env.globals["timezone_name"] = settings.timezone
+    env.globals["zone_label"] = localtime.zone_label(settings.timezone)
     env.filters["local"] = lambda value: localtime.format_datetime(value, zone)
     env.filters["local_seconds"] = lambda value: localtime.format_datetime(
         value, zone, seconds=True
     )
     env.filters["local_time"] = lambda value: localtime.format_time(value, zone)
     env.filters["local_input"] = lambda value: localtime.format_input(value, zone)
+    env.filters["label"] = labels.label
+    env.filters["county"] = labels.county
+    env.filters["hours"] = labels.hours
     setup_pages(app)
     return app

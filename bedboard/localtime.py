@@ -63,3 +63,17 @@ def parse_local(text: str, zone: ZoneInfo) -> datetime:
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise LocalTimeError("That time does not exist here (the clocks moved forward).")
     return aware.astimezone(UTC)
+
+
+_FRIENDLY = {
+    "America/Chicago": "Central time",
+    "America/New_York": "Eastern time",
+    "America/Denver": "Mountain time",
+    "America/Phoenix": "Arizona time",
+    "America/Los_Angeles": "Pacific time",
+}
+
+
+def zone_label(name: str) -> str:
+    """``Central time`` for America/Chicago; the zone's own name otherwise."""
+    return _FRIENDLY.get(name, name.replace("_", " "))

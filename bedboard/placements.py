@@ -25,10 +25,11 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from bedboard import board, outbox
+from bedboard import board, matching, outbox
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
+from bedboard.matching import MatchingError, UnitGender
 from bedboard.problems import Problem, conflict, not_found
 
 PLACEMENTS = "placements"
@@ -137,8 +138,23 @@ class NeedsIn(BaseModel):
     """What a bed must offer; the same vocabulary as bed search."""
 
     model_config = ConfigDict(extra="forbid")
-    population: Population
-    gender: Literal["male", "female"] | None = None
+    population: Population | None = Field(
+        default=None,
+        description="The age group. Unset: from the person's age (child 0-12, adolescent "
+        "13-17, adult 18-64, geriatric 65+).",
+    )
+    gender: UnitGender | None = Field(
+        default=None,
+        description="Unit genders to match: male (men's or mixed units), female (women's or "
+        "mixed), mixed (mixed only), any. Unset: from the person's sex (other or unknown: "
+        "mixed only).",
+    )
+    override: bool = Field(
+        default=False,
+        description="The liaison deliberately chose an age group or unit gender that the "
+        "person's age or sex would not give (recorded on the timeline). Without it, a "
+        "contradiction is a 422.",
+    )
     specialties: list[Tag] = Field(default_factory=list, max_length=10)
     security_level: SecurityLevel | None = None
     involuntary: bool = True
@@ -174,6 +190,9 @@ class PlacementIn(BaseModel):
 
 class PlacementPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    order_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")] | None = Field(
+        default=None, description="A new order type; the deadline follows its rule."
+    )
     court_id: int | None = Field(default=None, ge=1)
     case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = (
         None
@@ -188,6 +207,17 @@ class PlacementPatch(BaseModel):
     liaison_id: int | None = Field(default=None, ge=1)
     requesting_agency: Text | None = None
     requesting_officer: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, data: Any) -> Any:
+        """Leaving a field out keeps it; ``null`` clears it, which only the court and the
+        liaison may be (a placement always has a detention start, a county, a person...)."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None and name not in ("court_id", "liaison_id"):
+                    raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return data
 
 
 class TransitionIn(BaseModel):
@@ -234,7 +264,8 @@ class OrderType(BaseModel):
     label: str
     statute: str
     deadline_hours: int | None
-    court_ordered: bool
+    court_ordered: bool = Field(description="A court's order: units must take court-ordered.")
+    court_required: bool = Field(description="The court must be named when it is recorded.")
 
 
 class OrderTypeList(BaseModel):
@@ -250,7 +281,9 @@ class Person(BaseModel):
 
 class Needs(BaseModel):
     population: Population
-    gender: str | None
+    gender: UnitGender
+    population_override: bool = Field(description="The age group was chosen against the age.")
+    gender_override: bool = Field(description="The unit gender was chosen against the sex.")
     specialties: list[str]
     security_level: SecurityLevel | None
     involuntary: bool
@@ -306,6 +339,8 @@ class Placement(BaseModel):
     order_type: str
     order_label: str
     statute: str
+    court_ordered: bool
+    court_required: bool
     court_id: int | None
     court_name: str | None
     case_number: str
@@ -415,7 +450,8 @@ class Timeline(BaseModel):
 # --------------------------------------------------------------------------- reads
 
 _PLACEMENT_SQL = """
-    SELECT p.*, ot.label AS order_label, ot.statute, ct.name AS court_name, co.name AS county_name,
+    SELECT p.*, ot.label AS order_label, ot.statute, ot.court_ordered, ot.court_required,
+           ct.name AS court_name, co.name AS county_name,
            u.email AS liaison_email,
            af.name AS accepted_facility_name, au.name AS accepted_unit_name,
            af.id AS accepted_facility_id,
@@ -454,6 +490,8 @@ def _needs(row: Any) -> Needs:
     return Needs(
         population=row["population"],
         gender=row["gender"],
+        population_override=row["population_override"],
+        gender_override=row["gender_override"],
         specialties=row["specialties"],
         security_level=row["security_level"],
         involuntary=row["involuntary"],
@@ -517,6 +555,8 @@ async def get_placement(conn: Connection, placement_id: int) -> Placement:
                 "order_type",
                 "order_label",
                 "statute",
+                "court_ordered",
+                "court_required",
                 "court_id",
                 "court_name",
                 "case_number",
@@ -690,7 +730,8 @@ async def timeline(conn: Connection, placement_id: int) -> list[Event]:
 
 async def order_types(conn: Connection) -> list[OrderType]:
     rows = await conn.fetch(
-        "SELECT code, label, statute, deadline_hours, court_ordered FROM order_types ORDER BY position"
+        "SELECT code, label, statute, deadline_hours, court_ordered, court_required"
+        " FROM order_types ORDER BY position"
     )
     return [OrderType(**dict(r)) for r in rows]
 
@@ -698,7 +739,7 @@ async def order_types(conn: Connection) -> list[OrderType]:
 async def set_order_deadline(conn: Connection, code: str, hours: int | None) -> OrderType:
     row = await conn.fetchrow(
         "UPDATE order_types SET deadline_hours = $2, updated_at = now() WHERE code = $1"
-        " RETURNING code, label, statute, deadline_hours, court_ordered",
+        " RETURNING code, label, statute, deadline_hours, court_ordered, court_required",
         code,
         hours,
     )
@@ -881,28 +922,60 @@ def _stale(what: str = "placement") -> Problem:
     )
 
 
-async def _deadline(
-    conn: Connection, order_type: str, detention_start: datetime
-) -> datetime | None:
+def _invalid(field: str, message: str, kind: str = "value") -> Problem:
+    """A 422 naming one field of the request body (dotted path)."""
+    return Problem(
+        422,
+        message,
+        code="validation-error",
+        errors=[{"field": field, "in": "body", "message": message, "type": kind}],
+    )
+
+
+async def _order_type(conn: Connection, code: str) -> Any:
     row = await conn.fetchrow(
-        "SELECT deadline_hours, court_ordered FROM order_types WHERE code = $1", order_type
+        "SELECT code, deadline_hours, court_ordered, court_required FROM order_types"
+        " WHERE code = $1",
+        code,
     )
     if row is None:
-        raise Problem(
-            422,
-            "Unknown order type.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "order_type",
-                    "in": "body",
-                    "message": "no such order type",
-                    "type": "reference",
-                }
-            ],
-        )
-    hours = row["deadline_hours"]
+        raise _invalid("order_type", "No such order type.", "reference")
+    return row
+
+
+def _deadline_for(order: Any, detention_start: datetime) -> datetime | None:
+    hours = order["deadline_hours"]
     return detention_start + timedelta(hours=hours) if hours is not None else None
+
+
+def _require_court(order: Any, court_id: int | None) -> None:
+    if order["court_required"] and court_id is None:
+        raise _invalid(
+            "court_id",
+            "This order type needs the court that ordered it. If no court is involved yet, "
+            "choose the 96-hour detention on a coordinator's or officer's application; the "
+            "court can be added later.",
+            "missing",
+        )
+
+
+def _match(
+    age: int | None, birth_year: int | None, sex: Any, needs: NeedsIn, detention_start: datetime
+) -> matching.Match:
+    """The age group and unit genders from the person, or the liaison's deliberate choice."""
+    try:
+        return matching.resolve(
+            age=age,
+            birth_year=birth_year,
+            sex=sex,
+            year=detention_start.year,
+            population=needs.population,
+            gender=needs.gender,
+            override=needs.override,
+        )
+    except MatchingError as exc:
+        prefix = "person." if exc.field == "age" else "needs."
+        raise _invalid(prefix + exc.field, exc.message, "matching") from None
 
 
 def _reference_problem(exc: asyncpg.ForeignKeyViolationError) -> Problem:
@@ -922,25 +995,12 @@ def _reference_problem(exc: asyncpg.ForeignKeyViolationError) -> Problem:
 async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
     """Create a placement (with its links); returns its id. Runs in one transaction."""
     liaison_id = data.liaison_id or (actor.user_id if actor.role is Role.LIAISON else None)
+    person = data.person
+    match = _match(person.age, person.birth_year, person.sex, data.needs, data.detention_start)
     async with conn.transaction():
-        deadline = await _deadline(conn, data.order_type, data.detention_start)
-        court_ordered = await conn.fetchval(
-            "SELECT court_ordered FROM order_types WHERE code = $1", data.order_type
-        )
-        if court_ordered and data.court_id is None:
-            raise Problem(
-                422,
-                "A court order needs the court.",
-                code="validation-error",
-                errors=[
-                    {
-                        "field": "court_id",
-                        "in": "body",
-                        "message": "required for a court order",
-                        "type": "missing",
-                    }
-                ],
-            )
+        order = await _order_type(conn, data.order_type)
+        _require_court(order, data.court_id)
+        deadline = _deadline_for(order, data.detention_start)
         if liaison_id is not None:
             role = await conn.fetchval(
                 "SELECT role FROM users WHERE id = $1 AND NOT disabled", liaison_id
@@ -966,11 +1026,12 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                     reference, order_type, court_id, case_number, detention_start, deadline_at,
                     county_fips, person_initials, person_birth_year, person_age, person_sex,
                     population, gender, specialties, security_level, involuntary, payer,
-                    clinical_notes, liaison_id, requesting_agency, requesting_officer, created_by)
+                    clinical_notes, liaison_id, requesting_agency, requesting_officer, created_by,
+                    population_override, gender_override)
                 VALUES ('PL-' || to_char(now() AT TIME ZONE 'UTC', 'YYYY') || '-'
                           || lpad(nextval('placement_reference_seq')::text, 6, '0'),
                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                        $17, $18, $19, $20, $21)
+                        $17, $18, $19, $20, $21, $22, $23)
                 RETURNING id
                 """,
                 data.order_type,
@@ -983,8 +1044,8 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                 data.person.birth_year,
                 data.person.age,
                 data.person.sex,
-                data.needs.population.value,
-                data.needs.gender,
+                match.population.value,
+                match.gender,
                 sorted(set(data.needs.specialties)),
                 data.needs.security_level.value if data.needs.security_level else None,
                 data.needs.involuntary,
@@ -994,6 +1055,8 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                 data.requesting_agency,
                 data.requesting_officer,
                 actor.user_id,
+                match.population_override,
+                match.gender_override,
             )
         except asyncpg.ForeignKeyViolationError as exc:
             raise _reference_problem(exc) from None
@@ -1003,7 +1066,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
             actor,
             "created",
             to_state=Status.OPEN.value,
-            data={"order_type": data.order_type},
+            data={"order_type": data.order_type, "override": match.overrides},
         )
         for link in data.links:
             await _insert_link(conn, placement_id, link, actor)
@@ -1036,6 +1099,7 @@ async def update(
         values: dict[str, Any] = {
             k: current[k]
             for k in (
+                "order_type",
                 "court_id",
                 "case_number",
                 "detention_start",
@@ -1054,9 +1118,12 @@ async def update(
                 "security_level",
                 "involuntary",
                 "payer",
+                "population_override",
+                "gender_override",
             )
         }
         for name in (
+            "order_type",
             "court_id",
             "case_number",
             "detention_start",
@@ -1075,19 +1142,43 @@ async def update(
                 person_age=patch.person.age,
                 person_sex=patch.person.sex,
             )
-        if patch.needs is not None:
-            n = patch.needs
-            values.update(
-                population=n.population.value,
-                gender=n.gender,
-                specialties=sorted(set(n.specialties)),
-                security_level=n.security_level.value if n.security_level else None,
-                involuntary=n.involuntary,
-                payer=n.payer,
+        overrides: list[str] = []
+        if patch.person is not None or patch.needs is not None:
+            needs = patch.needs or NeedsIn(
+                # Kept choices stay deliberate; derived ones follow the new person.
+                population=current["population"] if current["population_override"] else None,
+                gender=current["gender"] if current["gender_override"] else None,
+                override=current["population_override"] or current["gender_override"],
+                specialties=current["specialties"],
+                security_level=current["security_level"],
+                involuntary=current["involuntary"],
+                payer=current["payer"],
             )
+            match = _match(
+                values["person_age"],
+                values["person_birth_year"],
+                values["person_sex"],
+                needs,
+                values["detention_start"],
+            )
+            overrides = match.overrides
+            values.update(
+                population=match.population.value,
+                gender=match.gender,
+                population_override=match.population_override,
+                gender_override=match.gender_override,
+                specialties=sorted(set(needs.specialties)),
+                security_level=needs.security_level.value if needs.security_level else None,
+                involuntary=needs.involuntary,
+                payer=needs.payer,
+            )
+        values["order_type"] = values["order_type"] or current["order_type"]
+        order = await _order_type(conn, values["order_type"])
+        _require_court(order, values["court_id"])
         deadline = (
-            await _deadline(conn, row["order_type"], values["detention_start"])
-            if "detention_start" in fields
+            _deadline_for(order, values["detention_start"])
+            if values["detention_start"] != current["detention_start"]
+            or values["order_type"] != current["order_type"]
             else current["deadline_at"]
         )
         try:
@@ -1098,7 +1189,9 @@ async def update(
                        requesting_agency = $9, requesting_officer = $10, person_initials = $11,
                        person_birth_year = $12, person_age = $13, person_sex = $14, population = $15,
                        gender = $16, specialties = $17, security_level = $18, involuntary = $19,
-                       payer = $20, updated_at = now(), version = version + 1
+                       payer = $20, population_override = $21, gender_override = $22,
+                       order_type = $23,
+                       updated_at = now(), version = version + 1
                  WHERE id = $1
                 """,
                 placement_id,
@@ -1121,13 +1214,23 @@ async def update(
                 values["security_level"],
                 values["involuntary"],
                 values["payer"],
+                values["population_override"],
+                values["gender_override"],
+                values["order_type"],
             )
         except asyncpg.ForeignKeyViolationError as exc:
             raise _reference_problem(exc) from None
-        except asyncpg.CheckViolationError:
-            raise Problem(422, "A court order needs the court.", code="validation-error") from None
         # The timeline records which fields changed, never their (possibly clinical) values.
-        await _event(conn, placement_id, actor, "edited", data={"fields": sorted(fields)})
+        changed = sorted(k for k, v in values.items() if v != current[k])
+        if deadline != current["deadline_at"]:
+            changed.append("deadline_at")
+        await _event(
+            conn,
+            placement_id,
+            actor,
+            "edited",
+            data={"fields": changed, "override": overrides},
+        )
         await _publish(conn, placement_id, "edited")
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bedboard import matching
 from bedboard.database import Connection, consistent_read
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
 from bedboard.freshness import Freshness, freshness
+from bedboard.matching import MatchingError, Sex, UnitGender
 from bedboard.problems import Problem
 
 KM_PER_MILE = 1.609344
@@ -32,6 +34,7 @@ REASONS = (
     "involuntary_not_accepted",
     "court_ordered_not_accepted",
     "security",
+    "forensic_only",
     "needs_not_served",
     "payer_not_accepted",
     "too_far",
@@ -39,20 +42,39 @@ REASONS = (
     "no_beds",
 )
 
-# How a page says why units were left out ("12 units ...").
+# How a page says why units were left out: (one unit, several units).
 REASON_LABELS = {
-    "population": "serve another age group",
-    "gender": "serve another gender",
-    "involuntary_not_accepted": "do not take involuntary admissions",
-    "court_ordered_not_accepted": "do not take court-ordered admissions",
-    "security": "have a lower security level",
-    "needs_not_served": "do not serve the needs",
-    "payer_not_accepted": "do not take the payer",
-    "too_far": "are too far",
-    "stale": "have stale or no reports (include them below)",
-    "no_beds": "have no free beds",
-    "beyond_limit": "matched but are beyond the first results",
+    "population": ("serves another age group", "serve another age group"),
+    "gender": ("serves another gender", "serve another gender"),
+    "involuntary_not_accepted": (
+        "does not take involuntary admissions",
+        "do not take involuntary admissions",
+    ),
+    "court_ordered_not_accepted": (
+        "does not take court-ordered admissions",
+        "do not take court-ordered admissions",
+    ),
+    "security": ("has a lower security level", "have a lower security level"),
+    "forensic_only": (
+        "is a forensic unit (choose the forensic level or need to include it)",
+        "are forensic units (choose the forensic level or need to include them)",
+    ),
+    "needs_not_served": ("does not serve the needs", "do not serve the needs"),
+    "payer_not_accepted": ("does not take the payer", "do not take the payer"),
+    "too_far": ("is too far", "are too far"),
+    "stale": ("has stale or no reports", "have stale or no reports"),
+    "no_beds": ("has no free beds", "have no free beds"),
+    "beyond_limit": (
+        "also fits but is beyond the first results",
+        "also fit but are beyond the first results",
+    ),
 }
+
+
+def reason_text(reason: str, count: int) -> str:
+    """``1 unit does not take the payer``, ``3 units have no free beds``."""
+    one, many = REASON_LABELS.get(reason, (reason.replace("_", " "), reason.replace("_", " ")))
+    return f"{count} unit {one}" if count == 1 else f"{count} units {many}"
 
 
 class SearchQuery(BaseModel):
@@ -62,9 +84,22 @@ class SearchQuery(BaseModel):
     )
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    age: int | None = Field(
+        default=None,
+        ge=0,
+        le=130,
+        description="The person's age: gives the age group when `population` is not set.",
+    )
+    sex: Sex | None = Field(
+        default=None,
+        description="The person's sex: gives the unit genders when `gender` is not set "
+        "(male: men's or mixed units; female: women's or mixed; other or unknown: mixed only).",
+    )
     population: Population | None = None
-    gender: Literal["male", "female"] | None = Field(
-        default=None, description="The person's gender; units for the other gender are left out."
+    gender: UnitGender | None = Field(
+        default=None,
+        description="Unit genders to match: male (men's or mixed units), female (women's or "
+        "mixed), mixed (mixed only) or any.",
     )
     needs: list[Tag] = Field(
         default_factory=list, max_length=10, description="Specialties required."
@@ -76,6 +111,9 @@ class SearchQuery(BaseModel):
     payer: Tag | None = None
     security: SecurityLevel | None = Field(default=None, description="The lowest level acceptable.")
     max_km: float | None = Field(default=None, gt=0, le=3000)
+    max_miles: float | None = Field(
+        default=None, gt=0, le=1900, description="The same radius in miles (give one of the two)."
+    )
     include_stale: bool = Field(
         default=False, description="Include stale and never-reported units."
     )
@@ -90,7 +128,28 @@ class SearchQuery(BaseModel):
             raise ValueError("give county or lat+lon, not both")
         if not point and self.county is None:
             raise ValueError("give the person's county (FIPS) or lat+lon")
+        if self.max_km is not None and self.max_miles is not None:
+            raise ValueError("give max_km or max_miles, not both")
         return self
+
+    @property
+    def radius_km(self) -> float | None:
+        if self.max_miles is not None:
+            return self.max_miles * KM_PER_MILE
+        return self.max_km
+
+    def matched(self) -> tuple[Population | None, UnitGender | None]:
+        """The age group and unit genders to search: as given, else from the age and sex.
+        A given value the age or sex contradicts is refused (MatchingError); overriding
+        is for the placement record, where it is deliberate and recorded."""
+        population, gender = self.population, self.gender
+        if self.age is not None:
+            population, _ = matching.choose_population(
+                self.age, self.age, population, override=False, birth_year=None
+            )
+        if self.sex is not None:
+            gender, _ = matching.choose_gender(self.sex, gender, override=False)
+        return population, gender
 
 
 class SearchResult(BaseModel):
@@ -140,10 +199,12 @@ _REASON = f"""
     CASE
       WHEN NOT (u.active AND f.active) THEN 'inactive'
       WHEN $3::text IS NOT NULL AND u.population <> $3 THEN 'population'
-      WHEN $4::text IS NOT NULL AND u.gender NOT IN ($4, 'any') THEN 'gender'
+      WHEN $4::text[] IS NOT NULL AND NOT (u.gender = ANY ($4::text[])) THEN 'gender'
       WHEN $5::bool AND NOT u.accepts_involuntary THEN 'involuntary_not_accepted'
       WHEN $6::bool AND NOT u.accepts_court_ordered THEN 'court_ordered_not_accepted'
       WHEN array_position($13::text[], u.security_level) < $7::int THEN 'security'
+      WHEN u.security_level = 'forensic' AND $7::int < cardinality($13::text[])
+            AND NOT ('forensic' = ANY ($8::text[])) THEN 'forensic_only'
       WHEN NOT (u.specialties @> $8::text[]) THEN 'needs_not_served'
       WHEN $9::text IS NOT NULL AND NOT ($9 = ANY (u.payers)) THEN 'payer_not_accepted'
       WHEN $10::float8 IS NOT NULL AND {_DISTANCE} > $10 THEN 'too_far'
@@ -168,17 +229,19 @@ RESULTS_SQL = f"""
            GREATEST(c.available - c.held, 0) AS free, c.available, c.held, c.as_of,
            c.received_at, f.report_cadence_minutes, f.phone_intake,
            {_DISTANCE} AS distance_km,
-           (CASE WHEN $4::text IS NOT NULL AND u.gender = $4 THEN 1 ELSE 0 END
+           (CASE WHEN u.gender <> 'any' AND u.gender = ANY ($4::text[]) THEN 1 ELSE 0 END
             + CASE WHEN array_position($13::text[], u.security_level) = $7::int THEN 1 ELSE 0 END)
              AS fit
       {_FROM}
       JOIN counties co ON co.fips = f.county_fips
      WHERE u.active AND f.active
        AND ($3::text IS NULL OR u.population = $3)
-       AND ($4::text IS NULL OR u.gender IN ($4, 'any'))
+       AND ($4::text[] IS NULL OR u.gender = ANY ($4::text[]))
        AND (NOT $5::bool OR u.accepts_involuntary)
        AND (NOT $6::bool OR u.accepts_court_ordered)
        AND array_position($13::text[], u.security_level) >= $7::int
+       AND (u.security_level <> 'forensic' OR $7::int = cardinality($13::text[])
+            OR 'forensic' = ANY ($8::text[]))
        AND u.specialties @> $8::text[]
        AND ($9::text IS NULL OR $9 = ANY (u.payers))
        AND ($10::float8 IS NULL OR (
@@ -227,24 +290,27 @@ async def origin_of(conn: Connection, query: SearchQuery) -> tuple[float, float,
 
 
 def parameters(query: SearchQuery, lat: float, lon: float, now: datetime) -> list[Any]:
-    """Positional parameters shared by RESULTS_SQL and EXCLUDED_SQL (the latter uses $1-$13)."""
+    """Positional parameters shared by RESULTS_SQL and EXCLUDED_SQL (the latter uses $1-$13).
+    Raises MatchingError when the age or sex contradicts the given group or gender."""
+    population, gender = query.matched()
+    genders = sorted(matching.unit_genders(gender)) if gender not in (None, "any") else None
     # A box a little larger than the circle: it only lets the index narrow the rows; the
     # exact great-circle test decides.
-    dlat = (query.max_km or 0) / KM_PER_DEGREE_LAT * BOX_MARGIN
+    dlat = (query.radius_km or 0) / KM_PER_DEGREE_LAT * BOX_MARGIN
     widest = min(abs(lat) + dlat, 89.0)
     dlon = dlat / max(math.cos(math.radians(widest)), 0.01)
     security_rank = SECURITY_ORDER.index(query.security.value) + 1 if query.security else 1
     return [
         lat,
         lon,
-        query.population.value if query.population else None,
-        query.gender,
+        population.value if population else None,
+        genders,
         bool(query.involuntary),
         bool(query.court_ordered),
         security_rank,
         sorted(set(query.needs)),
         query.payer,
-        query.max_km,
+        query.radius_km,
         query.include_stale,
         now,
         SECURITY_ORDER,
@@ -261,7 +327,17 @@ async def search(conn: Connection, query: SearchQuery) -> SearchResponse:
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         now: datetime = await conn.fetchval("SELECT now()")
         lat, lon, origin = await origin_of(conn, query)
-        params = parameters(query, lat, lon, now)
+        try:
+            params = parameters(query, lat, lon, now)
+        except MatchingError as exc:
+            raise Problem(
+                422,
+                exc.message,
+                code="validation-error",
+                errors=[
+                    {"field": exc.field, "in": "query", "message": exc.message, "type": "matching"}
+                ],
+            ) from None
         rows = await conn.fetch(RESULTS_SQL, *params)
         excluded_rows = await conn.fetch(EXCLUDED_SQL, *params[:13])
     results = []

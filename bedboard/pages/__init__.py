@@ -7,11 +7,13 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from pydantic import ValidationError
 
 from bedboard.auth import Principal, Role
 from bedboard.context import REQUEST_ID, current_principal, deny
+from bedboard.pages.forms import field_errors, problem_errors
 from bedboard.problems import Problem
+
+__all__ = ["field_errors", "problem_errors", "render", "render_error", "require_role"]
 
 
 @dataclass(frozen=True)
@@ -93,23 +95,6 @@ def render_error(request: web.Request, problem: Problem) -> web.Response:
     for name, value in problem.headers.items():
         response.headers[name] = value
     return response
-
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Map pydantic errors to ``{field: message}`` for inline display next to form fields."""
-    out: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        key = str(err["loc"][0]) if err["loc"] else "__all__"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        out.setdefault(key, message)
-    return out
-
-
-def problem_errors(problem: Problem) -> dict[str, str]:
-    """Field errors carried by a domain Problem, or a form-level one."""
-    if problem.errors:
-        return {str(e.get("field", "__all__")): str(e.get("message", "")) for e in problem.errors}
-    return {"__all__": problem.detail}
 
 
 def require_role(request: web.Request, *roles: Role) -> Principal:

@@ -14,7 +14,7 @@ from bedboard.census import CensusReport
 from bedboard.context import CENSUS_OUTCOMES, POOL, authorize
 from bedboard.database import acquire
 from bedboard.facilities import PAYERS, SPECIALTIES, Population, SecurityLevel
-from bedboard.pages import field_errors, render, require_role
+from bedboard.pages import field_errors, labels, problem_errors, render, require_role
 from bedboard.problems import Problem
 from bedboard.search import SearchQuery
 
@@ -46,21 +46,46 @@ async def board_page(request: web.Request) -> web.StreamResponse:
 
 # --------------------------------------------------------------------------- search
 
+SEARCH_LABELS = {
+    "county": "The person's county",
+    "age": "Age",
+    "sex": "Sex",
+    "population": "Age group",
+    "gender": "Unit gender",
+    "security": "Lowest security level",
+    "payer": "Payer",
+    "max_miles": "Distance",
+    "needs": "Needs",
+}
+SEARCH_MESSAGES = {
+    "county": "Choose the county where the person is.",
+    "age": "Enter the age as a whole number from 0 to 130, or leave it blank.",
+    "max_miles": "Enter a distance in miles greater than 0 (at most 1,900), or leave it blank.",
+}
+_SEARCH_FIELDS = ("county", "age", "sex", "population", "gender", "security", "payer", "max_miles")
+SEARCH_PAGE_SIZE = 50
+
 
 def _search_query(
     request: web.Request,
 ) -> tuple[SearchQuery | None, dict[str, str], dict[str, Any]]:
-    """The search form's values, parsed (None before the first search) and any field errors."""
-    values: dict[str, Any] = {k: v for k, v in request.query.items() if k != "needs" and v != ""}
-    values["needs"] = [v for v in request.query.getall("needs", []) if v]
+    """The search form's values, parsed (None before the first search) and any field
+    errors. Only the form's own fields are read, so anything else in the address (a
+    browser's or a macro's extra parameter) cannot fail the search."""
+    q = request.query
+    values: dict[str, Any] = {k: q[k] for k in _SEARCH_FIELDS if q.get(k, "") != ""}
+    values["needs"] = [v for v in q.getall("needs", []) if v]
     for flag in ("involuntary", "court_ordered", "include_stale"):
-        values[flag] = request.query.get(flag) == "true"
-    if "county" not in request.query:
+        values[flag] = q.get(flag) == "true"
+    limit = q.get("limit", "")
+    if limit.isdigit():
+        values["limit"] = min(int(limit), 500)
+    if "county" not in q:
         return None, {}, values
     try:
         return SearchQuery.model_validate(values), {}, values
     except ValidationError as exc:
-        return None, field_errors(exc), values
+        return None, field_errors(exc, SEARCH_LABELS, SEARCH_MESSAGES), values
 
 
 async def _run_search(request: web.Request) -> dict[str, Any]:
@@ -73,18 +98,23 @@ async def _run_search(request: web.Request) -> dict[str, Any]:
             try:
                 result = await search.search(conn, query)
             except Problem as problem:
-                errors = {"county": problem.errors[0]["message"]} if problem.errors else {}
+                errors = problem_errors(problem)
+    more = None
+    if result is not None and result.excluded.get("beyond_limit"):
+        more = request.rel_url.update_query(limit=min(len(result.results) + SEARCH_PAGE_SIZE, 500))
     return {
         "values": values,
         "errors": errors,
         "result": result,
+        "more_url": str(more) if more else "",
         "counties": [("", "— choose —"), *[(c.fips, c.name) for c in counties]],
-        "populations": [("", "Any"), *_choices([p.value for p in Population])],
-        "genders": [("", "Any"), ("female", "Female"), ("male", "Male")],
-        "securities": [("", "Any"), *_choices([s.value for s in SecurityLevel])],
-        "specialties": _choices(SPECIALTIES),
-        "payers": [("", "Any"), *_choices(PAYERS)],
-        "reason_labels": search.REASON_LABELS,
+        "sexes": [("", "Not given"), *labels.SEX.items()],
+        "populations": [("", "From the age (any if no age)"), *labels.POPULATION.items()],
+        "genders": [("", "From the sex (any if not given)"), *labels.UNIT_GENDER.items()],
+        "securities": [("", "Any"), *labels.choices([s.value for s in SecurityLevel], "security")],
+        "specialties": labels.choices(SPECIALTIES, "specialty"),
+        "payers": [("", "Any"), *labels.choices(PAYERS, "payer")],
+        "reason_text": search.reason_text,
     }
 
 

@@ -5,20 +5,20 @@ same access policy and audit trail as the API."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import courts, facilities, idempotency, placements, search
+from bedboard import courts, facilities, idempotency, localtime, matching, placements, search
 from bedboard.access import Action, Resource
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import Connection, acquire, transaction
-from bedboard.facilities import PAYERS, SPECIALTIES, Population, SecurityLevel
-from bedboard.pages import field_errors, problem_errors, render, require_role
+from bedboard.facilities import PAYERS, SPECIALTIES, SecurityLevel
+from bedboard.pages import field_errors, labels, problem_errors, render, require_role
 from bedboard.placements import (
     DECLINE_LABELS,
     OUTCOME_LABELS,
@@ -26,6 +26,7 @@ from bedboard.placements import (
     LinkIn,
     NoteIn,
     PlacementIn,
+    PlacementPatch,
     Status,
     TransitionIn,
 )
@@ -73,52 +74,116 @@ async def _list_context(request: web.Request, principal: Principal) -> dict[str,
     return {"items": items, "mine": mine}
 
 
-# --------------------------------------------------------------------------- liaison: create
+# --------------------------------------------------------------------------- liaison: create, edit
+
+FORM_LABELS = {
+    "order_type": "Order type",
+    "court_id": "Court",
+    "case_number": "Court case number",
+    "detention_start": "Detention start",
+    "county_fips": "County",
+    "initials": "Initials",
+    "age": "Age",
+    "birth_year": "Birth year",
+    "sex": "Sex",
+    "population": "Age group",
+    "gender": "Unit gender",
+    "security_level": "Lowest security level",
+    "payer": "Payer",
+    "specialties": "Specialties",
+    "clinical_notes": "Clinical notes",
+    "requesting_agency": "Requesting agency",
+    "requesting_officer": "Requesting officer",
+    "system": "Link system",
+    "external_id": "Record number",
+    "url": "Link address",
+}
+FORM_MESSAGES = {
+    "initials": "Enter the person's initials: 1 to 4 letters, no name.",
+    "age": "Enter the age as a whole number from 0 to 130.",
+    "birth_year": "Enter a four-digit birth year, for example 1988.",
+    "county_fips": "Choose the county where the person is.",
+    "order_type": "Choose the order type.",
+    "url": "Enter the link's address, starting with https://.",
+    "case_number": "Enter the case number in at most 60 characters.",
+}
+# Form field → error key, where the model's name differs from the form's.
+_FORM_KEYS = {
+    "security_level": "security",
+    "specialties": "needs",
+    "system": "link_system",
+    "external_id": "link_external_id",
+    "url": "link_url",
+}
 
 
-async def _new_context(conn: Connection) -> dict[str, Any]:
+def _form_errors(errors: dict[str, str]) -> dict[str, str]:
+    return {_FORM_KEYS.get(k, k): v for k, v in errors.items()}
+
+
+async def _form_context(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    order_types = await placements.order_types(conn)
     return {
-        "order_types": [(o.code, o.label) for o in await placements.order_types(conn)],
+        "order_types": [
+            (o.code, o.label, {"court-required": "true" if o.court_required else "false"})
+            for o in order_types
+        ],
         "courts": [
-            ("", "— none (voluntary) —"),
-            *[(str(c.id), c.name) for c in await courts.list_courts(conn)],
+            ("", "— none yet —", {"county": ""}),
+            *[
+                (str(c.id), c.name, {"county": c.county_fips})
+                for c in await courts.list_courts(conn)
+            ],
         ],
         "counties": [
             ("", "— choose —"),
             *[(c.fips, c.name) for c in await facilities.list_counties(conn)],
         ],
-        "populations": _choices([p.value for p in Population]),
-        "genders": [("", "Any"), ("female", "Female"), ("male", "Male")],
-        "sexes": [
-            ("female", "Female"),
-            ("male", "Male"),
-            ("other", "Other"),
-            ("unknown", "Unknown"),
-        ],
-        "securities": [("", "Any"), *_choices([s.value for s in SecurityLevel])],
-        "specialties": _choices(SPECIALTIES),
-        "payers": [("", "Unknown"), *_choices(PAYERS)],
+        "populations": [("", "From the person's age"), *labels.POPULATION.items()],
+        "genders": [("", "From the person's sex"), *labels.UNIT_GENDER.items()],
+        "sexes": list(labels.SEX.items()),
+        "securities": [("", "Any"), *labels.choices([s.value for s in SecurityLevel], "security")],
+        "specialties": labels.choices(SPECIALTIES, "specialty"),
+        "payers": [("", "Unknown"), *labels.choices(PAYERS, "payer")],
+        "derived_text": derived_text(values),
     }
 
 
-def _placement_input(form: Any) -> dict[str, Any]:
-    """The new-placement form as the API's JSON shape."""
+def derived_text(values: dict[str, Any]) -> str:
+    """What the person's age and sex give, as the form shows it beside the needs."""
+    age, sex = str(values.get("age", "")).strip(), str(values.get("sex", "unknown"))
+    parts = []
+    if age.isdigit() and int(age) <= 130:
+        group = matching.population_for_age(int(age))
+        parts.append(f"Age {age}: {labels.label(group, 'population').lower()} units")
+    gender = matching.unit_gender_for_sex(sex if sex in labels.SEX else "unknown")  # type: ignore[arg-type]
+    parts.append(f"{labels.SEX.get(sex, 'Unknown')}: {labels.UNIT_GENDER[gender].lower()}")
+    return "From the person: " + "; ".join(parts) + "."
+
+
+def _placement_input(form: Any, zone: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The placement form as the API's JSON shape, and errors found before validation
+    (a typed local time that is no real moment)."""
+    errors: dict[str, str] = {}
+    detention_start: Any = None
     local = str(form.get("detention_start", "")).strip()
-    offset = str(form.get("tz_offset_minutes", "0")).strip() or "0"
-    detention_start: Any = local
-    try:
-        naive = datetime.fromisoformat(local)
-        # The browser's offset (minutes behind UTC, as JavaScript reports it); UTC without JS.
-        detention_start = (naive + timedelta(minutes=int(offset))).replace(tzinfo=UTC).isoformat()
-    except ValueError:
-        pass
+    if not local:
+        errors["detention_start"] = "Enter when the detention started."
+    else:
+        try:
+            detention_start = localtime.parse_local(local, zone).isoformat()
+        except localtime.LocalTimeError as exc:
+            errors["detention_start"] = str(exc)
     text = {k: str(form.get(k, "")).strip() for k in ("initials", "age", "birth_year", "sex")}
-    optional = {k: str(form.get(k, "")).strip() or None for k in ("gender", "security", "payer")}
+    optional = {
+        k: str(form.get(k, "")).strip() or None
+        for k in ("gender", "security", "payer", "population", "court_id")
+    }
     data: dict[str, Any] = {
         "order_type": str(form.get("order_type", "")),
-        "court_id": str(form.get("court_id", "")) or None,
+        "court_id": optional["court_id"],
         "case_number": str(form.get("case_number", "")),
-        "detention_start": detention_start,
+        "detention_start": detention_start or "2000-01-01T00:00:00Z",
         "county_fips": str(form.get("county_fips", "")),
         "person": {
             "initials": text["initials"],
@@ -127,8 +192,9 @@ def _placement_input(form: Any) -> dict[str, Any]:
             "birth_year": text["birth_year"] or None,
         },
         "needs": {
-            "population": str(form.get("population", "")),
+            "population": optional["population"],
             "gender": optional["gender"],
+            "override": str(form.get("override", "")) == "true",
             "specialties": [str(v) for v in form.getall("needs", []) if str(v).strip()],
             "security_level": optional["security"],
             "payer": optional["payer"],
@@ -137,29 +203,27 @@ def _placement_input(form: Any) -> dict[str, Any]:
         "clinical_notes": str(form.get("clinical_notes", "")),
         "requesting_agency": str(form.get("requesting_agency", "")),
         "requesting_officer": str(form.get("requesting_officer", "")),
-        "links": [],
     }
-    if str(form.get("link_url", "")).strip():
-        data["links"].append(
-            {
-                "system": str(form.get("link_system", "")) or "Case record",
-                "external_id": str(form.get("link_external_id", "")),
-                "url": str(form.get("link_url", "")),
-            }
-        )
-    return data
+    return data, errors
+
+
+def _form_values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    values["needs"] = [str(v) for v in form.getall("needs", [])]
+    values["involuntary"] = form.get("involuntary") == "true"
+    values["override"] = form.get("override") == "true"
+    return values
+
+
+def _validation_errors(exc: ValidationError) -> dict[str, str]:
+    return _form_errors(field_errors(exc, FORM_LABELS, FORM_MESSAGES))
 
 
 async def placement_new(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.LIAISON, Role.ADMIN)
+    values = {"order_type": "emergency_96h_application", "involuntary": True, "sex": "unknown"}
     async with acquire(request.app[POOL]) as conn:
-        context = await _new_context(conn)
-    values = {
-        "order_type": "emergency_96h",
-        "population": "adult",
-        "involuntary": True,
-        "sex": "unknown",
-    }
+        context = await _form_context(conn, values)
     return render(
         request,
         "placements/new.html",
@@ -173,10 +237,20 @@ async def placement_new(request: web.Request) -> web.StreamResponse:
 async def placement_create(request: web.Request) -> web.StreamResponse:
     principal = require_role(request, Role.LIAISON, Role.ADMIN)
     form = await request.post()
-    raw = _placement_input(form)
-    errors: dict[str, str] = {}
+    raw, errors = _placement_input(form, request.app[SETTINGS].zone)
+    raw["links"] = []
+    if str(form.get("link_url", "")).strip():
+        raw["links"].append(
+            {
+                "system": str(form.get("link_system", "")) or "Case record",
+                "external_id": str(form.get("link_external_id", "")),
+                "url": str(form.get("link_url", "")),
+            }
+        )
     try:
         data = PlacementIn.model_validate(raw)
+        if errors:
+            raise _FormInvalid
         authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
         # The form carries a one-time key: a double click or a resubmit finds the first one.
         key = idempotency.check_key(
@@ -192,23 +266,18 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
                 conn, principal.user_id, key, digest, 303, {"id": placement_id}
             )
             await record_success(request, conn, "placement.create", "placement", placement_id)
+    except _FormInvalid:
+        pass
     except ValidationError as exc:
-        errors = {
-            ".".join(str(p) for p in e["loc"][-1:]) or "__all__": str(e["msg"]).removeprefix(
-                "Value error, "
-            )
-            for e in exc.errors(include_url=False)
-        }
+        errors = {**_validation_errors(exc), **errors}
     except Problem as problem:
         if problem.status != 422:
             raise
-        errors = problem_errors(problem)
+        errors = {**_form_errors(problem_errors(problem)), **errors}
     if errors:
+        values = _form_values(form)
         async with acquire(request.app[POOL]) as conn:
-            context = await _new_context(conn)
-        values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-        values["needs"] = [str(v) for v in form.getall("needs", [])]
-        values["involuntary"] = form.get("involuntary") == "true"
+            context = await _form_context(conn, values)
         return render(
             request,
             "placements/new.html",
@@ -221,21 +290,126 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
     raise _back(placement_id, "Placement recorded. Find a bed below.")
 
 
+class _FormInvalid(Exception):
+    """The form had errors found before the model (already in ``errors``)."""
+
+
+def _edit_values(p: placements.Placement, zone: Any) -> dict[str, Any]:
+    overridden = p.needs.population_override or p.needs.gender_override
+    return {
+        "order_type": p.order_type,
+        "court_id": str(p.court_id or ""),
+        "case_number": p.case_number,
+        "detention_start": localtime.format_input(p.detention_start, zone),
+        "county_fips": p.county_fips,
+        "requesting_agency": p.requesting_agency,
+        "requesting_officer": p.requesting_officer,
+        "initials": p.person.initials,
+        "age": "" if p.person.age is None else str(p.person.age),
+        "birth_year": "" if p.person.birth_year is None else str(p.person.birth_year),
+        "sex": p.person.sex,
+        "population": p.needs.population.value if p.needs.population_override else "",
+        "gender": p.needs.gender if p.needs.gender_override else "",
+        "override": overridden,
+        "security": p.needs.security_level.value if p.needs.security_level else "",
+        "payer": p.needs.payer or "",
+        "needs": p.needs.specialties,
+        "involuntary": p.needs.involuntary,
+        "clinical_notes": p.clinical_notes,
+    }
+
+
+async def placement_edit(request: web.Request) -> web.StreamResponse:
+    require_role(request, Role.LIAISON, Role.ADMIN)
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.PLACEMENT_WRITE, await _resource(conn, placement_id))
+        p = await placements.get_placement(conn, placement_id)
+        values = _edit_values(p, request.app[SETTINGS].zone)
+        context = await _form_context(conn, values)
+        await record_success(request, conn, "placement.read", "placement", placement_id)
+    if p.status in placements.TERMINAL:
+        raise _back(placement_id, f"Not done: a placement that is {p.status.value} is final.")
+    return render(
+        request,
+        "placements/edit.html",
+        values=values,
+        errors={},
+        placement_id=placement_id,
+        reference=p.reference,
+        version=p.version,
+        **context,
+    )
+
+
+async def placement_update(request: web.Request) -> web.StreamResponse:
+    require_role(request, Role.LIAISON, Role.ADMIN)
+    placement_id = path_id(request)
+    form = await request.post()
+    raw, errors = _placement_input(form, request.app[SETTINGS].zone)
+    version = str(form.get("version", ""))
+    try:
+        patch = PlacementPatch.model_validate(raw)
+        if errors:
+            raise _FormInvalid
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(
+                request, Action.PLACEMENT_WRITE, await _resource(conn, placement_id)
+            )
+            await placements.update(
+                conn, placement_id, patch, principal, int(version) if version.isdigit() else None
+            )
+            await record_success(request, conn, "placement.update", "placement", placement_id)
+    except _FormInvalid:
+        pass
+    except ValidationError as exc:
+        errors = {**_validation_errors(exc), **errors}
+    except Problem as problem:
+        if problem.status == 422:
+            errors = {**_form_errors(problem_errors(problem)), **errors}
+        elif problem.status in (409, 412):
+            errors = {"__all__": problem.detail}
+        else:
+            raise
+    if errors:
+        values = _form_values(form)
+        async with acquire(request.app[POOL]) as conn:
+            context = await _form_context(conn, values)
+            p = await placements.get_placement(conn, placement_id)
+        return render(
+            request,
+            "placements/edit.html",
+            status=422,
+            values=values,
+            errors=errors,
+            placement_id=placement_id,
+            reference=p.reference,
+            version=version,
+            **context,
+        )
+    raise _back(placement_id, "Changes saved.")
+
+
 # --------------------------------------------------------------------------- liaison: one placement
 
 
-def _search_for(placement: placements.Placement) -> SearchQuery:
+FIRST_MATCHES = 8
+
+
+def _search_for(placement: placements.Placement, limit: int = FIRST_MATCHES) -> SearchQuery:
+    """The placement's own search: its age group and unit genders as recorded (derived
+    from the person, or the liaison's recorded override)."""
     needs = placement.needs
     return SearchQuery(
         county=placement.county_fips,
         population=needs.population,
-        gender=needs.gender if needs.gender in ("male", "female") else None,  # type: ignore[arg-type]
+        gender=needs.gender,
         needs=needs.specialties,
         involuntary=needs.involuntary,
-        court_ordered=placement.court_id is not None,
+        court_ordered=placement.court_ordered,
         payer=needs.payer,
         security=needs.security_level,
-        limit=8,
+        limit=limit,
     )
 
 
@@ -247,18 +421,24 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         placement = await placements.get_placement(conn, placement_id)
         events = await placements.timeline(conn, placement_id)
         results = None
+        show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
-            results = await search.search(conn, _search_for(placement))
+            limit = 200 if show_all else FIRST_MATCHES
+            results = await search.search(conn, _search_for(placement, limit))
         await record_success(request, conn, "placement.read", "placement", placement_id)
     referred = {r.unit_id for r in placement.referrals if r.status in ("pending", "accepted")}
     return {
+        "unit_names": {
+            r.unit_id: f"{r.facility_name} — {r.unit_name}" for r in placement.referrals
+        },
         "p": placement,
         "events": events,
         "result": results,
         "referred": referred,
         "outcomes": [(o.value, label) for o, label in OUTCOME_LABELS.items()],
         "decline_labels": {r.value: label for r, label in DECLINE_LABELS.items()},
-        "reason_labels": search.REASON_LABELS,
+        "reason_text": search.reason_text,
+        "show_all": show_all,
         "notice": request.query.get("notice", ""),
     }
 
@@ -313,9 +493,79 @@ async def placement_refer(request: web.Request) -> web.StreamResponse:
     return await _act(request, placement_id, work, "Referral sent.")
 
 
+def _confirm(
+    request: web.Request,
+    *,
+    reference: str,
+    back: str,
+    title: str,
+    question: str,
+    consequence: str,
+    confirm_label: str,
+    form: Any,
+) -> web.StreamResponse:
+    """A confirmation step before an action that cannot be undone; works without script."""
+    fields = [(k, str(v)) for k, v in form.items() if k not in ("csrf_token", "confirmed")]
+    return render(
+        request,
+        "placements/confirm.html",
+        reference=reference,
+        back=back,
+        title=title,
+        question=question,
+        consequence=consequence,
+        confirm_label=confirm_label,
+        action=request.path,
+        fields=fields,
+    )
+
+
+_OUTCOME_TEXT = {o.value: label.lower() for o, label in OUTCOME_LABELS.items()}
+
+
+async def _confirm_transition(
+    request: web.Request, placement_id: int, form: Any
+) -> web.StreamResponse | None:
+    to = str(form.get("to", ""))
+    if to not in ("admitted", "closed") or form.get("confirmed") == "1":
+        return None
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.PLACEMENT_READ, await _resource(conn, placement_id))
+        p = await placements.get_placement(conn, placement_id)
+    back = f"/placements/{placement_id}"
+    if to == "admitted":
+        where = f"{p.accepted_facility_name} — {p.accepted_unit_name}"
+        return _confirm(
+            request,
+            reference=p.reference,
+            back=back,
+            title=f"Mark {p.reference} admitted?",
+            question=f"Confirm that the person was admitted to {where}.",
+            consequence="The held bed becomes an occupied bed on the board and the placement "
+            "is final: it can no longer be edited, referred or closed.",
+            confirm_label="Yes, mark admitted",
+            form=form,
+        )
+    outcome = _OUTCOME_TEXT.get(str(form.get("outcome", "")), "the chosen outcome")
+    return _confirm(
+        request,
+        reference=p.reference,
+        back=back,
+        title=f"Close {p.reference}?",
+        question=f"Close this placement as “{outcome}”.",
+        consequence="Pending referrals are withdrawn, a held bed is released to the board, "
+        "and the placement is final: it can no longer be edited or reopened.",
+        confirm_label="Yes, close it",
+        form=form,
+    )
+
+
 async def placement_transition(request: web.Request) -> web.StreamResponse:
     placement_id = path_id(request)
     form = await request.post()
+    confirmation = await _confirm_transition(request, placement_id, form)
+    if confirmation is not None:
+        return confirmation
 
     async def work(conn: Connection, principal: Principal) -> None:
         change = TransitionIn.model_validate(
@@ -368,8 +618,26 @@ async def placement_add_note(request: web.Request) -> web.StreamResponse:
 
 async def referral_withdraw(request: web.Request) -> web.StreamResponse:
     referral_id = path_id(request)
+    form = await request.post()
     async with acquire(request.app[POOL]) as conn:
         placement_id, _facility = await placements.referral_scope(conn, referral_id)
+        if form.get("confirmed") != "1":
+            authorize(request, Action.PLACEMENT_READ, await _resource(conn, placement_id))
+            p = await placements.get_placement(conn, placement_id)
+            referral = next((r for r in p.referrals if r.id == referral_id), None)
+            if referral is not None and referral.status.value == "accepted":
+                return _confirm(
+                    request,
+                    reference=p.reference,
+                    back=f"/placements/{placement_id}",
+                    title=f"Withdraw the accepted referral to {referral.facility_name}?",
+                    question=f"{referral.facility_name} — {referral.unit_name} accepted and "
+                    "holds a bed for this person. Withdraw the referral?",
+                    consequence="The held bed is released to the board and the placement is "
+                    "open again; the facility sees the withdrawal.",
+                    confirm_label="Yes, withdraw and release the bed",
+                    form=form,
+                )
 
     async def work(conn: Connection, principal: Principal) -> None:
         await placements.withdraw(conn, referral_id, principal)
@@ -410,6 +678,10 @@ async def referral_respond(request: web.Request) -> web.StreamResponse:
     referral_id = path_id(request)
     action = request.match_info["action"]
     form = await request.post()
+    if action == "decline" and form.get("confirmed") != "1":
+        confirmation = await _confirm_decline(request, referral_id, form)
+        if confirmation is not None:
+            return confirmation
     try:
         async with transaction(request.app[POOL]) as conn:
             placement_id, facility_id = await placements.referral_scope(conn, referral_id)
@@ -443,6 +715,42 @@ async def referral_respond(request: web.Request) -> web.StreamResponse:
             raise
         notice = f"Not done: {problem.detail}"
     raise web.HTTPSeeOther(f"/referrals?notice={quote(notice)}")
+
+
+async def _confirm_decline(
+    request: web.Request, referral_id: int, form: Any
+) -> web.StreamResponse | None:
+    reason = str(form.get("reason", ""))
+    labels_by_value = {r.value: label for r, label in DECLINE_LABELS.items()}
+    if reason not in labels_by_value:
+        raise web.HTTPSeeOther(f"/referrals?notice={quote('Choose a reason to decline.')}")
+    async with acquire(request.app[POOL]) as conn:
+        _placement_id, facility_id = await placements.referral_scope(conn, referral_id)
+        principal = authorize(
+            request,
+            Action.REFERRAL_RESPOND,
+            Resource("referral", referral_id, facility_id=facility_id),
+        )
+        items = await placements.referrals_for_facilities(
+            conn, principal.facility_ids, statuses=("pending", "accepted")
+        )
+    found = [(p, r) for p in items for r in p.referrals if r.id == referral_id]
+    if not found:
+        return None  # already answered: the decline itself says so
+    p, r = found[0]
+    return _confirm(
+        request,
+        reference=p.reference,
+        back="/referrals",
+        title=f"Decline {p.reference} for {r.unit_name}?",
+        question=f"Decline the referral of {p.person.initials} to {r.facility_name} — "
+        f"{r.unit_name} because: {labels_by_value[reason].lower()}.",
+        consequence="The liaison is told at once and looks elsewhere"
+        + (" and the held bed is released to the board" if r.status.value == "accepted" else "")
+        + ". The referral cannot be answered again.",
+        confirm_label="Yes, decline",
+        form=form,
+    )
 
 
 # --------------------------------------------------------------------------- court
@@ -485,6 +793,8 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/new", placement_create)
     r.add_get("/placements/{id}", placement_page)
     r.add_get("/placements/{id}/live", placement_live_fragment)
+    r.add_get("/placements/{id}/edit", placement_edit)
+    r.add_post("/placements/{id}/edit", placement_update)
     r.add_post("/placements/{id}/refer", placement_refer)
     r.add_post("/placements/{id}/transition", placement_transition)
     r.add_post("/placements/{id}/links", placement_add_link)

@@ -86,12 +86,28 @@ async def test_a_facility_declines_from_its_referrals_page_with_a_reason(
     )
     assert "Choose%20a%20reason" in no_reason.headers["Location"]
     assert await conn.fetchval("SELECT status FROM referrals WHERE id = $1", ref) == "pending"
+    ask = await client.post(
+        f"/referrals/{ref}/decline",
+        data={"csrf_token": session.csrf, "reason": "payer", "note": "Plan not accepted"},
+        allow_redirects=False,
+    )
+    assert ask.status == 200  # a confirmation step first: declining cannot be undone
+    assert "cannot be undone" in await ask.text()
+    assert await conn.fetchval("SELECT status FROM referrals WHERE id = $1", ref) == "pending"
     resp = await client.post(
         f"/referrals/{ref}/decline",
-        data={"csrf_token": session.csrf, "reason": "payer"},
+        data={
+            "csrf_token": session.csrf,
+            "reason": "payer",
+            "note": "Plan not accepted",
+            "confirmed": "1",
+        },
         allow_redirects=False,
     )
     assert resp.status == 303
+    assert await conn.fetchval("SELECT decline_note FROM referrals WHERE id = $1", ref) == (
+        "Plan not accepted"
+    )
     assert await conn.fetchval("SELECT decline_reason FROM referrals WHERE id = $1", ref) == "payer"
 
 
