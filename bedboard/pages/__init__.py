@@ -27,6 +27,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
         NavItem("/placements", "Placements"),
+        NavItem("/court", "Case lookup"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/feeds", "Feeds"),
@@ -49,7 +50,12 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/directory", "Facilities"),
     ),
-    Role.COURT: (NavItem("/", "Home"), NavItem("/court", "Case lookup")),
+    # Court staff may read the board (every role may; it carries no health information).
+    Role.COURT: (
+        NavItem("/", "Home"),
+        NavItem("/court", "Case lookup"),
+        NavItem("/board", "Board"),
+    ),
     Role.VIEWER: (
         NavItem("/", "Home"),
         NavItem("/board", "Board"),
