@@ -73,9 +73,12 @@ ROLE_LABELS = {
 
 
 def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
+    from bedboard.pages.help import HELP_FOR_ROLE
+
     principal = current_principal(request)
     nav = NAVIGATION.get(principal.role, ()) if principal else ()
     return {
+        "help_href": HELP_FOR_ROLE.get(principal.role, "/help") if principal else "",
         "principal": principal,
         "role_label": ROLE_LABELS.get(principal.role, "") if principal else "",
         "nav": nav,
@@ -129,7 +132,7 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, feeds, home, login, placements
+    from bedboard.pages import admin, board, feeds, help, home, login, placements
 
     login.setup(app)
     home.setup(app)
@@ -137,3 +140,4 @@ def setup_pages(app: web.Application) -> None:
     placements.setup(app)
     admin.setup(app)
     feeds.setup(app)
+    help.setup(app)
