@@ -260,6 +260,10 @@ async def openapi(request: web.Request) -> web.Response:
 def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
+        if not settings.feed_dirs:
+            # The default folder for file feeds (BEDBOARD_FEED_DIRS unset) exists from the
+            # first start, so an operator can drop files there without creating it first.
+            (settings.data_dir / "feeds").mkdir(parents=True, exist_ok=True)
         dsn = await database.resolve_database_url(settings)
         if migrate:
             applied = await database.prepare_database(dsn)

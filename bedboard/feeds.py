@@ -75,6 +75,14 @@ class FeedHealth(BaseModel):
     reports_applied: int
     next_attempt_at: datetime | None
 
+    @property
+    def error_resolved(self) -> bool:
+        """The last error is history: a successful attempt came after it. ``last_error`` is
+        kept after a recovery (for the record), so pages must say whether it still holds."""
+        if self.last_error_at is None or self.last_success_at is None:
+            return False
+        return self.last_success_at > self.last_error_at
+
 
 class Unmapped(BaseModel):
     source_id: str

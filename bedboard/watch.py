@@ -113,6 +113,7 @@ class Watcher:
                 continue
             except (OSError, aiohttp.ClientError, websockets.WebSocketException) as exc:
                 reason = str(exc) or type(exc).__name__
-            self.say(f"disconnected ({reason}); retrying from seq {self.seq}")
+            resume = f"seq {self.seq}" if self.seq is not None else "a new snapshot"
+            self.say(f"disconnected ({reason}); retrying from {resume}")
             await asyncio.sleep(delay * (0.5 + random.random() / 2))
             delay = min(delay * 2, MAX_BACKOFF_S)

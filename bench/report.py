@@ -556,6 +556,26 @@ def _hl7_cpu_note(r: dict[str, Any]) -> str:
     )
 
 
+def _start(r: dict[str, Any]) -> list[str]:
+    out = [
+        "## START: `bedboard demo` start-up, Popen -> first /readyz 200",
+        "",
+        f"Config: {json.dumps(r['config'])}. Cold: an empty data dir (initdb, migrations, "
+        "demo data); warm: the same dir started again. Each start's 1/5/15-minute load "
+        "average is read just before and just after it.",
+        "",
+        "| Round | Cold | load before -> after | Warm | load before -> after |",
+        "|---:|---:|---|---:|---|",
+    ]
+    for x in r["rounds"]:
+        c, w = x["cold"], x["warm"]
+        out.append(
+            f"| {x['round']} | {c['ready_s']:.1f} s | {c['load_before']} -> {c['load_after']} | "
+            f"{w['ready_s']:.1f} s | {w['load_before']} -> {w['load_after']} |"
+        )
+    return [*out, ""]
+
+
 def _discussion(results: dict[str, Any]) -> list[str]:
     """What the measurements say about each figure, above all where a target is missed."""
     sc = results["scenarios"]
@@ -856,6 +876,23 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
                     f"{_x(x['throughput_ratio'])} msg/s; p99 {_x(x['p99_ratio'])} | none | "
                     f"{'all ACKs AA' if r['ack_problems'] == 0 else '**ACK PROBLEMS**'} |"
                 )
+    if "START" in sc:
+        r = sc["START"]
+        lines += [
+            "",
+            "| Scenario | Cold start | Warm start | Target | Load average |",
+            "|---|---:|---:|---|---|",
+        ]
+        if "error" in r:
+            lines.append(f"| START | error | | | {r['error'].splitlines()[-1]} |")
+        else:
+            load = (r.get("run") or run_info(results)).get("load_average", {})
+            lines.append(
+                f"| START `bedboard demo` -> /readyz 200 | median {r['cold_median_s']:.1f} s, "
+                f"max {r['cold_max_s']:.1f} s | median {r['warm_median_s']:.1f} s, max "
+                f"{r['warm_max_s']:.1f} s | none (measured) | {load.get('start')} -> "
+                f"{load.get('end')} |"
+            )
     if "S3" in sc and "error" not in sc["S3"]:
         plan = sc["S3"]["query_plan"]
         lines.append("")
@@ -865,7 +902,14 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
             f"{', '.join(plan['indexes_used']) or 'none'}."
         )
     lines.append("")
-    renders = (("S1", _s1), ("S2", _s2), ("S3", _s3), ("S4", _s4), ("HL7", _hl7))
+    renders = (
+        ("S1", _s1),
+        ("S2", _s2),
+        ("S3", _s3),
+        ("S4", _s4),
+        ("HL7", _hl7),
+        ("START", _start),
+    )
     for name, render in renders:
         r = sc.get(name)
         if r is not None and "error" not in r:

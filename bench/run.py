@@ -1,6 +1,6 @@
 """The benchmark run: embedded PostgreSQL, seeded databases, servers, scenarios, report.
 
-``python -m bench`` (from the repository root) runs S3, S1, S4, S2 and HL7 with the
+``python -m bench`` (from the repository root) runs START, S3, S1, S4, S2 and HL7 with the
 default profile (about 7-8 minutes on 2 cores) and writes ``bench/results.json`` and
 ``bench/RESULTS.md``. ``--quick`` is a smoke run that writes ``results-quick.json`` /
 ``RESULTS-quick.md`` instead, so it never overwrites a full run. ``--scenarios`` runs a
@@ -28,13 +28,23 @@ from typing import Any
 from bedboard import database
 from bedboard.auth import Role
 from bench import diagnostics as diag
-from bench import hl7_throughput, pg, report, s1_end_to_end, s2_ingest, s3_search, s4_fanout, seed
+from bench import (
+    hl7_throughput,
+    pg,
+    report,
+    s1_end_to_end,
+    s2_ingest,
+    s3_search,
+    s4_fanout,
+    seed,
+    startup,
+)
 from bench.harness import DEFAULT, QUICK, AsOfClock, Harness, Profile
 from bench.serve import raise_nofile_limit
 from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("S1", "S2", "S3", "S4", "HL7")
+SCENARIOS = ("S1", "S2", "S3", "S4", "HL7", "START")
 UPDATE_FACILITIES = 5
 UPDATE_UNITS_PER_FACILITY = 10
 
@@ -131,6 +141,8 @@ async def run(
     try:
         h.pg_bin_dir = server.bin_dir
         postgres_version = await pg.server_version(admin)
+        if "START" in scenarios:
+            await _scenario(scenario_results, "START", lambda: startup.run(h))
         if board:
             h.board_dsn = await pg.create_database(admin, "bench_board")
             await _prepare_board(h)
@@ -213,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
-        help="comma-separated subset of S1,S2,S3,S4,HL7 (case-insensitive); the others keep "
+        help="comma-separated subset of S1,S2,S3,S4,HL7,START (case-insensitive); the others keep "
         "their figures from the existing results file",
     )
     parser.add_argument(

@@ -29,6 +29,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
         NavItem("/placements", "Placements"),
+        NavItem("/court", "Case lookup"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/feeds", "Feeds"),
@@ -51,7 +52,12 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/directory", "Facilities"),
     ),
-    Role.COURT: (NavItem("/", "Home"), NavItem("/court", "Case lookup")),
+    # Court staff may read the board (every role may; it carries no health information).
+    Role.COURT: (
+        NavItem("/", "Home"),
+        NavItem("/court", "Case lookup"),
+        NavItem("/board", "Board"),
+    ),
     Role.VIEWER: (
         NavItem("/", "Home"),
         NavItem("/board", "Board"),
@@ -69,9 +75,12 @@ ROLE_LABELS = {
 
 
 def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
+    from bedboard.pages.help import HELP_FOR_ROLE
+
     principal = current_principal(request)
     nav = NAVIGATION.get(principal.role, ()) if principal else ()
     return {
+        "help_href": HELP_FOR_ROLE.get(principal.role, "/help") if principal else "",
         "principal": principal,
         "role_label": ROLE_LABELS.get(principal.role, "") if principal else "",
         "nav": nav,
@@ -108,7 +117,7 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, feeds, home, login, placements
+    from bedboard.pages import admin, board, feeds, help, home, login, placements
 
     login.setup(app)
     home.setup(app)
@@ -116,3 +125,4 @@ def setup_pages(app: web.Application) -> None:
     placements.setup(app)
     admin.setup(app)
     feeds.setup(app)
+    help.setup(app)

@@ -17,8 +17,10 @@ async def home(request: web.Request) -> web.StreamResponse:
         if principal.role is Role.FACILITY:
             snapshot = await board.snapshot(conn)
             mine = [f for f in snapshot.facilities if f.id in principal.facility_ids]
-            if any(f.overdue for f in mine):
-                # Like the best-run registries: an overdue reporter sees the form first.
+            if any(f.overdue for f in mine) and request.query.get("anyway") != "1":
+                # Like the best-run registries: an overdue reporter sees the form first. The
+                # form links back here with ?anyway=1 (before or after reporting), so Home
+                # stays reachable while a unit is still overdue.
                 raise web.HTTPSeeOther("/census?overdue=1")
         all_facilities = await facilities.list_facilities(conn, include_inactive=False)
         units = await facilities.list_units(conn)

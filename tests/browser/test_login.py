@@ -31,6 +31,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "Board",
             "Find a bed",
             "Placements",
+            "Case lookup",
             "Facilities",
             "Courts",
             "Feeds",
@@ -40,7 +41,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
         ],
         Role.LIAISON: ["Home", "Placements", "Board", "Find a bed", "Case lookup", "Facilities"],
         Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Facilities"],
-        Role.COURT: ["Home", "Case lookup"],
+        Role.COURT: ["Home", "Case lookup", "Board"],
     }
     for role, labels in expected.items():
         account = await make_user(

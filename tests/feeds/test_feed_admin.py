@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bedboard import feeds
 from bedboard.auth import Role
 from facility_adapters.base import REGISTRY
 from tests.conftest import login
@@ -189,3 +190,36 @@ async def test_file_feeds_may_only_read_the_configured_folders(
         headers=setup["admin"],
     )
     assert inside.status == 201, await inside.text()
+
+
+async def test_feed_page_marks_the_last_error_resolved_once_a_later_poll_succeeded(
+    client: Any, setup: Any, conn: Any
+) -> None:
+    body = {"facility_id": setup["facility"].id, "kind": "secretive", "name": "EHR feed",
+            "config": {"script": "ok"}}  # fmt: skip
+    resp = await client.post("/api/v1/feeds", json=body, headers=setup["admin"])
+    feed_id = (await resp.json())["id"]
+    await feeds.record_attempt(conn, feed_id, feeds.Attempt(ok=False, error="connection refused"))
+    await conn.execute(
+        "UPDATE feed_status SET last_error_at = '2026-11-30 15:00:00+00' WHERE feed_id = $1",
+        feed_id,
+    )
+    await login(client, setup["admin_user"].email)
+    failing = await (await client.get(f"/admin/feeds/{feed_id}")).text()
+    assert "current</span> connection refused" in failing
+    assert "Nov 30, 2026 9:00:00 AM CST" in failing
+    listing = await (await client.get("/admin/feeds")).text()
+    assert "connection refused" in listing
+
+    await feeds.record_attempt(conn, feed_id, feeds.Attempt(ok=True))
+    await conn.execute(
+        "UPDATE feed_status SET last_success_at = '2026-11-30 15:05:00+00' WHERE feed_id = $1",
+        feed_id,
+    )
+    recovered = await (await client.get(f"/admin/feeds/{feed_id}")).text()
+    assert "resolved</span> connection refused" in recovered
+    assert "current</span>" not in recovered
+    assert "before the success at <time" in recovered
+    assert "Nov 30, 2026 9:05:00 AM CST" in recovered
+    listing = await (await client.get("/admin/feeds")).text()
+    assert "connection refused" not in listing and "last error resolved" in listing

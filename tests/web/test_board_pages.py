@@ -45,6 +45,32 @@ async def test_an_overdue_facility_user_lands_on_the_census_form(
     assert "Your census report is overdue." in html
 
 
+async def test_an_overdue_facility_user_can_still_reach_home_before_or_after_reporting(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility(report_cadence_minutes=60)
+    first = await make_unit(facility.id, name="First")
+    second = await make_unit(facility.id, name="Second")
+    await _report(conn, first.id, 2, minutes_ago=300)
+    await _report(conn, second.id, 2, minutes_ago=300)
+    staff = await make_user(Role.FACILITY, facility_ids=[facility.id])
+    session = await login(client, staff.email)
+    form = await (await client.get("/census?overdue=1")).text()
+    assert '<a href="/?anyway=1">Go to home anyway</a>' in form
+    home = await client.get("/?anyway=1", allow_redirects=False)
+    assert home.status == 200
+    assert '<nav class="site-nav"' in await home.text()
+
+    # Reporting one unit leaves the other overdue: Home is still one link away.
+    saved = await client.post("/census", data={
+        "csrf_token": session.csrf, f"staffed-{first.id}": "10", f"occupied-{first.id}": "4",
+    })  # fmt: skip
+    assert saved.status == 200
+    assert '<a href="/?anyway=1">Go to home</a>' in await saved.text()
+    assert (await client.get("/", allow_redirects=False)).status == 303
+    assert (await client.get("/?anyway=1", allow_redirects=False)).status == 200
+
+
 async def test_the_census_form_saves_every_unit_together(
     client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
 ) -> None:

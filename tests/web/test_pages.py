@@ -78,6 +78,7 @@ async def test_each_role_sees_its_own_navigation(
             "Board",
             "Find a bed",
             "Placements",
+            "Case lookup",
             "Facilities",
             "Courts",
             "Feeds",
@@ -87,7 +88,7 @@ async def test_each_role_sees_its_own_navigation(
         ],
         Role.LIAISON: ["Home", "Placements", "Board", "Find a bed", "Case lookup", "Facilities"],
         Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Facilities"],
-        Role.COURT: ["Home", "Case lookup"],
+        Role.COURT: ["Home", "Case lookup", "Board"],
         Role.VIEWER: ["Home", "Board", "Facilities"],
     }
     for role, labels in expected.items():
@@ -100,6 +101,16 @@ async def test_each_role_sees_its_own_navigation(
         html = await (await client.get("/")).text()
         assert _nav_labels(html) == labels, role
         client.session.cookie_jar.clear()
+
+
+async def test_court_staff_can_open_the_board_from_their_navigation(
+    client: Any, make_user: Any, make_court: Any
+) -> None:
+    clerk = await make_user(Role.COURT, court_id=(await make_court()).id)
+    await login(client, clerk.email)
+    resp = await client.get("/board")
+    assert resp.status == 200
+    assert 'href="/board" aria-current="page"' in await resp.text()
 
 
 async def test_non_admins_get_a_403_page_on_admin_pages(client: Any, make_user: Any) -> None:
