@@ -21,7 +21,8 @@ async def _contenders(conn: Any, unit_id: int, county: str, court_id: int, count
         """
         INSERT INTO placements (reference, order_type, court_id, detention_start, county_fips,
                                 person_initials, person_age, person_sex, population, gender)
-        SELECT 'RACE-' || gen_random_uuid(), 'emergency_96h', $3, now(), $2, 'AB', 30, 'female', 'adult', 'female'
+        SELECT 'RACE-' || gen_random_uuid(), 'emergency_96h', $3, now(), $2,
+               'AB', 30, 'female', 'adult', 'female'
           FROM generate_series(1, $1)
         RETURNING id
         """,
