@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bedboard import auth, board, census, placements, search, users
+from bedboard import auth, board, census, matching, placements, search, users
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.facilities import (
@@ -344,13 +344,14 @@ async def load_census(conn: Connection, rng: random.Random, facility_ids: list[i
 
 
 _DEMO_CASES = (
-    # (initials, age, sex, population, county, hours since detention, what happens)
-    ("JR", 34, "male", "adult", "29019", 5, "open"),
-    ("MK", 16, "female", "adolescent", "29095", 30, "declined_then_open"),
-    ("TL", 52, "female", "adult", "29189", 20, "accepted"),
-    ("DW", 71, "male", "geriatric", "29077", 40, "in_transit"),
-    ("AS", 28, "female", "adult", "29510", 60, "admitted"),
-    ("BC", 45, "male", "adult", "29183", 80, "closed"),
+    # (initials, age, sex, order type, county, hours since detention, what happens). The age
+    # group and unit genders follow the person, as they do for a liaison.
+    ("JR", 34, "male", "emergency_96h_application", "29019", 5, "open"),
+    ("MK", 16, "female", "emergency_96h", "29095", 30, "declined_then_open"),
+    ("TL", 52, "female", "emergency_96h", "29189", 20, "accepted"),
+    ("DW", 71, "male", "emergency_96h", "29077", 40, "in_transit"),
+    ("AS", 28, "female", "emergency_96h", "29510", 60, "admitted"),
+    ("BC", 45, "male", "emergency_96h_application", "29183", 80, "closed"),
 )
 
 
@@ -365,15 +366,17 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
     assert liaison is not None and admin is not None
     court_ids = [r["id"] for r in await conn.fetch("SELECT id FROM courts ORDER BY id")]
     now = await board.db_now(conn)
-    for index, (initials, age, sex, population, county, hours, story) in enumerate(_DEMO_CASES):
+    for index, (initials, age, sex, order_type, county, hours, story) in enumerate(_DEMO_CASES):
+        on_application = order_type == "emergency_96h_application"
         data = placements.PlacementIn(
-            order_type="emergency_96h",
-            court_id=court_ids[0],  # the demo court account's court: it can look all of them up
-            case_number=f"26P-MH-{1001 + index}",
+            order_type=order_type,
+            # The demo court account's court: it can look all of them up.
+            court_id=None if on_application else court_ids[0],
+            case_number="" if on_application else f"26P-MH-{1001 + index}",
             detention_start=now - timedelta(hours=hours),
             county_fips=county,
             person=placements.PersonIn(initials=initials, age=age, sex=sex),  # type: ignore[arg-type]
-            needs=placements.NeedsIn(population=Population(population), involuntary=True),
+            needs=placements.NeedsIn(involuntary=True),
             clinical_notes="Demo record (fictional): presenting with psychosis; no medical holds.",
             requesting_agency="Demo County Sheriff (fictional)",
             links=[
@@ -385,20 +388,32 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
             ],
         )
         placement_id = await placements.create(conn, data, liaison)
+        needs = (await placements.get_placement(conn, placement_id)).needs
         if story == "open":
-            # Waiting on the demo facility account, so its referrals page has work on it.
+            # Waiting on the demo facility account, so its referrals page has work on it: a
+            # unit this person can be admitted to.
             unit_id = await conn.fetchval(
                 "SELECT u.id FROM units u JOIN user_facilities uf ON uf.facility_id = u.facility_id"
                 " JOIN users us ON us.id = uf.user_id WHERE us.email = $1 AND u.population = $2"
+                " AND u.gender = ANY($3::text[]) AND u.security_level <> 'forensic'"
                 " ORDER BY u.id LIMIT 1",
                 f"facility@{DEMO_DOMAIN}",
-                population,
+                needs.population.value,
+                sorted(matching.unit_genders(needs.gender)),
             )
             if unit_id is not None:
                 await placements.refer(conn, placement_id, [unit_id], liaison)
             continue
         results = await search.search(
-            conn, search.SearchQuery(county=county, population=Population(population), limit=3)
+            conn,
+            search.SearchQuery(
+                county=county,
+                population=needs.population,
+                gender=needs.gender,
+                involuntary=True,
+                court_ordered=not on_application,
+                limit=3,
+            ),
         )
         unit_ids = [r.unit_id for r in results.results][:2]
         if not unit_ids:
