@@ -380,6 +380,8 @@ class FacilityPlacement(BaseModel):
     id: int
     reference: str
     order_label: str
+    statute: str
+    court_ordered: bool
     detention_start: datetime
     deadline_at: datetime | None
     overdue: bool
@@ -389,6 +391,9 @@ class FacilityPlacement(BaseModel):
     clinical_notes: str
     status: Status
     referrals: list[Referral]
+    liaison_name: str = Field(description="Who referred, to call back.")
+    liaison_email: str | None
+    liaison_phone: str
 
 
 class TimelineEntry(BaseModel):
@@ -452,7 +457,8 @@ class Timeline(BaseModel):
 _PLACEMENT_SQL = """
     SELECT p.*, ot.label AS order_label, ot.statute, ot.court_ordered, ot.court_required,
            ct.name AS court_name, co.name AS county_name,
-           u.email AS liaison_email,
+           u.email AS liaison_email, COALESCE(NULLIF(u.display_name, ''), u.email, '') AS liaison_name,
+           COALESCE(u.phone, '') AS liaison_phone,
            af.name AS accepted_facility_name, au.name AS accepted_unit_name,
            af.id AS accepted_facility_id,
            (p.deadline_at IS NOT NULL AND p.deadline_at < now()
@@ -602,6 +608,8 @@ async def facility_view(
         id=row["id"],
         reference=row["reference"],
         order_label=row["order_label"],
+        statute=row["statute"],
+        court_ordered=row["court_ordered"],
         detention_start=row["detention_start"],
         deadline_at=row["deadline_at"],
         overdue=row["overdue"],
@@ -611,6 +619,9 @@ async def facility_view(
         clinical_notes=row["clinical_notes"],
         status=row["status"],
         referrals=referrals,
+        liaison_name=row["liaison_name"],
+        liaison_email=row["liaison_email"],
+        liaison_phone=row["liaison_phone"],
     )
 
 

@@ -28,6 +28,13 @@ Email = Annotated[
 ]
 
 
+# A call-back number as people write it: digits, spaces, + ( ) - . and an extension.
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. xXextEXT]*$"),
+]
+
+
 def _password_ok(value: str | None) -> str | None:
     if value is not None:
         problem = auth.password_problem(value)
@@ -40,6 +47,7 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: Email
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    phone: Phone = ""
     role: Role
     password: str | None = Field(
         default=None, description="Omit for an integration account (tokens only)."
@@ -60,6 +68,7 @@ class UserPatch(BaseModel):
     display_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
     ) = None
+    phone: Phone | None = None
     role: Role | None = None
     password: str | None = None
     disabled: bool | None = None
@@ -84,6 +93,7 @@ class User(BaseModel):
     id: int
     email: str
     display_name: str
+    phone: str
     role: Role
     facility_ids: list[int]
     court_id: int | None
@@ -99,7 +109,7 @@ class UserList(BaseModel):
 
 
 _SELECT = """
-    SELECT u.id, u.email, u.display_name, u.role, u.court_id, u.disabled,
+    SELECT u.id, u.email, u.display_name, u.phone, u.role, u.court_id, u.disabled,
            u.password_hash IS NOT NULL AS has_password, u.created_at, u.updated_at, u.version,
            COALESCE((SELECT array_agg(facility_id ORDER BY facility_id)
                        FROM user_facilities WHERE user_id = u.id), '{}') AS facility_ids
@@ -156,8 +166,8 @@ async def create_user(conn: Connection, data: UserIn) -> User:
         user_id = await conn.fetchval(
             """
             INSERT INTO users (email, display_name, role, password_hash, court_id,
-                               password_changed_at)
-            VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END)
+                               password_changed_at, phone)
+            VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $6)
             RETURNING id
             """,
             data.email,
@@ -165,6 +175,7 @@ async def create_user(conn: Connection, data: UserIn) -> User:
             data.role.value,
             password_hash,
             data.court_id,
+            data.phone,
         )
     except asyncpg.UniqueViolationError:
         raise conflict("A user with that email already exists.") from None
@@ -216,6 +227,7 @@ async def update_user(
                    disabled = COALESCE($5, disabled), password_hash = COALESCE($6, password_hash),
                    password_changed_at = CASE WHEN $6::text IS NULL
                                               THEN password_changed_at ELSE now() END,
+                   phone = COALESCE($7, phone),
                    updated_at = now(), version = version + 1
              WHERE id = $1
             """,
@@ -225,6 +237,7 @@ async def update_user(
             court_id,
             patch.disabled,
             password_hash,
+            patch.phone,
         )
     except asyncpg.ForeignKeyViolationError:
         raise _reference_problem("court_id", "no such court") from None

@@ -31,3 +31,7 @@ ALTER TABLE placements ADD CONSTRAINT placements_gender_check
 ALTER TABLE placements
     ADD COLUMN population_override boolean NOT NULL DEFAULT false,
     ADD COLUMN gender_override boolean NOT NULL DEFAULT false;
+
+-- A call-back number for the people others must reach (a referring liaison, on the
+-- receiving facility's referral card).
+ALTER TABLE users ADD COLUMN phone text NOT NULL DEFAULT '' CHECK (length(phone) <= 40);

@@ -198,10 +198,12 @@ def make_user(conn: database.Connection) -> Callable[..., Awaitable[Account]]:
         court_id: int | None = None,
         password: str | None = DEFAULT_PASSWORD,
         email: str | None = None,
+        phone: str = "",
     ) -> Account:
         role = Role(role)
         data = users.UserIn(
             email=email or f"{role.value}{next(counter)}@example.org",
+            phone=phone,
             role=role,
             password=password,
             facility_ids=facility_ids or [],

@@ -507,6 +507,7 @@ async def user_new(request: web.Request) -> web.StreamResponse:
     values = {
         "email": "",
         "display_name": "",
+        "phone": "",
         "role": "liaison",
         "facility_ids": [],
         "court_id": "",

@@ -48,3 +48,30 @@ async def browser() -> AsyncIterator[Browser]:
 async def live_url(aiohttp_server: Any, settings: Settings) -> str:
     server = await aiohttp_server(create_app(settings))
     return str(server.make_url("")).rstrip("/")
+
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    """Every form test runs at a desktop width and at a phone's 390 px."""
+    value: dict[str, int] = request.param
+    return value
+
+
+async def assert_no_horizontal_overflow(page: Any) -> None:
+    """Nothing sticks out past the right edge (a phone would scroll sideways)."""
+    offenders = await page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width) return [];
+            return [...document.querySelectorAll('body *')]
+              .filter((el) => el.getBoundingClientRect().right > width + 1)
+              .slice(0, 5)
+              .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                   + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
+        }"""
+    )
+    assert offenders == [], f"{page.url} overflows horizontally: {offenders}"

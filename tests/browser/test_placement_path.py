@@ -10,13 +10,16 @@ from playwright.async_api import Browser, Page, expect
 
 from bedboard import census
 from bedboard.auth import Role
+from tests.browser.conftest import DESKTOP, assert_no_horizontal_overflow
 from tests.browser.test_login import sign_in
 
 pytestmark = pytest.mark.browser
 
 
-async def as_user(browser: Browser, base: str, email: str) -> Page:
-    context = await browser.new_context()
+async def as_user(
+    browser: Browser, base: str, email: str, viewport: dict[str, int] | None = None
+) -> Page:
+    context = await browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
     page = await context.new_page()
     await sign_in(page, base, email)
     return page
@@ -24,6 +27,7 @@ async def as_user(browser: Browser, base: str, email: str) -> Page:
 
 async def test_a_court_ordered_placement_from_request_to_admission(
     browser: Browser,
+    viewport: dict[str, int],
     live_url: str,
     conn: Any,
     make_facility: Any,
@@ -51,17 +55,23 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     clerk = await make_user(Role.COURT, court_id=court.id)
 
     # The liaison records the request.
-    page = await as_user(browser, live_url, liaison.email)
+    page = await as_user(browser, live_url, liaison.email, viewport)
     await page.goto(live_url + "/placements/new")
+    await page.get_by_label("Order type").select_option(
+        label="96-hour detention ordered by a court"
+    )
     await page.get_by_label("Court", exact=True).select_option(label="Boone Probate Division")
     await page.get_by_label("Court case number").fill("26P-MH-4242")
-    await page.get_by_label("Detention started (your local time)").fill("2026-11-28T22:15")
+    await page.get_by_label("Detention started (Central time)").fill("2026-11-28T22:15")
     await page.get_by_label("County where the person is").select_option(label="Boone")
     await page.get_by_label("Initials").fill("RB")
     await page.get_by_label("Age", exact=True).fill("41")
-    await page.get_by_label("Sex").select_option("male")
+    await page.get_by_label("Sex", exact=True).select_option("male")
     await page.get_by_role("button", name="Record and find a bed").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("PL-")
+    # Typed in Central time, shown back in it (10:15 PM CST is 04:15 UTC the next day).
+    await expect(page.get_by_text("Nov 28, 2026 10:15 PM CST")).to_be_visible()
+    await assert_no_horizontal_overflow(page)
     await expect(page.get_by_role("status").first).to_be_visible()
 
     # One click per referral, straight from the ranked results.
@@ -71,13 +81,18 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     await expect(page.locator("[data-referral-status=pending]")).to_have_count(2)
 
     # The first facility declines with a reason; the second accepts.
-    north_page = await as_user(browser, live_url, north_staff.email)
+    north_page = await as_user(browser, live_url, north_staff.email, viewport)
     await north_page.goto(live_url + "/referrals")
+    await expect(north_page.get_by_text("for Northgate Behavioral, North Adult")).to_be_visible()
+    await assert_no_horizontal_overflow(north_page)
     await north_page.get_by_label("Reason for declining").select_option("aggression_safety")
+    await north_page.get_by_label("Note to the liaison (optional)").fill("No 1:1 staff tonight")
     await north_page.get_by_role("button", name="Decline").click()
+    await expect(north_page.get_by_text("cannot be undone")).to_be_visible()
+    await north_page.get_by_role("button", name="Yes, decline").click()
     await expect(north_page.get_by_text("Declined.")).to_be_visible()
 
-    south_page = await as_user(browser, live_url, south_staff.email)
+    south_page = await as_user(browser, live_url, south_staff.email, viewport)
     await south_page.goto(live_url + "/referrals")
     await expect(south_page.get_by_text("RB, 41, male")).to_be_visible()
     await south_page.get_by_role("button", name="Accept and hold a bed").click()
@@ -95,10 +110,12 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     await page.get_by_role("button", name="Mark in transit").click()
     await expect(page.locator("h1 [data-status]")).to_have_text("in transit")
     await page.get_by_role("button", name="Mark admitted").click()
+    await expect(page.get_by_text("cannot be undone")).to_be_visible()
+    await page.get_by_role("button", name="Yes, mark admitted").click()
     await expect(page.locator("h1 [data-status]")).to_have_text("admitted")
 
     # The court clerk looks the case up.
-    clerk_page = await as_user(browser, live_url, clerk.email)
+    clerk_page = await as_user(browser, live_url, clerk.email, viewport)
     await clerk_page.goto(live_url + "/court")
     await clerk_page.get_by_label("Case number").fill("26P-MH-4242")
     await clerk_page.get_by_role("button", name="Look up").click()

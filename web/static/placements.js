@@ -2,8 +2,52 @@
 // themselves when placements, referrals or beds change.
 import { connectLive, relativeTimes, statusReporter } from "./live.js";
 
-const offset = document.getElementById("tz-offset");
-if (offset) offset.value = String(new Date().getTimezoneOffset());
+// The placement form: courts of the person's county, and what the age and sex give.
+const placementForm = document.getElementById("placement-form");
+if (placementForm) {
+  const county = placementForm.querySelector("#f-county_fips");
+  const court = placementForm.querySelector("#f-court_id");
+  const showCourts = () => {
+    const options = [...court.options];
+    const mine = options.filter((o) => o.dataset.county === county.value);
+    for (const option of options) {
+      // Keep "none yet", the chosen court, and the county's courts (all when it has none).
+      option.hidden =
+        mine.length > 0 && option.value !== "" && !option.selected && option.dataset.county !== county.value;
+    }
+  };
+  county.addEventListener("change", showCourts);
+  showCourts();
+
+  const BANDS = [
+    [12, "child (0-12)"],
+    [17, "adolescent (13-17)"],
+    [64, "adult (18-64)"],
+    [130, "geriatric (65+)"],
+  ];
+  const GENDERS = {
+    male: "men's or mixed units",
+    female: "women's or mixed units",
+    other: "mixed units only",
+    unknown: "mixed units only",
+  };
+  const SEXES = { male: "Male", female: "Female", other: "Other", unknown: "Unknown" };
+  const derived = placementForm.querySelector("#derived-match");
+  const age = placementForm.querySelector("#f-age");
+  const sex = placementForm.querySelector("#f-sex");
+  const describe = () => {
+    const parts = [];
+    const years = Number.parseInt(age.value, 10);
+    if (!Number.isNaN(years) && years >= 0 && years <= 130) {
+      const band = BANDS.find(([last]) => years <= last);
+      parts.push(`Age ${years}: ${band[1]} units`);
+    }
+    parts.push(`${SEXES[sex.value] || "Unknown"}: ${GENDERS[sex.value] || GENDERS.unknown}`);
+    derived.textContent = `From the person: ${parts.join("; ")}.`;
+  };
+  age.addEventListener("input", describe);
+  sex.addEventListener("change", describe);
+}
 
 function describe(ms) {
   const minutes = Math.floor(Math.abs(ms) / 60000);
@@ -27,10 +71,60 @@ tick();
 setInterval(tick, 1000);
 const refreshTimes = relativeTimes();
 
+// A facility's referrals page: a new referral changes the tab title and sounds a tone
+// every few seconds until someone acknowledges it.
+const alertBox = document.getElementById("referral-alert");
+const baseTitle = document.title;
+let toneTimer = null;
+let audio = null;
+
+function tone() {
+  try {
+    audio = audio || new AudioContext();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.6);
+  } catch (error) {
+    console.warn("bedboard: cannot play the referral tone", error);
+  }
+}
+
+function announceReferral(frame) {
+  if (!alertBox || frame.data.status !== "pending") return;
+  const count = Number(alertBox.dataset.count || "0") + 1;
+  alertBox.dataset.count = String(count);
+  alertBox.hidden = false;
+  alertBox.querySelector("[data-alert-text]").textContent =
+    count === 1 ? "A new referral arrived." : `${count} new referrals arrived.`;
+  document.title = `(${count}) New referral · ${baseTitle}`;
+  document.body.dataset.alerting = "true";
+  if (toneTimer === null) {
+    tone();
+    toneTimer = setInterval(tone, 5000);
+  }
+}
+
+if (alertBox) {
+  alertBox.querySelector("button").addEventListener("click", () => {
+    clearInterval(toneTimer);
+    toneTimer = null;
+    alertBox.hidden = true;
+    alertBox.dataset.count = "0";
+    document.title = baseTitle;
+    delete document.body.dataset.alerting;
+  });
+}
+
 const region = document.getElementById("live-region");
 if (region) {
   const placementId = region.dataset.placementId ? Number(region.dataset.placementId) : null;
-  let timer = null;
+  let soonTimer = null;
+  let bedsTimer = null;
   let pending = false;
 
   // Someone has started filling a form in the region (typing a note, choosing a decline
@@ -79,9 +173,20 @@ if (region) {
     seq: null,
     onFrame(frame) {
       if (!relevant(frame)) return;
-      clearTimeout(timer);
-      // Bed counts change often: refresh for them at most every few seconds.
-      timer = setTimeout(refresh, frame.topic === "board" ? 3000 : 300);
+      if (frame.topic === "board") {
+        // Bed counts change often: refresh for them at most every few seconds. A busy
+        // board never postpones the refresh for this placement's own changes.
+        if (bedsTimer === null) {
+          bedsTimer = setTimeout(() => {
+            bedsTimer = null;
+            refresh();
+          }, 3000);
+        }
+        return;
+      }
+      clearTimeout(soonTimer);
+      soonTimer = setTimeout(refresh, 50);
+      if (frame.topic === "referrals") announceReferral(frame);
     },
     async onSnapshot() {
       const response = await fetch("/api/v1/board", { credentials: "same-origin" });
