@@ -246,6 +246,20 @@ async def test_the_phone_board_filters_by_name_sorts_opens_a_unit_and_follows_re
     await expect(lines.first).to_contain_text("Osage Hills Psychiatric")
     await expect(page.locator("#total-free")).to_have_text("13")
     assert await osage_line.locator("details").get_attribute("open") is not None
+
+    # While a filter hides a unit, its reports still land, and the total leaves them out.
+    await page.get_by_label("Facility name").press_sequentially("prairie")
+    await expect(page.locator("#total-free")).to_have_text("5")
+    async with aiohttp.ClientSession(headers=headers) as http:
+        resp = await http.put(f"{live_url}/api/v1/units/{osage_adult.id}/census",
+                              json={"as_of": datetime.now(UTC).isoformat(), "staffed": 12,
+                                    "occupied": 11})  # fmt: skip
+        assert resp.status == 200, await resp.text()
+    await expect(osage_line.locator('[data-field="free"]')).to_have_text("1")
+    await expect(page.locator("#total-free")).to_have_text("5")
+    await expect(lines).to_have_count(1)
+    await page.get_by_label("Facility name").fill("")
+    await expect(page.locator("#total-free")).to_have_text("6")
     assert await page.evaluate("window.__sameDocument") is True
 
     # Nearest first from Jasper County puts the Jasper facility on top, with its distance.
