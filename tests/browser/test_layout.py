@@ -208,6 +208,9 @@ async def test_the_phone_board_filters_by_name_sorts_opens_a_unit_and_follows_re
     await expect(page.locator("#board")).to_be_hidden()  # the phone sees the list, not cards
     await expect(lines).to_have_count(3)
     await expect(page.locator("#total-free")).to_have_text("7")
+    await expect(page.get_by_label("Population")).to_be_hidden()  # folded on a phone
+    await page.get_by_text("More filters").click()
+    await expect(page.get_by_label("Population")).to_be_visible()
 
     # Typing part of a name narrows the list and the total.
     await page.get_by_label("Facility name").press_sequentially("osage")

@@ -11,6 +11,10 @@ const totalEl = document.getElementById("total-free");
 const facilitiesEl = document.getElementById("total-facilities");
 const nearEl = document.getElementById("filter-near");
 const sortEl = document.getElementById("filter-sort");
+const moreEl = document.getElementById("filters-more");
+const freeWordEl = document.getElementById("total-free-word");
+const facilitiesWordEl = document.getElementById("total-facilities-word");
+const PHONE = window.matchMedia("(max-width: 40rem)");
 const SEVERITY = { fresh: 0, late: 1, stale: 2, never: 3 };
 const LABELS = { fresh: "Fresh", late: "Late", stale: "Stale", never: "Never reported" };
 const TONES = { fresh: "ok", late: "warn", stale: "bad", never: "bad" };
@@ -66,8 +70,10 @@ function updateTotal() {
     free += Number(row.dataset.free);
   }
   totalEl.textContent = String(free);
+  freeWordEl.textContent = free === 1 ? "bed" : "beds";
   const shown = boardEl.querySelectorAll("article[data-facility-id]:not([hidden])");
   facilitiesEl.textContent = String(shown.length);
+  facilitiesWordEl.textContent = shown.length === 1 ? "facility" : "facilities";
 }
 
 function flash(el) {
@@ -231,6 +237,16 @@ async function snapshot() {
   refreshTimes();
   return board.seq;
 }
+
+// On a phone the less used filters start folded, unless one of them is set.
+function foldFilters() {
+  const set = [...moreEl.querySelectorAll("select, input")].some((el) =>
+    el.type === "checkbox" ? el.checked : el.value !== "",
+  );
+  moreEl.open = !PHONE.matches || set;
+}
+foldFilters();
+PHONE.addEventListener("change", foldFilters);
 
 // Choosing a county to measure from means "nearest first".
 nearEl.addEventListener("change", () => {
