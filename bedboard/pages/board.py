@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -23,22 +26,97 @@ def _choices(values: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v.replace("_", " ").capitalize()) for v in values]
 
 
+SORTS = (("name", "Facility name"), ("free", "Most free beds"), ("distance", "Nearest first"))
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board's filter form asks for (the same rules board.js applies in the page)."""
+
+    population: str = ""
+    county: str = ""
+    need: str = ""
+    beds: bool = False
+    name: str = ""
+    sort: str = "name"
+    near: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> BoardFilters:
+        sort = query.get("sort", "name")
+        return cls(
+            population=query.get("population", ""),
+            county=query.get("county", ""),
+            need=query.get("need", ""),
+            beds=query.get("beds") == "1",
+            name=query.get("name", "").strip(),
+            sort=sort if sort in dict(SORTS) else "name",
+            near=query.get("near", ""),
+        )
+
+    def shows(self, facility: board.FacilityState, unit: board.UnitState) -> bool:
+        return (
+            (not self.county or facility.county_fips == self.county)
+            and (not self.name or self.name.casefold() in facility.name.casefold())
+            and (not self.population or unit.population.value == self.population)
+            and (not self.need or self.need in unit.specialties)
+            and (not self.beds or unit.free > 0)
+        )
+
+
+def _miles_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance, as bed search measures it; not road distance."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dlat, dlon = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dlat / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
+    return 2 * search.EARTH_RADIUS_KM * math.asin(math.sqrt(h)) / search.KM_PER_MILE
+
+
 async def board_page(request: web.Request) -> web.StreamResponse:
+    """The board, filtered and sorted as the query string asks, so the page reads right before
+    (or without) board.js, which applies the same rules as the user changes the form."""
     require_role(request)
+    filters = BoardFilters.from_query(request.query)
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.BOARD_READ, Resource("board"))
         snapshot = await board.snapshot(conn)
         counties = await facilities.list_counties(conn)
+    origin = next((c for c in counties if c.fips == filters.near), None)
+    miles = {
+        f.id: _miles_between(origin.latitude, origin.longitude, f.latitude, f.longitude)
+        for f in snapshot.facilities
+        if origin is not None
+    }
+    shown = {u.id for f in snapshot.facilities for u in f.units if filters.shows(f, u)}
+    pairs = [(f, u) for f in snapshot.facilities for u in f.units]
+    name_rank = {u.id: i for i, (_, u) in enumerate(pairs)}
+    ordered = list(snapshot.facilities)
+    if filters.sort == "free":
+        ordered.sort(key=lambda f: -sum(u.free for u in f.units if u.id in shown))
+        pairs.sort(key=lambda pair: -pair[1].free)
+    elif filters.sort == "distance" and miles:
+        ordered.sort(key=lambda f: miles[f.id])
+        pairs.sort(key=lambda pair: (miles[pair[0].id], -pair[1].free))
     in_use = {f.county_fips for f in snapshot.facilities}
     return render(
         request,
         "board.html",
         board=snapshot,
+        facilities_in_order=ordered,
+        units_in_order=pairs,
+        name_rank=name_rank,
+        facility_rank={f.id: i for i, f in enumerate(snapshot.facilities)},
+        shown=shown,
+        miles=miles,
+        filters=filters,
+        sorts=SORTS,
         counties=[c for c in counties if c.fips in in_use],
+        all_counties=counties,
         populations=_choices([p.value for p in Population]),
         specialties=_choices(SPECIALTIES),
         totals={
-            "free": sum(u.free for f in snapshot.facilities for u in f.units),
+            "free": sum(u.free for _, u in pairs if u.id in shown),
+            "facilities": len({f.id for f, u in pairs if u.id in shown}),
             "overdue": sum(1 for f in snapshot.facilities if f.overdue),
         },
     )
@@ -216,7 +294,13 @@ async def census_submit(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers and tools that ask for /favicon.ico get the SVG icon the pages link to."""
+    raise web.HTTPFound(request.app.router["static"].url_for(filename="favicon.svg"))
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/board", board_page)
     app.router.add_get("/search", search_page)
     app.router.add_get("/search/results", search_results_fragment)

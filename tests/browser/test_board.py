@@ -83,7 +83,9 @@ async def test_board_filters_hide_units_without_beds(
     await page.get_by_label("Only units with free beds").check()
     await expect(page.get_by_role("row", name="Full Unit")).to_be_hidden()
     await expect(page.get_by_role("row", name="Open Teen Unit")).to_be_visible()
+    await expect(page.locator("#total-free")).to_have_text("2")
     await page.get_by_label("Population").select_option("adult")
     await expect(page.locator("#board-empty")).to_be_visible()
+    await expect(page.locator("#total-free")).to_have_text("0")  # counts only what is shown
     assert "population=adult" in page.url
     await page.close()

@@ -137,3 +137,85 @@ async def test_the_search_page_lists_results_and_reasons(
     assert "<html" not in await fragment.text()
     invalid = await client.get("/search?county=&population=adult")
     assert invalid.status == 422
+
+
+def _between(html: str, start: str, end: str) -> str:
+    return html.split(start, 1)[1].split(end, 1)[0]
+
+
+async def test_the_board_total_counts_only_the_units_the_query_filters_show(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility(name="Redbud Behavioral")
+    adult = await make_unit(facility.id, name="Adult Acute", population="adult")
+    teen = await make_unit(facility.id, name="Teen Unit", population="adolescent")
+    await _report(conn, adult.id, 4)
+    await _report(conn, teen.id, 3)
+    viewer = await make_user(Role.VIEWER)
+    await login(client, viewer.email)
+
+    everything = await (await client.get("/board")).text()
+    assert '<span id="total-free">7</span>' in everything
+    adults = await (await client.get("/board?population=adult")).text()
+    assert '<span id="total-free">4</span>' in adults
+    assert '<span id="total-facilities">1</span>' in adults
+    teen_row = _between(adults, f'<tr data-unit-id="{teen.id}"', ">")
+    assert " hidden" in teen_row
+    assert " hidden" not in _between(adults, f'<tr data-unit-id="{adult.id}"', ">")
+    nobody = await (await client.get("/board?name=nowhere")).text()
+    assert '<span id="total-free">0</span>' in nobody
+    assert " hidden" not in _between(nobody, '<p class="empty-state" id="board-empty"', ">")
+
+
+async def test_the_phone_list_sorts_by_free_beds_or_distance_and_filters_by_name(
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_unit: Any
+) -> None:
+    # Boone (Columbia) is central Missouri; Jackson is Kansas City, Greene is Springfield.
+    near = await make_facility(name="Columbia Near Hospital", county_fips="29019")
+    far = await make_facility(name="Joplin Far Hospital", county_fips="29097")
+    near_unit = await make_unit(near.id, name="Near Adult")
+    far_unit = await make_unit(far.id, name="Far Adult")
+    await _report(conn, near_unit.id, 1)
+    await _report(conn, far_unit.id, 5)
+    viewer = await make_user(Role.VIEWER)
+    await login(client, viewer.email)
+
+    def order(html: str) -> list[int]:
+        phone = _between(html, 'id="board-compact"', "</ol>")
+        return [int(v) for v in re.findall(r'<li class="unit-line" data-unit-id="(\d+)"', phone)]
+
+    by_free = await (await client.get("/board?sort=free")).text()
+    assert order(by_free) == [far_unit.id, near_unit.id]
+    by_distance = await (await client.get("/board?sort=distance&near=29019")).text()
+    assert order(by_distance) == [near_unit.id, far_unit.id]
+    assert re.search(r"data-distance> · \d+ mi<", by_distance)
+    named = await (await client.get("/board?name=joplin")).text()
+    assert '<span id="total-free">5</span>' in named
+    near_line = _between(named, f'<li class="unit-line" data-unit-id="{near_unit.id}"', ">")
+    assert " hidden" in near_line
+
+
+async def test_favicon_ico_leads_to_the_svg_icon_the_pages_link(
+    client: Any, make_user: Any
+) -> None:
+    resp = await client.get("/favicon.ico")
+    assert resp.status == 200 and resp.content_type == "image/svg+xml"
+    viewer = await make_user(Role.VIEWER)
+    await login(client, viewer.email)
+    html = await (await client.get("/board")).text()
+    assert re.search(
+        r'<link rel="icon" href="/static/favicon\.svg\?v=[^"]+" type="image/svg\+xml">', html
+    )
+
+
+async def test_the_search_page_shows_no_live_status_before_a_search(
+    client: Any, make_user: Any, make_facility: Any
+) -> None:
+    await make_facility(county_fips="29019")
+    liaison = await make_user(Role.LIAISON)
+    await login(client, liaison.email)
+    before = await (await client.get("/search")).text()
+    assert "Not live yet" not in before
+    assert " hidden" in _between(before, 'id="live-status"', ">")
+    after = await (await client.get("/search?county=29019")).text()
+    assert " hidden" not in _between(after, 'id="live-status"', ">")

@@ -2,6 +2,7 @@
 import { connectLive, relativeTimes, statusReporter } from "./live.js";
 
 const results = document.getElementById("search-results");
+const statusEl = document.getElementById("live-status"); // hidden until there are results to follow
 const params = new URLSearchParams(location.search);
 const refreshTimes = relativeTimes();
 let timer = null;
@@ -15,6 +16,7 @@ async function refresh() {
 }
 
 if (params.get("county")) {
+  statusEl.hidden = false;
   window.bedboardLive = connectLive({
     topics: ["board"],
     seq: null,
@@ -30,6 +32,6 @@ if (params.get("county")) {
       await refresh();
       return board.seq;
     },
-    onStatus: statusReporter(document.getElementById("live-status")),
+    onStatus: statusReporter(statusEl),
   });
 }
