@@ -71,7 +71,8 @@ async def assert_no_horizontal_overflow(page: Any) -> None:
               .filter((el) => el.getBoundingClientRect().right > width + 1)
               .slice(0, 5)
               .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-                   + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
+                   + (typeof el.className === 'string' && el.className
+                      ? '.' + el.className.split(' ').join('.') : ''));
         }"""
     )
     assert offenders == [], f"{page.url} overflows horizontally: {offenders}"
