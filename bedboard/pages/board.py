@@ -160,6 +160,8 @@ def _search_query(
         values["limit"] = min(int(limit), 500)
     if "county" not in q:
         return None, {}, values
+    if not values.get("county"):  # the page searches from a county (lat/lon is for the API)
+        return None, {"county": SEARCH_MESSAGES["county"]}, values
     try:
         return SearchQuery.model_validate(values), {}, values
     except ValidationError as exc:

@@ -23,7 +23,11 @@ async def _greene_county(conn: Any, make_facility: Any, make_unit: Any) -> dict[
     facility = await make_facility(name="Ozarks Behavioral", county_fips="29077")
     units = {
         "boys": await make_unit(
-            facility.id, name="Boys Adolescent", population="adolescent", gender="male"
+            facility.id,
+            name="Boys Adolescent",
+            population="adolescent",
+            gender="male",
+            payers=["medicaid", "commercial"],
         ),
         "girls": await make_unit(
             facility.id, name="Girls Adolescent", population="adolescent", gender="female"
@@ -91,11 +95,11 @@ async def test_a_search_with_a_contradiction_names_the_field_in_a_sentence(
     )
     await page.get_by_label("Person's county").select_option(label="Greene")
     await page.get_by_label("Age", exact=True).fill("40")
-    await page.get_by_label("Age group").select_option("adolescent")
+    await page.get_by_label("Age group", exact=True).select_option("adolescent")
     await page.get_by_role("button", name="Search").click()
     error = page.locator("#f-population-error")
     await expect(error).to_contain_text("A 40-year-old is in the adult age group")
-    assert await page.get_by_label("Age group").get_attribute("aria-describedby") == (
+    assert await page.get_by_label("Age group", exact=True).get_attribute("aria-describedby") == (
         "f-population-error"
     )
     summary_link = page.locator(".error-summary a")
@@ -164,7 +168,7 @@ async def test_an_age_group_against_the_age_is_refused_unless_deliberately_overr
     await page.get_by_label("Initials").fill("QX")
     await page.get_by_label("Age", exact=True).fill("40")
     await page.get_by_label("Sex", exact=True).select_option("female")
-    await page.get_by_label("Age group").select_option("adolescent")
+    await page.get_by_label("Age group", exact=True).select_option("adolescent")
     await page.get_by_role("button", name="Record and find a bed").click()
     await expect(page.locator("#f-population-error")).to_contain_text(
         "A 40-year-old is in the adult age group, not adolescent"
