@@ -392,8 +392,7 @@ class FacilityPlacement(BaseModel):
     status: Status
     referrals: list[Referral]
     liaison_name: str = Field(description="Who referred, to call back.")
-    liaison_email: str | None
-    liaison_phone: str
+    liaison_phone: str = Field(description="The referring liaison's call-back number.")
 
 
 class TimelineEntry(BaseModel):
@@ -620,7 +619,6 @@ async def facility_view(
         status=row["status"],
         referrals=referrals,
         liaison_name=row["liaison_name"],
-        liaison_email=row["liaison_email"],
         liaison_phone=row["liaison_phone"],
     )
 
@@ -634,7 +632,14 @@ async def list_placements(
     overdue: bool | None = None,
     active_only: bool = False,
     limit: int = 200,
+    county_fips: str | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    text: str | None = None,
+    statuses: Sequence[str] | None = None,
 ) -> list[PlacementSummary]:
+    """Placements, nearest deadline first (for open ones; most recent first otherwise).
+    ``text`` finds a reference, the initials or a case number (case-insensitive)."""
     rows = await conn.fetch(
         """
         SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
@@ -659,7 +664,16 @@ async def list_placements(
            AND ($4::bool IS NULL OR (p.deadline_at IS NOT NULL AND p.deadline_at < now()
                                      AND p.status NOT IN ('admitted', 'closed')) = $4)
            AND (NOT $5::bool OR p.status NOT IN ('admitted', 'closed'))
-         ORDER BY p.deadline_at NULLS LAST, p.id
+           AND ($7::text IS NULL OR p.county_fips = $7)
+           AND ($8::timestamptz IS NULL OR p.created_at >= $8)
+           AND ($9::timestamptz IS NULL OR p.created_at < $9)
+           AND ($10::text IS NULL OR lower(p.reference) = lower($10)
+                OR p.person_initials = upper($10) OR lower(p.case_number) = lower($10))
+           AND ($11::text[] IS NULL OR p.status = ANY ($11::text[]))
+         ORDER BY (p.status IN ('admitted', 'closed')),
+                  CASE WHEN p.status IN ('admitted', 'closed') THEN NULL ELSE p.deadline_at END
+                    NULLS LAST,
+                  p.created_at DESC, p.id
          LIMIT $6
         """,
         status.value if status else None,
@@ -668,6 +682,11 @@ async def list_placements(
         overdue,
         active_only,
         limit,
+        county_fips,
+        created_from,
+        created_before,
+        text.strip() if text and text.strip() else None,
+        list(statuses) if statuses else None,
     )
     return [PlacementSummary(**dict(r)) for r in rows]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import census
+from bedboard import auth, census, placements
 from bedboard.auth import Role
 from tests.browser.conftest import assert_no_horizontal_overflow
 from tests.browser.test_placement_path import as_user
@@ -224,3 +224,50 @@ async def test_a_referral_arriving_on_an_open_referrals_page_is_announced_until_
     await intake.get_by_role("button", name="Acknowledge").click()
     await expect(intake.locator("#referral-alert")).to_be_hidden()
     await expect(intake).to_have_title("Referrals · bedboard")
+
+
+async def test_the_placements_history_filters_by_status_and_finds_by_initials(
+    browser: Browser,
+    viewport: dict[str, int],
+    live_url: str,
+    conn: Any,
+    make_user: Any,
+) -> None:
+    liaison = await make_user(Role.LIAISON)
+    principal = await auth.principal_for_user(conn, liaison.id)
+    assert principal is not None
+    now = await conn.fetchval("SELECT now()")
+    ids = {}
+    for initials, age in (("AB", 30), ("CD", 50)):
+        ids[initials] = await placements.create(
+            conn,
+            placements.PlacementIn(
+                order_type="emergency_96h_application",
+                detention_start=now,
+                county_fips="29077",
+                person=placements.PersonIn(initials=initials, age=age, sex="female"),
+                needs=placements.NeedsIn(),
+            ),
+            principal,
+        )
+    await placements.transition(
+        conn,
+        ids["CD"],
+        placements.TransitionIn(to="closed", outcome=placements.Outcome.RELEASED),
+        principal,
+        None,
+    )
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    await page.get_by_role("link", name="Placements").first.click()
+    rows = page.locator("#live-region tbody tr")
+    await expect(rows).to_have_count(1)  # open ones first: AB
+    await page.get_by_label("Show").select_option("closed")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("CD")
+    await page.get_by_label("Show").select_option("all")
+    await page.get_by_label("Reference, initials or case number").fill("ab")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("AB")
+    await assert_no_horizontal_overflow(page)
