@@ -29,6 +29,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
         NavItem("/placements", "Placements"),
+        NavItem("/referrals", "Referrals"),
         NavItem("/court", "Case lookup"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),

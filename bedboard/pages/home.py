@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bedboard import board, courts, facilities, overview
+from bedboard import board, courts, facilities, overview, placements
+from bedboard.access import Action, Resource
 from bedboard.auth import Role
-from bedboard.context import POOL
+from bedboard.context import POOL, authorize, record_success
 from bedboard.database import acquire
 from bedboard.pages import render, require_role
 
@@ -25,6 +26,16 @@ async def home(request: web.Request) -> web.StreamResponse:
         all_facilities = await facilities.list_facilities(conn, include_inactive=False)
         units = await facilities.list_units(conn)
         counts = await overview.counts(conn) if principal.role is Role.ADMIN else {}
+        open_placements = []
+        if principal.role is Role.LIAISON:
+            # Their open placements, the nearest deadline (and so the raised alerts) first.
+            authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
+            open_placements = await placements.list_placements(
+                conn, liaison_id=principal.user_id, active_only=True, limit=10
+            )
+            await record_success(
+                request, conn, "placement.list", "placement", "", {"count": len(open_placements)}
+            )
         my_court = (
             await courts.get_court(conn, principal.court_id)
             if principal.role is Role.COURT and principal.court_id is not None
@@ -38,6 +49,10 @@ async def home(request: web.Request) -> web.StreamResponse:
         my_facilities=[f for f in all_facilities if f.id in principal.facility_ids],
         my_units=[u for u in units if u.facility_id in principal.facility_ids],
         my_court=my_court,
+        items=open_placements,
+        show="open",
+        show_label="Open",
+        values={"q": ""},
         licensed_beds=sum(u.licensed_beds for u in units if u.active),
     )
 

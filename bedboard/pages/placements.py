@@ -708,26 +708,39 @@ async def referral_withdraw(request: web.Request) -> web.StreamResponse:
 # --------------------------------------------------------------------------- facility: referrals
 
 
-async def _referrals_context(request: web.Request) -> dict[str, Any]:
-    principal = require_role(request, Role.FACILITY)
+async def _referrals_context(request: web.Request, *, audit: bool = False) -> dict[str, Any]:
+    """A facility's incoming referrals; an administrator sees every facility's (read-only:
+    the receiving facility answers)."""
+    principal = require_role(request, Role.FACILITY, Role.ADMIN)
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.REFERRAL_LIST, Resource("referral"))
-        items = await placements.referrals_for_facilities(conn, principal.facility_ids)
-        await record_success(request, conn, "referral.list", "referral", "", {"count": len(items)})
+        facility_ids = (
+            await placements.all_facility_ids(conn)
+            if principal.role is Role.ADMIN
+            else principal.facility_ids
+        )
+        items = await placements.referrals_for_facilities(conn, facility_ids)
+        if audit:
+            await record_success(
+                request, conn, "referral.list", "referral", "", {"count": len(items)}
+            )
     return {
         "items": items,
+        "can_answer": principal.role is Role.FACILITY,
         "reasons": [(r.value, label) for r, label in DECLINE_LABELS.items()],
-        "facility_ids": principal.facility_ids,
+        "facility_ids": facility_ids,
         "notice": request.query.get("notice", ""),
         "hold_hours": request.app[SETTINGS].hold_hours,
     }
 
 
 async def referrals_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "placements/referrals.html", **await _referrals_context(request))
+    context = await _referrals_context(request, audit=True)
+    return render(request, "placements/referrals.html", **context)
 
 
 async def referrals_fragment(request: web.Request) -> web.StreamResponse:
+    """The list again for a live refresh; the page view that shows it was audited."""
     return render(request, "placements/_referrals.html", **await _referrals_context(request))
 
 

@@ -31,6 +31,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "Board",
             "Find a bed",
             "Placements",
+            "Referrals",
             "Case lookup",
             "Facilities",
             "Courts",

@@ -261,3 +261,22 @@ async def test_demo_placements_are_all_at_units_that_admit_the_person(
         assert row["gender"] in matching.unit_genders(
             matching.unit_gender_for_sex(row["person_sex"])
         ), dict(row)
+
+
+async def test_demo_placement_histories_are_spread_between_detention_and_now(
+    conn: Any, tmp_path: Path
+) -> None:
+    await demo.ensure_demo(conn, tmp_path)
+    rows = await conn.fetch(
+        """
+        SELECT p.reference, p.detention_start, p.created_at, min(e.at) AS first, max(e.at) AS last
+          FROM placements p JOIN placement_events e ON e.placement_id = p.id
+         GROUP BY p.id
+        """
+    )
+    now = await conn.fetchval("SELECT now()")
+    for row in rows:
+        assert row["detention_start"] < row["first"] <= row["last"] <= now, dict(row)
+        assert row["created_at"] == row["first"]
+    # Not all at the moment the demo loaded: the longest case spans hours.
+    assert max(r["last"] - r["first"] for r in rows).total_seconds() > 3600

@@ -78,6 +78,7 @@ async def test_each_role_sees_its_own_navigation(
             "Board",
             "Find a bed",
             "Placements",
+            "Referrals",
             "Case lookup",
             "Facilities",
             "Courts",
