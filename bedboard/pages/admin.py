@@ -31,7 +31,7 @@ from bedboard.facilities import (
     UnitIn,
     UnitPatch,
 )
-from bedboard.pages import field_errors, problem_errors, render, require_role
+from bedboard.pages import field_errors, labels, problem_errors, render, require_role
 from bedboard.problems import Problem
 from bedboard.users import TokenIn, UserIn, UserPatch
 
@@ -244,11 +244,11 @@ async def _unit_form(
         errors=errors,
         unit_id=unit_id,
         facility_options=facility_options,
-        populations=_choices(p.value for p in Population),
-        genders=_choices(g.value for g in Gender),
-        security_levels=_choices(s.value for s in SecurityLevel),
-        specialties=_choices([*SPECIALTIES, *extra_specialties]),
-        payers=_choices([*PAYERS, *extra_payers]),
+        populations=labels.choices([p.value for p in Population], "population"),
+        genders=labels.choices([g.value for g in Gender], "unit_serves"),
+        security_levels=labels.choices([s.value for s in SecurityLevel], "security"),
+        specialties=labels.choices([*SPECIALTIES, *extra_specialties], "specialty"),
+        payers=labels.choices([*PAYERS, *extra_payers], "payer"),
     )
 
 

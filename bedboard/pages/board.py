@@ -112,8 +112,8 @@ async def board_page(request: web.Request) -> web.StreamResponse:
         sorts=SORTS,
         counties=[c for c in counties if c.fips in in_use],
         all_counties=counties,
-        populations=_choices([p.value for p in Population]),
-        specialties=_choices(SPECIALTIES),
+        populations=labels.choices([p.value for p in Population], "population"),
+        specialties=labels.choices(SPECIALTIES, "specialty"),
         totals={
             "free": sum(u.free for _, u in pairs if u.id in shown),
             "facilities": len({f.id for f, u in pairs if u.id in shown}),
