@@ -4,12 +4,14 @@ deliberate override, the edit form, and a referral arriving on the facility's pa
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import auth, census, placements
+from bedboard import auth, census, database, placements
 from bedboard.auth import Role
 from tests.browser.conftest import assert_no_horizontal_overflow
 from tests.browser.test_placement_path import as_user
@@ -271,3 +273,61 @@ async def test_the_placements_history_filters_by_status_and_finds_by_initials(
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("AB")
     await assert_no_horizontal_overflow(page)
+
+
+async def test_an_acceptance_reaches_the_open_placement_page_while_the_board_is_busy(
+    browser: Browser,
+    live_url: str,
+    conn: Any,
+    db_dsn: str,
+    make_facility: Any,
+    make_unit: Any,
+    make_user: Any,
+) -> None:
+    """Board frames arrive every 100 ms for the whole wait; before, each one postponed the
+    placement page's refresh by another 3 s, so the acceptance never showed."""
+    world = await _greene_county(conn, make_facility, make_unit)
+    liaison = await make_user(Role.LIAISON)
+    staff = await make_user(Role.FACILITY, facility_ids=[world["facility"].id])
+    principal = await auth.principal_for_user(conn, liaison.id)
+    intake = await auth.principal_for_user(conn, staff.id)
+    assert principal is not None and intake is not None
+    now = await conn.fetchval("SELECT now()")
+    placement_id = await placements.create(
+        conn,
+        placements.PlacementIn(
+            order_type="emergency_96h_application",
+            detention_start=now,
+            county_fips="29077",
+            person=placements.PersonIn(initials="GH", age=16, sex="male"),
+            needs=placements.NeedsIn(),
+        ),
+        principal,
+    )
+    [referral_id] = await placements.refer(conn, placement_id, [world["boys"].id], principal)
+    page = await as_user(browser, live_url, liaison.email)
+    await page.goto(f"{live_url}/placements/{placement_id}")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+    busy = await database.connect(db_dsn)
+    stop = asyncio.Event()
+
+    async def keep_the_board_busy() -> None:
+        occupied = 0
+        while not stop.is_set():
+            occupied = (occupied + 1) % 5
+            at = await busy.fetchval("SELECT now()")
+            report = census.CensusReport(as_of=at, staffed=10, occupied=occupied)
+            await census.apply(busy, [(world["adult"].id, report)], census.Source("test"))
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(keep_the_board_busy())
+    try:
+        await asyncio.sleep(1)  # the board is busy before the acceptance, and stays busy
+        await placements.accept(conn, referral_id, intake, timedelta(hours=4))
+        await expect(page.locator("[data-referral-status=accepted]")).to_have_count(1)
+        await expect(page.locator("h1 [data-status]")).to_have_text("accepted")
+    finally:
+        stop.set()
+        await task
+        await busy.close()

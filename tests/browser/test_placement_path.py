@@ -121,5 +121,6 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     await clerk_page.get_by_role("button", name="Look up").click()
     result = clerk_page.locator(".court-result")
     await expect(result.locator("[data-status]")).to_have_text("admitted")
+    await expect(result).to_contain_text("Nov 28, 2026 10:15 PM CST")  # the detention start
     await expect(result.locator(".court-facility")).to_have_text("Southfork Psychiatric")
     assert "aggression" not in (await clerk_page.content()).lower()

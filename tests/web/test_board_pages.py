@@ -219,3 +219,14 @@ async def test_the_search_page_shows_no_live_status_before_a_search(
     assert " hidden" in _between(before, 'id="live-status"', ">")
     after = await (await client.get("/search?county=29019")).text()
     assert " hidden" not in _between(after, 'id="live-status"', ">")
+
+
+async def test_the_search_page_ignores_parameters_that_are_not_its_fields(
+    client: Any, make_user: Any
+) -> None:
+    """The checkboxes macro once added ``needs__shown`` and every search failed with 422."""
+    liaison = await make_user(Role.LIAISON)
+    await login(client, liaison.email)
+    resp = await client.get("/search?county=29077&needs__shown=1&utm_source=mail")
+    assert resp.status == 200
+    assert "Please correct" not in await resp.text()
