@@ -261,6 +261,7 @@ async def load_users(
             UserIn(
                 email=email,
                 display_name=f"Demo {role.value}",
+                phone="573-555-0100" if role is Role.LIAISON else "",  # fictional (555)
                 role=role,
                 password=password,
                 facility_ids=facility_ids[:1] if role is Role.FACILITY else [],
@@ -610,6 +611,6 @@ def credentials_banner(creds: list[DemoCredential], url: str) -> str:
         "Demo accounts (fictional data; these passwords are for this demo only):",
     ]
     lines += [f"  {c.role:<9} {c.email:<{width}}  {c.password}" for c in creds]
-    lines.append("Demo court case numbers to look up: 26P-MH-1001 to 26P-MH-1006.")
+    lines.append("Demo court case numbers to look up: 26P-MH-1002 to 26P-MH-1005.")
     lines.append("")
     return "\n".join(lines)

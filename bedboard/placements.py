@@ -983,13 +983,13 @@ def _require_court(order: Any, court_id: int | None) -> None:
         raise _invalid(
             "court_id",
             "This order type needs the court that ordered it. If no court is involved yet, "
-            "choose the 96-hour detention on a coordinator's or officer's application; the "
+            "choose “96-hour detention, on application (no court yet)”; the "
             "court can be added later.",
             "missing",
         )
 
 
-def _match(
+def match_person(
     age: int | None, birth_year: int | None, sex: Any, needs: NeedsIn, detention_start: datetime
 ) -> matching.Match:
     """The age group and unit genders from the person, or the liaison's deliberate choice."""
@@ -1026,7 +1026,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
     """Create a placement (with its links); returns its id. Runs in one transaction."""
     liaison_id = data.liaison_id or (actor.user_id if actor.role is Role.LIAISON else None)
     person = data.person
-    match = _match(person.age, person.birth_year, person.sex, data.needs, data.detention_start)
+    match = match_person(person.age, person.birth_year, person.sex, data.needs, data.detention_start)
     async with conn.transaction():
         order = await _order_type(conn, data.order_type)
         _require_court(order, data.court_id)
@@ -1184,7 +1184,7 @@ async def update(
                 involuntary=current["involuntary"],
                 payer=current["payer"],
             )
-            match = _match(
+            match = match_person(
                 values["person_age"],
                 values["person_birth_year"],
                 values["person_sex"],

@@ -7,11 +7,11 @@ ALTER TABLE order_types ADD COLUMN court_required boolean NOT NULL DEFAULT true;
 UPDATE order_types SET court_required = court_ordered;
 UPDATE order_types SET position = position + 1;
 UPDATE order_types
-   SET label = '96-hour detention ordered by a court', statute = 'RSMo 632.305.2'
+   SET label = '96-hour detention, court-ordered', statute = 'RSMo 632.305.2'
  WHERE code = 'emergency_96h';
 INSERT INTO order_types (code, label, statute, deadline_hours, court_ordered, court_required, position)
 VALUES ('emergency_96h_application',
-        '96-hour detention on a coordinator''s or officer''s application',
+        '96-hour detention, on application (no court yet)',
         'RSMo 632.305.3', 96, false, false, 1);
 
 -- Whether a court is required now depends on the order type (checked where placements

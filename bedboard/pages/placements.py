@@ -309,6 +309,8 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
     try:
         data = PlacementIn.model_validate(raw)
         if errors:
+            when = datetime.now(UTC) if "detention_start" in errors else data.detention_start
+            _also_matching(errors, data.person, data.needs, when)
             raise _FormInvalid
         authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
         # The form carries a one-time key: a double click or a resubmit finds the first one.
@@ -351,6 +353,18 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
 
 class _FormInvalid(Exception):
     """The form had errors found before the model (already in ``errors``)."""
+
+
+def _also_matching(errors: dict[str, str], person: Any, needs: Any, when: datetime) -> None:
+    """With other errors on the form, name a matching contradiction too, so the liaison
+    corrects everything in one pass."""
+    if person is None or needs is None:
+        return
+    try:
+        placements.match_person(person.age, person.birth_year, person.sex, needs, when)
+    except Problem as problem:
+        for key, message in _form_errors(problem_errors(problem)).items():
+            errors.setdefault(key, message)
 
 
 def _edit_values(p: placements.Placement, zone: Any) -> dict[str, Any]:
@@ -410,6 +424,7 @@ async def placement_update(request: web.Request) -> web.StreamResponse:
     try:
         patch = PlacementPatch.model_validate(raw)
         if errors:
+            _also_matching(errors, patch.person, patch.needs, datetime.now(UTC))
             raise _FormInvalid
         async with transaction(request.app[POOL]) as conn:
             principal = authorize(

@@ -124,7 +124,7 @@ async def test_a_16_year_old_boy_recorded_with_the_defaults_is_matched_as_an_ado
     await page.goto(live_url + "/placements/new")
     # A 96-hour detention on an officer's application: no court yet.
     await page.get_by_label("Order type").select_option(
-        label="96-hour detention on a coordinator's or officer's application"
+        label="96-hour detention, on application (no court yet)"
     )
     await page.get_by_label("County where the person is").select_option(label="Greene")
     await page.get_by_label("Detention started (Central time)").fill("2026-11-30T23:40")
@@ -220,7 +220,7 @@ async def test_a_referral_arriving_on_an_open_referrals_page_is_announced_until_
     await expect(card).to_contain_text("417-555-0142")
     await expect(card).to_contain_text("Medicaid")
     await expect(card).to_contain_text(
-        "96-hour detention on a coordinator's or officer's application"
+        "96-hour detention, on application (no court yet)"
     )
     await assert_no_horizontal_overflow(intake)
     await intake.get_by_role("button", name="Acknowledge").click()
