@@ -4,6 +4,7 @@ and the administrator's facility, unit, court, user and token forms."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -153,4 +154,32 @@ async def test_an_administrator_sets_up_a_facility_unit_court_user_and_token_by_
     await page.get_by_label("Label").fill("Census interface (test)")
     await page.get_by_role("button", name="Create token").click()
     await expect(page.get_by_text("Census interface (test)").first).to_be_visible()
+    await assert_no_horizontal_overflow(page)
+
+
+async def test_an_administrator_adds_a_csv_feed_by_the_form_and_an_outside_folder_is_refused(
+    browser: Browser,
+    viewport: dict[str, int],
+    live_url: str,
+    settings: Any,
+    make_facility: Any,
+    make_user: Any,
+) -> None:
+    await make_facility(name="Riverbend Behavioral")
+    drops = settings.data_dir / "feeds" / "riverbend"
+    drops.mkdir(parents=True)
+    admin = await make_user(Role.ADMIN)
+    page = await as_user(browser, live_url, admin.email, viewport)
+    await page.get_by_role("link", name="Feeds").first.click()
+    await page.get_by_role("link", name=re.compile("Add a feed|New feed")).first.click()
+    await page.get_by_label(re.compile(r"^Name\b")).fill("Nightly census file")
+    await page.get_by_label(re.compile(r"^Facility\b")).select_option(label="Riverbend Behavioral")
+    await page.get_by_label(re.compile(r"^Kind\b")).select_option("csv")
+    await page.get_by_label("Settings (JSON)").fill('{"source": "/etc"}')
+    await page.get_by_role("button", name=re.compile("Create|Save")).first.click()
+    await expect(page.locator(".error-summary")).to_be_visible()
+    await assert_no_horizontal_overflow(page)
+    await page.get_by_label("Settings (JSON)").fill(json.dumps({"source": str(drops)}))
+    await page.get_by_role("button", name=re.compile("Create|Save")).first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Nightly census file")
     await assert_no_horizontal_overflow(page)
