@@ -76,3 +76,25 @@ async def assert_no_horizontal_overflow(page: Any) -> None:
         }"""
     )
     assert offenders == [], f"{page.url} overflows horizontally: {offenders}"
+
+
+async def record_placement(
+    conn: Any, user_id: int, *, initials: str, age: int, sex: str, county_fips: str
+) -> int:
+    """A placement recorded by the liaison ``user_id`` (a 96-hour detention on application,
+    detained now, needs derived from the person), as the pages would record it."""
+    from bedboard import auth, placements
+
+    principal = await auth.principal_for_user(conn, user_id)
+    assert principal is not None
+    return await placements.create(
+        conn,
+        placements.PlacementIn(
+            order_type="emergency_96h_application",
+            detention_start=await conn.fetchval("SELECT now()"),
+            county_fips=county_fips,
+            person=placements.PersonIn(initials=initials, age=age, sex=sex),  # type: ignore[arg-type]
+            needs=placements.NeedsIn(),
+        ),
+        principal,
+    )

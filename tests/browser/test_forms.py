@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import auth, census, placements
+from bedboard import census
 from bedboard.auth import Role
-from tests.browser.conftest import assert_no_horizontal_overflow
+from tests.browser.conftest import assert_no_horizontal_overflow, record_placement
 from tests.browser.test_placement_path import as_user
 
 pytestmark = pytest.mark.browser
@@ -62,18 +62,8 @@ async def test_a_liaison_adds_a_link_and_a_note_withdraws_a_referral_and_closes_
         census.Source("test"),
     )
     liaison = await make_user(Role.LIAISON)
-    principal = await auth.principal_for_user(conn, liaison.id)
-    assert principal is not None
-    placement_id = await placements.create(
-        conn,
-        placements.PlacementIn(
-            order_type="emergency_96h_application",
-            detention_start=now,
-            county_fips="29019",
-            person=placements.PersonIn(initials="EF", age=44, sex="male"),
-            needs=placements.NeedsIn(),
-        ),
-        principal,
+    placement_id = await record_placement(
+        conn, liaison.id, initials="EF", age=44, sex="male", county_fips="29019"
     )
     page = await as_user(browser, live_url, liaison.email, viewport)
     await page.goto(f"{live_url}/placements/{placement_id}")

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, expect
 
 from bedboard import auth, census, database, placements
 from bedboard.auth import Role
-from tests.browser.conftest import assert_no_horizontal_overflow
+from tests.browser.conftest import assert_no_horizontal_overflow, record_placement
 from tests.browser.test_placement_path import as_user
 
 pytestmark = pytest.mark.browser
@@ -219,9 +219,7 @@ async def test_a_referral_arriving_on_an_open_referrals_page_is_announced_until_
     await expect(card).to_contain_text("for Ozarks Behavioral, Boys Adolescent")
     await expect(card).to_contain_text("417-555-0142")
     await expect(card).to_contain_text("Medicaid")
-    await expect(card).to_contain_text(
-        "96-hour detention, on application (no court yet)"
-    )
+    await expect(card).to_contain_text("96-hour detention, on application (no court yet)")
     await assert_no_horizontal_overflow(intake)
     await intake.get_by_role("button", name="Acknowledge").click()
     await expect(intake.locator("#referral-alert")).to_be_hidden()
@@ -238,20 +236,12 @@ async def test_the_placements_history_filters_by_status_and_finds_by_initials(
     liaison = await make_user(Role.LIAISON)
     principal = await auth.principal_for_user(conn, liaison.id)
     assert principal is not None
-    now = await conn.fetchval("SELECT now()")
-    ids = {}
-    for initials, age in (("AB", 30), ("CD", 50)):
-        ids[initials] = await placements.create(
-            conn,
-            placements.PlacementIn(
-                order_type="emergency_96h_application",
-                detention_start=now,
-                county_fips="29077",
-                person=placements.PersonIn(initials=initials, age=age, sex="female"),
-                needs=placements.NeedsIn(),
-            ),
-            principal,
+    ids = {
+        initials: await record_placement(
+            conn, liaison.id, initials=initials, age=age, sex="female", county_fips="29077"
         )
+        for initials, age in (("AB", 30), ("CD", 50))
+    }
     await placements.transition(
         conn,
         ids["CD"],
@@ -292,17 +282,8 @@ async def test_an_acceptance_reaches_the_open_placement_page_while_the_board_is_
     principal = await auth.principal_for_user(conn, liaison.id)
     intake = await auth.principal_for_user(conn, staff.id)
     assert principal is not None and intake is not None
-    now = await conn.fetchval("SELECT now()")
-    placement_id = await placements.create(
-        conn,
-        placements.PlacementIn(
-            order_type="emergency_96h_application",
-            detention_start=now,
-            county_fips="29077",
-            person=placements.PersonIn(initials="GH", age=16, sex="male"),
-            needs=placements.NeedsIn(),
-        ),
-        principal,
+    placement_id = await record_placement(
+        conn, liaison.id, initials="GH", age=16, sex="male", county_fips="29077"
     )
     [referral_id] = await placements.refer(conn, placement_id, [world["boys"].id], principal)
     page = await as_user(browser, live_url, liaison.email)

@@ -57,9 +57,7 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     # The liaison records the request.
     page = await as_user(browser, live_url, liaison.email, viewport)
     await page.goto(live_url + "/placements/new")
-    await page.get_by_label("Order type").select_option(
-        label="96-hour detention, court-ordered"
-    )
+    await page.get_by_label("Order type").select_option(label="96-hour detention, court-ordered")
     await page.get_by_label("Court", exact=True).select_option(label="Boone Probate Division")
     await page.get_by_label("Court case number").fill("26P-MH-4242")
     await page.get_by_label("Detention started (Central time)").fill("2026-11-28T22:15")
