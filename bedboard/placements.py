@@ -1026,7 +1026,9 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
     """Create a placement (with its links); returns its id. Runs in one transaction."""
     liaison_id = data.liaison_id or (actor.user_id if actor.role is Role.LIAISON else None)
     person = data.person
-    match = match_person(person.age, person.birth_year, person.sex, data.needs, data.detention_start)
+    match = match_person(
+        person.age, person.birth_year, person.sex, data.needs, data.detention_start
+    )
     async with conn.transaction():
         order = await _order_type(conn, data.order_type)
         _require_court(order, data.court_id)

@@ -141,3 +141,16 @@ async def test_submitting_the_new_placement_form_twice_records_it_once(
     assert first.headers["Location"].split("?")[0] == second.headers["Location"].split("?")[0]
     assert "already%20recorded" in second.headers["Location"]
     assert await conn.fetchval("SELECT count(*) FROM placements") == 1
+
+
+async def test_a_list_page_view_is_audited_once_and_its_live_refreshes_are_not(
+    world: Any, make_user: Any, client: Any, conn: Any
+) -> None:
+    liaison = await make_user(Role.LIAISON)
+    await login(client, liaison.email)
+    before = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'placement.list'")
+    assert (await client.get("/placements")).status == 200
+    assert (await client.get("/placements/list")).status == 200
+    assert (await client.get("/placements/list")).status == 200
+    after = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'placement.list'")
+    assert after - before == 1
