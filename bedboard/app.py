@@ -14,12 +14,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp_jinja2
+import asyncpg
 import jinja2
 from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database, localtime, scheduler
+from bedboard import auth, database, localtime, logsafe, scheduler
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
@@ -137,12 +138,26 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except database.DOWN_ERRORS:
         log.warning("database unavailable during %s %s", request.method, request.path)
         return _failure(request, _unavailable())
-    except Exception:
-        log.exception(
+    except asyncpg.DataError as exc:
+        # A value the database cannot take (out of range, bad text): the request's fault.
+        # The shared field types refuse these first; this is the backstop.
+        log.warning("refused a value the database cannot store: %s", logsafe.describe(exc))
+        return _failure(
+            request,
+            Problem(
+                422,
+                "A value in the request is out of range or is not text the database can store.",
+                code="validation-error",
+            ),
+        )
+    except Exception as exc:  # noqa: BLE001 -- logged by logsafe
+        logsafe.log_failure(
+            log,
             "unhandled error in %s %s (request %s)",
             request.method,
             request.path,
             request.get(REQUEST_ID),
+            exc=exc,
         )
         return _failure(
             request,

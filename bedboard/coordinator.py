@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from bedboard import database, feeds
+from bedboard import database, feeds, logsafe
 from bedboard.feeds import Attempt, IngestResult
 from facility_adapters.base import REGISTRY, AdapterError, Rejected
 
@@ -113,8 +113,10 @@ async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOu
             Attempt(ok=False, error=message, permanent=permanent, retry_in=retry),
             rejected,
         )
-    except Exception as exc:  # an adapter bug must not stop the other feeds' polls
-        log.exception("feed %s: the %s adapter failed unexpectedly", feed_id, row["kind"])
+    except Exception as exc:  # noqa: BLE001 -- an adapter bug must not stop the other feeds' polls
+        logsafe.log_failure(
+            log, "feed %s: the %s adapter failed unexpectedly", feed_id, row["kind"], exc=exc
+        )
         return await _fail(
             pool,
             feed_id,
@@ -132,8 +134,8 @@ async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOu
             state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
     except database.DOWN_ERRORS:
         raise
-    except Exception as exc:
-        log.exception("feed %s: applying the census failed", feed_id)
+    except Exception as exc:  # noqa: BLE001 -- logged by logsafe
+        logsafe.log_failure(log, "feed %s: applying the census failed", feed_id, exc=exc)
         return await _fail(
             pool,
             feed_id,

@@ -108,7 +108,22 @@ async def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     embedded = EmbeddedPostgres(settings.data_dir)
-    return await asyncio.to_thread(embedded.start)
+    uri = await asyncio.to_thread(embedded.start)
+    await limit_server_log(uri)
+    return uri
+
+
+async def limit_server_log(dsn: str) -> None:
+    """Keep rows out of the embedded server's own log: with the default verbosity an
+    error's DETAIL is logged too, and a constraint error's DETAIL is the failing row
+    (clinical notes and all). ``terse`` logs the error's kind and message only.
+    An external server is its operator's to configure (docs/operations.md)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ALTER SYSTEM SET log_error_verbosity = 'terse'")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 async def _init_connection(conn: Connection) -> None:

@@ -10,6 +10,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bedboard.database import Connection
+from bedboard.fields import DbId
 from bedboard.problems import Problem, conflict, not_found
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -128,7 +129,7 @@ class FacilityList(BaseModel):
 
 class UnitIn(BaseModel):
     model_config = _STRICT
-    facility_id: int = Field(ge=1)
+    facility_id: DbId
     name: Name
     population: Population
     gender: Gender = Gender.ANY

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from bedboard import board, census, outbox
 from bedboard.census import CensusReport, Outcome
 from bedboard.database import Connection
+from bedboard.fields import DbId
 from bedboard.problems import Problem, not_found
 from facility_adapters import load_all
 from facility_adapters.base import REGISTRY, Adapter, AdapterConfig, Parsed, Rejected, SourceReport
@@ -38,7 +39,7 @@ load_all()
 
 class FeedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    facility_id: int = Field(ge=1)
+    facility_id: DbId
     kind: str = Field(description="fhir, hl7, csv or have")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     config: dict[str, Any] = Field(

@@ -51,7 +51,7 @@ from typing import Any
 from hl7.mllp import InvalidBlockError, start_hl7_server  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
-from bedboard import board, database, feeds
+from bedboard import board, database, feeds, logsafe
 from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
 from bedboard.feeds import Attempt
@@ -127,8 +127,8 @@ async def handle(pool: database.Pool, raw: bytes, peer_ip: str) -> bytes:
     except database.DOWN_ERRORS as exc:
         _log_once(("down",), "HL7: database unavailable, answering AE: %s", exc)
         reply = Reply(ERROR, "bedboard cannot reach its database; resend later")
-    except Exception:
-        log.exception("HL7 %s from %s: failed", header.where, peer_ip)
+    except Exception as exc:  # noqa: BLE001 -- logged by logsafe
+        logsafe.log_failure(log, "HL7 %s from %s: failed", header.where, peer_ip, exc=exc)
         reply = Reply(ERROR, "bedboard failed to process the message; resend later")
     else:
         _logged.discard(("down",))
@@ -433,8 +433,8 @@ async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int) -> N
         log.debug("HL7 peer %s: connection lost: %s", peer_ip, exc)
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("HL7 peer %s: connection failed", peer_ip)
+    except Exception as exc:  # noqa: BLE001 -- logged by logsafe
+        logsafe.log_failure(log, "HL7 peer %s: connection failed", peer_ip, exc=exc)
     finally:
         writer.close()
         with contextlib.suppress(Exception):

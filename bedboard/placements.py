@@ -23,12 +23,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from bedboard import board, matching, outbox
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
+from bedboard.fields import DbId, Moment
 from bedboard.matching import MatchingError, UnitGender
 from bedboard.problems import Problem, conflict, not_found
 
@@ -173,16 +174,14 @@ class LinkIn(BaseModel):
 class PlacementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
-    court_id: int | None = Field(default=None, ge=1)
+    court_id: DbId | None = None
     case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
-    detention_start: AwareDatetime
+    detention_start: Moment
     county_fips: Fips
     person: PersonIn
     needs: NeedsIn
     clinical_notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)] = ""
-    liaison_id: int | None = Field(
-        default=None, ge=1, description="Default: the liaison creating it."
-    )
+    liaison_id: DbId | None = Field(default=None, description="Default: the liaison creating it.")
     requesting_agency: Text = ""
     requesting_officer: Text = ""
     links: list[LinkIn] = Field(default_factory=list, max_length=20)
@@ -193,18 +192,18 @@ class PlacementPatch(BaseModel):
     order_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")] | None = Field(
         default=None, description="A new order type; the deadline follows its rule."
     )
-    court_id: int | None = Field(default=None, ge=1)
+    court_id: DbId | None = None
     case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = (
         None
     )
-    detention_start: AwareDatetime | None = None
+    detention_start: Moment | None = None
     county_fips: Fips | None = None
     person: PersonIn | None = None
     needs: NeedsIn | None = None
     clinical_notes: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)] | None
     ) = None
-    liaison_id: int | None = Field(default=None, ge=1)
+    liaison_id: DbId | None = None
     requesting_agency: Text | None = None
     requesting_officer: Text | None = None
 
@@ -237,7 +236,7 @@ class TransitionIn(BaseModel):
 
 class ReferralsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_ids: list[int] = Field(min_length=1, max_length=20)
+    unit_ids: list[DbId] = Field(min_length=1, max_length=20)
 
 
 class DeclineIn(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bedboard import auth, board, census, coordinator, database, outbox, placements
+from bedboard import auth, board, census, coordinator, database, logsafe, outbox, placements
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Aw
                 log.warning("job %s failed: database unavailable (%s)", name, exc)
             failing = True
             return
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 -- logged by logsafe
             if not failing:
-                log.exception("job %s failed", name)
+                logsafe.log_failure(log, "job %s failed", name, exc=exc)
             failing = True
             return
         if failing:

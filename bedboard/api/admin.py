@@ -13,6 +13,7 @@ from bedboard.access import Action, Resource
 from bedboard.api.registry import route
 from bedboard.context import POOL, authorize, if_match_version, path_id, record_success, with_etag
 from bedboard.database import acquire, transaction
+from bedboard.fields import DbId
 from bedboard.users import TokenCreated, TokenIn, TokenList, User, UserIn, UserList, UserPatch
 
 
@@ -123,7 +124,7 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
 class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(default=100, ge=1, le=1000)
-    before_id: int | None = Field(default=None, ge=1, description="Page backwards from this id.")
+    before_id: DbId | None = Field(default=None, description="Page backwards from this id.")
     action: str | None = Field(default=None, max_length=100)
     outcome: Literal["success", "failure", "denied"] | None = None
 

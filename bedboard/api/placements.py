@@ -26,6 +26,7 @@ from bedboard.context import (
     with_etag,
 )
 from bedboard.database import Connection, acquire, transaction
+from bedboard.fields import DbId
 from bedboard.placements import (
     CourtPlacementList,
     DeclineIn,
@@ -54,8 +55,8 @@ class PlacementView(RootModel[Placement | FacilityPlacement]):
 class PlacementQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Status | None = None
-    court: int | None = Field(default=None, ge=1, description="Court id.")
-    liaison: int | None = Field(default=None, ge=1, description="Assigned liaison's user id.")
+    court: DbId | None = Field(default=None, description="Court id.")
+    liaison: DbId | None = Field(default=None, description="Assigned liaison's user id.")
     overdue: bool | None = Field(
         default=None, description="Past the legal deadline and not admitted."
     )
@@ -72,9 +73,7 @@ class CourtQuery(BaseModel):
     case_number: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
     ]
-    court: int | None = Field(
-        default=None, ge=1, description="For liaisons: which court (default any)."
-    )
+    court: int | None = Field(default=None, description="For liaisons: which court (default any).")
 
 
 class Created(BaseModel):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -60,11 +62,49 @@ async def read_json(request: web.Request) -> Any:
     ctype = request.content_type
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise Problem(415, "Send the body as application/json.", code="unsupported-media-type")
-    raw = await request.read()
     try:
-        return json.loads(raw)
+        raw = await request.read()
+    except (HttpProcessingError, RequestPayloadError):
+        # A body that does not match its Content-Encoding (gzip that is not gzip).
+        raise Problem(
+            400,
+            "The body could not be decoded as its Content-Encoding says.",
+            code="bad-body",
+            # The rest of the stream is unreadable: say so, so the client does not reuse it.
+            headers={"Connection": "close"},
+        ) from None
+    try:
+        value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}", code="malformed-json") from None
+    except (RecursionError, ValueError):
+        # Nested thousands deep, or an integer literal of thousands of digits.
+        raise Problem(
+            400,
+            "The body is not JSON this service accepts (too deep or too long a number).",
+            code="malformed-json",
+        ) from None
+    refuse_nul(value)
+    return value
+
+
+def refuse_nul(value: Any, where: str = "body") -> None:
+    """No text may carry the NUL character (PostgreSQL cannot store it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise Problem(
+                    400,
+                    f"Text in the {where} must not contain the NUL character (\\u0000).",
+                    code="nul-character",
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _query_dict(model: type[BaseModel], query: MultiMapping[str]) -> dict[str, Any]:
@@ -118,6 +158,7 @@ def route(
                 except ValidationError as exc:
                     raise validation_problem(exc, "body") from None
             if query_model is not None:
+                refuse_nul(list(request.query.values()), "query")
                 try:
                     kwargs["query"] = query_model.model_validate(
                         _query_dict(query_model, request.query)
