@@ -4,6 +4,7 @@ errors are logged terse, without the DETAIL that holds a failing row)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,6 @@ async def test_no_error_path_logs_a_placements_free_text(
     assert CANARY not in caplog.text
     assert "Failing row" not in caplog.text
     if pg_log is not None:
-        server_log = pg_log.read_text(encoding="utf-8", errors="replace")
+        server_log = await asyncio.to_thread(pg_log.read_text, encoding="utf-8", errors="replace")
         assert "placements" in server_log or "violates" in server_log  # the error was logged
         assert CANARY not in server_log
