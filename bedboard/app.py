@@ -41,6 +41,7 @@ from bedboard.context import (
     SECRET,
     SETTINGS,
     WEBSOCKETS,
+    current_principal,
     deny,
     origin_allowed,
     write_pending_denial,
@@ -230,8 +231,16 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     request_id = request.get(REQUEST_ID)
     if request_id:
         headers.setdefault("X-Request-Id", request_id)
-    if request.path.startswith("/api/") or request.path in ("/login",):
-        headers.setdefault("Cache-Control", "no-store")
+    # Nothing shown to a signed-in person is kept by the browser: after sign-out on a
+    # shared ward workstation, Back must not show clinical notes. Static assets excepted.
+    private = current_principal(request) is not None
+    if not request.path.startswith("/static/") and (
+        private or request.path.startswith("/api/") or request.path == "/login"
+    ):
+        headers["Cache-Control"] = "no-store"
+    if request.app[SETTINGS].secure_cookies:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    headers["Server"] = "bedboard"  # no version numbers for scanners
 
 
 # --------------------------------------------------------------------------- health
