@@ -130,13 +130,14 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
             return ALLOW
         if referred:
             return _deny("a receiving facility answers referrals; liaisons manage the placement")
-        if role in (Role.FACILITY, Role.COURT):
+        if role in (Role.FACILITY, Role.COURT) or resource.id is not None:
+            # An existing placement answers like a missing one (no existence leak).
             return _conceal("not a placement referred to you")
         return _deny("role cannot see placements")
     if action is Action.REFERRAL_RESPOND:
         if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
             return ALLOW
-        if role in (Role.FACILITY, Role.COURT):
+        if role in (Role.FACILITY, Role.COURT) or resource.id is not None:
             return _conceal("a referral to another facility")
         return _deny("only the receiving facility answers a referral")
     if action is Action.COURT_LOOKUP:

@@ -29,7 +29,7 @@ def expect(**by_role: int) -> dict[str, int]:
 
 LIAISON_ONLY_WRITE = expect(
     anonymous=401,
-    viewer=403,
+    viewer=404,  # an existing placement answers like a missing one
     court=404,
     other_court=404,
     facility_a=403,
@@ -79,7 +79,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         None,
         expect(
             anonymous=401,
-            viewer=403,
+            viewer=404,
             court=404,
             other_court=404,
             facility_a=200,
@@ -109,7 +109,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         None,
         expect(
             anonymous=401,
-            viewer=403,
+            viewer=404,
             court=404,
             other_court=404,
             facility_a=200,
@@ -125,7 +125,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"reason": "no_bed"},
         expect(
             anonymous=401,
-            viewer=403,
+            viewer=404,
             court=404,
             other_court=404,
             facility_a=200,
