@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -114,39 +115,66 @@ async def principal_for_user(conn: Connection, user_id: int) -> Principal | None
 # --------------------------------------------------------------------------- throttling
 
 
+LOGIN_DELAY_BASE_S = 1
+
+
 @dataclass(frozen=True)
 class LoginResult:
     principal: Principal | None
     throttled: bool = False
+    retry_after_s: int = 0
 
 
-async def _throttled(conn: Connection, settings: Settings, email: str, remote: str) -> bool:
+async def _wait_needed(conn: Connection, settings: Settings, email: str, remote: str) -> int:
+    """Seconds this (account, address) pair must still wait before another try.
+
+    Guessing is slowed, not blocked: after ``login_max_failures_per_account`` failures
+    from one address, each further try from that address waits twice as long as the
+    last (1 s, 2 s, 4 s … up to the window). The owner signing in from elsewhere is never
+    held up by someone guessing their password, and an address has a larger budget
+    across all accounts (``login_max_failures_per_address``: a hospital's shared NAT).
+    """
+    window_s = settings.login_throttle_window_minutes * 60
     row = await conn.fetchrow(
         """
-        SELECT
-          (SELECT count(*) FROM login_failures
-            WHERE email = $1 AND at > now() - make_interval(mins => $3)) AS by_account,
-          (SELECT count(*) FROM login_failures
-            WHERE remote_addr = $2 AND at > now() - make_interval(mins => $3)) AS by_address
+        SELECT count(*) FILTER (WHERE email = $1) AS pair,
+               max(at) FILTER (WHERE email = $1) AS pair_last,
+               count(*) AS by_address,
+               min(at) AS address_first,
+               now() AS now
+          FROM login_failures
+         WHERE remote_addr = $2 AND at > now() - make_interval(secs => $3)
         """,
         email,
         remote,
-        settings.login_throttle_window_minutes,
+        float(window_s),
     )
     assert row is not None
-    return bool(
-        row["by_account"] >= settings.login_max_failures_per_account
-        or row["by_address"] >= settings.login_max_failures_per_address
-    )
+    wait = 0.0
+    free = settings.login_max_failures_per_account
+    if row["pair"] >= free:
+        delay = min(LOGIN_DELAY_BASE_S * 2.0 ** (row["pair"] - free), window_s)
+        wait = delay - (row["now"] - row["pair_last"]).total_seconds()
+    if row["by_address"] >= settings.login_max_failures_per_address:
+        wait = max(wait, window_s - (row["now"] - row["address_first"]).total_seconds())
+    return max(0, math.ceil(wait))
 
 
 async def check_password_login(
     conn: Connection, settings: Settings, email: str, password: str, remote: str
 ) -> LoginResult:
-    """Verify a password login, honouring and recording throttling state."""
+    """Verify a password login, honouring and recording throttling state. Call inside a
+    transaction: tries of one (account, address) pair are taken one at a time (an
+    advisory lock), so concurrent guesses are each counted before the next is judged."""
     email = email.strip().lower()
-    if await _throttled(conn, settings, email, remote):
-        return LoginResult(None, throttled=True)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('login:' || $1 || '|' || $2, 0))",
+        email,
+        remote,
+    )
+    wait = await _wait_needed(conn, settings, email, remote)
+    if wait > 0:
+        return LoginResult(None, throttled=True, retry_after_s=wait)
     row = await conn.fetchrow(
         "SELECT * FROM principals WHERE email = $1",
         email,
@@ -157,7 +185,9 @@ async def check_password_login(
             "INSERT INTO login_failures (email, remote_addr) VALUES ($1, $2)", email, remote
         )
         return LoginResult(None)
-    await conn.execute("DELETE FROM login_failures WHERE email = $1", email)
+    await conn.execute(
+        "DELETE FROM login_failures WHERE email = $1 AND remote_addr = $2", email, remote
+    )
     return LoginResult(_principal(row))
 
 

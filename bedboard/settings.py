@@ -62,12 +62,14 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(
         default=5,
         ge=1,
-        description="Failed logins per account within the window before throttling.",
+        description="Failed sign-ins to one account from one address before each further "
+        "try from there waits twice as long as the last (1 s, 2 s, 4 s, … up to the window).",
     )
     login_max_failures_per_address: int = Field(
-        default=20,
+        default=100,
         ge=1,
-        description="Failed logins per remote address within the window before throttling.",
+        description="Failed sign-ins from one address (all accounts) within the window "
+        "before that address waits out the window.",
     )
     login_throttle_window_minutes: int = Field(
         default=15, ge=1, description="The sliding window for login throttling."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,11 +104,15 @@ async def password_login(
                 object_id=result.principal.user_id,
             )
     if result.throttled:
+        wait = result.retry_after_s
         raise Problem(
             429,
-            "Too many failed sign-ins. Wait a few minutes and try again.",
+            f"Too many failed sign-ins from here. Wait {wait} seconds and try again."
+            if wait < 120
+            else f"Too many failed sign-ins from here. Wait {math.ceil(wait / 60)} minutes "
+            "and try again.",
             code="login-throttled",
-            headers={"Retry-After": str(settings.login_throttle_window_minutes * 60)},
+            headers={"Retry-After": str(wait)},
         )
     if result.principal is None:
         raise Problem(401, "Wrong email or password.", code="login-failed")
