@@ -332,6 +332,16 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     return _principal(row, via="token", token_id=row["token_id"])
 
 
+async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
+    """Revoke every live token of a user (when the user is disabled: a token must not come
+    back to life when the account is enabled again)."""
+    result = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    return int(result.split()[-1])
+
+
 async def revoke_token(conn: Connection, token_id: int) -> bool:
     result = await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id

@@ -192,8 +192,8 @@ async def update_user(
 ) -> tuple[User, int]:
     """Apply a change; return the user and how many sessions were ended.
 
-    Disabling a user or changing their password (or role or scope) ends their
-    sessions at once. Call inside a transaction.
+    Disabling a user or changing their password (or role or scope) ends their sessions at
+    once; disabling also revokes their API tokens. Call inside a transaction.
     """
     current = await get_user(conn, user_id)
     if expected_version is not None and current.version != expected_version:
@@ -251,6 +251,11 @@ async def update_user(
         or court_id != current.court_id
     )
     ended = await auth.end_user_sessions(conn, user_id) if ends_sessions else 0
+    if patch.disabled:
+        # Tokens die with the account; enabling it again does not revive them. A password
+        # change ends sessions but keeps tokens: they belong to integrations, not to the
+        # person's password (docs/operations.md).
+        await auth.revoke_user_tokens(conn, user_id)
     return await get_user(conn, user_id), ended
 
 

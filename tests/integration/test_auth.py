@@ -589,7 +589,7 @@ async def test_revoked_token_is_refused(
     assert "invalid_token" in resp.headers["WWW-Authenticate"]
 
 
-async def test_a_disabled_users_token_is_refused(
+async def test_a_disabled_users_tokens_are_revoked_and_stay_revoked_when_enabled_again(
     client: Client, make_user: MakeUser, make_token: MakeToken, admin_token: str
 ) -> None:
     user = await make_user(Role.VIEWER, password=None)
@@ -608,7 +608,11 @@ async def test_a_disabled_users_token_is_refused(
         f"/api/v1/users/{user.id}", json={"disabled": False}, headers=bearer(admin_token)
     )
     assert resp.status == 200
-    assert (await client.get("/api/v1/me", headers=bearer(token))).status == 200
+    await assert_problem(
+        await client.get("/api/v1/me", headers=bearer(token)), 401, "invalid-token"
+    )
+    fresh = await make_token(user.id)  # an administrator issues a new one deliberately
+    assert (await client.get("/api/v1/me", headers=bearer(fresh))).status == 200
 
 
 async def test_a_token_has_no_more_rights_than_its_user(
