@@ -46,7 +46,14 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.ConnectionFailureError,
     asyncpg.TooManyConnectionsError,
+    # A connection broken mid-protocol (the server went away while answering).
+    asyncpg.InternalClientError,
 )
+# A request waits this long for a pooled connection before answering 503: a database that
+# is silently unreachable must not hold requests until the command timeout.
+ACQUIRE_TIMEOUT_S = 5.0
+# The longest any one statement may take on the client side (then 503).
+COMMAND_TIMEOUT_S = 15.0
 
 
 class DatabaseUnavailable(Exception):
@@ -146,7 +153,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        command_timeout=30,
+        command_timeout=COMMAND_TIMEOUT_S,
         max_inactive_connection_lifetime=300,
     )
     assert pool is not None
@@ -157,7 +164,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
 async def acquire(pool: Pool) -> AsyncIterator[Connection]:
     """Acquire a connection, translating "cannot reach the server" into DatabaseUnavailable."""
     try:
-        async with pool.acquire() as conn:
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
             yield conn
     except UNAVAILABLE_ERRORS as exc:
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc

@@ -237,3 +237,26 @@ async def test_database_outage_is_a_503_with_retry_after_and_recovers(
     assert (await client.get("/readyz")).status == 200
     resp = await client.get("/api/v1/me", headers={"Authorization": "Bearer bbt_x_y"})
     assert resp.status == 401
+
+
+async def test_a_request_that_cannot_get_a_connection_soon_answers_503_not_a_hang(
+    aiohttp_client: Any, db_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bedboard import database
+    from bedboard.context import POOL
+
+    monkeypatch.setattr(database, "ACQUIRE_TIMEOUT_S", 0.2)
+    settings = Settings(
+        database_url=db_dsn,
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,
+        db_pool_min_size=1,
+        db_pool_max_size=1,
+    )
+    client = await aiohttp_client(create_app(settings))
+    async with client.app[POOL].acquire():  # the only connection, held elsewhere
+        resp = await client.get("/readyz")
+        assert resp.status == 503
+        login = await client.post("/api/v1/login", json={"email": "a@b.org", "password": "x"})
+        assert login.status == 503
+        assert login.headers["Retry-After"]
