@@ -270,6 +270,18 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text, only for a scraper with ``BEDBOARD_METRICS_TOKEN`` (the counters
+    say how busy the service is and where it fails: not for everyone)."""
+    expected = request.app[SETTINGS].metrics_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected:
+        raise web.HTTPNotFound()
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        return web.Response(
+            status=401,
+            text="Send the metrics token: Authorization: Bearer <BEDBOARD_METRICS_TOKEN>.\n",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     body = generate_latest(request.app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         description="The users' time zone (IANA name): pages show times in it; the API and "
         "the database stay in UTC.",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token a scraper sends to read /metrics. Unset: /metrics answers 404.",
+    )
     demo_simulate: bool = Field(
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",

@@ -30,6 +30,7 @@ from bedboard.settings import Settings
 TEMPLATE_DB = "bedboard_template"
 TEST_SECRET = "test-secret-key-" + "x" * 32
 DEFAULT_PASSWORD = "correct horse battery staple"
+METRICS_TOKEN = "test-metrics-token"
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -124,7 +125,9 @@ async def conn(db_dsn: str) -> AsyncIterator[database.Connection]:
 
 @pytest.fixture
 def settings(db_dsn: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_dsn, data_dir=tmp_path, secret_key=TEST_SECRET)
+    return Settings(
+        database_url=db_dsn, data_dir=tmp_path, secret_key=TEST_SECRET, metrics_token=METRICS_TOKEN
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bedboard.auth import Role
+from tests.conftest import METRICS_TOKEN
 
 PROBLEM = "application/problem+json"
 
@@ -111,7 +112,9 @@ async def test_a_report_older_than_the_stored_one_is_not_applied(
         == 5
     )
     assert await conn.fetchval("SELECT count(*) FROM census_history") == 1
-    metrics = await (await client.get("/metrics")).text()
+    metrics = await (
+        await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    ).text()
     assert 'bedboard_census_reports_total{outcome="stale"} 1.0' in metrics
 
 
