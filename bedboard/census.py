@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bedboard import board, outbox
 from bedboard.board import UnitState
 from bedboard.database import Connection
-from bedboard.fields import DbId, Moment
+from bedboard.fields import DbId, Instant
 from bedboard.freshness import STALE_AFTER_CADENCES
 from bedboard.problems import Problem
 
@@ -32,7 +32,7 @@ class CensusReport(BaseModel):
     """What a hospital reports for one unit: staffed + occupied (+ blocked), or available."""
 
     model_config = ConfigDict(extra="forbid")
-    as_of: Moment = Field(description="When the hospital measured these counts (RFC 3339).")
+    as_of: Instant = Field(description="When the hospital measured these counts (RFC 3339).")
     staffed: Count | None = Field(default=None, ge=0, le=MAX_COUNT)
     occupied: Count | None = Field(default=None, ge=0, le=MAX_COUNT)
     blocked: Count | None = Field(
@@ -360,8 +360,8 @@ class HistoryPage(BaseModel):
 
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_: Moment | None = Field(default=None, alias="from", description="as_of at or after")
-    to: Moment | None = Field(default=None, description="as_of before")
+    from_: Instant | None = Field(default=None, alias="from", description="as_of at or after")
+    to: Instant | None = Field(default=None, description="as_of before")
     limit: int = Field(default=500, ge=1, le=5000)
 
     @model_validator(mode="after")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -43,7 +45,13 @@ class PollOutcome:
         self.error = error
 
 
-async def poll_feed(pool: database.Pool, feed_id: int, *, force: bool = True) -> PollOutcome | None:
+async def poll_feed(
+    pool: database.Pool,
+    feed_id: int,
+    *,
+    force: bool = True,
+    allowed_dirs: Sequence[Path] | None = None,
+) -> PollOutcome | None:
     """Poll one feed; None when another instance holds it, it is not polled, or (without
     ``force``) another instance polled it since it was found due."""
     async with database.acquire(pool) as lock_conn:
@@ -52,7 +60,7 @@ async def poll_feed(pool: database.Pool, feed_id: int, *, force: bool = True) ->
         ):
             return None
         try:
-            return await _poll_locked(pool, feed_id, force)
+            return await _poll_locked(pool, feed_id, force, allowed_dirs)
         finally:
             await lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", FEED_LOCK_CLASS, feed_id)
 
@@ -76,7 +84,9 @@ async def _fail(
     return PollOutcome(state, error=attempt.error)
 
 
-async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOutcome | None:
+async def _poll_locked(
+    pool: database.Pool, feed_id: int, force: bool, allowed_dirs: Sequence[Path] | None
+) -> PollOutcome | None:
     async with database.acquire(pool) as conn:
         row = await conn.fetchrow(
             "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, f.enabled, s.state,"
@@ -89,7 +99,7 @@ async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOu
     ):
         return None
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"])
+        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
     except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
         return await _fail(
             pool,
@@ -145,14 +155,16 @@ async def _poll_locked(pool: database.Pool, feed_id: int, force: bool) -> PollOu
     return PollOutcome(state, result)
 
 
-async def check_feed(pool: database.Pool, feed_id: int) -> str:
+async def check_feed(
+    pool: database.Pool, feed_id: int, *, allowed_dirs: Sequence[Path] | None = None
+) -> str:
     """Run the adapter's cheap connectivity check; return '' when fine, else the problem."""
     async with database.acquire(pool) as conn:
         row = await conn.fetchrow("SELECT kind, config, secrets FROM feeds WHERE id = $1", feed_id)
     if row is None:
         return "no such feed"
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"])
+        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
         await asyncio.wait_for(adapter.check(), timeout=POLL_TIMEOUT_S)
     except AdapterError as exc:
         return f"{'permanent' if exc.permanent else 'temporary'} problem: {exc}"
@@ -163,7 +175,7 @@ async def check_feed(pool: database.Pool, feed_id: int) -> str:
     return ""
 
 
-async def poll_due(pool: database.Pool) -> int:
+async def poll_due(pool: database.Pool, *, allowed_dirs: Sequence[Path] | None = None) -> int:
     """Poll every enabled, polled feed whose next attempt is due; return how many ran."""
     async with database.acquire(pool) as conn:
         due = await conn.fetch(
@@ -179,6 +191,6 @@ async def poll_due(pool: database.Pool) -> int:
         adapter = REGISTRY.get(row["kind"])
         if adapter is None or not adapter.polled:
             continue
-        if await poll_feed(pool, row["id"], force=False) is not None:
+        if await poll_feed(pool, row["id"], force=False, allowed_dirs=allowed_dirs) is not None:
             ran += 1
     return ran

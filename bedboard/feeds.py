@@ -9,6 +9,7 @@ each report is validated like an API report, and the rest is applied through
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -157,8 +158,12 @@ def adapter_class(kind: str) -> type[Adapter]:
     return adapter
 
 
-def validate_config(kind: str, settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check settings against the kind's model; return (plain settings, secrets)."""
+def validate_config(
+    kind: str, settings: dict[str, Any], allowed_dirs: Sequence[Path] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check settings against the kind's model; return (plain settings, secrets). With
+    ``allowed_dirs``, a local path in the *validated* settings (after the model trimmed and
+    normalized it) must be inside one of them."""
     adapter = adapter_class(kind)
     try:
         model = adapter.Config.model_validate(settings)
@@ -182,22 +187,34 @@ def validate_config(kind: str, settings: dict[str, Any]) -> tuple[dict[str, Any]
         k: v for k, v in values.items() if k in adapter.SECRET_FIELDS and v not in (None, "")
     }
     plain = {k: v for k, v in values.items() if k not in adapter.SECRET_FIELDS}
+    if allowed_dirs is not None:
+        check_local_paths(plain, allowed_dirs)
     return plain, secrets
 
 
-def build_adapter(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> Adapter:
+def build_adapter(
+    kind: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any],
+    allowed_dirs: Sequence[Path] | None = None,
+) -> Adapter:
+    """An adapter for a stored feed; local files it reads must resolve inside
+    ``allowed_dirs`` (None: no folder rule, for adapters used on their own)."""
     adapter = adapter_class(kind)
     model: AdapterConfig = adapter.Config.model_validate({**config, **secrets})
-    return adapter(model)
+    built = adapter(model)
+    if allowed_dirs is not None:
+        built.allowed_dirs = tuple(Path(os.path.realpath(d)) for d in allowed_dirs)
+    return built
 
 
 def check_local_paths(config: dict[str, Any], allowed: Sequence[Path]) -> None:
     """Refuse settings naming a local file outside the folders feeds may read: an
     administrator's feed must not turn the service into a reader of arbitrary files."""
     for key, value in config.items():
-        if not isinstance(value, str) or not value.startswith("/"):
+        if not isinstance(value, str) or not value.strip().startswith("/"):
             continue
-        path = Path(value).resolve()
+        path = Path(os.path.realpath(value.strip()))
         if not any(path == root or path.is_relative_to(root) for root in allowed):
             roots = ", ".join(str(r) for r in allowed)
             raise Problem(
@@ -316,8 +333,10 @@ async def _set_mappings(
     )
 
 
-async def create_feed(conn: Connection, data: FeedIn) -> Feed:
-    plain, secrets = validate_config(data.kind, data.config)
+async def create_feed(
+    conn: Connection, data: FeedIn, allowed_dirs: Sequence[Path] | None = None
+) -> Feed:
+    plain, secrets = validate_config(data.kind, data.config, allowed_dirs)
     async with conn.transaction():
         try:
             feed_id = await conn.fetchval(
@@ -351,7 +370,11 @@ async def create_feed(conn: Connection, data: FeedIn) -> Feed:
 
 
 async def update_feed(
-    conn: Connection, feed_id: int, patch: FeedPatch, expected_version: int | None
+    conn: Connection,
+    feed_id: int,
+    patch: FeedPatch,
+    expected_version: int | None,
+    allowed_dirs: Sequence[Path] | None = None,
 ) -> Feed:
     async with conn.transaction():
         row = await conn.fetchrow("SELECT * FROM feeds WHERE id = $1 FOR UPDATE", feed_id)
@@ -366,7 +389,9 @@ async def update_feed(
         plain, secrets = row["config"], row["secrets"]
         if patch.config is not None:
             # Secret fields left out (or blank) keep their stored value.
-            plain, new_secrets = validate_config(row["kind"], {**row["secrets"], **patch.config})
+            plain, new_secrets = validate_config(
+                row["kind"], {**row["secrets"], **patch.config}, allowed_dirs
+            )
             secrets = {**row["secrets"], **new_secrets}
         await conn.execute(
             "UPDATE feeds SET name = COALESCE($2, name), config = $3, secrets = $4,"

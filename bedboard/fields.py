@@ -6,11 +6,14 @@ form it cannot store (and answers 500).
 - ``Moment``: an RFC 3339 date-time with a zone, in a plausible year (2000-2099): a
   detention start in 1900 or 2100 is a typing mistake, and a deadline computed from the
   year 9999 would overflow. A bare number is refused rather than read as epoch seconds.
+- ``Instant``: a date-time with a zone that has a UTC equivalent (``0001-01-01T00:00+14:00``
+  has none), for times machines report (census ``as_of``): an old one is merely stale and
+  a future one is refused by the census rules, so no year bound.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
@@ -35,3 +38,14 @@ def _plausible_year(value: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_plausible_year)]
+
+
+def _has_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date and time is out of range") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_has_utc)]

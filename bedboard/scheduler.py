@@ -87,7 +87,9 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         coalesce=True,
     )
     scheduler.add_job(
-        _guarded("feeds", lambda: coordinator.poll_due(pool)),
+        _guarded(
+            "feeds", lambda: coordinator.poll_due(pool, allowed_dirs=settings.allowed_feed_dirs)
+        ),
         IntervalTrigger(seconds=coordinator.SCAN_INTERVAL_S),
         id="feeds",
         max_instances=1,

@@ -21,9 +21,11 @@ the API.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -102,6 +104,19 @@ class Adapter:
 
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
+        # Folders local files may be read from (resolved). None: no rule (an adapter used
+        # as a library); bedboard always sets its feed folders (BEDBOARD_FEED_DIRS).
+        self.allowed_dirs: tuple[Path, ...] | None = None
+
+    def local_path(self, path: str | Path) -> Path:
+        """``path`` resolved (symlinks followed) at the moment of reading, refused when it
+        lands outside the feed folders: a link in a drop folder must not lead elsewhere."""
+        real = Path(os.path.realpath(path))
+        if self.allowed_dirs is not None and not any(
+            real == root or real.is_relative_to(root) for root in self.allowed_dirs
+        ):
+            raise AdapterError(f"{path} is outside the feed folders", permanent=True)
+        return real
 
     async def check(self) -> None:
         """Test connectivity and credentials cheaply; raise AdapterError when they fail."""

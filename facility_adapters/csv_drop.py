@@ -714,7 +714,7 @@ class CsvDropAdapter(Adapter):
             await asyncio.to_thread(self._check_path)
 
     def _check_path(self) -> None:
-        path = Path(self.settings.source)
+        path = self.local_path(self.settings.source)
         try:
             info = path.stat()
             if stat.S_ISDIR(info.st_mode):
@@ -779,10 +779,10 @@ class CsvDropAdapter(Adapter):
 
     def _fetch_path(self, cursor: str | None) -> Fetched:
         limit = self.settings.max_bytes
-        path = Path(self.settings.source)
+        path = self.local_path(self.settings.source)
         try:
             if path.is_dir():
-                path = self._newest(path)
+                path = self.local_path(self._newest(path))  # a link in the folder, too
             with path.open("rb") as handle:
                 before = os.fstat(handle.fileno())
                 if not stat.S_ISREG(before.st_mode):

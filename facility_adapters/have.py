@@ -348,7 +348,8 @@ class HaveAdapter(Adapter):
     async def _read(self) -> bytes:
         cfg = self.config
         if cfg.path is not None:
-            return await asyncio.to_thread(_read_file, cfg.path, cfg.max_bytes)
+            path = str(self.local_path(cfg.path))
+            return await asyncio.to_thread(_read_file, path, cfg.max_bytes)
         assert cfg.url is not None
         async with cfg.session(XML_ACCEPT) as session:
             result = await http_get(session, URL(cfg.url), max_bytes=cfg.max_bytes)

@@ -80,9 +80,8 @@ async def list_feeds(request: web.Request) -> FeedList:
 async def create_feed(request: web.Request, body: FeedIn) -> web.StreamResponse:
     """`config` is validated by the kind's model; secret settings are stored but never shown back."""
     authorize(request, Action.FEED_MANAGE, Resource("feed", facility_id=body.facility_id))
-    feeds.check_local_paths(body.config, request.app[SETTINGS].allowed_feed_dirs)
     async with transaction(request.app[POOL]) as conn:
-        feed = await feeds.create_feed(conn, body)
+        feed = await feeds.create_feed(conn, body, request.app[SETTINGS].allowed_feed_dirs)
         await record_success(
             request, conn, Action.FEED_MANAGE, "feed", feed.id, {"op": "create", "kind": feed.kind}
         )
@@ -107,9 +106,14 @@ async def get_feed(request: web.Request) -> web.StreamResponse:
 async def update_feed(request: web.Request, body: FeedPatch) -> web.StreamResponse:
     feed_id = path_id(request)
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
-    feeds.check_local_paths(body.config or {}, request.app[SETTINGS].allowed_feed_dirs)
     async with transaction(request.app[POOL]) as conn:
-        feed = await feeds.update_feed(conn, feed_id, body, if_match_version(request))
+        feed = await feeds.update_feed(
+            conn,
+            feed_id,
+            body,
+            if_match_version(request),
+            request.app[SETTINGS].allowed_feed_dirs,
+        )
         await record_success(
             request,
             conn,
@@ -132,7 +136,9 @@ async def check_feed(request: web.Request) -> CheckResult:
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
     async with acquire(request.app[POOL]) as conn:
         await feeds.get_feed(conn, feed_id)
-    problem = await coordinator.check_feed(request.app[POOL], feed_id)
+    problem = await coordinator.check_feed(
+        request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
+    )
     return CheckResult(ok=not problem, problem=problem)
 
 
@@ -143,7 +149,9 @@ async def poll_feed(request: web.Request) -> PollResult:
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
     async with acquire(request.app[POOL]) as conn:
         await feeds.get_feed(conn, feed_id)
-    outcome = await coordinator.poll_feed(request.app[POOL], feed_id)
+    outcome = await coordinator.poll_feed(
+        request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
+    )
     if outcome is None:
         return PollResult(
             polled=False,

@@ -164,9 +164,8 @@ async def feed_create(request: web.Request) -> web.StreamResponse:
                 }
             )
             authorize(request, Action.FEED_MANAGE, Resource("feed", facility_id=data.facility_id))
-            feeds.check_local_paths(data.config, request.app[SETTINGS].allowed_feed_dirs)
             async with transaction(request.app[POOL]) as conn:
-                feed = await feeds.create_feed(conn, data)
+                feed = await feeds.create_feed(conn, data, request.app[SETTINGS].allowed_feed_dirs)
                 await record_success(
                     request, conn, Action.FEED_MANAGE, "feed", feed.id, {"op": "create"}
                 )
@@ -206,12 +205,16 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
     if action in ("check", "poll"):
         authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
         if action == "check":
-            problem = await coordinator.check_feed(request.app[POOL], feed_id)
+            problem = await coordinator.check_feed(
+                request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
+            )
             notice = (
                 "Check passed: the source answers." if not problem else f"Check failed: {problem}"
             )
         else:
-            outcome = await coordinator.poll_feed(request.app[POOL], feed_id)
+            outcome = await coordinator.poll_feed(
+                request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
+            )
             if outcome is None:
                 notice = "Not polled: a listening feed, or another instance is polling it now."
             elif outcome.result is not None:
@@ -238,9 +241,10 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
                 }
             )
             authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
-            feeds.check_local_paths(patch.config or {}, request.app[SETTINGS].allowed_feed_dirs)
             async with transaction(request.app[POOL]) as conn:
-                await feeds.update_feed(conn, feed_id, patch, None)
+                await feeds.update_feed(
+                    conn, feed_id, patch, None, request.app[SETTINGS].allowed_feed_dirs
+                )
                 await record_success(
                     request, conn, Action.FEED_MANAGE, "feed", feed_id, {"op": "update"}
                 )

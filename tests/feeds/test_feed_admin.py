@@ -223,3 +223,57 @@ async def test_feed_page_marks_the_last_error_resolved_once_a_later_poll_succeed
     assert "Nov 30, 2026 9:05:00 AM CST" in recovered
     listing = await (await client.get("/admin/feeds")).text()
     assert "connection refused" not in listing and "last error resolved" in listing
+
+
+@pytest.mark.parametrize(
+    ("kind", "config"),
+    [
+        ("csv", {"source": " /etc/passwd"}),
+        ("csv", {"source": "\t/etc"}),
+        ("have", {"path": " /etc/outside.xml"}),
+    ],
+)
+async def test_a_path_with_leading_space_is_checked_as_the_adapter_reads_it(
+    client: Any, setup: Any, settings: Any, kind: str, config: dict[str, Any]
+) -> None:
+    resp = await client.post(
+        "/api/v1/feeds",
+        json={"facility_id": setup["facility"].id, "kind": kind, "name": "x", "config": config},
+        headers=setup["admin"],
+    )
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["errors"][0]["field"].startswith("config.")
+
+
+async def test_a_symlink_in_a_drop_folder_that_leads_outside_is_not_followed(
+    client: Any, setup: Any, settings: Any, tmp_path_factory: Any, conn: Any
+) -> None:
+    from bedboard import coordinator
+    from bedboard.context import POOL
+
+    outside = tmp_path_factory.mktemp("outside") / "secret.csv"
+    outside.write_text("SECRET-OUTSIDE-FILE,1,1,0,2026-11-30T00:00:00Z\n", encoding="utf-8")
+    drops = settings.data_dir / "feeds" / "linked"
+    drops.mkdir(parents=True)
+    (drops / "census.csv").symlink_to(outside)
+    created = await client.post(
+        "/api/v1/feeds",
+        json={
+            "facility_id": setup["facility"].id,
+            "kind": "csv",
+            "name": "linked",
+            "config": {"source": str(drops)},
+        },
+        headers=setup["admin"],
+    )
+    assert created.status == 201, await created.text()
+    feed_id = (await created.json())["id"]
+    outcome = await coordinator.poll_feed(
+        client.app[POOL], feed_id, allowed_dirs=settings.allowed_feed_dirs
+    )
+    assert outcome is not None and "outside the feed folders" in outcome.error
+    quarantine = await conn.fetch("SELECT raw FROM feed_quarantine WHERE feed_id = $1", feed_id)
+    assert all("SECRET-OUTSIDE-FILE" not in r["raw"] for r in quarantine)
+    # Polling through the API (what an administrator's "poll now" does) is refused alike.
+    polled = await client.post(f"/api/v1/feeds/{feed_id}/poll", headers=setup["admin"])
+    assert "outside the feed folders" in await polled.text()
