@@ -53,7 +53,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -693,6 +693,20 @@ def _parse_measure_reports(resources: list[tuple[int, dict[str, Any]]]) -> FhirP
 _SKIPPED = ";skipped="
 
 
+# How far past the fetch time a stored cursor may be (clock skew between servers).
+CURSOR_SKEW = timedelta(minutes=5)
+
+
+def within_horizon(stamp: str | None, fetched_at: datetime) -> str | None:
+    """``stamp`` if it may be a cursor: no later than the fetch time plus the skew. One bed
+    dated in the future must not become the cursor, or every later real change (all
+    older than it) would be skipped for as long as that bed exists."""
+    when = instant(stamp) if stamp else None
+    if when is None or when > fetched_at + CURSOR_SKEW:
+        return None
+    return stamp
+
+
 def split_cursor(cursor: str | None) -> tuple[str | None, int]:
     """The locations cursor: the newest meta.lastUpdated seen, and how many polls in a row
     were skipped since the last full read (``<instant>;skipped=<n>``)."""
@@ -850,6 +864,7 @@ class FhirAdapter(Adapter):
     async def _fetch_locations(self, session: aiohttp.ClientSession, cursor: str | None) -> Fetched:
         cfg = self.config
         since, skipped = split_cursor(cursor)
+        since = within_horizon(since, datetime.now(UTC))  # a cursor stored before this rule
         if (
             since is not None
             and cfg.use_cursor
@@ -894,7 +909,8 @@ class FhirAdapter(Adapter):
             as_of_source=cfg.as_of_source,
             fallback_as_of=server_date or datetime.now(UTC),
         )
-        return Fetched(found.parsed, join_cursor(found.newest or since, 0))
+        newest = within_horizon(found.newest, server_date or datetime.now(UTC))
+        return Fetched(found.parsed, join_cursor(newest or since, 0))
 
     def _next_page(self, bundle: dict[str, Any], current: URL, seen: set[str]) -> URL | None:
         links = bundle.get("link")
@@ -936,4 +952,5 @@ class FhirAdapter(Adapter):
             if resource.get("resourceType") == "MeasureReport"
         ]
         found = _parse_measure_reports(reports)
-        return Fetched(found.parsed, found.newest or cursor)
+        newest = within_horizon(found.newest, result.date or datetime.now(UTC))
+        return Fetched(found.parsed, newest or cursor)

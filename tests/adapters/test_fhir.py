@@ -540,6 +540,7 @@ class FhirServer:
     delay_s: float = 0.0
     changed: int | None = 0  # the _summary=count answer; None: unsupported (400)
     next_link: str | None = None  # override page 1's next link
+    extra_beds: list[dict[str, Any]] = field(default_factory=list)  # added to page 1
     metadata: bytes = field(default_factory=lambda: fixture("capability_statement.json"))
     measure_reports: bytes = field(default_factory=lambda: fixture("measure_report_searchset.json"))
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -553,9 +554,11 @@ class FhirServer:
 
     def page(self, name: str) -> bytes:
         text = fixture(name).decode().replace(EXAMPLE_BASE, self.base)
-        if self.next_link is not None and name == "locations_page1.json":
+        if name == "locations_page1.json" and (self.next_link is not None or self.extra_beds):
             doc = json.loads(text)
-            doc["link"][1]["url"] = self.next_link
+            if self.next_link is not None:
+                doc["link"][1]["url"] = self.next_link
+            doc["entry"].extend({"resource": bed} for bed in self.extra_beds)
             text = json.dumps(doc)
         return text.encode()
 
@@ -669,6 +672,32 @@ async def test_the_cursor_is_not_used_when_it_cannot_help(
 async def test_a_nonsense_cursor_is_ignored(fhir_server: FhirServer) -> None:
     fetched = await adapter(fhir_server).fetch("c17")
     assert fhir_server.pages_read() == 2 and fetched.cursor == "2024-05-14T06:30:00.000-05:00"
+
+
+async def test_a_bed_dated_in_the_future_never_becomes_the_cursor(
+    fhir_server: FhirServer,
+) -> None:
+    future = {
+        "resourceType": "Location",
+        "id": "bed-from-the-future",
+        "meta": {"lastUpdated": "2099-01-01T00:00:00Z"},
+        "physicalType": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                    "code": "bd",
+                }
+            ]
+        },
+        "partOf": {"reference": "Location/psych-adult-3w"},
+    }
+    fhir_server.extra_beds.append(future)
+    fetched = await adapter(fhir_server).fetch(None)
+    assert fetched.cursor is None or "2099" not in fetched.cursor
+    # A far-future cursor stored before the rule is not trusted either: the poll reads all.
+    fhir_server.requests.clear()
+    again = await adapter(fhir_server).fetch("2099-01-01T00:00:00Z")
+    assert fhir_server.pages_read() == 2 and again.parsed.reports
 
 
 async def test_too_many_pages_stop_the_feed(fhir_server: FhirServer) -> None:
