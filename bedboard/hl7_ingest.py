@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -82,6 +83,15 @@ log = logging.getLogger(__name__)
 
 HL7_LOCK_CLASS = 0x6268  # advisory lock namespace: (HL7_LOCK_CLASS, feed id)
 MAX_CONNECTIONS = 64
+# One sender holds a connection or two; more from one address is someone crowding out
+# the real senders.
+MAX_CONNECTIONS_PER_ADDRESS = 8
+# A connection that sends nothing for this long is closed (a sender reconnects).
+IDLE_TIMEOUT_S = 300.0
+# Who may connect, as the enabled feeds' allowed_addresses say, is re-read this often.
+GATE_TTL_S = 10.0
+# A refusal that keeps happening is logged again at most this often (with a count).
+REFUSAL_LOG_INTERVAL_S = 60.0
 MESSAGE_RETENTION = timedelta(days=30)
 _LOG_ONCE_KEEP = 10_000
 
@@ -112,6 +122,46 @@ def _log_once(key: tuple[str, ...], message: str, *args: object) -> None:
         _logged.clear()
     _logged.add(key)
     log.warning(message, *args)
+
+
+_recurring: dict[tuple[str, ...], tuple[float, int]] = {}
+
+
+def _log_recurring(key: tuple[str, ...], message: str, *args: object) -> None:
+    """Log now, then at most once per REFUSAL_LOG_INTERVAL_S for the same key, saying how
+    many were left unlogged meanwhile: a flood stays visible without filling the log."""
+    now = time.monotonic()
+    last, suppressed = _recurring.get(key, (-REFUSAL_LOG_INTERVAL_S, 0))
+    if now - last < REFUSAL_LOG_INTERVAL_S:
+        _recurring[key] = (last, suppressed + 1)
+        return
+    if len(_recurring) >= _LOG_ONCE_KEEP:
+        _recurring.clear()
+    _recurring[key] = (now, 0)
+    extra = f" ({suppressed} more since the last report)" if suppressed else ""
+    log.warning(message + "%s", *args, extra)
+
+
+class _Gate:
+    """Which addresses may connect at all: when every enabled hl7 feed lists
+    ``allowed_addresses``, an address none of them admits is refused at accept time,
+    before it can hold a connection. Re-read from the database every GATE_TTL_S."""
+
+    def __init__(self, pool: database.Pool) -> None:
+        self._pool = pool
+        self._configs: list[Hl7Config] = []
+        self._read_at = -GATE_TTL_S
+
+    async def admits(self, peer_ip: str) -> bool:
+        if time.monotonic() - self._read_at >= GATE_TTL_S:
+            async with database.acquire(self._pool) as conn:
+                rows = await conn.fetch("SELECT config FROM feeds WHERE kind = 'hl7' AND enabled")
+            configs = []
+            for row in rows:
+                with contextlib.suppress(ValidationError):
+                    configs.append(Hl7Config.model_validate(row["config"]))
+            self._configs, self._read_at = configs, time.monotonic()
+        return not self._configs or any(cfg.admits(peer_ip) for cfg in self._configs)
 
 
 # --------------------------------------------------------------------------- handling
@@ -399,13 +449,31 @@ async def prune_messages(conn: Connection, keep: timedelta = MESSAGE_RETENTION) 
 # --------------------------------------------------------------------------- listener
 
 
-async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int) -> None:
+def _peer_ip(writer: Any) -> str:
     peer = writer.get_extra_info("peername")
-    peer_ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+
+async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int, gate: _Gate) -> None:
+    peer_ip = _peer_ip(writer)
     try:
+        try:
+            admitted = await gate.admits(peer_ip)
+        except database.DOWN_ERRORS:
+            admitted = True  # the messages themselves will be answered AE
+        if not admitted:
+            _log_recurring(
+                ("gate", peer_ip),
+                "HL7 listener: refused a connection from %s (no enabled feed admits it)",
+                peer_ip,
+            )
+            return
         while True:
             try:
-                raw: bytes = await reader.readblock()
+                raw: bytes = await asyncio.wait_for(reader.readblock(), IDLE_TIMEOUT_S)
+            except TimeoutError:
+                log.debug("HL7 peer %s: idle for %s s; closing", peer_ip, IDLE_TIMEOUT_S)
+                return
             except asyncio.IncompleteReadError as exc:
                 if exc.partial.strip():
                     log.info(
@@ -483,15 +551,26 @@ async def start_listener(
     Each connection reads blocks of at most ``limit`` bytes, hands each to ``handle`` and
     writes its ACK. Closing the returned server also closes the open connections."""
     tasks: dict[asyncio.Task[None], Any] = {}  # connection handler -> its writer
+    gate = _Gate(pool)
 
     def connected(reader: Any, writer: Any) -> None:
+        peer_ip = _peer_ip(writer)
         if len(tasks) >= MAX_CONNECTIONS:
-            _log_once(
+            _log_recurring(
                 ("crowded",), "HL7 listener: more than %d connections; refusing", MAX_CONNECTIONS
             )
             writer.close()
             return
-        task = asyncio.get_running_loop().create_task(_serve(pool, reader, writer, limit))
+        if sum(1 for w in tasks.values() if _peer_ip(w) == peer_ip) >= MAX_CONNECTIONS_PER_ADDRESS:
+            _log_recurring(
+                ("crowded", peer_ip),
+                "HL7 listener: %s already holds %d connections; refusing another",
+                peer_ip,
+                MAX_CONNECTIONS_PER_ADDRESS,
+            )
+            writer.close()
+            return
+        task = asyncio.get_running_loop().create_task(_serve(pool, reader, writer, limit, gate))
         tasks[task] = writer
         task.add_done_callback(lambda finished: tasks.pop(finished, None))
 

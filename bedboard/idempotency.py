@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bedboard.database import Connection
@@ -69,3 +70,14 @@ async def remember(
         status,
         body,
     )
+
+
+KEEP = timedelta(days=7)
+
+
+async def prune(conn: Connection, keep: timedelta = KEEP) -> int:
+    """Forget stored answers older than ``keep``: a retry comes within minutes, not weeks."""
+    status: str = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", keep
+    )
+    return int(status.rsplit(" ", 1)[-1])

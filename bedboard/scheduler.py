@@ -12,7 +12,18 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bedboard import auth, board, census, coordinator, database, logsafe, outbox, placements
+from bedboard import (
+    auth,
+    board,
+    census,
+    coordinator,
+    database,
+    hl7_ingest,
+    idempotency,
+    logsafe,
+    outbox,
+    placements,
+)
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,11 +49,12 @@ async def placement_clock(pool: database.Pool, settings: Settings) -> None:
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
+    """Retention, hourly: expired sessions and old login failures, idempotency keys past
+    7 days, HL7 control ids past the duplicate window, the outbox past 48 hours."""
     async with database.acquire(pool) as conn:
         await auth.purge_expired(conn, settings)
-        await conn.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '7 days'"
-        )
+        await idempotency.prune(conn)
+        await hl7_ingest.prune_messages(conn)
         await outbox.prune(conn, keep_hours=OUTBOX_KEEP_HOURS)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hl7.mllp import open_hl7_connection
 
-from bedboard import database
+from bedboard import database, feeds
 from bedboard.hl7_ingest import handle
 from tests.adapters.hl7_support import Site, adt, read_ack, site_factory
 
@@ -213,9 +213,20 @@ async def test_refusals(site_factory: Any) -> None:
     await peer.close()
 
 
-async def test_address_not_allowed(site_factory: Any) -> None:
+async def test_address_not_allowed(site_factory: Any, make_facility: Any) -> None:
+    """An address another feed admits may connect, but not send for this facility."""
     site: Site = await site_factory(
         units=["4EAST"], config={"allowed_addresses": ["10.0.0.0/8", "192.0.2.7"]}
+    )
+    other = await make_facility(name="Other hospital")
+    await feeds.create_feed(
+        site.conn,
+        feeds.FeedIn(
+            facility_id=other.id,
+            kind="hl7",
+            name="Other ADT",
+            config={"sending_facility": "OTHERHOSP", "allowed_addresses": ["127.0.0.1"]},
+        ),
     )
     peer = await site.peer()
     ack = await peer.send(adt("A01", "A1", minutes_ago(3), here="4EAST^401^1"))
