@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from bedboard.database import Connection
 from bedboard.fields import DbId
@@ -81,7 +81,7 @@ class FacilityIn(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     phone_main: Phone = ""
     phone_intake: Phone = ""
-    active: bool = True
+    active: StrictBool = True
     report_cadence_minutes: int = Field(default=720, ge=5, le=10080)
 
 
@@ -96,7 +96,7 @@ class FacilityPatch(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     phone_main: Phone | None = None
     phone_intake: Phone | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     report_cadence_minutes: int | None = Field(default=None, ge=5, le=10080)
 
 
@@ -135,11 +135,11 @@ class UnitIn(BaseModel):
     gender: Gender = Gender.ANY
     security_level: SecurityLevel = SecurityLevel.STANDARD
     specialties: list[Tag] = Field(default_factory=list, max_length=30)
-    accepts_involuntary: bool = True
-    accepts_court_ordered: bool = True
+    accepts_involuntary: StrictBool = True
+    accepts_court_ordered: StrictBool = True
     payers: list[Tag] = Field(default_factory=list, max_length=30)
     licensed_beds: int = Field(ge=0, le=2000)
-    active: bool = True
+    active: StrictBool = True
 
 
 class UnitPatch(BaseModel):
@@ -149,11 +149,11 @@ class UnitPatch(BaseModel):
     gender: Gender | None = None
     security_level: SecurityLevel | None = None
     specialties: list[Tag] | None = Field(default=None, max_length=30)
-    accepts_involuntary: bool | None = None
-    accepts_court_ordered: bool | None = None
+    accepts_involuntary: StrictBool | None = None
+    accepts_court_ordered: StrictBool | None = None
     payers: list[Tag] | None = Field(default=None, max_length=30)
     licensed_beds: int | None = Field(default=None, ge=0, le=2000)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 # What a unit accepts may be kept current by its own facility's staff.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
 from bedboard import board, census, outbox
 from bedboard.census import CensusReport, Outcome
@@ -46,7 +46,7 @@ class FeedIn(BaseModel):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Validated by the adapter kind."
     )
-    enabled: bool = True
+    enabled: StrictBool = True
     poll_interval_s: int = Field(default=300, ge=10, le=86400)
     mappings: dict[str, int] = Field(
         default_factory=dict, description="Source identifier → unit id."
@@ -62,7 +62,7 @@ class FeedPatch(BaseModel):
     config: dict[str, Any] | None = Field(
         default=None, description="Replaces the settings; secret fields left out keep their value."
     )
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     poll_interval_s: int | None = Field(default=None, ge=10, le=86400)
     mappings: dict[str, int] | None = None
 

@@ -13,6 +13,7 @@ form it cannot store (and answers 500).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,8 +26,14 @@ MAX_YEAR = 2099
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 
 
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+
+
 def _not_a_number(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """Pydantic would read ``1700000000`` or ``"0.5"`` as seconds since 1970; a client
+    that sends a number meant something else."""
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric or (isinstance(value, str) and _NUMBER.fullmatch(value)):
         raise ValueError("give a date and time in RFC 3339, e.g. 2026-11-28T22:15:00-06:00")
     return value
 

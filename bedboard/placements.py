@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from bedboard import board, matching, outbox
 from bedboard.auth import Principal, Role
@@ -150,7 +150,7 @@ class NeedsIn(BaseModel):
         "mixed), mixed (mixed only), any. Unset: from the person's sex (other or unknown: "
         "mixed only).",
     )
-    override: bool = Field(
+    override: StrictBool = Field(
         default=False,
         description="The liaison deliberately chose an age group or unit gender that the "
         "person's age or sex would not give (recorded on the timeline). Without it, a "
@@ -158,7 +158,7 @@ class NeedsIn(BaseModel):
     )
     specialties: list[Tag] = Field(default_factory=list, max_length=10)
     security_level: SecurityLevel | None = None
-    involuntary: bool = True
+    involuntary: StrictBool = True
     payer: Tag | None = None
 
 

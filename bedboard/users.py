@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -72,7 +73,7 @@ class UserPatch(BaseModel):
     phone: Phone | None = None
     role: Role | None = None
     password: str | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     facility_ids: list[DbId] | None = Field(default=None, max_length=200)
     court_id: DbId | None = None
 

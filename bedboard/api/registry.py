@@ -237,6 +237,7 @@ _ERROR_TEXT = {
     404: "Not found",
     413: "Body too large",
     415: "Wrong media type",
+    409: "Conflicts with what exists",
     422: "Invalid fields",
     503: "Database unavailable; retry after the Retry-After delay",
 }
@@ -319,6 +320,10 @@ def openapi_document() -> dict[str, Any]:
         codes = {400, 422, 503} | ({401, 403} if not ep.public else set())
         if _PATH_PARAM.search(ep.path):
             codes.add(404)
+        if ep.body is not None:
+            codes |= {413, 415}  # too large; not JSON
+        if ep.method == "POST" and ep.status == 201:
+            codes.add(409)  # it exists already, or conflicts with what does
         for code in sorted(codes):
             description = ep.extra_responses.get(code, _ERROR_TEXT.get(code, "Error"))
             op["responses"][str(code)] = {

@@ -126,7 +126,7 @@ async def password_login(
     summary="Sign in with email and password",
     tag="session",
     public=True,
-    responses={429: "Too many failed sign-ins"},
+    responses={401: "Wrong email or password", 429: "Too many failed sign-ins"},
 )
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     """Opens a browser session (cookie ``bb_session``). The answer carries the CSRF token."""

@@ -103,3 +103,20 @@ async def test_a_body_that_is_not_the_gzip_it_claims_is_a_400_and_the_connection
     assert resp.status == 400, await resp.text()
     again = await world.call("liaison", "GET", "/api/v1/placements")
     assert again.status == 200
+
+
+async def test_booleans_and_times_are_strict(world: World, client: Any) -> None:
+    yes = await world.call(
+        "admin", "PATCH", f"/api/v1/facilities/{world.ids['facility_a']}", json={"active": "yes"}
+    )
+    assert yes.status == 422
+    history = await world.call("admin", "GET", f"/api/v1/units/{world.ids['a1']}/history?to=0.5")
+    assert history.status == 422
+
+
+async def test_the_api_document_names_the_answers_a_client_can_get(client: Any) -> None:
+    doc = await (await client.get("/api/openapi.json")).json()
+    login = doc["paths"]["/api/v1/login"]["post"]["responses"]
+    assert {"200", "401", "429"} <= set(login)
+    created = doc["paths"]["/api/v1/placements"]["post"]["responses"]
+    assert "409" in created and "201" in created
