@@ -53,7 +53,10 @@ def _is_list(annotation: Any) -> bool:
 
 
 def _is_bool(annotation: Any) -> bool:
-    return annotation is bool or bool in typing.get_args(annotation)
+    """``bool``, ``StrictBool`` (an Annotated bool), or either of them or None."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is bool or any(_is_bool(a) for a in typing.get_args(annotation))
 
 
 def form_data(form: Form, model: type[BaseModel], *, partial: bool = False) -> dict[str, Any]:
