@@ -305,7 +305,10 @@ async def get_token(conn: Connection, token_id: int) -> Token:
 
 
 async def issue_token(conn: Connection, data: TokenIn) -> TokenCreated:
-    await get_user(conn, data.user_id)
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", data.user_id):
+        # A reference in the body to something missing is the body's fault (422), not a
+        # missing resource at this address (404).
+        raise _reference_problem("user_id", "no such user")
     new = await auth.create_token(conn, data.user_id, data.name)
     token = await get_token(conn, new.id)
     return TokenCreated(**token.model_dump(), token=new.token)
