@@ -63,7 +63,9 @@ def topics_for(principal: Principal) -> frozenset[str]:
     if principal.role is Role.COURT:
         return frozenset({outbox.BOARD, placements.COURT})
     if principal.role is Role.FACILITY:
-        return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS})
+        # Their own referrals only: a placement's frames name every facility referred,
+        # who accepted and others' declines, which a receiving facility may not see.
+        return frozenset({outbox.BOARD, placements.REFERRALS})
     return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS, placements.COURT})
 
 

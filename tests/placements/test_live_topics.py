@@ -36,9 +36,10 @@ async def subscribe(world: World, who: str, topics: list[str]) -> Any:
 async def test_each_user_sees_only_the_placement_changes_the_api_would_show(world: World) -> None:
     sockets = {
         who: await subscribe(world, who, ["placements", "referrals"])
-        for who in ("liaison", "facility_a", "facility_b", "court", "other_court")
-        if who not in ("court", "other_court")
+        for who in ("liaison",)
     }
+    for facility in ("facility_a", "facility_b"):
+        sockets[facility] = await subscribe(world, facility, ["referrals"])
     sockets["court"] = await subscribe(world, "court", ["court"])
     sockets["other_court"] = await subscribe(world, "other_court", ["court"])
     placement = await world.create()
@@ -59,7 +60,8 @@ async def test_each_user_sees_only_the_placement_changes_the_api_would_show(worl
         ("placements", "accepted"),
         ("referrals", "accepted"),
     ]
-    assert events["facility_a"] == events["liaison"][1:]  # from the moment it was referred
+    # A facility hears of its own referrals only (never the placement's other frames).
+    assert events["facility_a"] == [("referrals", "pending"), ("referrals", "accepted")]
     assert events["facility_b"] == []
     # The court sees status changes only: no referral events, no facility ids.
     assert events["court"] == [("court", "open"), ("court", "accepted")]
@@ -77,6 +79,23 @@ async def test_viewers_and_courts_cannot_subscribe_to_placement_details(world: W
         ("viewer", "court"),
         ("court", "referrals"),
         ("court", "placements"),
+        ("facility_a", "placements"),
     ):
         with pytest.raises(PermissionError, match="not allowed"):
             await subscribe(world, who, [topic])
+
+
+async def test_a_facility_never_hears_of_another_facilitys_referral(world: World) -> None:
+    facility_a = await subscribe(world, "facility_a", ["referrals"])
+    placement = await world.create()
+    ref_a, ref_b = await world.refer(placement["id"], "a1", "b1")
+    await world.call(
+        "facility_b", "POST", f"/api/v1/referrals/{ref_b}/decline", json={"reason": "no_bed"}
+    )
+    got = await frames(facility_a)
+    await facility_a.close()
+    assert got, "its own referral's frame arrives"
+    for frame in got:
+        assert frame["data"]["referral_id"] == ref_a
+        assert frame["data"]["facility_id"] == world.ids["facility_a"]
+        assert str(world.ids["facility_b"]) not in str(frame["data"].get("facility_ids", ""))
