@@ -1619,6 +1619,20 @@ async def transition(
                 change.outcome.value,
                 change.note,
             )
+        data: dict[str, Any] = {"outcome": change.outcome.value if change.outcome else None}
+        if change.note:
+            # The text stays in rows that access rules cover and that can be corrected
+            # (the outcome note, or a follow-up note); the append-only timeline only says
+            # that there is one.
+            if wanted is not Status.CLOSED:
+                data["note_id"] = await conn.fetchval(
+                    "INSERT INTO placement_notes (placement_id, body, author_id)"
+                    " VALUES ($1, $2, $3) RETURNING id",
+                    placement_id,
+                    change.note,
+                    actor.user_id,
+                )
+            data["has_note"] = True
         await _event(
             conn,
             placement_id,
@@ -1626,7 +1640,7 @@ async def transition(
             "transition",
             from_state=current.value,
             to_state=wanted.value,
-            data={"outcome": change.outcome.value if change.outcome else None, "note": change.note},
+            data=data,
         )
         await _publish(conn, placement_id, wanted.value, referral_ids=referral_ids, unit_ids=units)
 

@@ -35,3 +35,12 @@ ALTER TABLE placements
 -- A call-back number for the people others must reach (a referring liaison, on the
 -- receiving facility's referral card).
 ALTER TABLE users ADD COLUMN phone text NOT NULL DEFAULT '' CHECK (length(phone) <= 40);
+
+-- Free text does not belong in the append-only timeline: a transition's note was copied
+-- into its event. The text stays where it is kept and access-controlled (a closed
+-- placement's outcome note); the event keeps only that a note existed.
+ALTER TABLE placement_events DISABLE TRIGGER placement_events_no_update_delete;
+UPDATE placement_events
+   SET data = (data - 'note') || jsonb_build_object('has_note', COALESCE(data->>'note', '') <> '')
+ WHERE kind = 'transition' AND data ? 'note';
+ALTER TABLE placement_events ENABLE TRIGGER placement_events_no_update_delete;

@@ -341,3 +341,30 @@ async def test_the_placement_list_filters_by_status_court_liaison_and_overdue(wo
         fresh["id"],
     }
     assert await ids("status=closed") == set()
+
+
+async def test_a_transition_note_is_kept_in_a_row_and_the_timeline_only_says_there_is_one(
+    world: World,
+) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    (ref,) = await world.refer(pid, "a1")
+    await world.call("facility_a", "POST", f"/api/v1/referrals/{ref}/accept")
+    url = f"/api/v1/placements/{pid}/transition"
+    moving = "Transport by deputy; medication given at 21:00"
+    resp = await world.call("liaison", "POST", url, json={"to": "in_transit", "note": moving})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert [n["body"] for n in body["notes"]] == [moving]  # an access-controlled note row
+    closing = "Released by the judge at the hearing"
+    placement2 = await world.create()
+    resp = await world.call(
+        "liaison",
+        "POST",
+        f"/api/v1/placements/{placement2['id']}/transition",
+        json={"to": "closed", "outcome": "released", "note": closing},
+    )
+    assert (await resp.json())["outcome_note"] == closing
+    rows = await world.conn.fetch("SELECT data FROM placement_events WHERE kind = 'transition'")
+    assert rows and all(r["data"].get("has_note") for r in rows)
+    assert all(moving not in str(r["data"]) and closing not in str(r["data"]) for r in rows)
