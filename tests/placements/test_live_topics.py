@@ -35,8 +35,7 @@ async def subscribe(world: World, who: str, topics: list[str]) -> Any:
 
 async def test_each_user_sees_only_the_placement_changes_the_api_would_show(world: World) -> None:
     sockets = {
-        who: await subscribe(world, who, ["placements", "referrals"])
-        for who in ("liaison",)
+        who: await subscribe(world, who, ["placements", "referrals"]) for who in ("liaison",)
     }
     for facility in ("facility_a", "facility_b"):
         sockets[facility] = await subscribe(world, facility, ["referrals"])
