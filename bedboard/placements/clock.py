@@ -1,0 +1,102 @@
+"""The placement clock (the scheduler's entry points): hold expiry and deadline alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bedboard import outbox
+from bedboard.database import Connection
+from bedboard.placements.locks import _lock_referral
+from bedboard.placements.referrals import _release_hold, _reopen_after_release
+from bedboard.placements.timeline import _event, _events, _publish
+
+ALERTS_LOCK_KEY = 0x6265_6462_616C_7274  # "bedbalrt"
+
+
+async def expire_holds(conn: Connection, now: datetime) -> int:
+    """Expire accepted referrals whose hold ran out: the bed returns to the board and the
+    placement is open again. Returns how many expired."""
+    due = await conn.fetch(
+        "SELECT id FROM referrals WHERE hold_active AND hold_expires_at <= $1 ORDER BY id", now
+    )
+    count = 0
+    for row in due:
+        async with conn.transaction():
+            placement, referral = await _lock_referral(conn, row["id"])
+            if not (
+                referral["hold_active"]
+                and referral["hold_expires_at"]
+                and referral["hold_expires_at"] <= now
+            ):
+                continue  # changed meanwhile
+            await _release_hold(conn, referral)
+            await conn.execute(
+                "UPDATE referrals SET status = 'expired' WHERE id = $1", referral["id"]
+            )
+            await _event(
+                conn,
+                placement["id"],
+                None,
+                "hold_expired",
+                data={"referral_id": referral["id"], "unit_id": referral["unit_id"]},
+            )
+            await _reopen_after_release(conn, placement, referral, "hold expired")
+            await _publish(
+                conn,
+                placement["id"],
+                "hold_expired",
+                referral_ids=[referral["id"]],
+                unit_ids=[referral["unit_id"]],
+            )
+            count += 1
+    return count
+
+
+def alert_points(hours: Sequence[int]) -> list[tuple[str, timedelta]]:
+    """Named points before a deadline, plus the deadline itself ("passed")."""
+    return [(f"{h}h", timedelta(hours=h)) for h in sorted(set(hours), reverse=True)] + [
+        ("passed", timedelta(0))
+    ]
+
+
+async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence[int]) -> int:
+    """Raise each due alert once per placement that is not admitted or closed; return how
+    many were announced. A point that had already passed when the placement was created
+    is recorded without an announcement (its countdown already shows it)."""
+    announced = 0
+    pending: list[tuple[str, dict[str, Any]]] = []
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ALERTS_LOCK_KEY):
+            return 0
+        for point, before in alert_points(hours):
+            rows = await conn.fetch(
+                """
+                INSERT INTO placement_alerts (placement_id, point, raised_at)
+                SELECT p.id, $2, $3 FROM placements p
+                 WHERE p.deadline_at IS NOT NULL AND p.status NOT IN ('admitted', 'closed')
+                   AND p.deadline_at - $1::interval <= $3
+                ON CONFLICT DO NOTHING
+                RETURNING placement_id,
+                          (SELECT deadline_at - $1::interval >= created_at FROM placements
+                            WHERE id = placement_id) AS announce
+                """,
+                before,
+                point,
+                now,
+            )
+            for row in rows:
+                if not row["announce"] and point != "passed":
+                    continue
+                await _event(
+                    conn,
+                    row["placement_id"],
+                    None,
+                    "deadline_alert",
+                    data={"point": point, "at": now.isoformat()},
+                )
+                pending += await _events(conn, row["placement_id"], f"deadline_{point}")
+                announced += 1
+        await outbox.append(conn, pending)  # one NOTIFY for the whole run
+    return announced

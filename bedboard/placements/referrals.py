@@ -1,0 +1,252 @@
+"""The referral: refer, accept (hold a bed), decline, withdraw, reopen after a release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from bedboard.auth import Principal
+from bedboard.database import Connection
+from bedboard.placements.errors import _referral_illegal
+from bedboard.placements.locks import _lock, _lock_referral
+from bedboard.placements.models import DeclineReason, ReferralStatus, Status
+from bedboard.placements.timeline import _event, _publish
+from bedboard.problems import Problem, conflict
+
+
+async def refer(
+    conn: Connection, placement_id: int, unit_ids: Sequence[int], actor: Principal
+) -> list[int]:
+    """Send referrals to units; the placement must be open. Returns the new referral ids."""
+    async with conn.transaction():
+        row = await _lock(conn, placement_id)
+        if row["status"] != Status.OPEN:
+            raise Problem(
+                409,
+                f"Referrals are sent while a placement is open; this one is {row['status']}.",
+                code="illegal-transition",
+                extra={"current": row["status"], "allowed": []},
+            )
+        units = await conn.fetch(
+            "SELECT u.id FROM units u JOIN facilities f ON f.id = u.facility_id"
+            " WHERE u.id = ANY($1::bigint[]) AND u.active AND f.active",
+            list(unit_ids),
+        )
+        missing = sorted(set(unit_ids) - {r["id"] for r in units})
+        if missing:
+            raise Problem(
+                422,
+                "Some units do not exist or are not active.",
+                code="validation-error",
+                errors=[
+                    {
+                        "field": "unit_ids",
+                        "in": "body",
+                        "message": f"unit {u} is not available",
+                        "type": "reference",
+                    }
+                    for u in missing
+                ],
+            )
+        ids = []
+        for unit_id in sorted(set(unit_ids)):
+            try:
+                async with conn.transaction():
+                    referral_id = await conn.fetchval(
+                        "INSERT INTO referrals (placement_id, unit_id, created_by)"
+                        " VALUES ($1, $2, $3) RETURNING id",
+                        placement_id,
+                        unit_id,
+                        actor.user_id,
+                    )
+            except asyncpg.UniqueViolationError:
+                raise conflict(
+                    f"Unit {unit_id} already has an open referral for this placement."
+                ) from None
+            ids.append(int(referral_id))
+            await _event(
+                conn,
+                placement_id,
+                actor,
+                "referral_sent",
+                data={"referral_id": referral_id, "unit_id": unit_id},
+            )
+        await _publish(conn, placement_id, "referred", referral_ids=ids)
+        return ids
+
+
+async def _release_hold(conn: Connection, referral: Any) -> None:
+    if referral["hold_active"]:
+        await conn.execute(
+            "UPDATE unit_census SET held = held - 1 WHERE unit_id = $1 AND held > 0",
+            referral["unit_id"],
+        )
+        await conn.execute(
+            "UPDATE referrals SET hold_active = false, hold_expires_at = NULL WHERE id = $1",
+            referral["id"],
+        )
+
+
+async def accept(conn: Connection, referral_id: int, actor: Principal, hold: timedelta) -> None:
+    """Accept a pending referral: hold one bed, move the placement to ``accepted``, and
+    withdraw the placement's other pending referrals. 409 when the bed was just taken."""
+    async with conn.transaction():
+        placement, referral = await _lock_referral(conn, referral_id)
+        if referral["status"] != ReferralStatus.PENDING:
+            raise _referral_illegal(referral["status"], "accepted")
+        if placement["status"] != Status.OPEN:
+            raise Problem(
+                409,
+                f"The placement is already {placement['status']}; it no longer needs a bed.",
+                code="placement-not-open",
+                extra={"current": placement["status"], "allowed": []},
+            )
+        held = await conn.fetchval(
+            "UPDATE unit_census SET held = held + 1"
+            " WHERE unit_id = $1 AND available - held > 0 RETURNING held",
+            referral["unit_id"],
+        )
+        if held is None:
+            raise Problem(
+                409,
+                "The bed was just taken: this unit has no free bed left. Update the census "
+                "if a bed is free, or decline.",
+                code="bed-taken",
+            )
+        await conn.execute(
+            "UPDATE referrals SET status = 'accepted', hold_active = true, hold_expires_at = now() + $2,"
+            " responded_by = $3, responded_at = now() WHERE id = $1",
+            referral_id,
+            hold,
+            actor.user_id,
+        )
+        withdrawn = await conn.fetch(
+            "UPDATE referrals SET status = 'withdrawn', responded_at = now()"
+            " WHERE placement_id = $1 AND status = 'pending' AND id <> $2 RETURNING id",
+            placement["id"],
+            referral_id,
+        )
+        await conn.execute(
+            "UPDATE placements SET status = 'accepted', accepted_referral_id = $2, accepted_at = now(),"
+            " updated_at = now(), version = version + 1 WHERE id = $1",
+            placement["id"],
+            referral_id,
+        )
+        await _event(
+            conn,
+            placement["id"],
+            actor,
+            "referral_accepted",
+            from_state=placement["status"],
+            to_state=Status.ACCEPTED.value,
+            data={"referral_id": referral_id, "unit_id": referral["unit_id"]},
+        )
+        for row in withdrawn:
+            await _event(
+                conn,
+                placement["id"],
+                None,
+                "referral_withdrawn",
+                data={"referral_id": row["id"], "reason": "another unit accepted"},
+            )
+        await _publish(
+            conn,
+            placement["id"],
+            "accepted",
+            referral_ids=[referral_id, *[r["id"] for r in withdrawn]],
+            unit_ids=[referral["unit_id"]],
+        )
+
+
+async def _reopen_after_release(conn: Connection, placement: Any, referral: Any, kind: str) -> bool:
+    """An accepted referral ended (its bed already released): the placement is open again."""
+    if (
+        placement["status"] == Status.ACCEPTED
+        and placement["accepted_referral_id"] == referral["id"]
+    ):
+        await conn.execute(
+            "UPDATE placements SET status = 'open', accepted_referral_id = NULL, accepted_at = NULL,"
+            " updated_at = now(), version = version + 1 WHERE id = $1",
+            placement["id"],
+        )
+        await _event(
+            conn,
+            placement["id"],
+            None,
+            "reopened",
+            from_state=Status.ACCEPTED.value,
+            to_state=Status.OPEN.value,
+            data={"referral_id": referral["id"], "because": kind},
+        )
+        return True
+    return False
+
+
+async def _end_referral(
+    conn: Connection,
+    referral_id: int,
+    actor: Principal,
+    to: ReferralStatus,
+    data: dict[str, Any],
+    sql: str,
+    *args: Any,
+) -> None:
+    """Decline or withdraw a pending or accepted referral: release its bed if held (the
+    placement is then open again), record the event, publish. ``sql`` sets the status."""
+    async with conn.transaction():
+        placement, referral = await _lock_referral(conn, referral_id)
+        status = referral["status"]
+        if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
+            status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
+        ):
+            raise _referral_illegal(status, to.value)
+        await _release_hold(conn, referral)
+        await conn.execute(sql, referral_id, *args)
+        await _event(
+            conn,
+            placement["id"],
+            actor,
+            f"referral_{to.value}",
+            data={"referral_id": referral_id, "unit_id": referral["unit_id"], **data},
+        )
+        was_accepted = status == ReferralStatus.ACCEPTED
+        if was_accepted:
+            await _reopen_after_release(conn, placement, referral, to.value)
+        await _publish(
+            conn,
+            placement["id"],
+            to.value,
+            referral_ids=[referral_id],
+            unit_ids=[referral["unit_id"]] if was_accepted else [],
+        )
+
+
+async def decline(
+    conn: Connection, referral_id: int, reason: DeclineReason, note: str, actor: Principal
+) -> None:
+    await _end_referral(
+        conn,
+        referral_id,
+        actor,
+        ReferralStatus.DECLINED,
+        {"reason": reason.value},
+        "UPDATE referrals SET status = 'declined', decline_reason = $2, decline_note = $3,"
+        " responded_by = $4, responded_at = now() WHERE id = $1",
+        reason.value,
+        note,
+        actor.user_id,
+    )
+
+
+async def withdraw(conn: Connection, referral_id: int, actor: Principal) -> None:
+    await _end_referral(
+        conn,
+        referral_id,
+        actor,
+        ReferralStatus.WITHDRAWN,
+        {},
+        "UPDATE referrals SET status = 'withdrawn', responded_at = now() WHERE id = $1",
+    )
