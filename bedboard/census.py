@@ -389,3 +389,38 @@ async def history(
         limit,
     )
     return [HistoryEntry(**dict(r)) for r in rows]
+
+
+# --------------------------------------------------------------------------- bed holds
+# Placements hold beds; the census owns the counts, beside the CHECK (held <= available)
+# that makes the last bed go to exactly one acceptance.
+
+
+async def hold_bed(conn: Connection, unit_id: int) -> bool:
+    """Hold one free bed of the unit; False when none is free (someone took the last)."""
+    held = await conn.fetchval(
+        "UPDATE unit_census SET held = held + 1"
+        " WHERE unit_id = $1 AND available - held > 0 RETURNING held",
+        unit_id,
+    )
+    return held is not None
+
+
+async def release_bed(conn: Connection, unit_id: int) -> None:
+    """Give a held bed back to the board."""
+    await conn.execute(
+        "UPDATE unit_census SET held = held - 1 WHERE unit_id = $1 AND held > 0", unit_id
+    )
+
+
+async def occupy_held_bed(conn: Connection, unit_id: int) -> None:
+    """The person was admitted: the held bed becomes an occupied one."""
+    await conn.execute(
+        """
+        UPDATE unit_census
+           SET held = held - 1, available = available - 1,
+               occupied = CASE WHEN occupied IS NULL THEN NULL ELSE occupied + 1 END
+         WHERE unit_id = $1 AND held > 0
+        """,
+        unit_id,
+    )

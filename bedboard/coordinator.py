@@ -136,11 +136,7 @@ async def _poll_locked(
     try:
         async with database.transaction(pool) as conn:
             result = await feeds.ingest(conn, feed_id, fetched.parsed)
-            await conn.execute(
-                "UPDATE feeds SET cursor = COALESCE($2, cursor) WHERE id = $1",
-                feed_id,
-                fetched.cursor,
-            )
+            await feeds.save_cursor(conn, feed_id, fetched.cursor)
             state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
     except database.DOWN_ERRORS:
         raise

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
-from bedboard import auth, board, census, matching, placements, search, users
+from bedboard import auth, board, census, courts, matching, placements, search, users
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.facilities import (
@@ -239,13 +238,10 @@ async def load_facilities(conn: Connection, rng: random.Random) -> list[int]:
 async def load_courts(conn: Connection) -> list[int]:
     ids = []
     for name, circuit, fips in _COURTS:
-        court_id = await conn.fetchval(
-            "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
-            name,
-            circuit,
-            fips,
+        court = await courts.create_court(
+            conn, courts.CourtIn(name=name, circuit=circuit, county_fips=fips)
         )
-        ids.append(int(court_id))
+        ids.append(court.id)
     return ids
 
 
@@ -310,7 +306,7 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             creds = await load_users(conn, facility_ids, court_ids)
             await load_census(conn, rng, facility_ids)
             await load_placements(conn, rng)
-            await spread_history(conn)
+            await placements.spread_demo_history(conn)
             _write_credentials(data_dir, creds)
             return creds
         existing = _read_credentials(data_dir)
@@ -442,64 +438,6 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
                 {"to": step, "outcome": "withdrawn" if step == "closed" else None}
             )
             await placements.transition(conn, placement_id, change, liaison, None)
-
-
-async def spread_history(conn: Connection) -> bool:
-    """Give the demo placements a history over realistic times: each step between the
-    detention start and now, instead of all at the moment the demo loaded.
-
-    The timeline is append-only by trigger, so this runs with triggers off for the one
-    transaction (``session_replication_role = replica``), which needs a superuser: true
-    for the embedded server. Elsewhere the history keeps its load times (returns False).
-    """
-    try:
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.execute(
-                """
-                WITH steps AS (
-                    SELECT e.id, p.id AS placement_id,
-                           p.detention_start + (now() - p.detention_start)
-                             * (0.15 + 0.8 * (row_number() OVER w - 1)
-                                / GREATEST(count(*) OVER (PARTITION BY p.id) - 1, 1)) AS at
-                      FROM placement_events e JOIN placements p ON p.id = e.placement_id
-                    WINDOW w AS (PARTITION BY p.id ORDER BY e.id)
-                )
-                UPDATE placement_events e SET at = steps.at FROM steps WHERE steps.id = e.id
-                """
-            )
-            await conn.execute(
-                """
-                UPDATE referrals r SET
-                       created_at = (SELECT min(at) FROM placement_events e
-                                      WHERE e.kind = 'referral_sent'
-                                        AND (e.data->>'referral_id')::bigint = r.id),
-                       responded_at = CASE WHEN r.responded_at IS NULL THEN NULL ELSE
-                         (SELECT max(at) FROM placement_events e
-                           WHERE e.kind <> 'referral_sent'
-                             AND (e.data->>'referral_id')::bigint = r.id) END
-                """
-            )
-            await conn.execute(
-                """
-                UPDATE placements p SET
-                       created_at = (SELECT min(at) FROM placement_events WHERE placement_id = p.id),
-                       updated_at = (SELECT max(at) FROM placement_events WHERE placement_id = p.id),
-                       accepted_at = CASE WHEN p.accepted_at IS NULL THEN NULL ELSE
-                         (SELECT max(at) FROM placement_events WHERE placement_id = p.id
-                             AND kind = 'referral_accepted') END,
-                       admitted_at = CASE WHEN p.admitted_at IS NULL THEN NULL ELSE
-                         (SELECT max(at) FROM placement_events WHERE placement_id = p.id
-                             AND to_state = 'admitted') END,
-                       closed_at = CASE WHEN p.closed_at IS NULL THEN NULL ELSE
-                         (SELECT max(at) FROM placement_events WHERE placement_id = p.id
-                             AND to_state = 'closed') END
-                """
-            )
-            await conn.execute("SET LOCAL session_replication_role = DEFAULT")
-    except asyncpg.InsufficientPrivilegeError:
-        return False
-    return True
 
 
 async def simulator_token(conn: Connection, data_dir: Path) -> str:

@@ -628,3 +628,10 @@ async def record_attempt(conn: Connection, feed_id: int, attempt: Attempt) -> st
         elif state == "stopped":
             log.error("feed %s stopped (fix its settings): %s", feed_id, attempt.error)
     return state
+
+
+async def save_cursor(conn: Connection, feed_id: int, cursor: str | None) -> None:
+    """Where the next poll starts (an adapter's opaque cursor); None keeps the stored one."""
+    await conn.execute(
+        "UPDATE feeds SET cursor = COALESCE($2, cursor) WHERE id = $1", feed_id, cursor
+    )

@@ -29,7 +29,8 @@ Rooms: ``models`` (vocabularies, state tables, request and view models), ``error
 (refusals), ``order_types`` (the legal rule set and deadlines), ``views`` (read
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
 order), ``referrals`` (refer, accept, decline, withdraw), ``record`` (create, edit, move
-on, links, notes), ``clock`` (hold expiry and deadline alerts).
+on, links, notes), ``clock`` (hold expiry and deadline alerts), ``demo_history`` (the
+demo's placements moved to realistic times).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bedboard.placements.clock import (
     expire_holds,
     raise_deadline_alerts,
 )
+from bedboard.placements.demo_history import spread_demo_history
 from bedboard.placements.models import (
     DECLINE_LABELS,
     OUTCOME_LABELS,
@@ -176,6 +178,7 @@ __all__ = [
     "referrals_of",
     "scope",
     "set_order_deadline",
+    "spread_demo_history",
     "timeline",
     "transition",
     "update",

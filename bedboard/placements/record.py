@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from bedboard import matching
+from bedboard import census, matching
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.matching import MatchingError
@@ -330,16 +330,7 @@ async def transition(
         elif wanted is Status.ADMITTED:
             assert referral is not None
             if referral["hold_active"]:
-                # The held bed becomes an occupied one.
-                await conn.execute(
-                    """
-                    UPDATE unit_census
-                       SET held = held - 1, available = available - 1,
-                           occupied = CASE WHEN occupied IS NULL THEN NULL ELSE occupied + 1 END
-                     WHERE unit_id = $1 AND held > 0
-                    """,
-                    referral["unit_id"],
-                )
+                await census.occupy_held_bed(conn, referral["unit_id"])
                 await conn.execute(
                     "UPDATE referrals SET hold_active = false, hold_expires_at = NULL"
                     " WHERE id = $1",

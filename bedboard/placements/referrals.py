@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from bedboard import census
 from bedboard.auth import Principal
 from bedboard.database import Connection
 from bedboard.placements.errors import _referral_illegal
@@ -80,10 +81,7 @@ async def refer(
 
 async def _release_hold(conn: Connection, referral: Any) -> None:
     if referral["hold_active"]:
-        await conn.execute(
-            "UPDATE unit_census SET held = held - 1 WHERE unit_id = $1 AND held > 0",
-            referral["unit_id"],
-        )
+        await census.release_bed(conn, referral["unit_id"])
         await conn.execute(
             "UPDATE referrals SET hold_active = false, hold_expires_at = NULL WHERE id = $1",
             referral["id"],
@@ -104,12 +102,7 @@ async def accept(conn: Connection, referral_id: int, actor: Principal, hold: tim
                 code="placement-not-open",
                 extra={"current": placement["status"], "allowed": []},
             )
-        held = await conn.fetchval(
-            "UPDATE unit_census SET held = held + 1"
-            " WHERE unit_id = $1 AND available - held > 0 RETURNING held",
-            referral["unit_id"],
-        )
-        if held is None:
+        if not await census.hold_bed(conn, referral["unit_id"]):
             raise Problem(
                 409,
                 "The bed was just taken: this unit has no free bed left. Update the census "
