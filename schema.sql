@@ -1,0 +1,850 @@
+CREATE FUNCTION public.audit_log_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
+CREATE TABLE public.api_tokens (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    name text DEFAULT ''::text NOT NULL,
+    prefix text NOT NULL,
+    token_hash bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone
+);
+
+ALTER TABLE public.api_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.api_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor_id bigint,
+    actor text NOT NULL,
+    action text NOT NULL,
+    object_type text DEFAULT ''::text NOT NULL,
+    object_id text DEFAULT ''::text NOT NULL,
+    outcome text NOT NULL,
+    remote_addr text,
+    request_id text,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT audit_log_outcome_check CHECK ((outcome = ANY (ARRAY['success'::text, 'failure'::text, 'denied'::text])))
+);
+
+ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.board_outbox (
+    seq bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    topic text NOT NULL,
+    payload jsonb NOT NULL
+);
+
+CREATE TABLE public.census_history (
+    id bigint NOT NULL,
+    unit_id bigint NOT NULL,
+    staffed integer,
+    occupied integer,
+    blocked integer NOT NULL,
+    available integer NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    reported_by bigint
+);
+
+ALTER TABLE public.census_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.census_history_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.counties (
+    fips text NOT NULL,
+    name text NOT NULL,
+    state text DEFAULT 'MO'::text NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    CONSTRAINT counties_fips_check CHECK ((fips ~ '^[0-9]{5}$'::text)),
+    CONSTRAINT counties_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
+    CONSTRAINT counties_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
+);
+
+CREATE TABLE public.courts (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    circuit integer NOT NULL,
+    county_fips text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT courts_circuit_check CHECK (((circuit >= 1) AND (circuit <= 99))),
+    CONSTRAINT courts_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200)))
+);
+
+ALTER TABLE public.courts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.courts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.facilities (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    address text DEFAULT ''::text NOT NULL,
+    city text DEFAULT ''::text NOT NULL,
+    county_fips text NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    phone_main text DEFAULT ''::text NOT NULL,
+    phone_intake text DEFAULT ''::text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    report_cadence_minutes integer DEFAULT 720 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT facilities_kind_check CHECK ((kind = ANY (ARRAY['psychiatric_hospital'::text, 'general_hospital'::text, 'state_hospital'::text, 'crisis_stabilization'::text, 'residential_treatment'::text]))),
+    CONSTRAINT facilities_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
+    CONSTRAINT facilities_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision))),
+    CONSTRAINT facilities_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT facilities_report_cadence_minutes_check CHECK (((report_cadence_minutes >= 5) AND (report_cadence_minutes <= 10080)))
+);
+
+ALTER TABLE public.facilities ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.facilities_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.feed_mappings (
+    feed_id bigint NOT NULL,
+    source_id text NOT NULL,
+    unit_id bigint NOT NULL,
+    CONSTRAINT feed_mappings_source_id_check CHECK (((length(source_id) >= 1) AND (length(source_id) <= 200)))
+);
+
+CREATE TABLE public.feed_quarantine (
+    id bigint NOT NULL,
+    feed_id bigint NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    location text NOT NULL,
+    reason text NOT NULL,
+    raw text DEFAULT ''::text NOT NULL
+);
+
+ALTER TABLE public.feed_quarantine ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.feed_quarantine_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.feed_status (
+    feed_id bigint NOT NULL,
+    state text DEFAULT 'new'::text NOT NULL,
+    last_attempt_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_error text,
+    last_error_at timestamp with time zone,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    reports_applied bigint DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    CONSTRAINT feed_status_state_check CHECK ((state = ANY (ARRAY['new'::text, 'ok'::text, 'failing'::text, 'stopped'::text])))
+);
+
+CREATE TABLE public.feed_unmapped (
+    feed_id bigint NOT NULL,
+    source_id text NOT NULL,
+    first_seen timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen timestamp with time zone DEFAULT now() NOT NULL,
+    times bigint DEFAULT 1 NOT NULL
+);
+
+CREATE TABLE public.feeds (
+    id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    kind text NOT NULL,
+    name text NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    secrets jsonb DEFAULT '{}'::jsonb NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    poll_interval_s integer DEFAULT 300 NOT NULL,
+    cursor text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT feeds_kind_check CHECK ((kind ~ '^[a-z0-9_]{1,20}$'::text)),
+    CONSTRAINT feeds_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT feeds_poll_interval_s_check CHECK (((poll_interval_s >= 10) AND (poll_interval_s <= 86400)))
+);
+
+ALTER TABLE public.feeds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.feeds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.hl7_beds (
+    feed_id bigint NOT NULL,
+    bed text NOT NULL,
+    point_of_care text NOT NULL,
+    status text NOT NULL,
+    last_event_at timestamp with time zone NOT NULL,
+    CONSTRAINT hl7_beds_status_check CHECK ((status = ANY (ARRAY['O'::text, 'U'::text, 'C'::text, 'H'::text, 'I'::text, 'K'::text])))
+);
+
+CREATE TABLE public.hl7_messages (
+    sending_facility text NOT NULL,
+    control_id text NOT NULL,
+    feed_id bigint,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.idempotency_keys (
+    user_id bigint NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    status integer NOT NULL,
+    response jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.login_failures (
+    id bigint NOT NULL,
+    email text NOT NULL,
+    remote_addr text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.login_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.login_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.order_types (
+    code text NOT NULL,
+    label text NOT NULL,
+    statute text DEFAULT ''::text NOT NULL,
+    deadline_hours integer,
+    court_ordered boolean DEFAULT true NOT NULL,
+    "position" integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    court_required boolean DEFAULT true NOT NULL,
+    CONSTRAINT order_types_code_check CHECK ((code ~ '^[a-z0-9_]{1,40}$'::text)),
+    CONSTRAINT order_types_deadline_hours_check CHECK (((deadline_hours >= 1) AND (deadline_hours <= (24 * 400))))
+);
+
+CREATE TABLE public.outbox_counter (
+    only_row boolean DEFAULT true NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT outbox_counter_only_row_check CHECK (only_row)
+);
+
+CREATE TABLE public.placement_alerts (
+    placement_id bigint NOT NULL,
+    point text NOT NULL,
+    raised_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.placement_events (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor_id bigint,
+    actor text NOT NULL,
+    kind text NOT NULL,
+    from_state text,
+    to_state text,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+
+ALTER TABLE public.placement_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.placement_links (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    system text NOT NULL,
+    external_id text DEFAULT ''::text NOT NULL,
+    url text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_links_system_check CHECK (((length(btrim(system)) >= 1) AND (length(btrim(system)) <= 100))),
+    CONSTRAINT placement_links_url_check CHECK ((url ~ '^https?://'::text))
+);
+
+ALTER TABLE public.placement_links ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_links_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.placement_notes (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    body text NOT NULL,
+    author_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_notes_body_check CHECK (((length(btrim(body)) >= 1) AND (length(btrim(body)) <= 10000)))
+);
+
+ALTER TABLE public.placement_notes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_notes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE SEQUENCE public.placement_reference_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+CREATE TABLE public.placements (
+    id bigint NOT NULL,
+    reference text NOT NULL,
+    order_type text NOT NULL,
+    court_id bigint,
+    case_number text DEFAULT ''::text NOT NULL,
+    detention_start timestamp with time zone NOT NULL,
+    deadline_at timestamp with time zone,
+    county_fips text NOT NULL,
+    person_initials text NOT NULL,
+    person_birth_year integer,
+    person_age integer,
+    person_sex text NOT NULL,
+    population text NOT NULL,
+    gender text NOT NULL,
+    specialties text[] DEFAULT '{}'::text[] NOT NULL,
+    security_level text,
+    involuntary boolean DEFAULT true NOT NULL,
+    payer text,
+    clinical_notes text DEFAULT ''::text NOT NULL,
+    liaison_id bigint,
+    requesting_agency text DEFAULT ''::text NOT NULL,
+    requesting_officer text DEFAULT ''::text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    outcome text,
+    outcome_note text DEFAULT ''::text NOT NULL,
+    accepted_referral_id bigint,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    accepted_at timestamp with time zone,
+    admitted_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    version integer DEFAULT 1 NOT NULL,
+    population_override boolean DEFAULT false NOT NULL,
+    gender_override boolean DEFAULT false NOT NULL,
+    CONSTRAINT placements_closed_has_outcome CHECK (((status = 'closed'::text) = (outcome IS NOT NULL))),
+    CONSTRAINT placements_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'mixed'::text, 'any'::text]))),
+    CONSTRAINT placements_outcome_check CHECK ((outcome = ANY (ARRAY['released'::text, 'withdrawn'::text, 'order_expired'::text, 'diverted_outpatient'::text, 'other'::text]))),
+    CONSTRAINT placements_person_age_check CHECK (((person_age >= 0) AND (person_age <= 130))),
+    CONSTRAINT placements_person_birth_year_check CHECK (((person_birth_year >= 1900) AND (person_birth_year <= 2100))),
+    CONSTRAINT placements_person_initials_check CHECK ((person_initials ~ '^[A-Z]{1,4}$'::text)),
+    CONSTRAINT placements_person_sex_check CHECK ((person_sex = ANY (ARRAY['female'::text, 'male'::text, 'other'::text, 'unknown'::text]))),
+    CONSTRAINT placements_population_check CHECK ((population = ANY (ARRAY['adult'::text, 'adolescent'::text, 'child'::text, 'geriatric'::text]))),
+    CONSTRAINT placements_security_level_check CHECK ((security_level = ANY (ARRAY['open'::text, 'standard'::text, 'secure'::text, 'forensic'::text]))),
+    CONSTRAINT placements_status_check CHECK ((status = ANY (ARRAY['open'::text, 'accepted'::text, 'in_transit'::text, 'admitted'::text, 'closed'::text])))
+);
+
+ALTER TABLE public.placements ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placements_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.user_facilities (
+    user_id bigint NOT NULL,
+    facility_id bigint NOT NULL
+);
+
+CREATE TABLE public.users (
+    id bigint NOT NULL,
+    email text NOT NULL,
+    display_name text DEFAULT ''::text NOT NULL,
+    role text NOT NULL,
+    password_hash text,
+    court_id bigint,
+    disabled boolean DEFAULT false NOT NULL,
+    password_changed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    phone text DEFAULT ''::text NOT NULL,
+    CONSTRAINT users_court_scope CHECK (((role = 'court'::text) = (court_id IS NOT NULL))),
+    CONSTRAINT users_email_check CHECK (((email = lower(email)) AND (email ~~ '%_@_%'::text))),
+    CONSTRAINT users_phone_check CHECK ((length(phone) <= 40)),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'liaison'::text, 'facility'::text, 'court'::text, 'viewer'::text])))
+);
+
+CREATE VIEW public.principals AS
+ SELECT id AS user_id,
+    email,
+    display_name,
+    role,
+    court_id,
+    disabled,
+    password_hash,
+    COALESCE(( SELECT array_agg(uf.facility_id ORDER BY uf.facility_id) AS array_agg
+           FROM public.user_facilities uf
+          WHERE (uf.user_id = u.id)), '{}'::bigint[]) AS facility_ids
+   FROM public.users u;
+
+CREATE TABLE public.referrals (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    unit_id bigint NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    decline_reason text,
+    decline_note text DEFAULT ''::text NOT NULL,
+    hold_active boolean DEFAULT false NOT NULL,
+    hold_expires_at timestamp with time zone,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    responded_by bigint,
+    responded_at timestamp with time zone,
+    CONSTRAINT referrals_decline_has_reason CHECK (((status = 'declined'::text) = (decline_reason IS NOT NULL))),
+    CONSTRAINT referrals_decline_reason_check CHECK ((decline_reason = ANY (ARRAY['no_bed'::text, 'acuity'::text, 'medical_complexity'::text, 'aggression_safety'::text, 'age_gender_mismatch'::text, 'payer'::text, 'developmental_disability'::text, 'substance_use'::text, 'legal_status'::text, 'staffing'::text, 'other'::text]))),
+    CONSTRAINT referrals_hold_only_when_accepted CHECK (((NOT hold_active) OR (status = 'accepted'::text))),
+    CONSTRAINT referrals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'accepted'::text, 'declined'::text, 'withdrawn'::text, 'expired'::text])))
+);
+
+ALTER TABLE public.referrals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.referrals_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.sessions (
+    token_hash bytea NOT NULL,
+    user_id bigint NOT NULL,
+    csrf_token text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    remote_addr text,
+    user_agent text
+);
+
+CREATE TABLE public.unit_census (
+    unit_id bigint NOT NULL,
+    staffed integer,
+    occupied integer,
+    blocked integer DEFAULT 0 NOT NULL,
+    available integer NOT NULL,
+    held integer DEFAULT 0 NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    reported_by bigint,
+    CONSTRAINT unit_census_available_check CHECK (((available >= 0) AND (available <= 2000))),
+    CONSTRAINT unit_census_blocked_check CHECK (((blocked >= 0) AND (blocked <= 2000))),
+    CONSTRAINT unit_census_blocked_fits CHECK (((staffed IS NULL) OR (blocked <= (staffed - occupied)))),
+    CONSTRAINT unit_census_counts_together CHECK (((staffed IS NULL) = (occupied IS NULL))),
+    CONSTRAINT unit_census_held_check CHECK ((held >= 0)),
+    CONSTRAINT unit_census_holds_within_available CHECK ((held <= available)),
+    CONSTRAINT unit_census_occupied_check CHECK (((occupied >= 0) AND (occupied <= 2000))),
+    CONSTRAINT unit_census_occupied_le_staffed CHECK (((occupied IS NULL) OR (occupied <= staffed))),
+    CONSTRAINT unit_census_staffed_check CHECK (((staffed >= 0) AND (staffed <= 2000)))
+);
+
+CREATE TABLE public.unit_freshness (
+    unit_id bigint NOT NULL,
+    state text NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT unit_freshness_state_check CHECK ((state = ANY (ARRAY['fresh'::text, 'late'::text, 'stale'::text, 'never'::text])))
+);
+
+CREATE TABLE public.units (
+    id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    name text NOT NULL,
+    population text NOT NULL,
+    gender text DEFAULT 'any'::text NOT NULL,
+    security_level text DEFAULT 'standard'::text NOT NULL,
+    specialties text[] DEFAULT '{}'::text[] NOT NULL,
+    accepts_involuntary boolean DEFAULT true NOT NULL,
+    accepts_court_ordered boolean DEFAULT true NOT NULL,
+    payers text[] DEFAULT '{}'::text[] NOT NULL,
+    licensed_beds integer NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT units_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'any'::text]))),
+    CONSTRAINT units_licensed_beds_check CHECK (((licensed_beds >= 0) AND (licensed_beds <= 2000))),
+    CONSTRAINT units_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT units_population_check CHECK ((population = ANY (ARRAY['adult'::text, 'adolescent'::text, 'child'::text, 'geriatric'::text]))),
+    CONSTRAINT units_security_level_check CHECK ((security_level = ANY (ARRAY['open'::text, 'standard'::text, 'secure'::text, 'forensic'::text])))
+);
+
+ALTER TABLE public.units ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.units_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.board_outbox
+    ADD CONSTRAINT board_outbox_pkey PRIMARY KEY (seq);
+
+ALTER TABLE ONLY public.census_history
+    ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.counties
+    ADD CONSTRAINT counties_pkey PRIMARY KEY (fips);
+
+ALTER TABLE ONLY public.courts
+    ADD CONSTRAINT courts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.facilities
+    ADD CONSTRAINT facilities_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.feed_mappings
+    ADD CONSTRAINT feed_mappings_pkey PRIMARY KEY (feed_id, source_id);
+
+ALTER TABLE ONLY public.feed_quarantine
+    ADD CONSTRAINT feed_quarantine_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.feed_status
+    ADD CONSTRAINT feed_status_pkey PRIMARY KEY (feed_id);
+
+ALTER TABLE ONLY public.feed_unmapped
+    ADD CONSTRAINT feed_unmapped_pkey PRIMARY KEY (feed_id, source_id);
+
+ALTER TABLE ONLY public.feeds
+    ADD CONSTRAINT feeds_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.hl7_beds
+    ADD CONSTRAINT hl7_beds_pkey PRIMARY KEY (feed_id, bed);
+
+ALTER TABLE ONLY public.hl7_messages
+    ADD CONSTRAINT hl7_messages_pkey PRIMARY KEY (sending_facility, control_id);
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
+
+ALTER TABLE ONLY public.login_failures
+    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.order_types
+    ADD CONSTRAINT order_types_pkey PRIMARY KEY (code);
+
+ALTER TABLE ONLY public.outbox_counter
+    ADD CONSTRAINT outbox_counter_pkey PRIMARY KEY (only_row);
+
+ALTER TABLE ONLY public.placement_alerts
+    ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
+
+ALTER TABLE ONLY public.placement_events
+    ADD CONSTRAINT placement_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placement_links
+    ADD CONSTRAINT placement_links_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placement_notes
+    ADD CONSTRAINT placement_notes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_reference_key UNIQUE (reference);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.unit_census
+    ADD CONSTRAINT unit_census_pkey PRIMARY KEY (unit_id);
+
+ALTER TABLE ONLY public.unit_freshness
+    ADD CONSTRAINT unit_freshness_pkey PRIMARY KEY (unit_id);
+
+ALTER TABLE ONLY public.units
+    ADD CONSTRAINT units_facility_id_name_key UNIQUE (facility_id, name);
+
+ALTER TABLE ONLY public.units
+    ADD CONSTRAINT units_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.user_facilities
+    ADD CONSTRAINT user_facilities_pkey PRIMARY KEY (user_id, facility_id);
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id);
+
+CREATE INDEX audit_log_at_idx ON public.audit_log USING btree (at DESC);
+
+CREATE INDEX audit_log_object_idx ON public.audit_log USING btree (object_type, object_id);
+
+CREATE INDEX board_outbox_at_idx ON public.board_outbox USING btree (at);
+
+CREATE INDEX census_history_unit_as_of_idx ON public.census_history USING btree (unit_id, as_of);
+
+CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
+
+CREATE INDEX facilities_county_idx ON public.facilities USING btree (county_fips);
+
+CREATE INDEX facilities_lat_lon_idx ON public.facilities USING btree (latitude, longitude) WHERE active;
+
+CREATE UNIQUE INDEX facilities_name_key ON public.facilities USING btree (lower(name));
+
+CREATE INDEX feed_quarantine_feed_idx ON public.feed_quarantine USING btree (feed_id, id DESC);
+
+CREATE INDEX feed_status_state_idx ON public.feed_status USING btree (state);
+
+CREATE INDEX feeds_facility_idx ON public.feeds USING btree (facility_id);
+
+CREATE INDEX hl7_messages_received_idx ON public.hl7_messages USING btree (received_at);
+
+CREATE INDEX login_failures_addr_idx ON public.login_failures USING btree (remote_addr, at);
+
+CREATE INDEX login_failures_email_idx ON public.login_failures USING btree (email, at);
+
+CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
+
+CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
+
+CREATE INDEX placement_notes_placement_idx ON public.placement_notes USING btree (placement_id);
+
+CREATE INDEX placements_court_case_idx ON public.placements USING btree (court_id, case_number);
+
+CREATE INDEX placements_deadline_idx ON public.placements USING btree (deadline_at) WHERE (status <> ALL (ARRAY['admitted'::text, 'closed'::text]));
+
+CREATE INDEX placements_liaison_idx ON public.placements USING btree (liaison_id) WHERE (status <> ALL (ARRAY['admitted'::text, 'closed'::text]));
+
+CREATE INDEX placements_status_idx ON public.placements USING btree (status);
+
+CREATE INDEX referrals_hold_expiry_idx ON public.referrals USING btree (hold_expires_at) WHERE hold_active;
+
+CREATE UNIQUE INDEX referrals_one_open_per_unit ON public.referrals USING btree (placement_id, unit_id) WHERE (status = ANY (ARRAY['pending'::text, 'accepted'::text]));
+
+CREATE INDEX referrals_placement_idx ON public.referrals USING btree (placement_id);
+
+CREATE INDEX referrals_unit_idx ON public.referrals USING btree (unit_id, status);
+
+CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id);
+
+CREATE INDEX units_facility_idx ON public.units USING btree (facility_id);
+
+CREATE INDEX units_population_idx ON public.units USING btree (population) WHERE active;
+
+CREATE INDEX user_facilities_facility_idx ON public.user_facilities USING btree (facility_id);
+
+CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
+
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
+
+CREATE TRIGGER audit_log_no_update_delete BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_refuse_change();
+
+CREATE TRIGGER placement_events_no_truncate BEFORE TRUNCATE ON public.placement_events FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
+
+CREATE TRIGGER placement_events_no_update_delete BEFORE DELETE OR UPDATE ON public.placement_events FOR EACH ROW EXECUTE FUNCTION public.audit_log_refuse_change();
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.census_history
+    ADD CONSTRAINT census_history_reported_by_fkey FOREIGN KEY (reported_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.census_history
+    ADD CONSTRAINT census_history_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.courts
+    ADD CONSTRAINT courts_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.facilities
+    ADD CONSTRAINT facilities_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.feed_mappings
+    ADD CONSTRAINT feed_mappings_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.feed_mappings
+    ADD CONSTRAINT feed_mappings_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.feed_quarantine
+    ADD CONSTRAINT feed_quarantine_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.feed_status
+    ADD CONSTRAINT feed_status_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.feed_unmapped
+    ADD CONSTRAINT feed_unmapped_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.feeds
+    ADD CONSTRAINT feeds_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.hl7_beds
+    ADD CONSTRAINT hl7_beds_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.hl7_messages
+    ADD CONSTRAINT hl7_messages_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_alerts
+    ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_events
+    ADD CONSTRAINT placement_events_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_events
+    ADD CONSTRAINT placement_events_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_links
+    ADD CONSTRAINT placement_links_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_links
+    ADD CONSTRAINT placement_links_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_notes
+    ADD CONSTRAINT placement_notes_author_id_fkey FOREIGN KEY (author_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_notes
+    ADD CONSTRAINT placement_notes_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_accepted_referral_fk FOREIGN KEY (accepted_referral_id) REFERENCES public.referrals(id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_liaison_id_fkey FOREIGN KEY (liaison_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placements
+    ADD CONSTRAINT placements_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_responded_by_fkey FOREIGN KEY (responded_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.unit_census
+    ADD CONSTRAINT unit_census_reported_by_fkey FOREIGN KEY (reported_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.unit_census
+    ADD CONSTRAINT unit_census_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.unit_freshness
+    ADD CONSTRAINT unit_freshness_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.units
+    ADD CONSTRAINT units_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.user_facilities
+    ADD CONSTRAINT user_facilities_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.user_facilities
+    ADD CONSTRAINT user_facilities_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
