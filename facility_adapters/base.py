@@ -139,6 +139,12 @@ REGISTRY: dict[str, type[Adapter]] = {}
 
 
 def register(adapter: type[Adapter]) -> type[Adapter]:
-    """Class decorator: make an adapter kind available to feeds."""
+    """Class decorator: make an adapter kind available to feeds. A kind is registered once:
+    a second adapter under the same name would silently take over the feeds of the first."""
+    existing = REGISTRY.get(adapter.kind)
+    if existing is not None and existing is not adapter:
+        raise ValueError(
+            f"adapter kind {adapter.kind!r} is already registered by {existing.__qualname__}"
+        )
     REGISTRY[adapter.kind] = adapter
     return adapter

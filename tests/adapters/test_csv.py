@@ -742,3 +742,14 @@ async def test_a_refused_oversized_drop_can_be_quarantined(
     [entry] = await feeds.quarantine(conn, feed.id)
     assert entry.location == str(tmp_path / "census.csv")
     assert "over the feed's max_bytes" in entry.reason
+
+
+def test_an_adapter_kind_cannot_be_registered_twice() -> None:
+    from facility_adapters.base import register
+
+    class Impostor(CsvDropAdapter):
+        kind = "csv"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Impostor)
+    assert register(CsvDropAdapter) is CsvDropAdapter  # the same class again is harmless
