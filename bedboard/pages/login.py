@@ -14,10 +14,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bedboard import audit, auth
-from bedboard.api.session import password_login, set_session_cookie
-from bedboard.context import POOL, SECRET, SETTINGS, current_principal, origin
-from bedboard.database import transaction
+from bedboard import auth, signin
+from bedboard.context import SECRET, SETTINGS, current_principal
 from bedboard.pages import render
 from bedboard.problems import Problem
 
@@ -80,7 +78,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not email or not password:
         return _login_form(request, status=422, error="Enter your email and password.", email=email)
     try:
-        _principal, cookie = await password_login(request, email, password)
+        _principal, cookie = await signin.password_login(request, email, password)
     except Problem as problem:
         if problem.status in (401, 429):
             response = _login_form(
@@ -90,28 +88,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             return response
         raise
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", "/"))))
-    set_session_cookie(request, response, cookie)
+    signin.set_session_cookie(request, response, cookie)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     raise response
 
 
 async def logout_submit(request: web.Request) -> web.StreamResponse:
     principal = current_principal(request)
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
-    if principal is not None and cookie:
-        async with transaction(request.app[POOL]) as conn:
-            await auth.end_session(conn, cookie)
-            await audit.record(
-                conn,
-                actor=principal,
-                action="logout",
-                outcome="success",
-                origin=origin(request),
-                object_type="user",
-                object_id=principal.user_id,
-            )
     response = web.HTTPSeeOther("/login")
-    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    if principal is not None and request.cookies.get(auth.SESSION_COOKIE):
+        await signin.sign_out(request, principal, response)
+    else:
+        response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response
 
 
