@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bedboard import outbox
 from bedboard.auth import Principal, Role
+from bedboard.outbox import Change
 
 
 class Action(StrEnum):
@@ -159,3 +161,46 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
             return _conceal("another court's record")
         return _deny("role cannot read courts")
     return _deny(f"{action.value} is for administrators")
+
+
+# --------------------------------------------------------------------------- live frames
+# The same rules for websocket frames as for HTTP: which topics a user may subscribe
+# to, and which changes of them reach the user.
+
+
+def live_topics(principal: Principal) -> frozenset[str]:
+    """Topics this principal may subscribe to. The board carries no health information;
+    placement and referral frames carry ids and states only, filtered per user below."""
+    if principal.role is Role.VIEWER:
+        return frozenset({outbox.BOARD})
+    if principal.role is Role.COURT:
+        return frozenset({outbox.BOARD, outbox.COURT})
+    if principal.role is Role.FACILITY:
+        # Their own referrals only: a placement's frames name every facility referred,
+        # who accepted and others' declines, which a receiving facility may not see.
+        return frozenset({outbox.BOARD, outbox.REFERRALS})
+    return frozenset({outbox.BOARD, outbox.PLACEMENTS, outbox.REFERRALS, outbox.COURT})
+
+
+def sees_change(principal: Principal, change: Change) -> bool:
+    """Whether this change is for this principal: the same scope rules as the HTTP API."""
+    data = change.payload
+    if change.topic == outbox.BOARD or principal.role is Role.ADMIN:
+        return True
+    if change.topic == outbox.PLACEMENTS:
+        if principal.role is Role.LIAISON:
+            # Deadline alerts go to the assigned liaison; every other change to all liaisons.
+            return (
+                not str(data.get("event", "")).startswith("deadline_")
+                or data.get("liaison_id") == principal.user_id
+            )
+        return False  # a facility hears of its referrals on the referrals topic
+    if change.topic == outbox.COURT:
+        if principal.role is Role.LIAISON:
+            return True
+        return principal.role is Role.COURT and data.get("court_id") == principal.court_id
+    if change.topic == outbox.REFERRALS:
+        if principal.role is Role.LIAISON:
+            return True
+        return principal.role is Role.FACILITY and data.get("facility_id") in principal.facility_ids
+    return False

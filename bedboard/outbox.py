@@ -15,7 +15,11 @@ from typing import Any
 from bedboard.database import Connection
 
 CHANNEL = "bedboard_outbox"
-BOARD = "board"
+# The topics, and who may see each, are decided in access.py (live_topics, sees_change).
+BOARD = "board"  # beds and freshness: no health information
+PLACEMENTS = "placements"  # placement ids and states
+REFERRALS = "referrals"  # referral ids and states
+COURT = "court"  # status changes of a court's placements, with nothing a court may not see
 
 
 @dataclass(frozen=True)

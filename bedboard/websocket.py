@@ -20,8 +20,8 @@ from typing import Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bedboard import auth, database, outbox, placements
-from bedboard.auth import Principal, Role
+from bedboard import access, auth, database, outbox
+from bedboard.auth import Principal
 from bedboard.context import (
     HUB,
     POOL,
@@ -37,7 +37,6 @@ from bedboard.live import (
     close_for_resync,
     encode,
 )
-from bedboard.outbox import Change
 from bedboard.problems import Problem, unauthenticated
 
 log = logging.getLogger(__name__)
@@ -53,46 +52,6 @@ class Subscribe(BaseModel):
     type: Literal["subscribe"]
     topics: list[Topic] = Field(min_length=1, max_length=8)
     since: int | None = Field(ge=0)
-
-
-def topics_for(principal: Principal) -> frozenset[str]:
-    """Topics this principal may subscribe to. The board carries no health information;
-    placement and referral frames carry ids and states only, filtered per user below."""
-    if principal.role is Role.VIEWER:
-        return frozenset({outbox.BOARD})
-    if principal.role is Role.COURT:
-        return frozenset({outbox.BOARD, placements.COURT})
-    if principal.role is Role.FACILITY:
-        # Their own referrals only: a placement's frames name every facility referred,
-        # who accepted and others' declines, which a receiving facility may not see.
-        return frozenset({outbox.BOARD, placements.REFERRALS})
-    return frozenset({outbox.BOARD, placements.PLACEMENTS, placements.REFERRALS, placements.COURT})
-
-
-def accepts(principal: Principal, change: Change) -> bool:
-    """Whether this change is for this principal: the same scope rules as the HTTP API."""
-    data = change.payload
-    if change.topic == outbox.BOARD or principal.role is Role.ADMIN:
-        return True
-    if change.topic == placements.PLACEMENTS:
-        if principal.role is Role.LIAISON:
-            # Deadline alerts go to the assigned liaison; every other change to all liaisons.
-            return (
-                not str(data.get("event", "")).startswith("deadline_")
-                or data.get("liaison_id") == principal.user_id
-            )
-        if principal.role is Role.FACILITY:
-            return bool(principal.facility_ids & set(data.get("facility_ids", [])))
-        return False
-    if change.topic == placements.COURT:
-        if principal.role is Role.LIAISON:
-            return True
-        return principal.role is Role.COURT and data.get("court_id") == principal.court_id
-    if change.topic == placements.REFERRALS:
-        if principal.role is Role.LIAISON:
-            return True
-        return principal.role is Role.FACILITY and data.get("facility_id") in principal.facility_ids
-    return False
 
 
 class LiveSession:
@@ -132,7 +91,7 @@ class LiveSession:
             where = ".".join(str(p) for p in first["loc"]) or "message"
             await self.send({"type": "error", "message": f"{where}: {first['msg']}"})
             return
-        allowed = topics_for(self.principal)
+        allowed = access.live_topics(self.principal)
         refused = sorted(set(message.topics) - allowed)
         if refused:
             await self.send({"type": "error", "message": f"not allowed: {', '.join(refused)}"})
@@ -148,7 +107,7 @@ class LiveSession:
         sub = Subscriber(
             topics=topics,
             on_overflow=self._overflow,
-            accepts=lambda change: accepts(principal, change),
+            accepts=lambda change: access.sees_change(principal, change),
         )
         self.hub.add(sub)  # live frames queue up from here; catch-up below covers the rest
         self.sub = sub
@@ -169,7 +128,7 @@ class LiveSession:
             async with database.acquire(self.request.app[POOL]) as conn:
                 changes = await outbox.since(conn, self.last_sent, limit=1000)
             for change in changes:
-                if change.topic in topics and accepts(self.principal, change):
+                if change.topic in topics and access.sees_change(self.principal, change):
                     await self.ws.send_str(encode(change))
                 self.last_sent = change.seq
             if len(changes) < 1000:

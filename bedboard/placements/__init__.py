@@ -35,6 +35,7 @@ demo's placements moved to realistic times).
 
 from __future__ import annotations
 
+from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placements publish to
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
     alert_points,
@@ -97,11 +98,6 @@ from bedboard.placements.referrals import (
     decline,
     refer,
     withdraw,
-)
-from bedboard.placements.timeline import (
-    COURT,
-    PLACEMENTS,
-    REFERRALS,
 )
 from bedboard.placements.views import (
     all_facility_ids,

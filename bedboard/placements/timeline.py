@@ -9,14 +9,7 @@ from typing import Any
 from bedboard import board, outbox
 from bedboard.auth import Principal
 from bedboard.database import Connection
-
-PLACEMENTS = "placements"
-
-
-REFERRALS = "referrals"
-
-
-COURT = "court"  # status changes of a court's placements, with nothing a court may not see
+from bedboard.outbox import COURT, PLACEMENTS, REFERRALS
 
 
 def _actor(principal: Principal | None) -> tuple[int | None, str]:

@@ -1,0 +1,54 @@
+"""Who may see what, for live frames: the same home (access.py) as for HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bedboard import access, outbox
+from bedboard.auth import Principal, Role
+from bedboard.outbox import Change
+
+
+def who(role: Role, **scope: Any) -> Principal:
+    return Principal(user_id=7, email="x@example.org", display_name="", role=role, **scope)
+
+
+def change(topic: str, **payload: Any) -> Change:
+    return Change(seq=1, at=datetime.now(UTC), topic=topic, payload=payload)
+
+
+@pytest.mark.parametrize(
+    ("principal", "topics"),
+    [
+        (who(Role.VIEWER), {"board"}),
+        (who(Role.COURT, court_id=3), {"board", "court"}),
+        (who(Role.FACILITY, facility_ids=frozenset({5})), {"board", "referrals"}),
+        (who(Role.LIAISON), {"board", "placements", "referrals", "court"}),
+        (who(Role.ADMIN), {"board", "placements", "referrals", "court"}),
+    ],
+)
+def test_each_role_may_subscribe_to_its_topics_only(principal: Principal, topics: set[str]) -> None:
+    assert access.live_topics(principal) == topics
+
+
+def test_a_facility_sees_its_own_referrals_and_no_other_facilitys() -> None:
+    mine = who(Role.FACILITY, facility_ids=frozenset({5}))
+    assert access.sees_change(mine, change(outbox.REFERRALS, facility_id=5, status="pending"))
+    assert not access.sees_change(mine, change(outbox.REFERRALS, facility_id=6, status="declined"))
+    assert not access.sees_change(mine, change(outbox.PLACEMENTS, facility_ids=[5, 6]))
+
+
+def test_a_court_sees_its_own_courts_status_changes_only() -> None:
+    clerk = who(Role.COURT, court_id=3)
+    assert access.sees_change(clerk, change(outbox.COURT, court_id=3, status="open"))
+    assert not access.sees_change(clerk, change(outbox.COURT, court_id=4, status="open"))
+
+
+def test_deadline_alerts_go_to_the_assigned_liaison_only() -> None:
+    alert = change(outbox.PLACEMENTS, event="deadline_4h", liaison_id=7)
+    assert access.sees_change(who(Role.LIAISON), alert)
+    other = Principal(user_id=8, email="y@example.org", display_name="", role=Role.LIAISON)
+    assert not access.sees_change(other, alert)
