@@ -353,7 +353,9 @@ async def list_referrals(request: web.Request, query: ReferralQuery) -> Facility
         facility_ids = principal.facility_ids
         if principal.role is not Role.FACILITY:
             facility_ids = await placements.all_facility_ids(conn)
-        items = await placements.referrals_for_facilities(conn, facility_ids, statuses=statuses)
+        items = await placements.referrals_for_facilities(
+            conn, facility_ids, statuses=statuses, under_way_only=query.status is None
+        )
         await record_success(request, conn, "referral.list", "referral", "", {"count": len(items)})
     return FacilityPlacementList(items=items)
 

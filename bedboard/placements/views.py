@@ -269,19 +269,30 @@ async def referrals_for_facilities(
     facility_ids: frozenset[int],
     *,
     statuses: Sequence[str] = ("pending", "accepted"),
+    under_way_only: bool = True,
 ) -> list[FacilityPlacement]:
-    """Placements with referrals to these facilities (pending or accepted by default)."""
+    """Placements with referrals to these facilities in ``statuses`` (pending or accepted
+    by default), each showing only those referrals. ``under_way_only``: leave out
+    admitted and closed placements (what a facility still has to act on)."""
     ids = await conn.fetch(
         """
         SELECT DISTINCT r.placement_id, min(r.created_at) AS first
           FROM referrals r JOIN units un ON un.id = r.unit_id
+          JOIN placements p ON p.id = r.placement_id
          WHERE un.facility_id = ANY($1::bigint[]) AND r.status = ANY($2::text[])
+           AND (NOT $3::bool OR p.status NOT IN ('admitted', 'closed'))
          GROUP BY r.placement_id ORDER BY first
         """,
         sorted(facility_ids),
         list(statuses),
+        under_way_only,
     )
-    return [await facility_view(conn, r["placement_id"], facility_ids) for r in ids]
+    out = []
+    for r in ids:
+        view = await facility_view(conn, r["placement_id"], facility_ids)
+        view.referrals = [ref for ref in view.referrals if ref.status.value in statuses]
+        out.append(view)
+    return out
 
 
 async def all_facility_ids(conn: Connection) -> frozenset[int]:

@@ -154,3 +154,25 @@ async def test_a_list_page_view_is_audited_once_and_its_live_refreshes_are_not(
     assert (await client.get("/placements/list")).status == 200
     after = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'placement.list'")
     assert after - before == 1
+
+
+async def test_the_referrals_page_leaves_out_placements_that_are_closed_or_admitted(
+    world: Any, make_user: Any, client: Any
+) -> None:
+    done = await world.create()
+    (ref,) = await world.refer(done["id"], "a1")
+    await world.call("facility_a", "POST", f"/api/v1/referrals/{ref}/accept")
+    await world.call(
+        "liaison",
+        "POST",
+        f"/api/v1/placements/{done['id']}/transition",
+        json={"to": "closed", "outcome": "released"},
+    )
+    waiting = await world.create()
+    await world.refer(waiting["id"], "a1", "b1")
+    staff = await make_user(Role.FACILITY, facility_ids=[world.ids["facility_a"]])
+    await login(client, staff.email)
+    html = await (await client.get("/referrals")).text()
+    assert waiting["reference"] in html
+    assert done["reference"] not in html  # closed: nothing left to act on
+    assert html.count('data-referral-status="pending"') == 1  # only its own referral
