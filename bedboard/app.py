@@ -46,9 +46,10 @@ from bedboard.context import (
     origin_allowed,
     write_pending_denial,
 )
+from bedboard.errors import DomainError
 from bedboard.live import Hub, OutboxListener
 from bedboard.pages import labels, render_error, setup_pages
-from bedboard.problems import Problem, problem_response
+from bedboard.problems import Problem, from_domain, problem_response
 from bedboard.settings import Settings
 from bedboard.websocket import websocket
 
@@ -118,7 +119,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes problem+json on the API and a readable page elsewhere."""
     try:
         return await handler(request)
-    except Problem as problem:
+    except (Problem, DomainError) as exc:
+        problem = exc if isinstance(exc, Problem) else from_domain(exc)
         try:
             await write_pending_denial(request)  # after the handler's transaction rolled back
         except database.DOWN_ERRORS:

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from bedboard import errors
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://bedboard.invalid/problems/"
 
@@ -75,15 +77,43 @@ def conflict(detail: str, **extra: Any) -> Problem:
     return Problem(409, detail, code="conflict", extra=extra)
 
 
+def field_list(fields: Sequence[errors.FieldError]) -> list[dict[str, str]]:
+    """A 422's ``errors`` member: ``{"field": "a.b", "in": ..., "message": ..., "type": ...}``."""
+    return [{"field": f.field, "in": f.where, "message": f.message, "type": f.kind} for f in fields]
+
+
 def validation_problem(exc: ValidationError, where: str = "body") -> Problem:
-    """422 with one entry per invalid field: ``{"field": "a.b", "message": ..., "type": ...}``."""
-    errors = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = ".".join(str(part) for part in err["loc"])
-        errors.append(
-            {"field": loc or where, "in": where, "message": err["msg"], "type": err["type"]}
-        )
-    return Problem(422, "The request has invalid fields.", code="validation-error", errors=errors)
+    """422 with one entry per invalid field."""
+    fields = errors.fields_of(exc, where=where)
+    return Problem(
+        422, "The request has invalid fields.", code="validation-error", errors=field_list(fields)
+    )
+
+
+# Each kind of domain refusal has one status; a subclass takes its nearest ancestor's.
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.NotFound: 404,
+    errors.Invalid: 422,
+    errors.Conflict: 409,
+    errors.StaleVersion: 412,
+    errors.KeyReused: 422,
+    errors.BadKey: 400,
+    errors.SignInRefused: 401,
+    errors.SignInThrottled: 429,
+}
+
+
+def from_domain(exc: errors.DomainError) -> Problem:
+    """The problem a domain refusal becomes on the wire (and on the error page)."""
+    status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
+    headers: dict[str, str] = {}
+    extra: Mapping[str, Any] = {}
+    if isinstance(exc, errors.SignInThrottled):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, errors.Conflict):
+        extra = exc.extra
+    fields = field_list(exc.fields) if isinstance(exc, errors.Invalid) and exc.fields else None
+    return Problem(status, exc.detail, code=exc.code, errors=fields, headers=headers, extra=extra)
 
 
 def problem_response(
