@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bedboard import board, outbox
 from bedboard.board import UnitState
 from bedboard.database import Connection
+from bedboard.errors import FieldError, Invalid, NotFound
 from bedboard.fields import DbId, Instant
 from bedboard.freshness import STALE_AFTER_CADENCES
-from bedboard.problems import Problem
 
 MAX_COUNT = 2000
 FUTURE_SKEW = timedelta(minutes=5)
@@ -103,18 +103,15 @@ class Source:
     actor_id: int | None = None
 
 
-def _future_problem(unit_ids: Sequence[int]) -> Problem:
-    return Problem(
-        422,
+def _future_problem(unit_ids: Sequence[int]) -> Invalid:
+    return Invalid(
         "A report's as_of is more than 5 minutes in the future; check the sender's clock.",
-        code="validation-error",
-        errors=[
-            {
-                "field": f"reports.{uid}.as_of" if len(unit_ids) > 1 else "as_of",
-                "in": "body",
-                "message": "more than 5 minutes in the future",
-                "type": "future",
-            }
+        [
+            FieldError(
+                f"reports.{uid}.as_of" if len(unit_ids) > 1 else "as_of",
+                "more than 5 minutes in the future",
+                "future",
+            )
             for uid in unit_ids
         ],
     )
@@ -145,7 +142,7 @@ async def apply(
     (feeds) skips reading back the units that did not change.
     """
     if len({uid for uid, _ in reports}) != len(reports):
-        raise Problem(422, "Each unit may appear once per request.", code="validation-error")
+        raise Invalid("Each unit may appear once per request.")
     given = reports
     reports = sorted(reports, key=lambda item: item[0])  # one lock order: no deadlocks
     outcomes: dict[int, tuple[Outcome, str]] = {}
@@ -244,7 +241,7 @@ async def _upsert(
             [source.actor_id] * len(reports),
         )
     except asyncpg.ForeignKeyViolationError:
-        raise Problem(404, "A report names a unit that does not exist.", code="not-found") from None
+        raise NotFound("unit", "A report names a unit that does not exist.") from None
     applied = {r["unit_id"] for r in rows}
     if applied:
         await conn.execute(

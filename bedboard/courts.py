@@ -8,8 +8,8 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedboard.database import Connection
+from bedboard.errors import BadReference, DomainError, Duplicate, NotFound, StaleVersion
 from bedboard.facilities import Fips, Name
-from bedboard.problems import Problem, conflict, not_found
 
 
 class CourtIn(BaseModel):
@@ -48,23 +48,11 @@ _SELECT = """
 """
 
 
-def _translate(exc: asyncpg.PostgresError) -> Problem:
+def _translate(exc: asyncpg.PostgresError) -> DomainError:
     if isinstance(exc, asyncpg.UniqueViolationError):
-        return conflict("A court with that name already exists.")
+        return Duplicate("A court with that name already exists.")
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        return Problem(
-            422,
-            "Unknown county.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "county_fips",
-                    "in": "body",
-                    "message": "no county with this FIPS code",
-                    "type": "reference",
-                }
-            ],
-        )
+        return BadReference("county_fips", "no county with this FIPS code", "Unknown county.")
     raise exc
 
 
@@ -78,7 +66,7 @@ async def list_courts(conn: Connection, only_id: int | None = None) -> list[Cour
 async def get_court(conn: Connection, court_id: int) -> Court:
     row = await conn.fetchrow(_SELECT + " WHERE ct.id = $1", court_id)
     if row is None:
-        raise not_found("court")
+        raise NotFound("court")
     return Court(**dict(row))
 
 
@@ -104,11 +92,7 @@ async def update_court(
 ) -> Court:
     current = await get_court(conn, court_id)
     if expected_version is not None and current.version != expected_version:
-        raise Problem(
-            412,
-            "The court was changed by someone else; reload and retry.",
-            code="precondition-failed",
-        )
+        raise StaleVersion("court")
     try:
         await conn.execute(
             """

@@ -22,6 +22,7 @@ import aiohttp
 from bedboard import auth, board, census, courts, matching, placements, search, users
 from bedboard.auth import Role
 from bedboard.database import Connection
+from bedboard.errors import NotFound
 from bedboard.facilities import (
     FacilityIn,
     FacilityKind,
@@ -34,7 +35,6 @@ from bedboard.facilities import (
     list_facilities,
     list_units,
 )
-from bedboard.problems import Problem
 from bedboard.users import UserIn
 
 log = logging.getLogger(__name__)
@@ -451,7 +451,7 @@ async def simulator_token(conn: Connection, data_dir: Path) -> str:
     facility_ids = [f.id for f in await list_facilities(conn)]
     try:
         user = await users.get_user_by_email(conn, email)
-    except Problem:
+    except NotFound:
         user = await users.create_user(
             conn,
             UserIn(

@@ -10,8 +10,16 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from bedboard.database import Connection
+from bedboard.errors import (
+    BadReference,
+    DomainError,
+    Duplicate,
+    FieldError,
+    Invalid,
+    NotFound,
+    StaleVersion,
+)
 from bedboard.fields import DbId
-from bedboard.problems import Problem, conflict, not_found
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[
@@ -211,22 +219,12 @@ def _dedupe(tags: list[str]) -> list[str]:
     return sorted(set(tags))
 
 
-def _translate(exc: asyncpg.PostgresError, what: str) -> Problem:
+def _translate(exc: asyncpg.PostgresError, what: str) -> DomainError:
     if isinstance(exc, asyncpg.UniqueViolationError):
-        return conflict(f"A {what} with that name already exists.")
+        return Duplicate(f"A {what} with that name already exists.")
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        return Problem(
-            422,
-            f"The {what} refers to something that does not exist.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": _fk_field(exc),
-                    "in": "body",
-                    "message": "does not exist",
-                    "type": "reference",
-                }
-            ],
+        return BadReference(
+            _fk_field(exc), detail=f"The {what} refers to something that does not exist."
         )
     raise exc
 
@@ -250,26 +248,14 @@ async def list_facilities(conn: Connection, *, include_inactive: bool = True) ->
 async def get_facility(conn: Connection, facility_id: int) -> Facility:
     row = await conn.fetchrow(_FACILITY_SELECT + " WHERE f.id = $1", facility_id)
     if row is None:
-        raise not_found("facility")
+        raise NotFound("facility")
     return Facility(**dict(row))
 
 
 async def _county_centroid(conn: Connection, fips: str) -> tuple[float, float]:
     row = await conn.fetchrow("SELECT latitude, longitude FROM counties WHERE fips = $1", fips)
     if row is None:
-        raise Problem(
-            422,
-            "Unknown county.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "county_fips",
-                    "in": "body",
-                    "message": "no county with this FIPS code",
-                    "type": "reference",
-                }
-            ],
-        )
+        raise BadReference("county_fips", "no county with this FIPS code", "Unknown county.")
     return float(row["latitude"]), float(row["longitude"])
 
 
@@ -306,21 +292,8 @@ def _changes(patch: BaseModel) -> dict[str, Any]:
     values = patch.model_dump(exclude_unset=True)
     for key, value in values.items():
         if value is None:
-            raise Problem(
-                422,
-                "The request has invalid fields.",
-                code="validation-error",
-                errors=[{"field": key, "in": "body", "message": "cannot be null", "type": "null"}],
-            )
+            raise Invalid(fields=[FieldError(key, "cannot be null", "null")])
     return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
-
-
-def _stale(what: str) -> Problem:
-    return Problem(
-        412,
-        f"The {what} was changed by someone else; reload and retry.",
-        code="precondition-failed",
-    )
 
 
 _UPDATE_FACILITY = """
@@ -369,7 +342,7 @@ async def update_facility(
         raise _translate(exc, "facility") from None
     if updated is None:
         await get_facility(conn, facility_id)  # 404 when it does not exist
-        raise _stale("facility")
+        raise StaleVersion("facility")
     return await get_facility(conn, facility_id)
 
 
@@ -384,14 +357,14 @@ async def list_units(conn: Connection, facility_id: int | None = None) -> list[U
 async def get_unit(conn: Connection, unit_id: int) -> Unit:
     row = await conn.fetchrow(_UNIT_SELECT + " WHERE u.id = $1", unit_id)
     if row is None:
-        raise not_found("unit")
+        raise NotFound("unit")
     return Unit(**dict(row))
 
 
 async def unit_facility_id(conn: Connection, unit_id: int) -> int:
     facility_id = await conn.fetchval("SELECT facility_id FROM units WHERE id = $1", unit_id)
     if facility_id is None:
-        raise not_found("unit")
+        raise NotFound("unit")
     return int(facility_id)
 
 
@@ -465,7 +438,7 @@ async def update_unit(
         raise _translate(exc, "unit") from None
     if updated is None:
         await get_unit(conn, unit_id)
-        raise _stale("unit")
+        raise StaleVersion("unit")
     return await get_unit(conn, unit_id)
 
 

@@ -55,6 +55,7 @@ from pydantic import ValidationError
 from bedboard import board, database, feeds, logsafe
 from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
+from bedboard.errors import DomainError
 from bedboard.feeds import Attempt
 from bedboard.problems import Problem
 from facility_adapters.base import Parsed, Rejected, SourceReport
@@ -365,7 +366,7 @@ async def _apply(conn: Connection, feed_id: int, config: Hl7Config, event: Hl7Ev
         return Reply(ACCEPT, "; ".join(["applied (the census did not change)", *notes]))
     try:
         result = await feeds.ingest(conn, feed_id, Parsed(reports=reports))
-    except Problem as problem:
+    except (Problem, DomainError) as problem:
         raise _Refused(ERROR, f"census not applied: {problem.detail}", failing=True) from None
     if result.conflict:
         notes.append("a unit's census was not updated: beds are held for accepted placements")

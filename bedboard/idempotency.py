@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from bedboard.database import Connection
-from bedboard.problems import Problem
+from bedboard.errors import BadKey, KeyReused
 
 MAX_KEY_LENGTH = 200
 
@@ -31,11 +31,7 @@ def request_hash(body: Any) -> str:
 def check_key(key: str) -> str:
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise Problem(
-            400,
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
-            code="bad-idempotency-key",
-        )
+        raise BadKey(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.")
     return key
 
 
@@ -50,11 +46,7 @@ async def lookup(conn: Connection, user_id: int, key: str, digest: str) -> Store
     if row is None:
         return None
     if row["request_hash"] != digest:
-        raise Problem(
-            422,
-            "This Idempotency-Key was already used with a different request body.",
-            code="idempotency-key-reused",
-        )
+        raise KeyReused("This Idempotency-Key was already used with a different request body.")
     return Stored(row["status"], row["response"])
 
 

@@ -103,9 +103,13 @@ STATUS: dict[type[errors.DomainError], int] = {
 }
 
 
+def status_for(exc: errors.DomainError) -> int:
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
+
+
 def from_domain(exc: errors.DomainError) -> Problem:
     """The problem a domain refusal becomes on the wire (and on the error page)."""
-    status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
+    status = status_for(exc)
     headers: dict[str, str] = {}
     extra: Mapping[str, Any] = {}
     if isinstance(exc, errors.SignInThrottled):

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bedboard import matching
 from bedboard.database import Connection, consistent_read
+from bedboard.errors import BadReference, Invalid
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
 from bedboard.freshness import Freshness, freshness
 from bedboard.matching import MatchingError, Sex, UnitGender
-from bedboard.problems import Problem
 
 KM_PER_MILE = 1.609344
 EARTH_RADIUS_KM = 6371.0088
@@ -266,18 +266,8 @@ async def origin_of(conn: Connection, query: SearchQuery) -> tuple[float, float,
             "SELECT name, latitude, longitude FROM counties WHERE fips = $1", query.county
         )
         if row is None:
-            raise Problem(
-                422,
-                "Unknown county.",
-                code="validation-error",
-                errors=[
-                    {
-                        "field": "county",
-                        "in": "query",
-                        "message": "no county with this FIPS code",
-                        "type": "reference",
-                    }
-                ],
+            raise BadReference(
+                "county", "no county with this FIPS code", "Unknown county.", where="query"
             )
         lat, lon = float(row["latitude"]), float(row["longitude"])
         return (
@@ -330,14 +320,7 @@ async def search(conn: Connection, query: SearchQuery) -> SearchResponse:
         try:
             params = parameters(query, lat, lon, now)
         except MatchingError as exc:
-            raise Problem(
-                422,
-                exc.message,
-                code="validation-error",
-                errors=[
-                    {"field": exc.field, "in": "query", "message": exc.message, "type": "matching"}
-                ],
-            ) from None
+            raise Invalid.field(exc.field, exc.message, "matching", where="query") from None
         rows = await conn.fetch(RESULTS_SQL, *params)
         excluded_rows = await conn.fetch(EXCLUDED_SQL, *params[:13])
     results = []

@@ -14,7 +14,7 @@ from aiohttp import web
 from bedboard import audit, auth
 from bedboard.context import POOL, SETTINGS, origin, remote_addr
 from bedboard.database import transaction
-from bedboard.problems import Problem
+from bedboard.errors import SignInRefused, SignInThrottled
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
@@ -67,17 +67,15 @@ async def password_login(
             )
     if result.throttled:
         wait = result.retry_after_s
-        raise Problem(
-            429,
+        raise SignInThrottled(
             f"Too many failed sign-ins from here. Wait {wait} seconds and try again."
             if wait < 120
             else f"Too many failed sign-ins from here. Wait {math.ceil(wait / 60)} minutes "
             "and try again.",
-            code="login-throttled",
-            headers={"Retry-After": str(wait)},
+            wait,
         )
     if result.principal is None:
-        raise Problem(401, "Wrong email or password.", code="login-failed")
+        raise SignInRefused("Wrong email or password.")
     principal = auth.Principal(**{**result.principal.__dict__, "csrf_token": session.csrf_token})
     return principal, session.cookie_value
 

@@ -19,8 +19,8 @@ from pydantic import (
 from bedboard import auth
 from bedboard.auth import Role
 from bedboard.database import Connection
+from bedboard.errors import BadReference, Duplicate, NotFound, StaleVersion
 from bedboard.fields import DbId
-from bedboard.problems import Problem, conflict, not_found
 
 Email = Annotated[
     str,
@@ -119,13 +119,8 @@ _SELECT = """
 """
 
 
-def _reference_problem(field: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "The request has invalid fields.",
-        code="validation-error",
-        errors=[{"field": field, "in": "body", "message": message, "type": "reference"}],
-    )
+def _bad(field: str, message: str) -> BadReference:
+    return BadReference(field, message, "The request has invalid fields.")
 
 
 async def list_users(conn: Connection) -> list[User]:
@@ -136,14 +131,14 @@ async def list_users(conn: Connection) -> list[User]:
 async def get_user(conn: Connection, user_id: int) -> User:
     row = await conn.fetchrow(_SELECT + " WHERE u.id = $1", user_id)
     if row is None:
-        raise not_found("user")
+        raise NotFound("user")
     return User(**dict(row))
 
 
 async def get_user_by_email(conn: Connection, email: str) -> User:
     row = await conn.fetchrow(_SELECT + " WHERE u.email = $1", email.strip().lower())
     if row is None:
-        raise not_found("user")
+        raise NotFound("user")
     return User(**dict(row))
 
 
@@ -153,7 +148,7 @@ async def _set_facilities(conn: Connection, user_id: int, facility_ids: list[int
         "SELECT count(*) FROM facilities WHERE id = ANY($1::bigint[])", unique
     )
     if known != len(unique):
-        raise _reference_problem("facility_ids", "contains a facility that does not exist")
+        raise _bad("facility_ids", "contains a facility that does not exist")
     await conn.execute("DELETE FROM user_facilities WHERE user_id = $1", user_id)
     await conn.executemany(
         "INSERT INTO user_facilities (user_id, facility_id) VALUES ($1, $2)",
@@ -180,9 +175,9 @@ async def create_user(conn: Connection, data: UserIn) -> User:
             data.phone,
         )
     except asyncpg.UniqueViolationError:
-        raise conflict("A user with that email already exists.") from None
+        raise Duplicate("A user with that email already exists.") from None
     except asyncpg.ForeignKeyViolationError:
-        raise _reference_problem("court_id", "no such court") from None
+        raise _bad("court_id", "no such court") from None
     if data.facility_ids:
         await _set_facilities(conn, user_id, data.facility_ids)
     return await get_user(conn, user_id)
@@ -198,11 +193,7 @@ async def update_user(
     """
     current = await get_user(conn, user_id)
     if expected_version is not None and current.version != expected_version:
-        raise Problem(
-            412,
-            "The user was changed by someone else; reload and retry.",
-            code="precondition-failed",
-        )
+        raise StaleVersion("user")
     fields = patch.model_fields_set
     role = patch.role if patch.role is not None else current.role
     facility_ids = (
@@ -220,7 +211,7 @@ async def update_user(
     try:
         check_scope(role, facility_ids, court_id)
     except ValueError as exc:
-        raise _reference_problem("role", str(exc)) from None
+        raise _bad("role", str(exc)) from None
     password_hash = await auth.hash_password(patch.password) if patch.password else None
     try:
         await conn.execute(
@@ -242,7 +233,7 @@ async def update_user(
             patch.phone,
         )
     except asyncpg.ForeignKeyViolationError:
-        raise _reference_problem("court_id", "no such court") from None
+        raise _bad("court_id", "no such court") from None
     await _set_facilities(conn, user_id, facility_ids)
     ends_sessions = (
         bool(patch.disabled)
@@ -300,7 +291,7 @@ async def list_tokens(conn: Connection) -> list[Token]:
 async def get_token(conn: Connection, token_id: int) -> Token:
     row = await conn.fetchrow(_TOKEN_SELECT + " WHERE t.id = $1", token_id)
     if row is None:
-        raise not_found("token")
+        raise NotFound("token")
     return Token(**dict(row))
 
 
@@ -308,7 +299,7 @@ async def issue_token(conn: Connection, data: TokenIn) -> TokenCreated:
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", data.user_id):
         # A reference in the body to something missing is the body's fault (422), not a
         # missing resource at this address (404).
-        raise _reference_problem("user_id", "no such user")
+        raise _bad("user_id", "no such user")
     new = await auth.create_token(conn, data.user_id, data.name)
     token = await get_token(conn, new.id)
     return TokenCreated(**token.model_dump(), token=new.token)

@@ -12,6 +12,7 @@ from bedboard.board import Board
 from bedboard.census import ApplyResults, CensusReport, FacilityCensusIn, HistoryPage, HistoryQuery
 from bedboard.context import CENSUS_OUTCOMES, POOL, authorize, path_id, require_principal
 from bedboard.database import acquire
+from bedboard.errors import FieldError, Invalid
 from bedboard.problems import Problem
 
 
@@ -105,17 +106,10 @@ async def post_facility_census(request: web.Request, body: FacilityCensusIn) -> 
         owners = {u.id for u in await facilities.list_units(conn, facility_id)}
     strangers = [r.unit_id for r in body.reports if r.unit_id not in owners]
     if strangers:
-        raise Problem(
-            422,
+        raise Invalid(
             "Some units do not belong to this facility.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "reports.unit_id",
-                    "in": "body",
-                    "message": f"unit {uid} is not here",
-                    "type": "reference",
-                }
+            [
+                FieldError("reports.unit_id", f"unit {uid} is not here", "reference")
                 for uid in strangers
             ],
         )

@@ -10,10 +10,17 @@ from aiohttp import web
 
 from bedboard.auth import Principal, Role
 from bedboard.context import REQUEST_ID, current_principal, deny
-from bedboard.pages.forms import field_errors, problem_errors
+from bedboard.pages.forms import domain_errors, field_errors, problem_errors
 from bedboard.problems import Problem
 
-__all__ = ["field_errors", "problem_errors", "render", "render_error", "require_role"]
+__all__ = [
+    "domain_errors",
+    "field_errors",
+    "problem_errors",
+    "render",
+    "render_error",
+    "require_role",
+]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from bedboard.auth import Role
 from bedboard.context import POOL, authorize, path_id, record_success
 from bedboard.courts import CourtIn, CourtPatch
 from bedboard.database import Connection, acquire, transaction
+from bedboard.errors import Conflict, Invalid, NotFound
 from bedboard.facilities import (
     PAYERS,
     SPECIALTIES,
@@ -31,8 +32,8 @@ from bedboard.facilities import (
     UnitIn,
     UnitPatch,
 )
-from bedboard.pages import field_errors, labels, problem_errors, render, require_role
-from bedboard.problems import Problem
+from bedboard.pages import domain_errors, field_errors, labels, render, require_role
+from bedboard.problems import status_for
 from bedboard.users import TokenIn, UserIn, UserPatch
 
 Form = MultiDictProxy[str | bytes | Any]
@@ -166,12 +167,10 @@ async def facility_create(request: web.Request) -> web.StreamResponse:
             )
     except ValidationError as exc:
         return await _facility_form(request, values=raw, errors=field_errors(exc), status=422)
-    except Problem as problem:
-        if problem.status in (409, 422):
-            return await _facility_form(
-                request, values=raw, errors=problem_errors(problem), status=problem.status
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        return await _facility_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
     raise _see_other(f"/admin/facilities/{facility.id}?saved=1")
 
 
@@ -211,16 +210,14 @@ async def facility_update(request: web.Request) -> web.StreamResponse:
         return await _facility_form(
             request, values=raw, errors=field_errors(exc), facility_id=facility_id, status=422
         )
-    except Problem as problem:
-        if problem.status in (409, 422):
-            return await _facility_form(
-                request,
-                values=raw,
-                errors=problem_errors(problem),
-                facility_id=facility_id,
-                status=problem.status,
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        return await _facility_form(
+            request,
+            values=raw,
+            errors=domain_errors(exc),
+            facility_id=facility_id,
+            status=status_for(exc),
+        )
     raise _see_other(f"/admin/facilities/{facility_id}?saved=1")
 
 
@@ -292,12 +289,10 @@ async def unit_create(request: web.Request) -> web.StreamResponse:
             )
     except ValidationError as exc:
         return await _unit_form(request, values=raw, errors=field_errors(exc), status=422)
-    except Problem as problem:
-        if problem.status in (409, 422):
-            return await _unit_form(
-                request, values=raw, errors=problem_errors(problem), status=problem.status
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        return await _unit_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
     raise _see_other(f"/admin/facilities/{unit.facility_id}?saved=1")
 
 
@@ -335,17 +330,15 @@ async def unit_update(request: web.Request) -> web.StreamResponse:
         return await _unit_form(
             request, values=values, errors=field_errors(exc), unit_id=unit_id, status=422
         )
-    except Problem as problem:
-        if problem.status in (409, 422):
-            values = {**raw, "facility_id": form.get("facility_id", "")}
-            return await _unit_form(
-                request,
-                values=values,
-                errors=problem_errors(problem),
-                unit_id=unit_id,
-                status=problem.status,
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        values = {**raw, "facility_id": form.get("facility_id", "")}
+        return await _unit_form(
+            request,
+            values=values,
+            errors=domain_errors(exc),
+            unit_id=unit_id,
+            status=status_for(exc),
+        )
     raise _see_other(f"/admin/facilities/{facility_id}?saved=1")
 
 
@@ -400,12 +393,10 @@ async def court_create(request: web.Request) -> web.StreamResponse:
             )
     except ValidationError as exc:
         return await _court_form(request, values=raw, errors=field_errors(exc), status=422)
-    except Problem as problem:
-        if problem.status in (409, 422):
-            return await _court_form(
-                request, values=raw, errors=problem_errors(problem), status=problem.status
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        return await _court_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
     raise _see_other("/admin/courts?saved=1")
 
 
@@ -440,16 +431,14 @@ async def court_update(request: web.Request) -> web.StreamResponse:
         return await _court_form(
             request, values=raw, errors=field_errors(exc), court_id=court_id, status=422
         )
-    except Problem as problem:
-        if problem.status in (409, 422):
-            return await _court_form(
-                request,
-                values=raw,
-                errors=problem_errors(problem),
-                court_id=court_id,
-                status=problem.status,
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        return await _court_form(
+            request,
+            values=raw,
+            errors=domain_errors(exc),
+            court_id=court_id,
+            status=status_for(exc),
+        )
     raise _see_other("/admin/courts?saved=1")
 
 
@@ -537,13 +526,11 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     except ValidationError as exc:
         raw.pop("password", None)
         return await _user_form(request, values=raw, errors=field_errors(exc), status=422)
-    except Problem as problem:
-        if problem.status in (409, 422):
-            raw.pop("password", None)
-            return await _user_form(
-                request, values=raw, errors=problem_errors(problem), status=problem.status
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        raw.pop("password", None)
+        return await _user_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
     raise _see_other("/admin/users?saved=1")
 
 
@@ -584,17 +571,15 @@ async def user_update(request: web.Request) -> web.StreamResponse:
             user_id=user_id,
             status=422,
         )
-    except Problem as problem:
-        if problem.status in (409, 422):
-            raw.pop("password", None)
-            return await _user_form(
-                request,
-                values={**raw, "email": form.get("email", "")},
-                errors=problem_errors(problem),
-                user_id=user_id,
-                status=problem.status,
-            )
-        raise
+    except (Conflict, Invalid) as exc:
+        raw.pop("password", None)
+        return await _user_form(
+            request,
+            values={**raw, "email": form.get("email", "")},
+            errors=domain_errors(exc),
+            user_id=user_id,
+            status=status_for(exc),
+        )
     raise _see_other("/admin/users?saved=1")
 
 
@@ -649,10 +634,8 @@ async def token_create(request: web.Request) -> web.StreamResponse:
             )
     except ValidationError as exc:
         return await _token_page(request, errors=field_errors(exc), status=422)
-    except Problem as problem:
-        if problem.status in (404, 422):
-            return await _token_page(request, errors=problem_errors(problem), status=422)
-        raise
+    except (NotFound, Invalid) as exc:
+        return await _token_page(request, errors=domain_errors(exc), status=422)
     # Rendered directly (not redirected) so the secret is shown once and never stored.
     return await _token_page(request, created=created, status=201)
 

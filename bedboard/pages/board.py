@@ -16,9 +16,9 @@ from bedboard.auth import Role
 from bedboard.census import CensusReport
 from bedboard.context import CENSUS_OUTCOMES, POOL, authorize
 from bedboard.database import acquire
+from bedboard.errors import Invalid
 from bedboard.facilities import PAYERS, SPECIALTIES, Population, SecurityLevel
-from bedboard.pages import field_errors, labels, problem_errors, render, require_role
-from bedboard.problems import Problem
+from bedboard.pages import domain_errors, field_errors, labels, render, require_role
 from bedboard.search import SearchQuery
 
 
@@ -177,8 +177,8 @@ async def _run_search(request: web.Request) -> dict[str, Any]:
         if query is not None:
             try:
                 result = await search.search(conn, query)
-            except Problem as problem:
-                errors = problem_errors(problem)
+            except Invalid as exc:
+                errors = domain_errors(exc)
     more = None
     if result is not None and result.excluded.get("beyond_limit"):
         more = request.rel_url.update_query(limit=min(len(result.results) + SEARCH_PAGE_SIZE, 500))

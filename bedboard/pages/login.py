@@ -16,8 +16,8 @@ from aiohttp import web
 
 from bedboard import auth, signin
 from bedboard.context import SECRET, SETTINGS, current_principal
+from bedboard.errors import SignInRefused, SignInThrottled
 from bedboard.pages import render
-from bedboard.problems import Problem
 
 LOGIN_CSRF_COOKIE = "bb_login"
 
@@ -79,14 +79,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, status=422, error="Enter your email and password.", email=email)
     try:
         _principal, cookie = await signin.password_login(request, email, password)
-    except Problem as problem:
-        if problem.status in (401, 429):
-            response = _login_form(
-                request, status=problem.status, error=problem.detail, email=email
-            )
-            response.headers.update(problem.headers)
-            return response
-        raise
+    except SignInRefused as exc:
+        return _login_form(request, status=401, error=exc.detail, email=email)
+    except SignInThrottled as exc:
+        response = _login_form(request, status=429, error=exc.detail, email=email)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", "/"))))
     signin.set_session_cookie(request, response, cookie)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -17,8 +17,9 @@ from bedboard.access import Action, Resource
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import Connection, acquire, transaction
+from bedboard.errors import Conflict, Invalid, KeyReused, StaleVersion
 from bedboard.facilities import PAYERS, SPECIALTIES, SecurityLevel
-from bedboard.pages import field_errors, labels, problem_errors, render, require_role
+from bedboard.pages import domain_errors, field_errors, labels, render, require_role
 from bedboard.placements import (
     DECLINE_LABELS,
     OUTCOME_LABELS,
@@ -30,7 +31,6 @@ from bedboard.placements import (
     Status,
     TransitionIn,
 )
-from bedboard.problems import Problem
 from bedboard.search import SearchQuery
 
 
@@ -331,10 +331,8 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
         pass
     except ValidationError as exc:
         errors = {**_validation_errors(exc), **errors}
-    except Problem as problem:
-        if problem.status != 422:
-            raise
-        errors = {**_form_errors(problem_errors(problem)), **errors}
+    except (Invalid, KeyReused) as exc:
+        errors = {**_form_errors(domain_errors(exc)), **errors}
     if errors:
         values = _form_values(form)
         async with acquire(request.app[POOL]) as conn:
@@ -362,8 +360,8 @@ def _also_matching(errors: dict[str, str], person: Any, needs: Any, when: dateti
         return
     try:
         placements.match_person(person.age, person.birth_year, person.sex, needs, when)
-    except Problem as problem:
-        for key, message in _form_errors(problem_errors(problem)).items():
+    except Invalid as exc:
+        for key, message in _form_errors(domain_errors(exc)).items():
             errors.setdefault(key, message)
 
 
@@ -438,13 +436,10 @@ async def placement_update(request: web.Request) -> web.StreamResponse:
         pass
     except ValidationError as exc:
         errors = {**_validation_errors(exc), **errors}
-    except Problem as problem:
-        if problem.status == 422:
-            errors = {**_form_errors(problem_errors(problem)), **errors}
-        elif problem.status in (409, 412):
-            errors = {"__all__": problem.detail}
-        else:
-            raise
+    except Invalid as exc:
+        errors = {**_form_errors(domain_errors(exc)), **errors}
+    except (Conflict, StaleVersion) as exc:
+        errors = {"__all__": exc.detail}
     if errors:
         values = _form_values(form)
         async with acquire(request.app[POOL]) as conn:
@@ -544,10 +539,8 @@ async def _act(
     except ValidationError as exc:
         message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
         raise _back(placement_id, f"Not done: {message}") from None
-    except Problem as problem:
-        if problem.status in (409, 412, 422):
-            raise _back(placement_id, f"Not done: {problem.detail}") from None
-        raise
+    except (Conflict, StaleVersion, Invalid) as exc:
+        raise _back(placement_id, f"Not done: {exc.detail}") from None
     raise _back(placement_id, success)
 
 
@@ -558,7 +551,7 @@ async def placement_refer(request: web.Request) -> web.StreamResponse:
 
     async def work(conn: Connection, principal: Principal) -> None:
         if not unit_ids:
-            raise Problem(422, "Choose a unit to refer to.")
+            raise Invalid.field("unit_ids", "Choose a unit to refer to.")
         ids = await placements.refer(conn, placement_id, unit_ids, principal)
         await record_success(
             request, conn, "placement.refer", "placement", placement_id, {"referral_ids": ids}
@@ -797,10 +790,8 @@ async def referral_respond(request: web.Request) -> web.StreamResponse:
             )
     except ValidationError:
         notice = "Choose a reason to decline."
-    except Problem as problem:
-        if problem.status not in (409, 422):
-            raise
-        notice = f"Not done: {problem.detail}"
+    except (Conflict, Invalid) as exc:
+        notice = f"Not done: {exc.detail}"
     raise web.HTTPSeeOther(f"/referrals?notice={quote(notice)}")
 
 

@@ -1,4 +1,9 @@
-"""Refusals of placement changes, as problems (the 409s, 412s and 422s)."""
+"""Refusals of placement and referral changes, in the domain's words (no HTTP).
+
+The kinds are the shared ones of ``bedboard.errors`` (a stale version or a missing row is
+the same refusal for a placement as for a unit); this module builds the placement-specific
+ones, with the allowed moves taken from the state tables in ``models``.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +11,50 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from bedboard.problems import Problem
+from bedboard.errors import BadReference, IllegalTransition, Invalid
+from bedboard.placements.models import REFERRAL_TRANSITIONS, ReferralStatus
 
 
-def _illegal(current: str, wanted: str, allowed: Sequence[str]) -> Problem:
+class NotOpen(IllegalTransition):
+    """The placement already has a bed (or is over): it takes no acceptance."""
+
+    code = "placement-not-open"
+
+
+def illegal(current: str, wanted: str, allowed: Sequence[str]) -> IllegalTransition:
     names = ", ".join(allowed) if allowed else "none (it is final)"
-    return Problem(
-        409,
+    return IllegalTransition(
         f"A placement that is {current} cannot become {wanted}. Allowed from {current}: {names}.",
-        code="illegal-transition",
-        extra={"current": current, "allowed": list(allowed)},
+        current,
+        allowed,
     )
 
 
-def _stale(what: str = "placement") -> Problem:
-    return Problem(
-        412,
-        f"The {what} was changed by someone else; reload and retry.",
-        code="precondition-failed",
+def final(current: str) -> IllegalTransition:
+    return IllegalTransition(
+        f"A placement that is {current} is final and cannot be edited.", current
     )
 
 
-def _invalid(field: str, message: str, kind: str = "value") -> Problem:
-    """A 422 naming one field of the request body (dotted path)."""
-    return Problem(
-        422,
-        message,
-        code="validation-error",
-        errors=[{"field": field, "in": "body", "message": message, "type": kind}],
+def referral_illegal(current: str, wanted: str) -> IllegalTransition:
+    allowed = sorted(REFERRAL_TRANSITIONS.get(ReferralStatus(current), frozenset()))
+    return IllegalTransition(
+        f"A referral that is {current} cannot become {wanted}."
+        + (f" Allowed: {', '.join(allowed)}." if allowed else " It is final."),
+        current,
+        allowed,
     )
 
 
-def _reference_problem(exc: asyncpg.ForeignKeyViolationError) -> Problem:
+def invalid(field: str, message: str, kind: str = "value") -> Invalid:
+    """A refusal naming one field of the request body (dotted path)."""
+    return Invalid.field(field, message, kind)
+
+
+def bad_reference(exc: asyncpg.ForeignKeyViolationError) -> BadReference:
     detail = str(exc.detail or "")
     field = next(
         (f for f in ("court_id", "county_fips", "liaison_id", "unit_id") if f in detail),
         "reference",
     )
-    return Problem(
-        422,
-        "The request refers to something that does not exist.",
-        code="validation-error",
-        errors=[{"field": field, "in": "body", "message": "does not exist", "type": "reference"}],
-    )
-
-
-def _referral_illegal(current: str, wanted: str) -> Problem:
-    allowed = {
-        "pending": ["accepted", "declined", "withdrawn"],
-        "accepted": ["declined", "withdrawn"],
-    }
-    return Problem(
-        409,
-        f"A referral that is {current} cannot become {wanted}."
-        + (f" Allowed: {', '.join(allowed[current])}." if current in allowed else " It is final."),
-        code="illegal-transition",
-        extra={"current": current, "allowed": allowed.get(current, [])},
-    )
+    return BadReference(field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bedboard.database import Connection
-from bedboard.problems import not_found
+from bedboard.errors import NotFound
 
 
 async def _lock(conn: Connection, placement_id: int) -> Any:
@@ -15,7 +15,7 @@ async def _lock(conn: Connection, placement_id: int) -> Any:
         placement_id,
     )
     if row is None:
-        raise not_found("placement")
+        raise NotFound("placement")
     return row
 
 
@@ -25,7 +25,7 @@ async def _lock_referral(conn: Connection, referral_id: int) -> tuple[Any, Any]:
         "SELECT placement_id FROM referrals WHERE id = $1", referral_id
     )
     if placement_id is None:
-        raise not_found("referral")
+        raise NotFound("referral")
     placement = await _lock(conn, placement_id)
     referral = await conn.fetchrow(
         "SELECT r.*, un.facility_id FROM referrals r JOIN units un ON un.id = r.unit_id"

@@ -52,6 +52,20 @@ class ReferralStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# What a person may do to a referral, from each state. The clock alone moves an accepted
+# referral to ``expired`` when its hold runs out; an accepted referral may be ended only
+# while its placement is still ``accepted``.
+REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
+    ReferralStatus.PENDING: frozenset(
+        {ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}
+    ),
+    ReferralStatus.ACCEPTED: frozenset({ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}),
+    ReferralStatus.DECLINED: frozenset(),
+    ReferralStatus.WITHDRAWN: frozenset(),
+    ReferralStatus.EXPIRED: frozenset(),
+}
+
+
 class DeclineReason(StrEnum):
     NO_BED = "no_bed"
     ACUITY = "acuity"

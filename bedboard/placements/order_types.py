@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bedboard.database import Connection
-from bedboard.placements.errors import _invalid
+from bedboard.errors import NotFound
+from bedboard.placements.errors import invalid
 from bedboard.placements.models import OrderType
-from bedboard.problems import not_found
 
 
 async def order_types(conn: Connection) -> list[OrderType]:
@@ -27,7 +27,7 @@ async def set_order_deadline(conn: Connection, code: str, hours: int | None) -> 
         hours,
     )
     if row is None:
-        raise not_found("order type")
+        raise NotFound("order type")
     return OrderType(**dict(row))
 
 
@@ -38,7 +38,7 @@ async def _order_type(conn: Connection, code: str) -> Any:
         code,
     )
     if row is None:
-        raise _invalid("order_type", "No such order type.", "reference")
+        raise invalid("order_type", "No such order type.", "reference")
     return row
 
 
@@ -49,7 +49,7 @@ def _deadline_for(order: Any, detention_start: datetime) -> datetime | None:
 
 def _require_court(order: Any, court_id: int | None) -> None:
     if order["court_required"] and court_id is None:
-        raise _invalid(
+        raise invalid(
             "court_id",
             "This order type needs the court that ordered it. If no court is involved yet, "
             "choose “96-hour detention, on application (no court yet)”; the "

@@ -10,8 +10,9 @@ import asyncpg
 from bedboard import census, matching
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
+from bedboard.errors import BadReference, StaleVersion
 from bedboard.matching import MatchingError
-from bedboard.placements.errors import _illegal, _invalid, _reference_problem, _stale
+from bedboard.placements.errors import bad_reference, final, illegal, invalid
 from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
     TERMINAL,
@@ -27,7 +28,6 @@ from bedboard.placements.models import (
 from bedboard.placements.order_types import _deadline_for, _order_type, _require_court
 from bedboard.placements.referrals import _release_hold
 from bedboard.placements.timeline import _event, _publish
-from bedboard.problems import Problem
 
 
 def match_person(
@@ -46,7 +46,7 @@ def match_person(
         )
     except MatchingError as exc:
         prefix = "person." if exc.field == "age" else "needs."
-        raise _invalid(prefix + exc.field, exc.message, "matching") from None
+        raise invalid(prefix + exc.field, exc.message, "matching") from None
 
 
 async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
@@ -65,18 +65,8 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                 "SELECT role FROM users WHERE id = $1 AND NOT disabled", liaison_id
             )
             if role not in (Role.LIAISON.value, Role.ADMIN.value):
-                raise Problem(
-                    422,
-                    "The assigned liaison must be an active liaison.",
-                    code="validation-error",
-                    errors=[
-                        {
-                            "field": "liaison_id",
-                            "in": "body",
-                            "message": "not a liaison",
-                            "type": "reference",
-                        }
-                    ],
+                raise BadReference(
+                    "liaison_id", "not a liaison", "The assigned liaison must be an active liaison."
                 )
         try:
             placement_id = await conn.fetchval(
@@ -118,7 +108,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                 match.gender_override,
             )
         except asyncpg.ForeignKeyViolationError as exc:
-            raise _reference_problem(exc) from None
+            raise bad_reference(exc) from None
         await _event(
             conn,
             placement_id,
@@ -145,14 +135,9 @@ async def update(
     async with conn.transaction():
         row = await _lock(conn, placement_id)
         if expected_version is not None and row["version"] != expected_version:
-            raise _stale()
+            raise StaleVersion("placement")
         if Status(row["status"]) in TERMINAL:
-            raise Problem(
-                409,
-                f"A placement that is {row['status']} is final and cannot be edited.",
-                code="illegal-transition",
-                extra={"current": row["status"], "allowed": []},
-            )
+            raise final(row["status"])
         current = await conn.fetchrow("SELECT * FROM placements WHERE id = $1", placement_id)
         assert current is not None
         values: dict[str, Any] = {
@@ -278,7 +263,7 @@ async def update(
                 values["order_type"],
             )
         except asyncpg.ForeignKeyViolationError as exc:
-            raise _reference_problem(exc) from None
+            raise bad_reference(exc) from None
         # The timeline records which fields changed, never their (possibly clinical) values.
         changed = sorted(k for k, v in values.items() if v != current[k])
         if deadline != current["deadline_at"]:
@@ -307,9 +292,9 @@ async def transition(
         row = await _lock(conn, placement_id)
         current = Status(row["status"])
         if expected_version is not None and row["version"] != expected_version:
-            raise _stale()
+            raise StaleVersion("placement")
         if wanted not in TRANSITIONS[current]:
-            raise _illegal(current.value, wanted.value, sorted(TRANSITIONS[current]))
+            raise illegal(current.value, wanted.value, sorted(TRANSITIONS[current]))
         referral = None
         if row["accepted_referral_id"] is not None:
             referral = await conn.fetchrow(

@@ -11,11 +11,16 @@ import asyncpg
 from bedboard import census
 from bedboard.auth import Principal
 from bedboard.database import Connection
-from bedboard.placements.errors import _referral_illegal
+from bedboard.errors import BedTaken, Duplicate, FieldError, IllegalTransition, Invalid
+from bedboard.placements.errors import NotOpen, referral_illegal
 from bedboard.placements.locks import _lock, _lock_referral
-from bedboard.placements.models import DeclineReason, ReferralStatus, Status
+from bedboard.placements.models import (
+    REFERRAL_TRANSITIONS,
+    DeclineReason,
+    ReferralStatus,
+    Status,
+)
 from bedboard.placements.timeline import _event, _publish
-from bedboard.problems import Problem, conflict
 
 
 async def refer(
@@ -25,11 +30,9 @@ async def refer(
     async with conn.transaction():
         row = await _lock(conn, placement_id)
         if row["status"] != Status.OPEN:
-            raise Problem(
-                409,
+            raise IllegalTransition(
                 f"Referrals are sent while a placement is open; this one is {row['status']}.",
-                code="illegal-transition",
-                extra={"current": row["status"], "allowed": []},
+                row["status"],
             )
         units = await conn.fetch(
             "SELECT u.id FROM units u JOIN facilities f ON f.id = u.facility_id"
@@ -38,17 +41,10 @@ async def refer(
         )
         missing = sorted(set(unit_ids) - {r["id"] for r in units})
         if missing:
-            raise Problem(
-                422,
+            raise Invalid(
                 "Some units do not exist or are not active.",
-                code="validation-error",
-                errors=[
-                    {
-                        "field": "unit_ids",
-                        "in": "body",
-                        "message": f"unit {u} is not available",
-                        "type": "reference",
-                    }
+                [
+                    FieldError("unit_ids", f"unit {u} is not available", "reference")
                     for u in missing
                 ],
             )
@@ -64,7 +60,7 @@ async def refer(
                         actor.user_id,
                     )
             except asyncpg.UniqueViolationError:
-                raise conflict(
+                raise Duplicate(
                     f"Unit {unit_id} already has an open referral for this placement."
                 ) from None
             ids.append(int(referral_id))
@@ -93,21 +89,17 @@ async def accept(conn: Connection, referral_id: int, actor: Principal, hold: tim
     withdraw the placement's other pending referrals. 409 when the bed was just taken."""
     async with conn.transaction():
         placement, referral = await _lock_referral(conn, referral_id)
-        if referral["status"] != ReferralStatus.PENDING:
-            raise _referral_illegal(referral["status"], "accepted")
+        if ReferralStatus.ACCEPTED not in REFERRAL_TRANSITIONS[ReferralStatus(referral["status"])]:
+            raise referral_illegal(referral["status"], "accepted")
         if placement["status"] != Status.OPEN:
-            raise Problem(
-                409,
+            raise NotOpen(
                 f"The placement is already {placement['status']}; it no longer needs a bed.",
-                code="placement-not-open",
-                extra={"current": placement["status"], "allowed": []},
+                placement["status"],
             )
         if not await census.hold_bed(conn, referral["unit_id"]):
-            raise Problem(
-                409,
+            raise BedTaken(
                 "The bed was just taken: this unit has no free bed left. Update the census "
-                "if a bed is free, or decline.",
-                code="bed-taken",
+                "if a bed is free, or decline."
             )
         await conn.execute(
             "UPDATE referrals SET status = 'accepted', hold_active = true, hold_expires_at = now() + $2,"
@@ -192,10 +184,10 @@ async def _end_referral(
     async with conn.transaction():
         placement, referral = await _lock_referral(conn, referral_id)
         status = referral["status"]
-        if status not in (ReferralStatus.PENDING, ReferralStatus.ACCEPTED) or (
+        if to not in REFERRAL_TRANSITIONS[ReferralStatus(status)] or (
             status == ReferralStatus.ACCEPTED and placement["status"] != Status.ACCEPTED
         ):
-            raise _referral_illegal(status, to.value)
+            raise referral_illegal(status, to.value)
         await _release_hold(conn, referral)
         await conn.execute(sql, referral_id, *args)
         await _event(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bedboard.database import Connection
+from bedboard.errors import NotFound
 from bedboard.placements.models import (
     TRANSITIONS,
     CourtPlacement,
@@ -23,7 +24,6 @@ from bedboard.placements.models import (
     Status,
     TimelineEntry,
 )
-from bedboard.problems import not_found
 
 _PLACEMENT_SQL = """
     SELECT p.*, ot.label AS order_label, ot.statute, ot.court_ordered, ot.court_required,
@@ -80,7 +80,7 @@ def _needs(row: Any) -> Needs:
 async def _row(conn: Connection, placement_id: int) -> Any:
     row = await conn.fetchrow(_PLACEMENT_SQL + " WHERE p.id = $1", placement_id)
     if row is None:
-        raise not_found("placement")
+        raise NotFound("placement")
     return row
 
 
@@ -104,7 +104,7 @@ async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozen
         placement_id,
     )
     if row is None:
-        raise not_found("placement")
+        raise NotFound("placement")
     return row["court_id"], frozenset(row["facility_ids"])
 
 
@@ -350,5 +350,5 @@ async def referral_scope(conn: Connection, referral_id: int) -> tuple[int, int]:
         referral_id,
     )
     if row is None:
-        raise not_found("referral")
+        raise NotFound("referral")
     return row["placement_id"], row["facility_id"]
