@@ -64,19 +64,25 @@ class Board(BaseModel):
     facilities: list[FacilityState]
 
 
-_UNITS_SQL = """
+def sql_free(census: str = "c") -> str:
+    """SQL: a unit's free beds, from its ``unit_census`` row under the alias ``census``:
+    available less held, never below zero, and 0 when the unit has no census row."""
+    return f"GREATEST(COALESCE({census}.available, 0) - COALESCE({census}.held, 0), 0)"
+
+
+_UNITS_SQL = f"""
     SELECT u.id, u.facility_id, u.name, u.population, u.gender, u.security_level, u.specialties,
            u.accepts_involuntary, u.accepts_court_ordered, u.payers, u.licensed_beds,
            c.staffed, c.occupied, COALESCE(c.blocked, 0) AS blocked,
            COALESCE(c.available, 0) AS available, COALESCE(c.held, 0) AS held,
-           GREATEST(COALESCE(c.available, 0) - COALESCE(c.held, 0), 0) AS free,
+           {sql_free("c")} AS free,
            c.as_of, c.received_at, f.report_cadence_minutes
       FROM units u
       JOIN facilities f ON f.id = u.facility_id
       LEFT JOIN unit_census c ON c.unit_id = u.id
      WHERE u.active AND f.active AND ($1::bigint[] IS NULL OR u.id = ANY($1))
      ORDER BY u.facility_id, u.name
-"""
+"""  # noqa: S608 -- composed only of constant fragments
 
 
 def _unit(row: Any, now: datetime) -> UnitState:

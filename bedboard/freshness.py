@@ -39,6 +39,23 @@ def freshness(last_report: datetime | None, cadence: timedelta, now: datetime) -
     return Freshness.STALE
 
 
+def sql_state(as_of: str, cadence_minutes: str, now: str) -> str:
+    """The same classification as ``freshness()``, as an SQL expression over the given
+    columns or parameters (a test keeps the two in step)."""
+    return f"""CASE WHEN {as_of} IS NULL THEN 'never'
+                WHEN {now} - {as_of} <= make_interval(mins => {cadence_minutes}) THEN 'fresh'
+                WHEN {now} - {as_of}
+                     <= make_interval(mins => {STALE_AFTER_CADENCES} * {cadence_minutes})
+                  THEN 'late'
+                ELSE 'stale' END"""
+
+
+def sql_current(as_of: str, cadence_minutes: str, now: str) -> str:
+    """SQL: the report at ``as_of`` is not stale (fresh or late); false when there is none.
+    What search shows by default."""
+    return f"{as_of} >= {now} - make_interval(mins => {STALE_AFTER_CADENCES} * {cadence_minutes})"
+
+
 def worst(states: list[Freshness]) -> Freshness:
     """The least fresh of several states (``never`` for none)."""
     if not states:

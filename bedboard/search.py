@@ -14,10 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bedboard import matching
+from bedboard.board import sql_free
 from bedboard.database import Connection, consistent_read
 from bedboard.errors import BadReference, Invalid
 from bedboard.facilities import Fips, Population, SecurityLevel, Tag
-from bedboard.freshness import Freshness, freshness
+from bedboard.freshness import Freshness, freshness, sql_current
 from bedboard.matching import MatchingError, Sex, UnitGender
 
 KM_PER_MILE = 1.609344
@@ -195,6 +196,8 @@ _DISTANCE = f"""
 
 # $1 lat, $2 lon, $3 population, $4 gender, $5 involuntary, $6 court_ordered, $7 security rank,
 # $8 needs, $9 payer, $10 max_km, $11 include_stale, $12 now.
+_FREE = sql_free("c")
+_CURRENT = sql_current("c.as_of", "f.report_cadence_minutes", "$12::timestamptz")
 _REASON = f"""
     CASE
       WHEN NOT (u.active AND f.active) THEN 'inactive'
@@ -208,10 +211,8 @@ _REASON = f"""
       WHEN NOT (u.specialties @> $8::text[]) THEN 'needs_not_served'
       WHEN $9::text IS NOT NULL AND NOT ($9 = ANY (u.payers)) THEN 'payer_not_accepted'
       WHEN $10::float8 IS NOT NULL AND {_DISTANCE} > $10 THEN 'too_far'
-      WHEN NOT $11::bool AND (c.as_of IS NULL
-            OR c.as_of < $12::timestamptz - make_interval(mins => 2 * f.report_cadence_minutes))
-        THEN 'stale'
-      WHEN GREATEST(COALESCE(c.available, 0) - COALESCE(c.held, 0), 0) = 0 THEN 'no_beds'
+      WHEN NOT $11::bool AND NOT COALESCE({_CURRENT}, false) THEN 'stale'
+      WHEN {_FREE} = 0 THEN 'no_beds'
     END
 """
 
@@ -226,7 +227,7 @@ RESULTS_SQL = f"""
     SELECT u.id AS unit_id, u.name AS unit_name, f.id AS facility_id, f.name AS facility_name,
            f.city, co.name AS county_name, u.population, u.gender, u.security_level,
            u.specialties, u.payers,
-           GREATEST(c.available - c.held, 0) AS free, c.available, c.held, c.as_of,
+           {_FREE} AS free, c.available, c.held, c.as_of,
            c.received_at, f.report_cadence_minutes, f.phone_intake,
            {_DISTANCE} AS distance_km,
            (CASE WHEN u.gender <> 'any' AND u.gender = ANY ($4::text[]) THEN 1 ELSE 0 END
@@ -248,8 +249,8 @@ RESULTS_SQL = f"""
              f.latitude BETWEEN $1 - $14::float8 AND $1 + $14::float8
              AND f.longitude BETWEEN $2 - $15::float8 AND $2 + $15::float8
              AND {_DISTANCE} <= $10))
-       AND ($11::bool OR c.as_of >= $12::timestamptz - make_interval(mins => 2 * f.report_cadence_minutes))
-       AND c.available - c.held > 0
+       AND ($11::bool OR {_CURRENT})
+       AND {_FREE} > 0
      ORDER BY fit DESC, distance_km, c.as_of DESC NULLS LAST, u.id
      LIMIT $16
 """

@@ -9,6 +9,7 @@ from typing import Any
 from bedboard import outbox
 from bedboard.database import Connection
 from bedboard.placements.locks import _lock_referral
+from bedboard.placements.models import UNDER_WAY_SQL
 from bedboard.placements.referrals import _release_hold, _reopen_after_release
 from bedboard.placements.timeline import _event, _events, _publish
 
@@ -72,16 +73,16 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
             return 0
         for point, before in alert_points(hours):
             rows = await conn.fetch(
-                """
+                f"""
                 INSERT INTO placement_alerts (placement_id, point, raised_at)
                 SELECT p.id, $2, $3 FROM placements p
-                 WHERE p.deadline_at IS NOT NULL AND p.status NOT IN ('admitted', 'closed')
+                 WHERE p.deadline_at IS NOT NULL AND {UNDER_WAY_SQL}
                    AND p.deadline_at - $1::interval <= $3
                 ON CONFLICT DO NOTHING
                 RETURNING placement_id,
                           (SELECT deadline_at - $1::interval >= created_at FROM placements
                             WHERE id = placement_id) AS announce
-                """,
+                """,  # noqa: S608 -- constant fragments
                 before,
                 point,
                 now,

@@ -25,6 +25,11 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.ADMITTED, Status.CLOSED})
 
+# The predicates every list and the clock share, over ``placements p``.
+UNDER_WAY_SQL = "p.status NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
+# Overdue: the legal deadline has passed and the placement is still under way.
+OVERDUE_SQL = f"(p.deadline_at IS NOT NULL AND p.deadline_at < now() AND {UNDER_WAY_SQL})"
+
 
 # What a person may ask for with POST /placements/{id}/transition, from each state.
 TRANSITIONS: dict[Status, frozenset[Status]] = {

@@ -10,7 +10,9 @@ from typing import Any
 from bedboard.database import Connection
 from bedboard.errors import NotFound
 from bedboard.placements.models import (
+    OVERDUE_SQL,
     TRANSITIONS,
+    UNDER_WAY_SQL,
     CourtPlacement,
     Event,
     FacilityPlacement,
@@ -25,17 +27,16 @@ from bedboard.placements.models import (
     TimelineEntry,
 )
 
-_PLACEMENT_SQL = """
+_PLACEMENT_SQL = f"""
     SELECT p.*, ot.label AS order_label, ot.statute, ot.court_ordered, ot.court_required,
            ct.name AS court_name, co.name AS county_name,
            u.email AS liaison_email, COALESCE(NULLIF(u.display_name, ''), u.email, '') AS liaison_name,
            COALESCE(u.phone, '') AS liaison_phone,
            af.name AS accepted_facility_name, au.name AS accepted_unit_name,
            af.id AS accepted_facility_id,
-           (p.deadline_at IS NOT NULL AND p.deadline_at < now()
-              AND p.status NOT IN ('admitted', 'closed')) AS overdue,
+           {OVERDUE_SQL} AS overdue,
            COALESCE((SELECT array_agg(point ORDER BY raised_at) FROM placement_alerts a
-                      WHERE a.placement_id = p.id), '{}') AS alerts
+                      WHERE a.placement_id = p.id), '{{}}') AS alerts
       FROM placements p
       JOIN order_types ot ON ot.code = p.order_type
       JOIN counties co ON co.fips = p.county_fips
@@ -44,7 +45,7 @@ _PLACEMENT_SQL = """
       LEFT JOIN referrals ar ON ar.id = p.accepted_referral_id
       LEFT JOIN units au ON au.id = ar.unit_id
       LEFT JOIN facilities af ON af.id = au.facility_id
-"""
+"""  # noqa: S608 -- constant fragments
 
 
 _REFERRAL_SQL = """
@@ -171,11 +172,7 @@ async def get_placement(conn: Connection, placement_id: int) -> Placement:
     )
 
 
-async def facility_view(
-    conn: Connection, placement_id: int, facility_ids: frozenset[int]
-) -> FacilityPlacement:
-    row = await _row(conn, placement_id)
-    referrals = [r for r in await referrals_of(conn, placement_id) if r.facility_id in facility_ids]
+def _facility_placement(row: Any, referrals: list[Referral]) -> FacilityPlacement:
     return FacilityPlacement(
         id=row["id"],
         reference=row["reference"],
@@ -196,6 +193,14 @@ async def facility_view(
     )
 
 
+async def facility_view(
+    conn: Connection, placement_id: int, facility_ids: frozenset[int]
+) -> FacilityPlacement:
+    row = await _row(conn, placement_id)
+    referrals = [r for r in await referrals_of(conn, placement_id) if r.facility_id in facility_ids]
+    return _facility_placement(row, referrals)
+
+
 async def list_placements(
     conn: Connection,
     *,
@@ -214,12 +219,11 @@ async def list_placements(
     """Placements, nearest deadline first (for open ones; most recent first otherwise).
     ``text`` finds a reference, the initials or a case number (case-insensitive)."""
     rows = await conn.fetch(
-        """
+        f"""
         SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
                co.name AS county_name, p.person_initials, p.population, p.status,
                p.detention_start, p.deadline_at, p.liaison_id, af.name AS accepted_facility_name,
-               (p.deadline_at IS NOT NULL AND p.deadline_at < now()
-                  AND p.status NOT IN ('admitted', 'closed')) AS overdue,
+               {OVERDUE_SQL} AS overdue,
                (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'pending')
                  AS pending_referrals,
                (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'declined')
@@ -234,9 +238,8 @@ async def list_placements(
          WHERE ($1::text IS NULL OR p.status = $1)
            AND ($2::bigint IS NULL OR p.court_id = $2)
            AND ($3::bigint IS NULL OR p.liaison_id = $3)
-           AND ($4::bool IS NULL OR (p.deadline_at IS NOT NULL AND p.deadline_at < now()
-                                     AND p.status NOT IN ('admitted', 'closed')) = $4)
-           AND (NOT $5::bool OR p.status NOT IN ('admitted', 'closed'))
+           AND ($4::bool IS NULL OR {OVERDUE_SQL} = $4)
+           AND (NOT $5::bool OR {UNDER_WAY_SQL})
            AND ($7::text IS NULL OR p.county_fips = $7)
            AND ($8::timestamptz IS NULL OR p.created_at >= $8)
            AND ($9::timestamptz IS NULL OR p.created_at < $9)
@@ -248,7 +251,7 @@ async def list_placements(
                     NULLS LAST,
                   p.created_at DESC, p.id
          LIMIT $6
-        """,
+        """,  # noqa: S608 -- constant fragments
         status.value if status else None,
         court_id,
         liaison_id,
@@ -274,25 +277,27 @@ async def referrals_for_facilities(
     """Placements with referrals to these facilities in ``statuses`` (pending or accepted
     by default), each showing only those referrals. ``under_way_only``: leave out
     admitted and closed placements (what a facility still has to act on)."""
-    ids = await conn.fetch(
-        """
-        SELECT DISTINCT r.placement_id, min(r.created_at) AS first
-          FROM referrals r JOIN units un ON un.id = r.unit_id
-          JOIN placements p ON p.id = r.placement_id
-         WHERE un.facility_id = ANY($1::bigint[]) AND r.status = ANY($2::text[])
-           AND (NOT $3::bool OR p.status NOT IN ('admitted', 'closed'))
-         GROUP BY r.placement_id ORDER BY first
-        """,
+    # Two statements whatever the number of placements: their referrals here, then the
+    # placements those referrals belong to.
+    referrals = await conn.fetch(
+        _REFERRAL_SQL
+        + " WHERE f.id = ANY($1::bigint[]) AND r.status = ANY($2::text[]) ORDER BY r.id",
         sorted(facility_ids),
         list(statuses),
+    )
+    by_placement: dict[int, list[Referral]] = {}
+    for r in referrals:
+        by_placement.setdefault(r["placement_id"], []).append(Referral(**dict(r)))
+    rows = await conn.fetch(
+        _PLACEMENT_SQL + f" WHERE p.id = ANY($1::bigint[]) AND (NOT $2::bool OR {UNDER_WAY_SQL})",
+        list(by_placement),
         under_way_only,
     )
-    out = []
-    for r in ids:
-        view = await facility_view(conn, r["placement_id"], facility_ids)
-        view.referrals = [ref for ref in view.referrals if ref.status.value in statuses]
-        out.append(view)
-    return out
+    # Oldest first referral first: what has waited longest is at the top.
+    rows = sorted(
+        rows, key=lambda row: (min(r.created_at for r in by_placement[row["id"]]), row["id"])
+    )
+    return [_facility_placement(row, by_placement[row["id"]]) for row in rows]
 
 
 async def all_facility_ids(conn: Connection) -> frozenset[int]:
@@ -308,13 +313,19 @@ async def court_lookup(
         court_id,
         case_number.strip(),
     )
+    events = await conn.fetch(
+        "SELECT placement_id, at, to_state FROM placement_events"
+        " WHERE placement_id = ANY($1::bigint[]) AND to_state IS NOT NULL"
+        " AND kind IN ('created', 'transition', 'referral_accepted', 'reopened') ORDER BY id",
+        [row["id"] for row in rows],
+    )
+    steps: dict[int, list[TimelineEntry]] = {}
+    for e in events:
+        steps.setdefault(e["placement_id"], []).append(
+            TimelineEntry(at=e["at"], status=e["to_state"])
+        )
     out = []
     for row in rows:
-        events = await conn.fetch(
-            "SELECT at, to_state FROM placement_events WHERE placement_id = $1 AND to_state IS NOT NULL"
-            " AND kind IN ('created', 'transition', 'referral_accepted', 'reopened') ORDER BY id",
-            row["id"],
-        )
         shows_facility = row["status"] in (Status.ACCEPTED, Status.IN_TRANSIT, Status.ADMITTED)
         out.append(
             CourtPlacement(
@@ -327,7 +338,7 @@ async def court_lookup(
                 deadline_at=row["deadline_at"],
                 overdue=row["overdue"],
                 facility_name=row["accepted_facility_name"] if shows_facility else None,
-                timeline=[TimelineEntry(at=e["at"], status=e["to_state"]) for e in events],
+                timeline=steps.get(row["id"], []),
             )
         )
     return out
