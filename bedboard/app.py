@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import secrets
@@ -43,6 +44,7 @@ from bedboard.context import (
     WEBSOCKETS,
     current_principal,
     deny,
+    origin,
     origin_allowed,
     write_pending_denial,
 )
@@ -216,7 +218,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                     403, "Missing or wrong CSRF token; reload the page and try again.", code="csrf"
                 )
     if principal is not None:
-        request[PRINCIPAL] = principal
+        request[PRINCIPAL] = dataclasses.replace(principal, origin=origin(request))
     return await handler(request)
 
 

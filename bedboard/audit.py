@@ -6,21 +6,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bedboard.auth import Principal
+from bedboard.auth import Origin, Principal
 from bedboard.database import Connection
 
 Outcome = Literal["success", "failure", "denied"]
 
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a request came from, for the trail."""
-
-    remote_addr: str | None = None
-    request_id: str | None = None
+__all__ = ["CLI_ORIGIN", "Origin", "changed", "record"]
 
 
 CLI_ORIGIN = Origin(remote_addr="cli")
+
+
+async def changed(
+    conn: Connection,
+    by: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of a change a use case made for ``by``, from ``by.origin``, in the
+    use case's transaction. Seeding (the demo, fixtures) passes ``by=None``: no row."""
+    if by is not None:
+        await record(
+            conn,
+            actor=by,
+            action=str(action),
+            outcome="success",
+            origin=by.origin,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
 
 
 async def record(

@@ -41,8 +41,17 @@ class Role(StrEnum):
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the audit trail."""
+
+    remote_addr: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: a user, reached through a session or an API token."""
+    """An authenticated caller: a user, reached through a session or an API token, and
+    where this request of theirs came from (``origin``, for the audit rows it causes)."""
 
     user_id: int
     email: str
@@ -53,6 +62,7 @@ class Principal:
     via: Literal["session", "token"] = "session"
     token_id: int | None = None
     csrf_token: str | None = None
+    origin: Origin = Origin()
 
     @property
     def label(self) -> str:

@@ -7,6 +7,9 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedboard import audit
+from bedboard.access import Action
+from bedboard.auth import Principal
 from bedboard.database import Connection
 from bedboard.errors import BadReference, DomainError, Duplicate, NotFound, StaleVersion
 from bedboard.facilities import Fips, Name
@@ -74,7 +77,7 @@ async def court_exists(conn: Connection, court_id: int) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM courts WHERE id = $1)", court_id))
 
 
-async def create_court(conn: Connection, data: CourtIn) -> Court:
+async def _create_court(conn: Connection, data: CourtIn) -> Court:
     try:
         court_id = await conn.fetchval(
             "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
@@ -87,7 +90,7 @@ async def create_court(conn: Connection, data: CourtIn) -> Court:
     return await get_court(conn, court_id)
 
 
-async def update_court(
+async def _update_court(
     conn: Connection, court_id: int, patch: CourtPatch, expected_version: int | None = None
 ) -> Court:
     current = await get_court(conn, court_id)
@@ -109,3 +112,24 @@ async def update_court(
     except asyncpg.PostgresError as exc:
         raise _translate(exc) from None
     return await get_court(conn, court_id)
+
+
+async def create_court(conn: Connection, data: CourtIn, by: Principal | None = None) -> Court:
+    """Create a court, audited as ``by``."""
+    court = await _create_court(conn, data)
+    await audit.changed(conn, by, Action.COURT_CREATE, "court", court.id, {"name": court.name})
+    return court
+
+
+async def update_court(
+    conn: Connection,
+    court_id: int,
+    patch: CourtPatch,
+    expected_version: int | None = None,
+    by: Principal | None = None,
+) -> Court:
+    """Change a court (412 when ``expected_version`` is not current), audited as ``by``."""
+    court = await _update_court(conn, court_id, patch, expected_version)
+    fields = {"fields": sorted(patch.model_fields_set)}
+    await audit.changed(conn, by, Action.COURT_UPDATE, "court", court_id, fields)
+    return court

@@ -9,6 +9,9 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
+from bedboard import audit
+from bedboard.access import Action
+from bedboard.auth import Principal
 from bedboard.database import Connection
 from bedboard.errors import (
     BadReference,
@@ -259,7 +262,7 @@ async def _county_centroid(conn: Connection, fips: str) -> tuple[float, float]:
     return float(row["latitude"]), float(row["longitude"])
 
 
-async def create_facility(conn: Connection, data: FacilityIn) -> Facility:
+async def _create_facility(conn: Connection, data: FacilityIn) -> Facility:
     lat, lon = data.latitude, data.longitude
     if lat is None or lon is None:
         lat, lon = await _county_centroid(conn, data.county_fips)
@@ -310,7 +313,7 @@ _UPDATE_FACILITY = """
 """
 
 
-async def update_facility(
+async def _update_facility(
     conn: Connection, facility_id: int, patch: FacilityPatch, expected_version: int | None = None
 ) -> Facility:
     changes = _changes(patch)
@@ -368,7 +371,7 @@ async def unit_facility_id(conn: Connection, unit_id: int) -> int:
     return int(facility_id)
 
 
-async def create_unit(conn: Connection, data: UnitIn) -> Unit:
+async def _create_unit(conn: Connection, data: UnitIn) -> Unit:
     try:
         unit_id = await conn.fetchval(
             """
@@ -408,7 +411,7 @@ _UPDATE_UNIT = """
 """
 
 
-async def update_unit(
+async def _update_unit(
     conn: Connection, unit_id: int, patch: UnitPatch, expected_version: int | None = None
 ) -> Unit:
     changes = _changes(patch)
@@ -440,6 +443,67 @@ async def update_unit(
         await get_unit(conn, unit_id)
         raise StaleVersion("unit")
     return await get_unit(conn, unit_id)
+
+
+def facility_update_action(patch: FacilityPatch) -> Action:
+    """A facility's own staff may change its contact fields; anything else is the
+    administrator's."""
+    contact_only = patch.model_fields_set <= FACILITY_CONTACT_FIELDS
+    return Action.FACILITY_UPDATE_CONTACT if contact_only else Action.FACILITY_UPDATE
+
+
+def unit_update_action(patch: UnitPatch) -> Action:
+    """A facility's own staff may change what a unit accepts; anything else is the
+    administrator's."""
+    profile_only = patch.model_fields_set <= UNIT_PROFILE_FIELDS
+    return Action.UNIT_UPDATE_PROFILE if profile_only else Action.UNIT_UPDATE
+
+
+async def create_facility(
+    conn: Connection, data: FacilityIn, by: Principal | None = None
+) -> Facility:
+    """Create a facility, audited as ``by``."""
+    facility = await _create_facility(conn, data)
+    await audit.changed(
+        conn, by, Action.FACILITY_CREATE, "facility", facility.id, {"name": facility.name}
+    )
+    return facility
+
+
+async def update_facility(
+    conn: Connection,
+    facility_id: int,
+    patch: FacilityPatch,
+    expected_version: int | None = None,
+    by: Principal | None = None,
+) -> Facility:
+    """Change a facility (412 when ``expected_version`` is not current), audited as ``by``."""
+    facility = await _update_facility(conn, facility_id, patch, expected_version)
+    fields = {"fields": sorted(patch.model_fields_set)}
+    await audit.changed(conn, by, facility_update_action(patch), "facility", facility_id, fields)
+    return facility
+
+
+async def create_unit(conn: Connection, data: UnitIn, by: Principal | None = None) -> Unit:
+    """Create a unit, audited as ``by``."""
+    unit = await _create_unit(conn, data)
+    detail = {"facility_id": unit.facility_id, "name": unit.name}
+    await audit.changed(conn, by, Action.UNIT_CREATE, "unit", unit.id, detail)
+    return unit
+
+
+async def update_unit(
+    conn: Connection,
+    unit_id: int,
+    patch: UnitPatch,
+    expected_version: int | None = None,
+    by: Principal | None = None,
+) -> Unit:
+    """Change a unit (412 when ``expected_version`` is not current), audited as ``by``."""
+    unit = await _update_unit(conn, unit_id, patch, expected_version)
+    fields = {"fields": sorted(patch.model_fields_set)}
+    await audit.changed(conn, by, unit_update_action(patch), "unit", unit_id, fields)
+    return unit
 
 
 class County(BaseModel):

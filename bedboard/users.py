@@ -16,8 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from bedboard import auth
-from bedboard.auth import Role
+from bedboard import audit, auth
+from bedboard.access import Action
+from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.errors import BadReference, Duplicate, NotFound, StaleVersion
 from bedboard.fields import DbId
@@ -156,8 +157,8 @@ async def _set_facilities(conn: Connection, user_id: int, facility_ids: list[int
     )
 
 
-async def create_user(conn: Connection, data: UserIn) -> User:
-    """Create a user with their scope (call inside a transaction)."""
+async def create_user(conn: Connection, data: UserIn, by: Principal | None = None) -> User:
+    """Create a user with their scope, audited as ``by`` (call inside a transaction)."""
     password_hash = await auth.hash_password(data.password) if data.password else None
     try:
         user_id = await conn.fetchval(
@@ -180,11 +181,17 @@ async def create_user(conn: Connection, data: UserIn) -> User:
         raise _bad("court_id", "no such court") from None
     if data.facility_ids:
         await _set_facilities(conn, user_id, data.facility_ids)
+    detail = {"op": "create", "email": data.email, "role": data.role.value}
+    await audit.changed(conn, by, Action.USER_MANAGE, "user", user_id, detail)
     return await get_user(conn, user_id)
 
 
 async def update_user(
-    conn: Connection, user_id: int, patch: UserPatch, expected_version: int | None = None
+    conn: Connection,
+    user_id: int,
+    patch: UserPatch,
+    expected_version: int | None = None,
+    by: Principal | None = None,
 ) -> tuple[User, int]:
     """Apply a change; return the user and how many sessions were ended.
 
@@ -248,6 +255,8 @@ async def update_user(
         # change ends sessions but keeps tokens: they belong to integrations, not to the
         # person's password (docs/operations.md).
         await auth.revoke_user_tokens(conn, user_id)
+    detail = {"op": "update", "fields": sorted(fields), "sessions_ended": ended}
+    await audit.changed(conn, by, Action.USER_MANAGE, "user", user_id, detail)
     return await get_user(conn, user_id), ended
 
 
@@ -295,11 +304,20 @@ async def get_token(conn: Connection, token_id: int) -> Token:
     return Token(**dict(row))
 
 
-async def issue_token(conn: Connection, data: TokenIn) -> TokenCreated:
+async def issue_token(conn: Connection, data: TokenIn, by: Principal | None = None) -> TokenCreated:
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", data.user_id):
         # A reference in the body to something missing is the body's fault (422), not a
         # missing resource at this address (404).
         raise _bad("user_id", "no such user")
     new = await auth.create_token(conn, data.user_id, data.name)
     token = await get_token(conn, new.id)
+    detail = {"op": "create", "user_id": data.user_id}
+    await audit.changed(conn, by, Action.TOKEN_MANAGE, "token", new.id, detail)
     return TokenCreated(**token.model_dump(), token=new.token)
+
+
+async def revoke_token(conn: Connection, token_id: int, by: Principal | None = None) -> None:
+    """Revoke an API token (404 when there is none), audited as ``by``."""
+    await get_token(conn, token_id)
+    await auth.revoke_token(conn, token_id)
+    await audit.changed(conn, by, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"})

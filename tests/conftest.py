@@ -8,6 +8,8 @@ an embedded server is started in a short temporary directory.
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import os
 import secrets
 import shutil
@@ -31,6 +33,40 @@ TEMPLATE_DB = "bedboard_template"
 TEST_SECRET = "test-secret-key-" + "x" * 32
 DEFAULT_PASSWORD = "correct horse battery staple"
 METRICS_TOKEN = "test-metrics-token"
+
+
+@pytest.fixture
+async def _loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        seen.append(context)
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    yield seen
+    gc.collect()  # a task that died unobserved reports when it is collected
+    await asyncio.sleep(0)
+    loop.set_exception_handler(previous)
+    if seen:
+        messages = "; ".join(
+            f"{c.get('message', '')}: {c.get('exception')!r}" for c in seen
+        )
+        pytest.fail(f"the event loop reported unhandled errors: {messages}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_loop_errors(request: pytest.FixtureRequest) -> None:
+    """Fail an async test whose event loop reported an unhandled exception: a background
+    task (the outbox listener, the hub, an MLLP handler) that died unobserved. Set up
+    before the test's other fixtures, so it also sees their teardown."""
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        request.getfixturevalue("_loop_errors")
 
 
 def with_database(dsn: str, name: str) -> str:

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bedboard import audit, auth, users
+from bedboard import audit, users
 from bedboard.access import Action, Resource
 from bedboard.api.registry import route
-from bedboard.context import POOL, authorize, if_match_version, path_id, record_success, with_etag
+from bedboard.context import POOL, authorize, if_match_version, path_id, with_etag
 from bedboard.database import acquire, transaction
 from bedboard.fields import DbId
 from bedboard.users import TokenCreated, TokenIn, TokenList, User, UserIn, UserList, UserPatch
@@ -38,16 +38,8 @@ async def list_users(request: web.Request) -> UserList:
 )
 async def create_user(request: web.Request, body: UserIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.USER_MANAGE, Resource("user"))
-        user = await users.create_user(conn, body)
-        await record_success(
-            request,
-            conn,
-            Action.USER_MANAGE,
-            "user",
-            user.id,
-            {"op": "create", "email": user.email, "role": user.role.value},
-        )
+        principal = authorize(request, Action.USER_MANAGE, Resource("user"))
+        user = await users.create_user(conn, body, by=principal)
     return _user_json(user, 201)
 
 
@@ -70,16 +62,9 @@ async def update_user(request: web.Request, body: UserPatch) -> web.StreamRespon
     """Disabling a user, or changing their password, role or scope, ends their sessions at once."""
     user_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.USER_MANAGE, Resource("user", user_id))
-        user, ended = await users.update_user(conn, user_id, body, if_match_version(request))
-        fields = sorted(body.model_fields_set)
-        await record_success(
-            request,
-            conn,
-            Action.USER_MANAGE,
-            "user",
-            user_id,
-            {"op": "update", "fields": fields, "sessions_ended": ended},
+        principal = authorize(request, Action.USER_MANAGE, Resource("user", user_id))
+        user, _ended = await users.update_user(
+            conn, user_id, body, if_match_version(request), by=principal
         )
     return _user_json(user)
 
@@ -95,16 +80,8 @@ async def list_tokens(request: web.Request) -> TokenList:
 async def create_token(request: web.Request, body: TokenIn) -> TokenCreated:
     """The answer is the only time the token's secret is shown."""
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.TOKEN_MANAGE, Resource("token"))
-        created = await users.issue_token(conn, body)
-        await record_success(
-            request,
-            conn,
-            Action.TOKEN_MANAGE,
-            "token",
-            created.id,
-            {"op": "create", "user_id": body.user_id},
-        )
+        principal = authorize(request, Action.TOKEN_MANAGE, Resource("token"))
+        created = await users.issue_token(conn, body, by=principal)
     return created
 
 
@@ -112,12 +89,8 @@ async def create_token(request: web.Request, body: TokenIn) -> TokenCreated:
 async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.TOKEN_MANAGE, Resource("token", token_id))
-        await users.get_token(conn, token_id)
-        await auth.revoke_token(conn, token_id)
-        await record_success(
-            request, conn, Action.TOKEN_MANAGE, "token", token_id, {"op": "revoke"}
-        )
+        principal = authorize(request, Action.TOKEN_MANAGE, Resource("token", token_id))
+        await users.revoke_token(conn, token_id, by=principal)
     return web.Response(status=204)
 
 

@@ -13,7 +13,6 @@ from bedboard.context import (
     authorize,
     if_match_version,
     path_id,
-    record_success,
     require_principal,
     with_etag,
 )
@@ -53,11 +52,8 @@ async def list_facilities(request: web.Request) -> FacilityList:
 @route("POST", "/api/v1/facilities", summary="Create a facility", tag="directory", status=201)
 async def create_facility(request: web.Request, body: FacilityIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.FACILITY_CREATE, Resource("facility"))
-        facility = await facilities.create_facility(conn, body)
-        await record_success(
-            request, conn, Action.FACILITY_CREATE, "facility", facility.id, {"name": facility.name}
-        )
+        principal = authorize(request, Action.FACILITY_CREATE, Resource("facility"))
+        facility = await facilities.create_facility(conn, body, by=principal)
     return _json(facility, 201)
 
 
@@ -79,21 +75,12 @@ async def get_facility(request: web.Request) -> web.StreamResponse:
 async def update_facility(request: web.Request, body: FacilityPatch) -> web.StreamResponse:
     """Administrators change anything; a facility's own staff change its contact fields."""
     facility_id = path_id(request)
-    contact_only = body.model_fields_set <= facilities.FACILITY_CONTACT_FIELDS
-    action = Action.FACILITY_UPDATE_CONTACT if contact_only else Action.FACILITY_UPDATE
+    action = facilities.facility_update_action(body)
     async with transaction(request.app[POOL]) as conn:
         await facilities.get_facility(conn, facility_id)
-        authorize(request, action, Resource("facility", facility_id, facility_id))
+        principal = authorize(request, action, Resource("facility", facility_id, facility_id))
         facility = await facilities.update_facility(
-            conn, facility_id, body, if_match_version(request)
-        )
-        await record_success(
-            request,
-            conn,
-            action,
-            "facility",
-            facility_id,
-            {"fields": sorted(body.model_fields_set)},
+            conn, facility_id, body, if_match_version(request), by=principal
         )
     return _json(facility)
 
@@ -117,16 +104,8 @@ async def list_units(request: web.Request) -> UnitList:
 @route("POST", "/api/v1/units", summary="Create a unit", tag="directory", status=201)
 async def create_unit(request: web.Request, body: UnitIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.UNIT_CREATE, Resource("unit", None, body.facility_id))
-        unit = await facilities.create_unit(conn, body)
-        await record_success(
-            request,
-            conn,
-            Action.UNIT_CREATE,
-            "unit",
-            unit.id,
-            {"facility_id": unit.facility_id, "name": unit.name},
-        )
+        principal = authorize(request, Action.UNIT_CREATE, Resource("unit", None, body.facility_id))
+        unit = await facilities.create_unit(conn, body, by=principal)
     return _json(unit, 201)
 
 
@@ -149,14 +128,12 @@ async def get_unit(request: web.Request) -> web.StreamResponse:
 async def update_unit(request: web.Request, body: UnitPatch) -> web.StreamResponse:
     """Administrators change anything; a facility's own staff change what the unit accepts."""
     unit_id = path_id(request)
-    profile_only = body.model_fields_set <= facilities.UNIT_PROFILE_FIELDS
-    action = Action.UNIT_UPDATE_PROFILE if profile_only else Action.UNIT_UPDATE
+    action = facilities.unit_update_action(body)
     async with transaction(request.app[POOL]) as conn:
         facility_id = await facilities.unit_facility_id(conn, unit_id)
-        authorize(request, action, Resource("unit", unit_id, facility_id))
-        unit = await facilities.update_unit(conn, unit_id, body, if_match_version(request))
-        await record_success(
-            request, conn, action, "unit", unit_id, {"fields": sorted(body.model_fields_set)}
+        principal = authorize(request, action, Resource("unit", unit_id, facility_id))
+        unit = await facilities.update_unit(
+            conn, unit_id, body, if_match_version(request), by=principal
         )
     return _json(unit)
 
@@ -178,11 +155,8 @@ async def list_courts(request: web.Request) -> CourtList:
 @route("POST", "/api/v1/courts", summary="Create a court", tag="directory", status=201)
 async def create_court(request: web.Request, body: CourtIn) -> web.StreamResponse:
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.COURT_CREATE, Resource("court"))
-        court = await courts.create_court(conn, body)
-        await record_success(
-            request, conn, Action.COURT_CREATE, "court", court.id, {"name": court.name}
-        )
+        principal = authorize(request, Action.COURT_CREATE, Resource("court"))
+        court = await courts.create_court(conn, body, by=principal)
     return _json(court, 201)
 
 
@@ -204,14 +178,10 @@ async def get_court(request: web.Request) -> web.StreamResponse:
 async def update_court(request: web.Request, body: CourtPatch) -> web.StreamResponse:
     court_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        authorize(request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id))
-        court = await courts.update_court(conn, court_id, body, if_match_version(request))
-        await record_success(
-            request,
-            conn,
-            Action.COURT_UPDATE,
-            "court",
-            court_id,
-            {"fields": sorted(body.model_fields_set)},
+        principal = authorize(
+            request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
+        )
+        court = await courts.update_court(
+            conn, court_id, body, if_match_version(request), by=principal
         )
     return _json(court)

@@ -158,32 +158,11 @@ async def create_placement(request: web.Request, body: PlacementIn) -> web.Strea
     key = idempotency.check_key(raw_key) if raw_key is not None else None
     digest = idempotency.request_hash(await read_json(request))
     async with transaction(request.app[POOL]) as conn:
-        if key is not None:
-            stored = await idempotency.lookup(conn, principal.user_id, key, digest)
-            if stored is not None:
-                replay = web.json_response(stored.body, status=stored.status)
-                replay.headers["Idempotent-Replayed"] = "true"
-                replay.headers["Location"] = f"/api/v1/placements/{stored.body['id']}"
-                replay.headers["ETag"] = f'"{stored.body["version"]}"'
-                await record_success(
-                    request, conn, "placement.create.replay", "placement", stored.body["id"]
-                )
-                return replay
-        placement_id = await placements.create(conn, body, principal)
-        view = await placements.get_placement(conn, placement_id)
-        payload = view.model_dump(mode="json")
-        if key is not None:
-            await idempotency.remember(conn, principal.user_id, key, digest, 201, payload)
-        await record_success(
-            request,
-            conn,
-            "placement.create",
-            "placement",
-            placement_id,
-            {"reference": view.reference},
-        )
-    response = with_etag(web.json_response(payload, status=201), view.version)
-    response.headers["Location"] = f"/api/v1/placements/{placement_id}"
+        done = await placements.create_once(conn, body, principal, key=key, digest=digest)
+    response = with_etag(web.json_response(done.body, status=201), int(done.body["version"]))
+    response.headers["Location"] = f"/api/v1/placements/{done.placement_id}"
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -241,14 +220,6 @@ async def update_placement(request: web.Request, body: PlacementPatch) -> web.St
             request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
         )
         await placements.update(conn, placement_id, body, principal, if_match_version(request))
-        await record_success(
-            request,
-            conn,
-            "placement.update",
-            "placement",
-            placement_id,
-            {"fields": sorted(body.model_fields_set)},
-        )
     return await _read_back(request, placement_id)
 
 
@@ -267,9 +238,6 @@ async def create_referrals(request: web.Request, body: ReferralsIn) -> Created:
             request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
         )
         ids = await placements.refer(conn, placement_id, body.unit_ids, principal)
-        await record_success(
-            request, conn, "placement.refer", "placement", placement_id, {"referral_ids": ids}
-        )
     return Created(ids=ids)
 
 
@@ -287,21 +255,10 @@ async def _respond(
             principal = authorize(request, Action.REFERRAL_RESPOND, resource)
         if action == "accept":
             await placements.accept(conn, referral_id, principal, _hold(request))
-            detail: dict[str, object] = {}
         elif decline is not None:
             await placements.decline(conn, referral_id, decline.reason, decline.note, principal)
-            detail = {"reason": decline.reason.value}
         else:
             await placements.withdraw(conn, referral_id, principal)
-            detail = {}
-        await record_success(
-            request,
-            conn,
-            f"referral.{action}",
-            "referral",
-            referral_id,
-            {"placement_id": placement_id, **detail},
-        )
     return await _read_back(request, placement_id)
 
 
@@ -380,14 +337,6 @@ async def transition_placement(request: web.Request, body: TransitionIn) -> web.
             request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
         )
         await placements.transition(conn, placement_id, body, principal, if_match_version(request))
-        await record_success(
-            request,
-            conn,
-            "placement.transition",
-            "placement",
-            placement_id,
-            {"to": body.to, "outcome": body.outcome.value if body.outcome else None},
-        )
     return await _read_back(request, placement_id)
 
 
@@ -405,9 +354,6 @@ async def add_link(request: web.Request, body: LinkIn) -> Created:
             request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
         )
         link_id = await placements.add_link(conn, placement_id, body, principal)
-        await record_success(
-            request, conn, "placement.link", "placement", placement_id, {"link_id": link_id}
-        )
     return Created(ids=[link_id])
 
 
@@ -425,9 +371,6 @@ async def add_note(request: web.Request, body: NoteIn) -> Created:
             request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
         )
         note_id = await placements.add_note(conn, placement_id, body, principal)
-        await record_success(
-            request, conn, "placement.note", "placement", placement_id, {"note_id": note_id}
-        )
     return Created(ids=[note_id])
 
 
@@ -453,13 +396,5 @@ async def court_placements(request: web.Request, query: CourtQuery) -> CourtPlac
     court_id = principal.court_id if principal.role is Role.COURT else query.court
     authorize(request, Action.COURT_LOOKUP, Resource("court", court_id, court_id=court_id))
     async with acquire(request.app[POOL]) as conn:
-        items = await placements.court_lookup(conn, court_id, query.case_number)
-        await record_success(
-            request,
-            conn,
-            "court.lookup",
-            "court",
-            court_id or "",
-            {"case_number": query.case_number, "count": len(items)},
-        )
+        items = await placements.look_up_case(conn, court_id, query.case_number, principal)
     return CourtPlacementList(items=items)

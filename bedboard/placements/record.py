@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from bedboard import census, matching
+from bedboard import audit, census, idempotency, matching
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.errors import BadReference, StaleVersion
@@ -17,6 +18,7 @@ from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
     TERMINAL,
     TRANSITIONS,
+    CourtPlacement,
     LinkIn,
     NeedsIn,
     NoteIn,
@@ -28,6 +30,7 @@ from bedboard.placements.models import (
 from bedboard.placements.order_types import _deadline_for, _order_type, _require_court
 from bedboard.placements.referrals import _release_hold
 from bedboard.placements.timeline import _event, _publish
+from bedboard.placements.views import court_lookup, get_placement
 
 
 def match_person(
@@ -120,7 +123,62 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
         for link in data.links:
             await _insert_link(conn, placement_id, link, actor)
         await _publish(conn, placement_id, "created")
+        reference = await conn.fetchval(
+            "SELECT reference FROM placements WHERE id = $1", placement_id
+        )
+        await audit.changed(
+            conn, actor, "placement.create", "placement", placement_id, {"reference": reference}
+        )
     return int(placement_id)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A placement just recorded, or the first answer to a request already made with the
+    same Idempotency-Key. ``body`` is the placement as the API shows it."""
+
+    placement_id: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+async def create_once(
+    conn: Connection,
+    data: PlacementIn,
+    actor: Principal,
+    *,
+    key: str | None = None,
+    digest: str = "",
+) -> Recorded:
+    """Record a placement once per ``key`` (the API's Idempotency-Key, the form's one-time
+    key): a retry or a double submit with the same key and body gets the first answer; the
+    same key with another body is ``KeyReused``. ``digest`` is ``idempotency.request_hash``
+    of the request. One transaction."""
+    async with conn.transaction():
+        if key is not None:
+            stored = await idempotency.lookup(conn, actor.user_id, key, digest)
+            if stored is not None:
+                placement_id = int(stored.body["id"])
+                await audit.changed(
+                    conn, actor, "placement.create.replay", "placement", placement_id
+                )
+                return Recorded(placement_id, stored.body, replayed=True)
+        placement_id = await create(conn, data, actor)
+        body = (await get_placement(conn, placement_id)).model_dump(mode="json")
+        if key is not None:
+            await idempotency.remember(conn, actor.user_id, key, digest, 201, body)
+        return Recorded(placement_id, body)
+
+
+async def look_up_case(
+    conn: Connection, court_id: int | None, case_number: str, by: Principal
+) -> list[CourtPlacement]:
+    """A court's status lookup by case number (``court_id`` None: every court's), with
+    the audit row a read of court records needs."""
+    items = await court_lookup(conn, court_id, case_number)
+    detail = {"case_number": case_number, "count": len(items)}
+    await audit.changed(conn, by, "court.lookup", "court", court_id or "", detail)
+    return items
 
 
 async def update(
@@ -276,6 +334,9 @@ async def update(
             data={"fields": changed, "override": overrides},
         )
         await _publish(conn, placement_id, "edited")
+        await audit.changed(
+            conn, actor, "placement.update", "placement", placement_id, {"fields": sorted(fields)}
+        )
 
 
 async def transition(
@@ -369,6 +430,9 @@ async def transition(
             data=data,
         )
         await _publish(conn, placement_id, wanted.value, referral_ids=referral_ids, unit_ids=units)
+        outcome = change.outcome.value if change.outcome else None
+        detail = {"to": change.to, "outcome": outcome}
+        await audit.changed(conn, actor, "placement.transition", "placement", placement_id, detail)
 
 
 async def _insert_link(conn: Connection, placement_id: int, link: LinkIn, actor: Principal) -> int:
@@ -392,6 +456,8 @@ async def add_link(conn: Connection, placement_id: int, link: LinkIn, actor: Pri
         await _lock(conn, placement_id)
         link_id = await _insert_link(conn, placement_id, link, actor)
         await _publish(conn, placement_id, "link_added")
+        detail = {"link_id": link_id}
+        await audit.changed(conn, actor, "placement.link", "placement", placement_id, detail)
         return link_id
 
 
@@ -407,4 +473,6 @@ async def add_note(conn: Connection, placement_id: int, note: NoteIn, actor: Pri
         # The note's text stays in placement_notes; the timeline only says a note was added.
         await _event(conn, placement_id, actor, "note_added", data={"note_id": note_id})
         await _publish(conn, placement_id, "note_added")
+        detail = {"note_id": note_id}
+        await audit.changed(conn, actor, "placement.note", "placement", placement_id, detail)
         return int(note_id)

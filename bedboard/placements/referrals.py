@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from bedboard import census
+from bedboard import audit, census
 from bedboard.auth import Principal
 from bedboard.database import Connection
 from bedboard.errors import BedTaken, Duplicate, FieldError, IllegalTransition, Invalid
@@ -72,6 +72,9 @@ async def refer(
                 data={"referral_id": referral_id, "unit_id": unit_id},
             )
         await _publish(conn, placement_id, "referred", referral_ids=ids)
+        await audit.changed(
+            conn, actor, "placement.refer", "placement", placement_id, {"referral_ids": ids}
+        )
         return ids
 
 
@@ -144,6 +147,8 @@ async def accept(conn: Connection, referral_id: int, actor: Principal, hold: tim
             referral_ids=[referral_id, *[r["id"] for r in withdrawn]],
             unit_ids=[referral["unit_id"]],
         )
+        detail = {"placement_id": placement["id"]}
+        await audit.changed(conn, actor, "referral.accept", "referral", referral_id, detail)
 
 
 async def _reopen_after_release(conn: Connection, placement: Any, referral: Any, kind: str) -> bool:
@@ -175,6 +180,7 @@ async def _end_referral(
     referral_id: int,
     actor: Principal,
     to: ReferralStatus,
+    action: str,
     data: dict[str, Any],
     sql: str,
     *args: Any,
@@ -207,6 +213,8 @@ async def _end_referral(
             referral_ids=[referral_id],
             unit_ids=[referral["unit_id"]] if was_accepted else [],
         )
+        detail = {"placement_id": placement["id"], **data}
+        await audit.changed(conn, actor, action, "referral", referral_id, detail)
 
 
 async def decline(
@@ -217,6 +225,7 @@ async def decline(
         referral_id,
         actor,
         ReferralStatus.DECLINED,
+        "referral.decline",
         {"reason": reason.value},
         "UPDATE referrals SET status = 'declined', decline_reason = $2, decline_note = $3,"
         " responded_by = $4, responded_at = now() WHERE id = $1",
@@ -232,6 +241,7 @@ async def withdraw(conn: Connection, referral_id: int, actor: Principal) -> None
         referral_id,
         actor,
         ReferralStatus.WITHDRAWN,
+        "referral.withdraw",
         {},
         "UPDATE referrals SET status = 'withdrawn', responded_at = now() WHERE id = $1",
     )

@@ -334,3 +334,43 @@ async def test_the_trail_refuses_an_unknown_outcome_filter(
     assert resp.status == 422
     body = await resp.json(content_type=None)
     assert body["errors"][0]["field"] == "outcome"
+
+
+async def test_a_change_from_a_page_writes_the_same_audit_row_as_the_api(
+    client: Client, conn: database.Connection, make_user: MakeUser, trail: Trail
+) -> None:
+    """The use case writes its own audit row, so the form and the API cannot drift."""
+    from tests.conftest import login
+
+    admin = await make_user(Role.ADMIN)
+    token = await auth.create_token(conn, admin.id, "admin script")
+    await trail.mark()
+    resp = await client.post(
+        "/api/v1/courts",
+        json={"name": "Boone Probate (api)", "circuit": "13", "county_fips": "29019"},
+        headers=bearer(token.token),
+    )
+    assert resp.status == 201
+    by_api = await trail.only_new_row(resp)
+    session = await login(client, admin.email)
+    await trail.mark()
+    resp = await client.post(
+        "/admin/courts/new",
+        data={
+            "csrf_token": session.csrf,
+            "name": "Boone Probate (page)",
+            "circuit": "13",
+            "county_fips": "29019",
+        },
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    by_page = await trail.only_new_row(resp)
+    for row, name in ((by_api, "Boone Probate (api)"), (by_page, "Boone Probate (page)")):
+        assert (row["action"], row["outcome"], row["object_type"]) == (
+            "court.create",
+            "success",
+            "court",
+        )
+        assert row["actor_id"] == admin.id
+        assert row["detail"] == {"name": name}

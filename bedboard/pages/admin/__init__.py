@@ -1,0 +1,73 @@
+"""Administration pages: facilities, units, courts, users, API tokens and the audit trail.
+
+Forms are validated by the same pydantic models as the JSON API, and every change
+goes through the same domain functions, access policy and audit trail. Rooms: ``shared``
+(form reading, choices, the administrator check), ``directory`` (facilities, units,
+courts), ``accounts`` (users, tokens, audit).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bedboard.pages.admin.accounts import (
+    audit_list,
+    token_create,
+    token_list,
+    token_revoke,
+    user_create,
+    user_edit,
+    user_list,
+    user_new,
+    user_update,
+)
+from bedboard.pages.admin.directory import (
+    court_create,
+    court_edit,
+    court_list,
+    court_new,
+    court_update,
+    facility_create,
+    facility_edit,
+    facility_list,
+    facility_new,
+    facility_update,
+    unit_create,
+    unit_edit,
+    unit_new,
+    unit_update,
+)
+from bedboard.pages.admin.shared import require_admin
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/admin", admin_home)
+    r.add_get("/admin/facilities", facility_list)
+    r.add_get("/admin/facilities/new", facility_new)
+    r.add_post("/admin/facilities/new", facility_create)
+    r.add_get("/admin/facilities/{id}", facility_edit)
+    r.add_post("/admin/facilities/{id}", facility_update)
+    r.add_get("/admin/units/new", unit_new)
+    r.add_post("/admin/units/new", unit_create)
+    r.add_get("/admin/units/{id}", unit_edit)
+    r.add_post("/admin/units/{id}", unit_update)
+    r.add_get("/admin/courts", court_list)
+    r.add_get("/admin/courts/new", court_new)
+    r.add_post("/admin/courts/new", court_create)
+    r.add_get("/admin/courts/{id}", court_edit)
+    r.add_post("/admin/courts/{id}", court_update)
+    r.add_get("/admin/users", user_list)
+    r.add_get("/admin/users/new", user_new)
+    r.add_post("/admin/users/new", user_create)
+    r.add_get("/admin/users/{id}", user_edit)
+    r.add_post("/admin/users/{id}", user_update)
+    r.add_get("/admin/tokens", token_list)
+    r.add_post("/admin/tokens", token_create)
+    r.add_post("/admin/tokens/{id}/revoke", token_revoke)
+    r.add_get("/admin/audit", audit_list)
+
+
+async def admin_home(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    raise web.HTTPSeeOther("/admin/facilities")

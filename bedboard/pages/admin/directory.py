@@ -1,0 +1,339 @@
+"""Administration of the directory: facilities, their units, courts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bedboard import courts, facilities
+from bedboard.access import Action, Resource
+from bedboard.context import POOL, authorize, path_id
+from bedboard.courts import CourtIn, CourtPatch
+from bedboard.database import acquire, transaction
+from bedboard.errors import Conflict, Invalid
+from bedboard.facilities import (
+    PAYERS,
+    SPECIALTIES,
+    FacilityIn,
+    FacilityKind,
+    FacilityPatch,
+    Gender,
+    Population,
+    SecurityLevel,
+    UnitIn,
+    UnitPatch,
+)
+from bedboard.pages import domain_errors, field_errors, labels, render
+from bedboard.pages.admin.shared import (
+    choices,
+    form_data,
+    list_county_options,
+    list_facility_options,
+    require_admin,
+    see_other,
+)
+from bedboard.problems import status_for
+
+# --------------------------------------------------------------------------- facilities
+
+
+async def facility_list(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    async with acquire(request.app[POOL]) as conn:
+        items = await facilities.list_facilities(conn)
+        units = await facilities.list_units(conn)
+    unit_counts: dict[int, int] = {}
+    for unit in units:
+        unit_counts[unit.facility_id] = unit_counts.get(unit.facility_id, 0) + 1
+    return render(request, "admin/facilities.html", facilities=items, unit_counts=unit_counts)
+
+
+async def _facility_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    facility_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
+    async with acquire(request.app[POOL]) as conn:
+        counties = await list_county_options(conn)
+        units = await facilities.list_units(conn, facility_id) if facility_id else []
+    return render(
+        request,
+        "admin/facility_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        facility_id=facility_id,
+        counties=counties,
+        units=units,
+        kinds=choices(k.value for k in FacilityKind),
+    )
+
+
+async def facility_new(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    defaults = FacilityIn.model_construct(
+        name="", kind=FacilityKind.PSYCHIATRIC_HOSPITAL, county_fips=""
+    )
+    return await _facility_form(request, values=defaults.model_dump(mode="json"), errors={})
+
+
+async def facility_create(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    form = await request.post()
+    raw = form_data(form, FacilityIn)
+    try:
+        data = FacilityIn.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(request, Action.FACILITY_CREATE, Resource("facility"))
+            facility = await facilities.create_facility(conn, data, by=principal)
+    except ValidationError as exc:
+        return await _facility_form(request, values=raw, errors=field_errors(exc), status=422)
+    except (Conflict, Invalid) as exc:
+        return await _facility_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
+    raise see_other(f"/admin/facilities/{facility.id}?saved=1")
+
+
+async def facility_edit(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    facility_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        facility = await facilities.get_facility(conn, facility_id)
+    return await _facility_form(
+        request, values=facility.model_dump(mode="json"), errors={}, facility_id=facility_id
+    )
+
+
+async def facility_update(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    facility_id = path_id(request)
+    form = await request.post()
+    raw = form_data(form, FacilityPatch, partial=True)
+    try:
+        patch = FacilityPatch.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(
+                request,
+                Action.FACILITY_UPDATE,
+                Resource("facility", facility_id, facility_id),
+            )
+            await facilities.update_facility(conn, facility_id, patch, by=principal)
+    except ValidationError as exc:
+        return await _facility_form(
+            request, values=raw, errors=field_errors(exc), facility_id=facility_id, status=422
+        )
+    except (Conflict, Invalid) as exc:
+        return await _facility_form(
+            request,
+            values=raw,
+            errors=domain_errors(exc),
+            facility_id=facility_id,
+            status=status_for(exc),
+        )
+    raise see_other(f"/admin/facilities/{facility_id}?saved=1")
+
+
+# --------------------------------------------------------------------------- units
+
+
+async def _unit_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    unit_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
+    async with acquire(request.app[POOL]) as conn:
+        facility_options = await list_facility_options(conn)
+    extra_specialties = [s for s in values.get("specialties", []) if s not in SPECIALTIES]
+    extra_payers = [p for p in values.get("payers", []) if p not in PAYERS]
+    return render(
+        request,
+        "admin/unit_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        unit_id=unit_id,
+        facility_options=facility_options,
+        populations=labels.choices([p.value for p in Population], "population"),
+        genders=labels.choices([g.value for g in Gender], "unit_serves"),
+        security_levels=labels.choices([s.value for s in SecurityLevel], "security"),
+        specialties=labels.choices([*SPECIALTIES, *extra_specialties], "specialty"),
+        payers=labels.choices([*PAYERS, *extra_payers], "payer"),
+    )
+
+
+async def unit_new(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    values: dict[str, Any] = {
+        "facility_id": request.query.get("facility_id", ""),
+        "name": "",
+        "population": "adult",
+        "gender": "any",
+        "security_level": "standard",
+        "specialties": [],
+        "payers": [],
+        "accepts_involuntary": True,
+        "accepts_court_ordered": True,
+        "licensed_beds": "",
+        "active": True,
+    }
+    return await _unit_form(request, values=values, errors={})
+
+
+async def unit_create(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    form = await request.post()
+    raw = form_data(form, UnitIn)
+    try:
+        data = UnitIn.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(
+                request, Action.UNIT_CREATE, Resource("unit", None, data.facility_id)
+            )
+            unit = await facilities.create_unit(conn, data, by=principal)
+    except ValidationError as exc:
+        return await _unit_form(request, values=raw, errors=field_errors(exc), status=422)
+    except (Conflict, Invalid) as exc:
+        return await _unit_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
+    raise see_other(f"/admin/facilities/{unit.facility_id}?saved=1")
+
+
+async def unit_edit(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    unit_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        unit = await facilities.get_unit(conn, unit_id)
+    return await _unit_form(
+        request, values=unit.model_dump(mode="json"), errors={}, unit_id=unit_id
+    )
+
+
+async def unit_update(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    unit_id = path_id(request)
+    form = await request.post()
+    raw = form_data(form, UnitPatch, partial=True)
+    try:
+        patch = UnitPatch.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            facility_id = await facilities.unit_facility_id(conn, unit_id)
+            principal = authorize(
+                request, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id)
+            )
+            await facilities.update_unit(conn, unit_id, patch, by=principal)
+    except ValidationError as exc:
+        values = {**raw, "facility_id": form.get("facility_id", "")}
+        return await _unit_form(
+            request, values=values, errors=field_errors(exc), unit_id=unit_id, status=422
+        )
+    except (Conflict, Invalid) as exc:
+        values = {**raw, "facility_id": form.get("facility_id", "")}
+        return await _unit_form(
+            request,
+            values=values,
+            errors=domain_errors(exc),
+            unit_id=unit_id,
+            status=status_for(exc),
+        )
+    raise see_other(f"/admin/facilities/{facility_id}?saved=1")
+
+
+# --------------------------------------------------------------------------- courts
+
+
+async def court_list(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    async with acquire(request.app[POOL]) as conn:
+        items = await courts.list_courts(conn)
+    return render(request, "admin/courts.html", courts=items)
+
+
+async def _court_form(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    court_id: int | None = None,
+    status: int = 200,
+) -> web.Response:
+    async with acquire(request.app[POOL]) as conn:
+        counties = await list_county_options(conn)
+    return render(
+        request,
+        "admin/court_form.html",
+        status=status,
+        values=values,
+        errors=errors,
+        court_id=court_id,
+        counties=counties,
+    )
+
+
+async def court_new(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    return await _court_form(
+        request, values={"name": "", "circuit": "", "county_fips": ""}, errors={}
+    )
+
+
+async def court_create(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    raw = form_data(await request.post(), CourtIn)
+    try:
+        data = CourtIn.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(request, Action.COURT_CREATE, Resource("court"))
+            await courts.create_court(conn, data, by=principal)
+    except ValidationError as exc:
+        return await _court_form(request, values=raw, errors=field_errors(exc), status=422)
+    except (Conflict, Invalid) as exc:
+        return await _court_form(
+            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
+        )
+    raise see_other("/admin/courts?saved=1")
+
+
+async def court_edit(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    court_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        court = await courts.get_court(conn, court_id)
+    return await _court_form(
+        request, values=court.model_dump(mode="json"), errors={}, court_id=court_id
+    )
+
+
+async def court_update(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    court_id = path_id(request)
+    raw = form_data(await request.post(), CourtPatch, partial=True)
+    try:
+        patch = CourtPatch.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(
+                request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
+            )
+            await courts.update_court(conn, court_id, patch, by=principal)
+    except ValidationError as exc:
+        return await _court_form(
+            request, values=raw, errors=field_errors(exc), court_id=court_id, status=422
+        )
+    except (Conflict, Invalid) as exc:
+        return await _court_form(
+            request,
+            values=raw,
+            errors=domain_errors(exc),
+            court_id=court_id,
+            status=status_for(exc),
+        )
+    raise see_other("/admin/courts?saved=1")

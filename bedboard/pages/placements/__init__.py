@@ -1,0 +1,52 @@
+"""Placement pages: liaisons' open placements and the placement page, facilities' incoming
+referrals, and the court's case lookup. Every change goes through ``placements`` with the
+same access policy and audit trail as the API.
+
+Rooms: ``shared`` (ways back, access resource, confirmation step), ``listing``, ``form``
+(new and edit), ``detail`` (one placement and its actions), ``referrals`` (facility
+staff), ``court``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bedboard.pages.placements.court import court_page
+from bedboard.pages.placements.detail import (
+    placement_add_link,
+    placement_add_note,
+    placement_live_fragment,
+    placement_page,
+    placement_refer,
+    placement_transition,
+    referral_withdraw,
+)
+from bedboard.pages.placements.form import (
+    placement_create,
+    placement_edit,
+    placement_new,
+    placement_update,
+)
+from bedboard.pages.placements.listing import placement_list, placement_list_fragment
+from bedboard.pages.placements.referrals import referral_respond, referrals_fragment, referrals_page
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/placements", placement_list)
+    r.add_get("/placements/list", placement_list_fragment)
+    r.add_get("/placements/new", placement_new)
+    r.add_post("/placements/new", placement_create)
+    r.add_get("/placements/{id}", placement_page)
+    r.add_get("/placements/{id}/live", placement_live_fragment)
+    r.add_get("/placements/{id}/edit", placement_edit)
+    r.add_post("/placements/{id}/edit", placement_update)
+    r.add_post("/placements/{id}/refer", placement_refer)
+    r.add_post("/placements/{id}/transition", placement_transition)
+    r.add_post("/placements/{id}/links", placement_add_link)
+    r.add_post("/placements/{id}/notes", placement_add_note)
+    r.add_post("/referrals/{id}/withdraw", referral_withdraw)
+    r.add_get("/referrals", referrals_page)
+    r.add_get("/referrals/list", referrals_fragment)
+    r.add_post("/referrals/{id}/{action:accept|decline}", referral_respond)
+    r.add_get("/court", court_page)
