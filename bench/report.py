@@ -505,7 +505,7 @@ def _hl7(r: dict[str, Any]) -> list[str]:
     if st:
         out += [
             f"### Statements per message ({st['messages']} messages through "
-            f"`hl7_ingest.handle` in the bench process, one-connection pool, asyncpg query "
+            f"`feeds.hl7.handle` in the bench process, one-connection pool, asyncpg query "
             f"logger)",
             "",
             f"Median {st['statements_per_message_median']:.0f} statements and "

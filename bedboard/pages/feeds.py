@@ -11,7 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import coordinator, facilities, feeds
+from bedboard import facilities, feeds
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
@@ -205,14 +205,14 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
     if action in ("check", "poll"):
         authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
         if action == "check":
-            problem = await coordinator.check_feed(
+            problem = await feeds.check_feed(
                 request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
             )
             notice = (
                 "Check passed: the source answers." if not problem else f"Check failed: {problem}"
             )
         else:
-            outcome = await coordinator.poll_feed(
+            outcome = await feeds.poll_feed(
                 request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
             )
             if outcome is None:

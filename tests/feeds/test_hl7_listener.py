@@ -10,8 +10,8 @@ from typing import Any
 from hl7.mllp import open_hl7_connection
 
 from bedboard import database, feeds
-from bedboard.hl7_ingest import handle
-from tests.adapters.hl7_support import Site, adt, read_ack, site_factory
+from bedboard.feeds.hl7 import handle
+from tests.feeds.hl7_support import Site, adt, read_ack, site_factory
 
 __all__ = ["site_factory"]  # the fixture, used by name below
 

@@ -19,8 +19,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bedboard import database, feeds, logsafe
-from bedboard.feeds import Attempt, IngestResult
+from bedboard import database, logsafe
+from bedboard.feeds.config import build_adapter
+from bedboard.feeds.health import Attempt, record_attempt
+from bedboard.feeds.ingest import ingest
+from bedboard.feeds.models import IngestResult
+from bedboard.feeds.store import add_to_quarantine, save_cursor
 from facility_adapters.base import REGISTRY, AdapterError, Rejected
 
 log = logging.getLogger(__name__)
@@ -79,8 +83,8 @@ async def _fail(
     pool: database.Pool, feed_id: int, attempt: Attempt, rejected: list[Rejected]
 ) -> PollOutcome:
     async with database.transaction(pool) as conn:
-        await feeds.add_to_quarantine(conn, feed_id, rejected)
-        state = await feeds.record_attempt(conn, feed_id, attempt)
+        await add_to_quarantine(conn, feed_id, rejected)
+        state = await record_attempt(conn, feed_id, attempt)
     return PollOutcome(state, error=attempt.error)
 
 
@@ -99,7 +103,7 @@ async def _poll_locked(
     ):
         return None
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
+        adapter = build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
     except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
         return await _fail(
             pool,
@@ -135,9 +139,9 @@ async def _poll_locked(
         )
     try:
         async with database.transaction(pool) as conn:
-            result = await feeds.ingest(conn, feed_id, fetched.parsed)
-            await feeds.save_cursor(conn, feed_id, fetched.cursor)
-            state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
+            result = await ingest(conn, feed_id, fetched.parsed)
+            await save_cursor(conn, feed_id, fetched.cursor)
+            state = await record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
     except database.DOWN_ERRORS:
         raise
     except Exception as exc:  # noqa: BLE001 -- logged by logsafe
@@ -160,7 +164,7 @@ async def check_feed(
     if row is None:
         return "no such feed"
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
+        adapter = build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
         await asyncio.wait_for(adapter.check(), timeout=POLL_TIMEOUT_S)
     except AdapterError as exc:
         return f"{'permanent' if exc.permanent else 'temporary'} problem: {exc}"
