@@ -27,9 +27,9 @@ from aiohttp import web
 from bedboard import database
 from bedboard.database import Connection
 from bedboard.facilities import list_units
+from bedboard.feeds import store
 from bedboard.feeds.mllp import start_listener
 from bedboard.feeds.models import FeedIn, FeedPatch
-from bedboard.feeds.store import create_feed, update_feed
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,9 @@ async def _ensure_feed(
     enabled: bool,
 ) -> int:
     name = FEED_NAMES[kind]
-    feed_id = await conn.fetchval("SELECT id FROM feeds WHERE name = $1", name)
+    feed_id = await store.feed_named(conn, name)
     if feed_id is None:
-        feed = await create_feed(
+        feed = await store.create_feed(
             conn,
             FeedIn(
                 facility_id=facility_id,
@@ -122,8 +122,8 @@ async def _ensure_feed(
             ),
         )
         return feed.id
-    await update_feed(conn, feed_id, FeedPatch(config=config, enabled=enabled), None)
-    return int(feed_id)
+    await store.update_feed(conn, feed_id, FeedPatch(config=config, enabled=enabled), None)
+    return feed_id
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bedboard import outbox
 from bedboard.database import Connection
+from bedboard.feeds import store
 
 # The name operators know from docs/operations.md (the package, not this module).
 log = logging.getLogger("bedboard.feeds")
@@ -27,14 +28,7 @@ class Attempt:
 async def _publish_feed_state(conn: Connection, feed_id: int) -> None:
     """Board event: a facility's feeds started failing, or recovered (``state`` is the
     facility's worst enabled feed: ``failing``, ``stopped`` or ``ok``)."""
-    facility_id = await conn.fetchval("SELECT facility_id FROM feeds WHERE id = $1", feed_id)
-    # The facility's worst enabled feed, as the board shows it (one feed's recovery must
-    # not hide another's failure).
-    worst = await conn.fetchval(
-        "SELECT max(s.state) FROM feeds f JOIN feed_status s ON s.feed_id = f.id"
-        " WHERE f.facility_id = $1 AND f.enabled AND s.state IN ('failing', 'stopped')",
-        facility_id,
-    )
+    facility_id, worst = await store.facility_state(conn, feed_id)
     async with conn.transaction():
         await outbox.append(
             conn,
@@ -45,7 +39,7 @@ async def _publish_feed_state(conn: Connection, feed_id: int) -> None:
                         "kind": "feed",
                         "facility_id": facility_id,
                         "feed_id": feed_id,
-                        "state": worst or "ok",
+                        "state": worst,
                     },
                 )
             ],
@@ -54,29 +48,13 @@ async def _publish_feed_state(conn: Connection, feed_id: int) -> None:
 
 async def record_attempt(conn: Connection, feed_id: int, attempt: Attempt) -> str:
     """Update the feed's health; return the new state. Logs only when the state changes."""
-    before = (
-        await conn.fetchval("SELECT state FROM feed_status WHERE feed_id = $1", feed_id) or "new"
-    )
+    before = await store.state(conn, feed_id) or "new"
     if attempt.ok:
         state = "ok"
-        await conn.execute(
-            "UPDATE feed_status SET state = 'ok', last_attempt_at = now(), last_success_at = now(),"
-            " consecutive_failures = 0, next_attempt_at = now() + $2 WHERE feed_id = $1",
-            feed_id,
-            attempt.retry_in,
-        )
+        await store.mark_ok(conn, feed_id, attempt.retry_in)
     else:
         state = "stopped" if attempt.permanent else "failing"
-        await conn.execute(
-            "UPDATE feed_status SET state = $2, last_attempt_at = now(), last_error = $3,"
-            " last_error_at = now(),"
-            " consecutive_failures = consecutive_failures + 1,"
-            " next_attempt_at = CASE WHEN $2 = 'stopped' THEN NULL ELSE now() + $4 END WHERE feed_id = $1",
-            feed_id,
-            state,
-            attempt.error[:1000],
-            attempt.retry_in,
-        )
+        await store.mark_failed(conn, feed_id, state, attempt.error, attempt.retry_in)
     if state != before:
         await _publish_feed_state(conn, feed_id)
         if state == "ok" and before in ("failing", "stopped"):

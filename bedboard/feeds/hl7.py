@@ -46,12 +46,12 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from bedboard import board, database, logsafe
+from bedboard import board, census, database, logsafe
 from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
+from bedboard.feeds import store
 from bedboard.feeds.health import Attempt, record_attempt
 from bedboard.feeds.ingest import ingest
-from bedboard.feeds.store import add_to_quarantine
 from bedboard.problems import Problem
 from facility_adapters.base import Parsed, Rejected, SourceReport
 from facility_adapters.hl7 import (
@@ -186,19 +186,14 @@ async def _route(
             unreadable or "no feed can be chosen",
         )
         return Reply(REJECT, unreadable or "MSH-4 (sending facility) is empty")
-    rows = await conn.fetch(
-        "SELECT id, config FROM feeds WHERE kind = 'hl7' AND enabled"
-        " AND config->>'sending_facility' = $1 ORDER BY id",
-        facility,
-    )
     candidates: list[tuple[int, Hl7Config]] = []
-    for row in rows:
+    for fid, settings in await store.enabled_settings(
+        conn, "hl7", key="sending_facility", value=facility
+    ):
         try:
-            candidates.append((row["id"], Hl7Config.model_validate(row["config"])))
+            candidates.append((fid, Hl7Config.model_validate(settings)))
         except ValidationError as exc:
-            log_once(
-                ("config", str(row["id"])), "HL7 feed %s: invalid settings: %s", row["id"], exc
-            )
+            log_once(("config", str(fid)), "HL7 feed %s: invalid settings: %s", fid, exc)
     if not candidates:
         log_once(
             ("unknown", facility, peer_ip),
@@ -220,7 +215,7 @@ async def _route(
         log.warning("HL7: %s", reason)
     log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
     for fid, _ in admitted or candidates:
-        await add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, redact(raw))])
+        await store.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, redact(raw))])
     return Reply(ERROR, reason)
 
 
@@ -240,7 +235,7 @@ async def _refuse(
     if reports:
         await ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
     else:
-        await add_to_quarantine(conn, feed_id, rejected)
+        await store.add_to_quarantine(conn, feed_id, rejected)
     if failing:
         await record_attempt(conn, feed_id, Attempt(ok=False, error=f"{header.where}: {reason}"))
     return Reply(code, reason)
@@ -323,28 +318,20 @@ async def _reports(
 ) -> tuple[list[SourceReport], list[str]]:
     """Census reports for the units of ``points_of_care`` (all points of care mapped to each
     unit counted together), and the points of care mapped to no unit."""
-    mapping: dict[str, int] = {
-        r["source_id"]: r["unit_id"]
-        for r in await conn.fetch(
-            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1", feed_id
-        )
-    }
+    mapping = await store.mappings(conn, feed_id)
     unmapped = [poc for poc in points_of_care if poc not in mapping]
     units = sorted({mapping[poc] for poc in points_of_care if poc in mapping})
+    stored = await census.stored_reports(conn, units)
     reports: list[SourceReport] = []
     for unit_id in units:
         pocs = sorted(poc for poc, uid in mapping.items() if uid == unit_id)
         report = await _report(conn, feed_id, config, pocs)
-        stored = await conn.fetchrow(
-            "SELECT as_of, source, staffed, occupied, blocked FROM unit_census WHERE unit_id = $1",
-            unit_id,
-        )
-        ours = stored is not None and stored["source"] == f"feed:{feed_id}"
-        if stored is not None and ours and report.as_of <= stored["as_of"]:
+        last = stored.get(unit_id)
+        if last is not None and last.source == f"feed:{feed_id}" and report.as_of <= last.as_of:
             counts = (report.staffed, report.occupied, report.blocked)
-            if counts == (stored["staffed"], stored["occupied"], stored["blocked"]):
+            if counts == (last.staffed, last.occupied, last.blocked):
                 continue  # a late event that changes nothing
-            report = _dated(report, stored["as_of"] + timedelta(microseconds=1))
+            report = _dated(report, last.as_of + timedelta(microseconds=1))
         reports.append(report)
     return reports, unmapped
 

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from bedboard import board, census
 from bedboard.census import CensusReport, Outcome
 from bedboard.database import Connection
+from bedboard.feeds import store
 from bedboard.feeds.models import IngestResult
-from bedboard.feeds.store import add_to_quarantine, clean_text
 from facility_adapters.base import Parsed, Rejected, SourceReport
 
 FUTURE_SKEW = census.FUTURE_SKEW
@@ -36,12 +36,7 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
     """
     result = IngestResult(rejected=len(parsed.rejected))
     rejected = list(parsed.rejected)
-    mapping = {
-        r["source_id"]: r["unit_id"]
-        for r in await conn.fetch(
-            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1", feed_id
-        )
-    }
+    mapping = await store.mappings(conn, feed_id)
     now = await board.db_now(conn)
     unmapped: dict[str, int] = {}
     newest: dict[int, tuple[SourceReport, CensusReport]] = {}
@@ -77,16 +72,8 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
     result.unmapped = sum(unmapped.values())
     result.rejected = len(rejected)
     async with conn.transaction():
-        await add_to_quarantine(conn, feed_id, rejected)
-        if unmapped:
-            await conn.executemany(
-                """
-                INSERT INTO feed_unmapped (feed_id, source_id, times) VALUES ($1, $2, $3)
-                ON CONFLICT (feed_id, source_id)
-                DO UPDATE SET last_seen = now(), times = feed_unmapped.times + EXCLUDED.times
-                """,
-                [(feed_id, clean_text(source, 200), count) for source, count in unmapped.items()],
-            )
+        await store.add_to_quarantine(conn, feed_id, rejected)
+        await store.count_unmapped(conn, feed_id, unmapped)
         if newest:
             outcomes = await census.apply(
                 conn,
@@ -103,9 +90,5 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
                     result.conflict += 1
                 else:
                     result.stale += 1
-        await conn.execute(
-            "UPDATE feed_status SET reports_applied = reports_applied + $2 WHERE feed_id = $1",
-            feed_id,
-            result.applied,
-        )
+        await store.add_applied(conn, feed_id, result.applied)
     return result

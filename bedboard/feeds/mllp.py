@@ -19,6 +19,7 @@ from hl7.mllp import InvalidBlockError, start_hl7_server  # type: ignore[import-
 from pydantic import ValidationError
 
 from bedboard import database, logsafe
+from bedboard.feeds import store
 from bedboard.feeds.hl7 import LOG_ONCE_KEEP, handle, log_once
 from facility_adapters.hl7 import MAX_MESSAGE_BYTES, REJECT, Hl7Config, build_ack
 
@@ -68,11 +69,11 @@ class _Gate:
     async def admits(self, peer_ip: str) -> bool:
         if time.monotonic() - self._read_at >= GATE_TTL_S:
             async with database.acquire(self._pool) as conn:
-                rows = await conn.fetch("SELECT config FROM feeds WHERE kind = 'hl7' AND enabled")
+                found = await store.enabled_settings(conn, "hl7")
             configs = []
-            for row in rows:
+            for _feed_id, settings in found:
                 with contextlib.suppress(ValidationError):
-                    configs.append(Hl7Config.model_validate(row["config"]))
+                    configs.append(Hl7Config.model_validate(settings))
             self._configs, self._read_at = configs, time.monotonic()
         return not self._configs or any(cfg.admits(peer_ip) for cfg in self._configs)
 

@@ -1,9 +1,12 @@
-"""The feed tables: feeds and their settings and secrets, mappings, the quarantine, the
-cursor. Everyone else reads and writes them through these functions."""
+"""The feed tables, and the only code that writes them: ``feeds`` (settings, secrets,
+cursor), ``feed_status`` (health), ``feed_mappings``, ``feed_unmapped`` and
+``feed_quarantine``. The coordinator, the HL7 side and the demo read them here too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +45,6 @@ _FEED_SQL = """
 
 
 async def _feed(conn: Connection, row: Any) -> Feed:
-    mappings = {
-        r["source_id"]: r["unit_id"]
-        for r in await conn.fetch(
-            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1 ORDER BY source_id",
-            row["id"],
-        )
-    }
     unmapped = await conn.fetch(
         "SELECT source_id, first_seen, last_seen, times FROM feed_unmapped WHERE feed_id = $1"
         " ORDER BY last_seen DESC LIMIT 100",
@@ -65,7 +61,7 @@ async def _feed(conn: Connection, row: Any) -> Feed:
         enabled=row["enabled"],
         poll_interval_s=row["poll_interval_s"],
         cursor=row["cursor"],
-        mappings=mappings,
+        mappings=await mappings(conn, row["id"]),
         unmapped=[Unmapped(**dict(u)) for u in unmapped],
         health=FeedHealth(**{k: row[k] for k in FeedHealth.model_fields}),
         version=row["version"],
@@ -213,6 +209,37 @@ async def update_feed(
     return await get_feed(conn, feed_id)
 
 
+# --------------------------------------------------------------------------- mappings
+
+
+async def mappings(conn: Connection, feed_id: int) -> dict[str, int]:
+    """Source identifier → unit id, for one feed."""
+    return {
+        r["source_id"]: r["unit_id"]
+        for r in await conn.fetch(
+            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1 ORDER BY source_id",
+            feed_id,
+        )
+    }
+
+
+async def count_unmapped(conn: Connection, feed_id: int, counts: Mapping[str, int]) -> None:
+    """Count identifiers the source sent that map to no unit (first and last seen, times)."""
+    if not counts:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO feed_unmapped (feed_id, source_id, times) VALUES ($1, $2, $3)
+        ON CONFLICT (feed_id, source_id)
+        DO UPDATE SET last_seen = now(), times = feed_unmapped.times + EXCLUDED.times
+        """,
+        [(feed_id, clean_text(source, 200), count) for source, count in counts.items()],
+    )
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
 async def quarantine(conn: Connection, feed_id: int, limit: int = 200) -> list[QuarantineEntry]:
     rows = await conn.fetch(
         "SELECT id, received_at, location, reason, raw FROM feed_quarantine WHERE feed_id = $1"
@@ -246,8 +273,139 @@ async def add_to_quarantine(conn: Connection, feed_id: int, rejected: Sequence[R
     )
 
 
+# --------------------------------------------------------------------------- status and cursor
+
+
 async def save_cursor(conn: Connection, feed_id: int, cursor: str | None) -> None:
     """Where the next poll starts (an adapter's opaque cursor); None keeps the stored one."""
     await conn.execute(
         "UPDATE feeds SET cursor = COALESCE($2, cursor) WHERE id = $1", feed_id, cursor
     )
+
+
+async def add_applied(conn: Connection, feed_id: int, applied: int) -> None:
+    """Count reports applied to the board (the feed's ``reports_applied``)."""
+    await conn.execute(
+        "UPDATE feed_status SET reports_applied = reports_applied + $2 WHERE feed_id = $1",
+        feed_id,
+        applied,
+    )
+
+
+async def state(conn: Connection, feed_id: int) -> str | None:
+    """The feed's stored health state (None before its status row exists)."""
+    value: str | None = await conn.fetchval(
+        "SELECT state FROM feed_status WHERE feed_id = $1", feed_id
+    )
+    return value
+
+
+async def mark_ok(conn: Connection, feed_id: int, next_in: timedelta) -> None:
+    """A successful attempt: ``ok``, failures reset, next attempt after ``next_in``."""
+    await conn.execute(
+        "UPDATE feed_status SET state = 'ok', last_attempt_at = now(), last_success_at = now(),"
+        " consecutive_failures = 0, next_attempt_at = now() + $2 WHERE feed_id = $1",
+        feed_id,
+        next_in,
+    )
+
+
+async def mark_failed(
+    conn: Connection, feed_id: int, state: str, error: str, retry_in: timedelta
+) -> None:
+    """A failed attempt: ``failing`` (retried after ``retry_in``) or ``stopped`` (not
+    polled again until its settings change); the error is kept, bounded."""
+    await conn.execute(
+        "UPDATE feed_status SET state = $2, last_attempt_at = now(), last_error = $3,"
+        " last_error_at = now(),"
+        " consecutive_failures = consecutive_failures + 1,"
+        " next_attempt_at = CASE WHEN $2 = 'stopped' THEN NULL ELSE now() + $4 END WHERE feed_id = $1",
+        feed_id,
+        state,
+        error[:1000],
+        retry_in,
+    )
+
+
+async def facility_state(conn: Connection, feed_id: int) -> tuple[int, str]:
+    """The feed's facility and that facility's worst enabled feed (``failing``,
+    ``stopped`` or ``ok``), as the board shows it: one feed's recovery must not hide
+    another's failure."""
+    facility_id: int = await conn.fetchval("SELECT facility_id FROM feeds WHERE id = $1", feed_id)
+    worst: str | None = await conn.fetchval(
+        "SELECT max(s.state) FROM feeds f JOIN feed_status s ON s.feed_id = f.id"
+        " WHERE f.facility_id = $1 AND f.enabled AND s.state IN ('failing', 'stopped')",
+        facility_id,
+    )
+    return facility_id, worst or "ok"
+
+
+# --------------------------------------------------------------------------- reads for polls and HL7
+
+
+@dataclass(frozen=True)
+class PollState:
+    """What a poll needs to know about its feed: settings, cursor, schedule, health."""
+
+    kind: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+    cursor: str | None
+    poll_interval_s: int
+    enabled: bool
+    state: str
+    consecutive_failures: int
+    due: bool  # no next attempt set, or it has come
+
+
+async def poll_state(conn: Connection, feed_id: int) -> PollState | None:
+    row = await conn.fetchrow(
+        "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, f.enabled, s.state,"
+        " s.consecutive_failures, (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) AS due"
+        " FROM feeds f JOIN feed_status s ON s.feed_id = f.id WHERE f.id = $1",
+        feed_id,
+    )
+    return None if row is None else PollState(**dict(row))
+
+
+async def adapter_settings(
+    conn: Connection, feed_id: int
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(kind, settings, secrets) of a feed, to build its adapter; None when there is none."""
+    row = await conn.fetchrow("SELECT kind, config, secrets FROM feeds WHERE id = $1", feed_id)
+    return None if row is None else (row["kind"], row["config"], row["secrets"])
+
+
+async def due_feeds(conn: Connection) -> list[tuple[int, str]]:
+    """(id, kind) of the enabled, not stopped feeds whose next attempt is due: never tried
+    first, then the longest overdue."""
+    rows = await conn.fetch(
+        """
+        SELECT f.id, f.kind FROM feeds f JOIN feed_status s ON s.feed_id = f.id
+         WHERE f.enabled AND s.state <> 'stopped'
+           AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
+         ORDER BY s.next_attempt_at NULLS FIRST, f.id
+        """
+    )
+    return [(r["id"], r["kind"]) for r in rows]
+
+
+async def enabled_settings(
+    conn: Connection, kind: str, *, key: str | None = None, value: str | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """(id, settings) of the enabled feeds of ``kind``, by id; with ``key``, only those
+    whose setting ``key`` is ``value`` (the HL7 side routes by ``sending_facility``)."""
+    rows = await conn.fetch(
+        "SELECT id, config FROM feeds WHERE kind = $1 AND enabled"
+        " AND ($2::text IS NULL OR config->>$2 = $3) ORDER BY id",
+        kind,
+        key,
+        value,
+    )
+    return [(r["id"], r["config"]) for r in rows]
+
+
+async def feed_named(conn: Connection, name: str) -> int | None:
+    """The id of a feed with this name (the demo finds its own feeds by name)."""
+    feed_id: int | None = await conn.fetchval("SELECT id FROM feeds WHERE name = $1", name)
+    return feed_id
