@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bedboard.problems import Problem
+from bedboard.errors import FieldError, Invalid
 from facility_adapters import load_all
 from facility_adapters.base import REGISTRY, Adapter, AdapterConfig
 
@@ -20,18 +20,8 @@ load_all()
 def adapter_class(kind: str) -> type[Adapter]:
     adapter = REGISTRY.get(kind)
     if adapter is None:
-        raise Problem(
-            422,
-            "Unknown feed kind.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "kind",
-                    "in": "body",
-                    "message": f"one of {', '.join(sorted(REGISTRY))}",
-                    "type": "enum",
-                }
-            ],
+        raise Invalid.field(
+            "kind", f"one of {', '.join(sorted(REGISTRY))}", "enum", detail="Unknown feed kind."
         )
     return adapter
 
@@ -46,17 +36,12 @@ def validate_config(
     try:
         model = adapter.Config.model_validate(settings)
     except ValidationError as exc:
-        raise Problem(
-            422,
+        # Not Invalid.of: a model-level error (empty location) is reported as "config.",
+        # as it always was, not as "config".
+        raise Invalid(
             "The feed's settings are invalid.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "config." + ".".join(str(p) for p in e["loc"]),
-                    "in": "body",
-                    "message": e["msg"],
-                    "type": e["type"],
-                }
+            [
+                FieldError("config." + ".".join(str(p) for p in e["loc"]), e["msg"], e["type"])
                 for e in exc.errors(include_url=False, include_input=False)
             ],
         ) from None
@@ -95,16 +80,9 @@ def check_local_paths(config: dict[str, Any], allowed: Sequence[Path]) -> None:
         path = Path(os.path.realpath(value.strip()))
         if not any(path == root or path.is_relative_to(root) for root in allowed):
             roots = ", ".join(str(r) for r in allowed)
-            raise Problem(
-                422,
-                "Feeds may only read files in the configured folders.",
-                code="validation-error",
-                errors=[
-                    {
-                        "field": f"config.{key}",
-                        "in": "body",
-                        "message": f"must be inside {roots} (BEDBOARD_FEED_DIRS)",
-                        "type": "path",
-                    }
-                ],
+            raise Invalid.field(
+                f"config.{key}",
+                f"must be inside {roots} (BEDBOARD_FEED_DIRS)",
+                "path",
+                detail="Feeds may only read files in the configured folders.",
             )

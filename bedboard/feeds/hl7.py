@@ -49,6 +49,7 @@ from pydantic import ValidationError
 from bedboard import board, census, database, logsafe
 from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
+from bedboard.errors import DomainError
 from bedboard.feeds import store
 from bedboard.feeds.health import Attempt, record_attempt
 from bedboard.feeds.ingest import ingest
@@ -304,8 +305,10 @@ async def _apply(conn: Connection, feed_id: int, config: Hl7Config, event: Hl7Ev
         return Reply(ACCEPT, "; ".join(["applied (the census did not change)", *notes]))
     try:
         result = await ingest(conn, feed_id, Parsed(reports=reports))
-    except Problem as problem:
-        raise _Refused(ERROR, f"census not applied: {problem.detail}", failing=True) from None
+    # census.apply still raises Problem on this base; DomainError once it moves to
+    # bedboard.errors like the rest of the domain (then Problem can go from here).
+    except (DomainError, Problem) as refused:
+        raise _Refused(ERROR, f"census not applied: {refused.detail}", failing=True) from None
     if result.conflict:
         notes.append("a unit's census was not updated: beds are held for accepted placements")
     if result.rejected:

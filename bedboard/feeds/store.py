@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from bedboard.database import Connection
+from bedboard.errors import BadReference, FieldError, Invalid, NotFound, StaleVersion
 from bedboard.feeds.config import validate_config
 from bedboard.feeds.models import (
     Feed,
@@ -22,7 +23,6 @@ from bedboard.feeds.models import (
     QuarantineEntry,
     Unmapped,
 )
-from bedboard.problems import Problem, not_found
 from facility_adapters.base import Rejected
 
 QUARANTINE_KEEP = 1000  # per feed
@@ -79,14 +79,14 @@ async def list_feeds(conn: Connection, facility_id: int | None = None) -> list[F
 async def get_feed(conn: Connection, feed_id: int) -> Feed:
     row = await conn.fetchrow(_FEED_SQL + " WHERE fd.id = $1", feed_id)
     if row is None:
-        raise not_found("feed")
+        raise NotFound("feed")
     return await _feed(conn, row)
 
 
 async def feed_secrets(conn: Connection, feed_id: int) -> dict[str, Any]:
     value = await conn.fetchval("SELECT secrets FROM feeds WHERE id = $1", feed_id)
     if value is None:
-        raise not_found("feed")
+        raise NotFound("feed")
     result: dict[str, Any] = value
     return result
 
@@ -100,17 +100,10 @@ async def _set_mappings(
     }
     strangers = sorted({u for u in mappings.values() if u not in units})
     if strangers:
-        raise Problem(
-            422,
+        raise Invalid(
             "A mapping names a unit of another facility.",
-            code="validation-error",
-            errors=[
-                {
-                    "field": "mappings",
-                    "in": "body",
-                    "message": f"unit {u} is not at this facility",
-                    "type": "reference",
-                }
+            [
+                FieldError("mappings", f"unit {u} is not at this facility", "reference")
                 for u in strangers
             ],
         )
@@ -144,19 +137,7 @@ async def create_feed(
                 data.poll_interval_s,
             )
         except asyncpg.ForeignKeyViolationError:
-            raise Problem(
-                422,
-                "No such facility.",
-                code="validation-error",
-                errors=[
-                    {
-                        "field": "facility_id",
-                        "in": "body",
-                        "message": "does not exist",
-                        "type": "reference",
-                    }
-                ],
-            ) from None
+            raise BadReference("facility_id", detail="No such facility.") from None
         await conn.execute("INSERT INTO feed_status (feed_id) VALUES ($1)", feed_id)
         await _set_mappings(conn, feed_id, data.facility_id, data.mappings)
     return await get_feed(conn, feed_id)
@@ -172,13 +153,9 @@ async def update_feed(
     async with conn.transaction():
         row = await conn.fetchrow("SELECT * FROM feeds WHERE id = $1 FOR UPDATE", feed_id)
         if row is None:
-            raise not_found("feed")
+            raise NotFound("feed")
         if expected_version is not None and row["version"] != expected_version:
-            raise Problem(
-                412,
-                "The feed was changed by someone else; reload and retry.",
-                code="precondition-failed",
-            )
+            raise StaleVersion("feed")
         plain, secrets = row["config"], row["secrets"]
         if patch.config is not None:
             # Secret fields left out (or blank) keep their stored value.

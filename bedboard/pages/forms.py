@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bedboard.errors import DomainError, Invalid
 from bedboard.problems import Problem
 
 FORM = "__all__"  # errors about the form as a whole
@@ -87,3 +88,14 @@ def problem_errors(problem: Problem) -> dict[str, str]:
             out.setdefault(key, str(e.get("message", "")))
         return out
     return {FORM: problem.detail}
+
+
+def domain_errors(exc: DomainError) -> dict[str, str]:
+    """What a refusal says, for a form: an ``Invalid``'s phrases by field (the last dotted
+    part of each), anything else as one sentence about the whole form."""
+    if isinstance(exc, Invalid) and exc.fields:
+        out: dict[str, str] = {}
+        for f in exc.fields:
+            out.setdefault(f.field.rsplit(".", 1)[-1] or FORM, f.message)
+        return out
+    return {FORM: exc.detail}
