@@ -1,11 +1,14 @@
 """HL7 v2: the database side of the ``hl7`` feed kind (the listener is ``mllp.py``).
 
-For each MLLP block, ``handle`` answers with an ACK after one database transaction:
+For each MLLP block, ``handle`` reads the message once (``facility_adapters.hl7.
+read_message``: the header and python-hl7's parse) and answers with an ACK built from
+that same reading, after one database transaction:
 
 1. Route: the enabled ``hl7`` feed whose ``sending_facility`` equals MSH-4.1 and whose
-   ``allowed_addresses`` admit the peer. No feed: AE (AR when unreadable), logged once.
-   Address not allowed, or several feeds admit it: AE, quarantined on the feed(s).
-2. Read the message (``facility_adapters.hl7.parse_message``, in the feed's time zone).
+   ``allowed_addresses`` admit the peer. No feed: AE (AR when unreadable, judged in UTC:
+   without a feed there is no time zone), logged once. Address not allowed, or several
+   feeds admit it: AE, quarantined on the feed(s).
+2. The bed event, from the parse, with times read in the feed's time zone.
    Unreadable: AR, quarantined. Not a bed event (A04, A08, …): AA, nothing applied.
    MSH-11 not in the feed's ``processing_ids``: AE, quarantined.
 3. Under a per-feed transaction advisory lock (messages of one feed apply one at a
@@ -63,15 +66,12 @@ from facility_adapters.hl7 import (
     REJECT,
     AckCode,
     BedChange,
-    Header,
     Hl7Config,
     Hl7Event,
     Hl7Ignored,
+    Hl7Message,
     Hl7Rejected,
-    Hl7Result,
-    build_ack,
-    parse_message,
-    read_header,
+    read_message,
     redact,
 )
 
@@ -117,37 +117,35 @@ def log_once(key: tuple[str, ...], message: str, *args: object) -> None:
 async def handle(pool: database.Pool, raw: bytes, peer_ip: str) -> bytes:
     """Process one MLLP block's content from ``peer_ip``; return the ACK bytes. Never raises
     (except cancellation): every message gets an answer."""
-    header = read_header(raw)
+    message = read_message(raw)  # the header and the parse, once, for the event and the ACK
     try:
         async with database.transaction(pool) as conn:
-            reply = await _handle(conn, raw, header, peer_ip)
+            reply = await _handle(conn, message, peer_ip)
     except database.DOWN_ERRORS as exc:
         log_once(("down",), "HL7: database unavailable, answering AE: %s", exc)
         reply = Reply(ERROR, "bedboard cannot reach its database; resend later")
     except Exception as exc:  # noqa: BLE001 -- logged by logsafe
-        logsafe.log_failure(log, "HL7 %s from %s: failed", header.where, peer_ip, exc=exc)
+        logsafe.log_failure(log, "HL7 %s from %s: failed", message.header.where, peer_ip, exc=exc)
         reply = Reply(ERROR, "bedboard failed to process the message; resend later")
     else:
         _logged.discard(("down",))
-    return build_ack(raw, reply.code, reply.text)
+    return message.ack(reply.code, reply.text)
 
 
-async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) -> Reply:
-    first = parse_message(raw)
-    routed = await _route(conn, raw, header, peer_ip, first)
+async def _handle(conn: Connection, message: Hl7Message, peer_ip: str) -> Reply:
+    routed = await _route(conn, message, peer_ip)
     if isinstance(routed, Reply):
         return routed
     feed_id, config = routed
-    result = first if config.timezone == "UTC" else parse_message(raw, default_tz=config.zone)
+    result = message.event(config.zone)
     if isinstance(result, Hl7Rejected):
-        return await _refuse(conn, feed_id, raw, header, REJECT, result.reason, failing=True)
-    processing_id = header.processing_id or "P"
+        return await _refuse(conn, feed_id, message, REJECT, result.reason, failing=True)
+    processing_id = message.header.processing_id or "P"
     if processing_id not in config.processing_ids:
         return await _refuse(
             conn,
             feed_id,
-            raw,
-            header,
+            message,
             ERROR,
             f"processing id (MSH-11) {processing_id[:3]} is not accepted by this feed",
             failing=False,
@@ -163,8 +161,7 @@ async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) ->
         return await _refuse(
             conn,
             feed_id,
-            raw,
-            header,
+            message,
             refused.code,
             refused.reason,
             failing=refused.failing,
@@ -174,12 +171,20 @@ async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) ->
     return reply
 
 
+def _unreadable(message: Hl7Message) -> str | None:
+    """Why a message no feed takes cannot be a bed event (read in UTC: there is no feed
+    whose time zone could apply), or None when it can."""
+    result = message.event()
+    return result.reason if isinstance(result, Hl7Rejected) else None
+
+
 async def _route(
-    conn: Connection, raw: bytes, header: Header, peer_ip: str, first: Hl7Result
+    conn: Connection, message: Hl7Message, peer_ip: str
 ) -> tuple[int, Hl7Config] | Reply:
-    unreadable = first.reason if isinstance(first, Hl7Rejected) else None
+    header = message.header
     facility = header.sending_facility
     if not facility:
+        unreadable = _unreadable(message)
         log_once(
             ("no-facility", peer_ip),
             "HL7 from %s without a sending facility (MSH-4): %s",
@@ -202,6 +207,7 @@ async def _route(
             peer_ip,
             facility,
         )
+        unreadable = _unreadable(message)
         if unreadable:
             return Reply(REJECT, unreadable)
         return Reply(ERROR, f"no bedboard feed accepts sending facility {facility}")
@@ -216,15 +222,16 @@ async def _route(
         log.warning("HL7: %s", reason)
     log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
     for fid, _ in admitted or candidates:
-        await store.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, redact(raw))])
+        await store.add_to_quarantine(
+            conn, fid, [Rejected.of(header.where, reason, redact(message.raw))]
+        )
     return Reply(ERROR, reason)
 
 
 async def _refuse(
     conn: Connection,
     feed_id: int,
-    raw: bytes,
-    header: Header,
+    message: Hl7Message,
     code: AckCode,
     reason: str,
     *,
@@ -232,13 +239,14 @@ async def _refuse(
     reports: Sequence[SourceReport] = (),
 ) -> Reply:
     """Quarantine the message (and record unmapped points of care); note a failure."""
-    rejected = [Rejected.of(header.where, f"{code}: {reason}", redact(raw))]
+    where = message.header.where
+    rejected = [Rejected.of(where, f"{code}: {reason}", redact(message.raw))]
     if reports:
         await ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
     else:
         await store.add_to_quarantine(conn, feed_id, rejected)
     if failing:
-        await record_attempt(conn, feed_id, Attempt(ok=False, error=f"{header.where}: {reason}"))
+        await record_attempt(conn, feed_id, Attempt(ok=False, error=f"{where}: {reason}"))
     return Reply(code, reason)
 
 
