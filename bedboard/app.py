@@ -355,9 +355,9 @@ async def _mllp_ctx(app: web.Application) -> AsyncIterator[None]:
     address = app[SETTINGS].mllp_address
     server = None
     if address is not None:
-        from bedboard import hl7_ingest
+        from bedboard.feeds import mllp
 
-        server = await hl7_ingest.start_listener(app[POOL], *address)
+        server = await mllp.start_listener(app[POOL], *address)
         log.info("listening for HL7 v2 (MLLP) on %s:%s", *address)
     try:
         yield

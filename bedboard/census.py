@@ -417,3 +417,33 @@ async def occupy_held_bed(conn: Connection, unit_id: int) -> None:
         """,
         unit_id,
     )
+
+
+# --------------------------------------------------------------------------- stored reports
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A unit's current census as stored, and who reported it (``feed:12``, ``api``, …)."""
+
+    as_of: datetime
+    source: str
+    staffed: int | None
+    occupied: int | None
+    blocked: int
+
+
+async def stored_reports(conn: Connection, unit_ids: Sequence[int]) -> dict[int, StoredReport]:
+    """The stored census of each of ``unit_ids`` that has one (a feed deriving its next
+    report compares with its own last one)."""
+    rows = await conn.fetch(
+        "SELECT unit_id, as_of, source, staffed, occupied, blocked FROM unit_census"
+        " WHERE unit_id = ANY($1::bigint[])",
+        list(unit_ids),
+    )
+    return {
+        r["unit_id"]: StoredReport(
+            r["as_of"], r["source"], r["staffed"], r["occupied"], r["blocked"]
+        )
+        for r in rows
+    }

@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import audit, auth, database, demo, demo_feeds, users
+from bedboard import audit, auth, database, demo, users
 from bedboard.auth import Role
+from bedboard.feeds import demo as demo_feeds
 from bedboard.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bedboard")

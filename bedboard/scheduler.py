@@ -16,9 +16,8 @@ from bedboard import (
     auth,
     board,
     census,
-    coordinator,
     database,
-    hl7_ingest,
+    feeds,
     idempotency,
     logsafe,
     outbox,
@@ -54,7 +53,7 @@ async def housekeeping(pool: database.Pool, settings: Settings) -> None:
     async with database.acquire(pool) as conn:
         await auth.purge_expired(conn, settings)
         await idempotency.prune(conn)
-        await hl7_ingest.prune_messages(conn)
+        await feeds.hl7.prune_messages(conn)
         await outbox.prune(conn, keep_hours=OUTBOX_KEEP_HOURS)
 
 
@@ -99,10 +98,8 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         coalesce=True,
     )
     scheduler.add_job(
-        _guarded(
-            "feeds", lambda: coordinator.poll_due(pool, allowed_dirs=settings.allowed_feed_dirs)
-        ),
-        IntervalTrigger(seconds=coordinator.SCAN_INTERVAL_S),
+        _guarded("feeds", lambda: feeds.poll_due(pool, allowed_dirs=settings.allowed_feed_dirs)),
+        IntervalTrigger(seconds=feeds.SCAN_INTERVAL_S),
         id="feeds",
         max_instances=1,
         coalesce=True,

@@ -1,6 +1,6 @@
 """HL7: sustained ADT A01/A03 messages per second through MLLP with ACKs, and ACK latency.
 
-Subject: bedboard's MLLP listener (``bedboard.hl7_ingest.start_listener`` with a pool, in
+Subject: bedboard's MLLP listener (``bedboard.feeds.mllp.start_listener`` with a pool, in
 its own process, ``bench/serve.py hl7``) for ``hl7`` feeds created with
 ``feeds.create_feed`` (one facility each, four points of care mapped to four units, 30
 declared beds per point of care). Every message is routed, parsed, deduplicated, applied
@@ -22,7 +22,7 @@ Rounds alternate subject and baseline (the order flips every round). Figures: me
 subject / baseline for both. Every ACK must be AA and echo MSH-10. No target is set.
 
 After the rounds (not part of the figures): the statements one message costs, from
-``hl7_ingest.handle`` called in the bench process with a one-connection pool and an
+``bedboard.feeds.hl7.handle`` called in the bench process with a one-connection pool and an
 asyncpg query logger.
 """
 
@@ -39,7 +39,7 @@ from typing import Any
 
 from hl7.mllp import open_hl7_connection  # type: ignore[import-untyped]
 
-from bedboard import database, feeds, hl7_ingest
+from bedboard import database, feeds
 from bedboard.feeds import FeedIn
 from bench import seed, stats
 from bench.harness import Harness
@@ -215,7 +215,7 @@ def postgres_pids(postmaster: int) -> list[int]:
 
 
 async def statements_per_message(dsn: str, plan: FeedPlan, pairs: int) -> dict[str, Any]:
-    """Call ``hl7_ingest.handle`` in this process on a one-connection pool with a query
+    """Call ``feeds.hl7.handle`` in this process on a one-connection pool with a query
     logger: statements and database time per message, by statement; python-hl7 parses per
     message (``hl7.parse`` wrapped to count calls)."""
     import hl7  # type: ignore[import-untyped]
@@ -235,7 +235,7 @@ async def statements_per_message(dsn: str, plan: FeedPlan, pairs: int) -> dict[s
     async def one(trigger: str, bed: str) -> tuple[bytes, float]:
         raw = adt(trigger, plan.control_id(), datetime.now(UTC), bed, plan.facility)
         started = time.perf_counter()
-        ack = await hl7_ingest.handle(pool, raw, "127.0.0.1")
+        ack = await feeds.hl7.handle(pool, raw, "127.0.0.1")
         return ack, (time.perf_counter() - started) * 1000
 
     try:

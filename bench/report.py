@@ -505,7 +505,7 @@ def _hl7(r: dict[str, Any]) -> list[str]:
     if st:
         out += [
             f"### Statements per message ({st['messages']} messages through "
-            f"`hl7_ingest.handle` in the bench process, one-connection pool, asyncpg query "
+            f"`feeds.hl7.handle` in the bench process, one-connection pool, asyncpg query "
             f"logger)",
             "",
             f"Median {st['statements_per_message_median']:.0f} statements and "
@@ -547,9 +547,10 @@ def _hl7_cpu_note(r: dict[str, Any]) -> str:
     if not cc:
         return ""
     return (
-        f" (python-hl7 parses each message {st.get('hl7_parse_calls_per_message', '?')} times: "
+        f" (python-hl7 parses {st.get('hl7_parse_calls_per_message', '?')} times per message: "
+        f"the message once, for its event and its ACK, and the ACK to check it; on their own, "
         f"`parse_message` {cc['parse_message_us']} us and `build_ack` {cc['build_ack_us']} us, "
-        f"which parses it again and then parses its own ACK to check it; routing re-validates "
+        f"each reading the message itself; routing re-validates "
         f"the feed's settings with every declared bed for every message, "
         f"{cc['feed_config_validate_us']} us at {cc['declared_beds']} beds and "
         f"{cc['feed_config_validate_2000_beds_us']} us at 2,000)"

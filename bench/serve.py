@@ -7,7 +7,7 @@ the baseline: a minimal JSON handler (``GET /json``) and a minimal websocket bro
 ``READY <port>`` once listening and stop on SIGTERM.
 
 ``python -m bench.serve hl7 --dsn DSN`` runs bedboard's MLLP listener
-(``bedboard.hl7_ingest.start_listener`` with a pool from ``database.create_pool``, as an
+(``bedboard.feeds.mllp.start_listener`` with a pool from ``database.create_pool``, as an
 instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-echo``
 its baseline: python-hl7's MLLP streams answering every block with
 ``hl7.parse(block).create_ack("AA")``, no database. Both print ``READY <http port> <mllp
@@ -206,7 +206,7 @@ def mllp_app(kind: str, dsn: str | None) -> web.Application:
         server: asyncio.AbstractServer
         if kind == "hl7":
             from bedboard import database
-            from bedboard.hl7_ingest import start_listener
+            from bedboard.feeds.mllp import start_listener
 
             assert dsn is not None
             pool = await database.create_pool(dsn)

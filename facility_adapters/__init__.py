@@ -1,4 +1,5 @@
-"""Census feed adapters, one module per kind; each registers itself on import."""
+"""Census feed adapters, one module per kind; each registers itself on import. ``base`` is
+the contract and ``http`` the HTTP the URL kinds share (importing it registers nothing)."""
 
 from __future__ import annotations
 

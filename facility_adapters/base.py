@@ -22,6 +22,7 @@ the API.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,14 @@ from pydantic import BaseModel, ConfigDict
 
 MAX_COUNT = 2000
 RAW_EXCERPT_CHARS = 500
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def safe_text(value: object, limit: int = 500) -> str:
+    """Text PostgreSQL will store: no NUL or control characters, valid UTF-8, bounded."""
+    text = value if isinstance(value, str) else str(value)
+    text = _UNSTORABLE.sub("", text[: limit * 2])
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
 class AdapterError(Exception):

@@ -32,8 +32,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import aiohttp
 from pydantic import Field, field_validator, model_validator
+from yarl import URL
 
 from facility_adapters.base import (
     MAX_COUNT,
@@ -46,6 +46,7 @@ from facility_adapters.base import (
     SourceReport,
     register,
 )
+from facility_adapters.http import Client, Wording, bearer
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_MAX_BYTES = 100 * 1024 * 1024
@@ -57,8 +58,8 @@ MAX_REASON_CHARS = 500  # ... and of a reason
 SNIFF_LINES = 10
 SNIFF_CHARS = 2048  # csv.Sniffer's regexes are quadratic on hostile lines: keep the sample small
 DELIMITERS = (",", ";", "\t", "|")
-READ_CHUNK_BYTES = 64 * 1024
 USER_AGENT = "bedboard-csv-drop"
+NOT_REFUSED = range(400)  # statuses a URL source may answer without failing the poll
 # Before 2000 is a typo or an unset clock; the future is checked by the core against the
 # database clock (more than 5 minutes ahead is quarantined there).
 EARLIEST_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
@@ -664,6 +665,30 @@ def _http_time(value: str | None) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+class _UrlWording(Wording):
+    """How a CSV URL's failures are worded (the feed's health shows them)."""
+
+    def __init__(self, source: str, verb: str) -> None:
+        self.where = _public_url(source)
+        self.verb = verb  # "fetch" in a poll, "reach" in a check
+
+    def refused(
+        self, status: int, url: URL | str, excerpt: bytes, location: str | None
+    ) -> AdapterError:
+        if status in (401, 403):
+            return AdapterError(
+                f"{self.where} refused bedboard's credentials (HTTP {status}); check bearer_token",
+                permanent=True,
+            )
+        return AdapterError(f"{self.where} answered HTTP {status}", permanent=False)
+
+    def too_large(self, url: URL | str, size: int | None, limit: int) -> AdapterError:
+        return SourceTooLarge(self.where, size, limit)
+
+    def failed(self, url: URL | str, exc: Exception) -> AdapterError:
+        return AdapterError(f"cannot {self.verb} {self.where}: {exc or type(exc).__name__}")
+
+
 def _os_error(path: Path, exc: OSError) -> AdapterError:
     if isinstance(exc, FileNotFoundError):
         return AdapterError(f"{path} does not exist (yet)", permanent=False)
@@ -732,17 +757,10 @@ class CsvDropAdapter(Adapter):
         """Ask for the first byte with the same method, URL and token a poll uses (a HEAD
         can be refused where a GET is allowed, e.g. by pre-signed URLs); read nothing."""
         url = self.settings.source
-        try:
-            async with (
-                self._session() as session,
-                session.get(url, headers={"Range": "bytes=0-0"}) as resp,
-            ):
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AdapterError(
-                f"cannot reach {_public_url(url)}: {exc or type(exc).__name__}"
-            ) from None
-        self._raise_for_status(status)
+        async with self._client("reach") as client:
+            status = await client.status(url, headers={"Range": "bytes=0-0"})
+        if status not in NOT_REFUSED:
+            raise client.wording.refused(status, url, b"", None)
 
     # ---- fetch
 
@@ -804,55 +822,33 @@ class CsvDropAdapter(Adapter):
         parsed = parse_with(raw, self.settings, file_time=file_time)
         return Fetched(_with_file_name(parsed, path.name), mark.cursor())
 
-    def _session(self) -> aiohttp.ClientSession:
-        timeout = aiohttp.ClientTimeout(
-            total=self.settings.timeout_s, connect=self.settings.connect_timeout_s
+    def _client(self, verb: str) -> Client:
+        """The URL source's client: the token, both timeouts, max_bytes. Redirects are
+        followed, as they always were for CSV URLs (the fhir and have kinds do not)."""
+        return Client(
+            headers={"User-Agent": USER_AGENT, **bearer(self.settings.bearer_token)},
+            timeout_s=self.settings.timeout_s,
+            connect_timeout_s=self.settings.connect_timeout_s,
+            max_bytes=self.settings.max_bytes,
+            follow_redirects=True,
+            wording=_UrlWording(self.settings.source, verb),
         )
-        headers = {"User-Agent": USER_AGENT}
-        if self.settings.bearer_token:
-            headers["Authorization"] = f"Bearer {self.settings.bearer_token}"
-        return aiohttp.ClientSession(timeout=timeout, headers=headers)
-
-    def _raise_for_status(self, status: int) -> None:
-        where = _public_url(self.settings.source)
-        if status in (401, 403):
-            raise AdapterError(
-                f"{where} refused bedboard's credentials (HTTP {status}); check bearer_token",
-                permanent=True,
-            )
-        if status >= 400:
-            raise AdapterError(f"{where} answered HTTP {status}", permanent=False)
 
     async def _fetch_url(self, cursor: str | None) -> Fetched:
         url = self.settings.source
-        limit = self.settings.max_bytes
         previous = _UrlMark.load(cursor, url)
         headers: dict[str, str] = {}
         if previous is not None and previous.etag:
             headers["If-None-Match"] = previous.etag
         if previous is not None and previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-        try:
-            async with self._session() as session, session.get(url, headers=headers) as resp:
-                if resp.status == 304 and previous is not None:
-                    return Fetched(Parsed(), previous.cursor())
-                self._raise_for_status(resp.status)
-                if resp.content_length is not None and resp.content_length > limit:
-                    raise SourceTooLarge(_public_url(url), resp.content_length, limit)
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in resp.content.iter_chunked(READ_CHUNK_BYTES):
-                    total += len(chunk)
-                    if total > limit:
-                        raise SourceTooLarge(_public_url(url), None, limit)
-                    chunks.append(chunk)
-                etag = resp.headers.get("ETag")
-                last_modified = resp.headers.get("Last-Modified")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AdapterError(
-                f"cannot fetch {_public_url(url)}: {exc or type(exc).__name__}"
-            ) from None
-        raw = b"".join(chunks)
+        async with self._client("fetch") as client:
+            result = await client.get(url, headers=headers, accept_status=NOT_REFUSED)
+        if result.status == 304 and previous is not None:
+            return Fetched(Parsed(), previous.cursor())
+        raw = result.body
+        etag = result.headers.get("ETag")
+        last_modified = result.headers.get("Last-Modified")
         mark = _UrlMark(url, etag, last_modified, hashlib.sha256(raw).hexdigest())
         if previous is not None and (previous.sha256, previous.last_modified) == (
             mark.sha256,

@@ -40,24 +40,20 @@ Two ways to read a hospital's census from its FHIR server (``mode``):
     ``pediatric_psychiatric``: staffed = occupied + unoccupied, blocked 0.
 
 ``parse(raw)`` takes one JSON document (a Bundle of Locations or MeasureReports, or one
-MeasureReport) and detects which it is. The HTTP helpers at the top of this module are
-shared with the ``have`` kind.
+MeasureReport) and detects which it is. HTTP (settings, client, failures) is
+``facility_adapters.http``, shared with ``have`` and ``csv``.
 """
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import json
 import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-import aiohttp
 from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
@@ -65,192 +61,22 @@ from facility_adapters.base import (
     MAX_COUNT,
     RAW_EXCERPT_CHARS,
     Adapter,
-    AdapterConfig,
     AdapterError,
     Fetched,
     Parsed,
     Rejected,
     SourceReport,
     register,
+    safe_text,
 )
+from facility_adapters.http import Client, HttpSourceConfig, check_http_url, shown
 
-# =========================================================================== HTTP (shared)
-
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-MAX_MAX_BYTES = 200 * 1024 * 1024
-_ERROR_EXCERPT_BYTES = 2048
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def safe_text(value: object, limit: int = 500) -> str:
-    """Text PostgreSQL will store: no NUL or control characters, valid UTF-8, bounded."""
-    text = value if isinstance(value, str) else str(value)
-    text = _CONTROL.sub("", text[: limit * 2])
-    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
 def rejected(location: str, reason: str, raw: object = "") -> Rejected:
     """A quarantine entry whose every field is safe to store."""
     return Rejected.of(safe_text(location, 200), safe_text(reason, 500), safe_text(raw, 2000))
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_http_url(value: str, *, sends_credentials: bool, field_name: str) -> str:
-    """Validate a source URL: http(s), a host, no embedded credentials or fragment;
-    credentials are only ever sent over https (or to this machine, for testing)."""
-    text = value.strip()
-    try:
-        url = URL(text)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{field_name} is not a URL") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"{field_name} must be an http:// or https:// URL with a host")
-    if url.user or url.password:
-        raise ValueError(f"{field_name} must not embed credentials; use the auth settings")
-    if url.fragment:
-        raise ValueError(f"{field_name} must not have a #fragment")
-    if sends_credentials and url.scheme == "http" and not is_loopback(url.host):
-        raise ValueError(f"{field_name}: credentials are only sent over https")
-    return text
-
-
-class HttpSourceConfig(AdapterConfig):
-    """Settings shared by adapters that read an HTTP source."""
-
-    auth: Literal["none", "bearer", "basic"] = Field(
-        default="none", description="none, bearer (token) or basic (username + password)."
-    )
-    token: str | None = Field(default=None, repr=False, max_length=8192)
-    username: str | None = Field(default=None, max_length=512)
-    password: str | None = Field(default=None, repr=False, max_length=1024)
-    timeout_s: float = Field(default=30.0, gt=0, le=120, description="Per request.")
-    max_bytes: int = Field(
-        default=DEFAULT_MAX_BYTES,
-        ge=1024,
-        le=MAX_MAX_BYTES,
-        description="Largest response accepted (after decompression).",
-    )
-
-    @model_validator(mode="after")
-    def _auth_complete(self) -> HttpSourceConfig:
-        if self.auth == "bearer" and not self.token:
-            raise ValueError("auth 'bearer' needs a token")
-        if self.auth == "basic" and (not self.username or self.password is None):
-            raise ValueError("auth 'basic' needs a username and a password")
-        if self.username and ":" in self.username:
-            raise ValueError("username must not contain ':'")
-        return self
-
-    @property
-    def sends_credentials(self) -> bool:
-        return self.auth != "none"
-
-    def auth_headers(self) -> dict[str, str]:
-        if self.auth == "bearer" and self.token:
-            return {"Authorization": f"Bearer {self.token}"}
-        if self.auth == "basic" and self.username is not None:
-            pair = f"{self.username}:{self.password or ''}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-        return {}
-
-    def session(self, accept: str) -> aiohttp.ClientSession:
-        """A client session that sends the credentials (only to the URLs we ask for: no
-        redirects are followed) and gives up after ``timeout_s`` per request."""
-        return aiohttp.ClientSession(
-            headers={"Accept": accept, "User-Agent": "bedboard", **self.auth_headers()},
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-        )
-
-
-@dataclass
-class HttpResult:
-    status: int
-    body: bytes
-    date: datetime | None = None  # the server's Date header
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
-def _shown(url: URL) -> str:
-    return safe_text(str(url.with_query(None)), 300)
-
-
-def status_error(status: int, url: URL, body: bytes = b"", location: str | None = None) -> str:
-    """What an unwanted HTTP status means, in words for the feed's health record."""
-    where = _shown(url)
-    detail = safe_text(body[:300].decode("utf-8", "replace").strip(), 300)
-    if status in (401, 403):
-        return f"{status} from {where}: the credentials were refused"
-    if status in (404, 410):
-        return f"{status} from {where}: not found; check the URL"
-    if 300 <= status < 400:
-        target = safe_text(location or "?", 300)
-        return f"{status} from {where}: redirected to {target}; configure that URL instead"
-    return f"{status} from {where}" + (f": {detail}" if detail else "")
-
-
-def status_is_permanent(status: int) -> bool:
-    """Retrying helps with 5xx, 408, 425 and 429; any other refusal needs new settings."""
-    return not (status >= 500 or status in (408, 425, 429))
-
-
-async def http_get(
-    session: aiohttp.ClientSession,
-    url: URL,
-    *,
-    max_bytes: int,
-    accept_status: frozenset[int] = frozenset({200}),
-) -> HttpResult:
-    """GET ``url``; read at most ``max_bytes``. Statuses outside ``accept_status``,
-    timeouts and connection failures become ``AdapterError`` (permanent when retrying
-    cannot help)."""
-    try:
-        async with session.get(url, allow_redirects=False) as resp:
-            if resp.status not in accept_status:
-                excerpt = await resp.content.read(_ERROR_EXCERPT_BYTES)
-                raise AdapterError(
-                    status_error(resp.status, url, excerpt, resp.headers.get("Location")),
-                    permanent=status_is_permanent(resp.status),
-                )
-            if resp.content_length is not None and resp.content_length > max_bytes:
-                raise AdapterError(_too_large(url, max_bytes), permanent=True)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise AdapterError(_too_large(url, max_bytes), permanent=True)
-                chunks.append(chunk)
-            return HttpResult(resp.status, b"".join(chunks), _http_date(resp.headers.get("Date")))
-    except AdapterError:
-        raise
-    except TimeoutError:
-        raise AdapterError(f"{_shown(url)} did not answer in time", permanent=False) from None
-    except aiohttp.InvalidURL as exc:
-        raise AdapterError(f"invalid URL {safe_text(exc, 300)}", permanent=True) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        message = safe_text(str(exc) or type(exc).__name__, 300)
-        raise AdapterError(f"cannot read {_shown(url)}: {message}", permanent=False) from None
-
-
-def _too_large(url: URL, max_bytes: int) -> str:
-    return f"{_shown(url)} sent more than {max_bytes} bytes; raise max_bytes if that is expected"
 
 
 # =========================================================================== FHIR values
@@ -795,8 +621,8 @@ class FhirAdapter(Adapter):
         """The server answers /metadata with a CapabilityStatement, and (with the
         credentials, since /metadata is often public) the resource this feed reads."""
         cfg = self.config
-        async with cfg.session(FHIR_JSON) as session:
-            result = await http_get(session, self._url("metadata"), max_bytes=cfg.max_bytes)
+        async with cfg.client(FHIR_JSON) as client:
+            result = await client.get(self._url("metadata"))
             doc, problem = load_json(result.body)
             if (
                 problem is not None
@@ -804,7 +630,7 @@ class FhirAdapter(Adapter):
                 or (doc.get("resourceType") != "CapabilityStatement")
             ):
                 raise AdapterError(
-                    f"{_shown(self._url('metadata'))} did not return a CapabilityStatement:"
+                    f"{shown(self._url('metadata'))} did not return a CapabilityStatement:"
                     " is base_url the FHIR base?",
                     permanent=True,
                 )
@@ -812,15 +638,15 @@ class FhirAdapter(Adapter):
                 url = self._url("Location", {"physical-type": "bd", "_count": "1"})
             else:
                 url = self._url("MeasureReport", {**cfg.measure_report_params, "_count": "1"})
-            result = await http_get(session, url, max_bytes=cfg.max_bytes)
+            result = await client.get(url)
             self._bundle(result.body, url)
 
     async def fetch(self, cursor: str | None) -> Fetched:
         cfg = self.config
-        async with cfg.session(FHIR_JSON) as session:
+        async with cfg.client(FHIR_JSON) as client:
             if cfg.mode == "measure_report":
-                return await self._fetch_measure_reports(session, cursor)
-            return await self._fetch_locations(session, cursor)
+                return await self._fetch_measure_reports(client, cursor)
+            return await self._fetch_locations(client, cursor)
 
     # ------------------------------------------------------------------ helpers
 
@@ -835,24 +661,19 @@ class FhirAdapter(Adapter):
         if problem is not None or not isinstance(doc, dict):
             text = body[:RAW_EXCERPT_CHARS].decode("utf-8", "replace")
             raise AdapterError(
-                f"{_shown(url)}: {problem}: {safe_text(text, 200)}",
+                f"{shown(url)}: {problem}: {safe_text(text, 200)}",
                 permanent=False,
-                rejected=[rejected(_shown(url), problem or "not a FHIR Bundle", text)],
+                rejected=[rejected(shown(url), problem or "not a FHIR Bundle", text)],
             )
         return doc
 
-    async def _changed_since(self, session: aiohttp.ClientSession, cursor: str) -> int | None:
+    async def _changed_since(self, client: Client, cursor: str) -> int | None:
         """How many beds changed after the cursor; None when the server cannot say."""
         url = self._url(
             "Location",
             {"physical-type": "bd", "_lastUpdated": f"gt{cursor}", "_summary": "count"},
         )
-        result = await http_get(
-            session,
-            url,
-            max_bytes=self.config.max_bytes,
-            accept_status=frozenset({200, 400, 404, 405, 422, 501}),
-        )
+        result = await client.get(url, accept_status=frozenset({200, 400, 404, 405, 422, 501}))
         if result.status != 200:
             return None
         doc, problem = load_json(result.body)
@@ -861,7 +682,7 @@ class FhirAdapter(Adapter):
             return None
         return total
 
-    async def _fetch_locations(self, session: aiohttp.ClientSession, cursor: str | None) -> Fetched:
+    async def _fetch_locations(self, client: Client, cursor: str | None) -> Fetched:
         cfg = self.config
         since, skipped = split_cursor(cursor)
         since = within_horizon(since, datetime.now(UTC))  # a cursor stored before this rule
@@ -870,7 +691,7 @@ class FhirAdapter(Adapter):
             and cfg.use_cursor
             and cfg.as_of_source == "last_updated"
             and skipped + 1 < cfg.full_read_every
-            and await self._changed_since(session, since) == 0
+            and await self._changed_since(client, since) == 0
         ):
             return Fetched(Parsed(), join_cursor(since, skipped + 1))
         first = self._url("Location", {"physical-type": "bd", "_count": str(cfg.page_size)})
@@ -888,7 +709,7 @@ class FhirAdapter(Adapter):
                     permanent=True,
                 )
             seen.add(str(url))
-            result = await http_get(session, url, max_bytes=cfg.max_bytes)
+            result = await client.get(url)
             pages += 1
             bundle = self._bundle(result.body, url)
             if pages == 1:
@@ -929,7 +750,7 @@ class FhirAdapter(Adapter):
             base = URL(self.config.base_url)
             if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
                 raise AdapterError(
-                    f"the next-page link points to {_shown(url)}, not to {_shown(base)};"
+                    f"the next-page link points to {shown(url)}, not to {shown(base)};"
                     " fix the server's base URL (bedboard sends credentials only to base_url)",
                     permanent=True,
                 )
@@ -938,13 +759,11 @@ class FhirAdapter(Adapter):
             return url
         return None
 
-    async def _fetch_measure_reports(
-        self, session: aiohttp.ClientSession, cursor: str | None
-    ) -> Fetched:
+    async def _fetch_measure_reports(self, client: Client, cursor: str | None) -> Fetched:
         cfg = self.config
         params = {"_sort": "-period", "_count": "10", **cfg.measure_report_params}
         url = self._url("MeasureReport", params)
-        result = await http_get(session, url, max_bytes=cfg.max_bytes)
+        result = await client.get(url)
         bundle = self._bundle(result.body, url)
         reports = [
             (index, resource)

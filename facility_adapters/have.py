@@ -40,15 +40,10 @@ from facility_adapters.base import (
     Parsed,
     SourceReport,
     register,
-)
-from facility_adapters.fhir import (
-    HttpSourceConfig,
-    check_http_url,
-    http_get,
-    instant,
-    rejected,
     safe_text,
 )
+from facility_adapters.fhir import instant, rejected
+from facility_adapters.http import HttpSourceConfig, check_http_url
 
 HAVE_NS = "urn:oasis:names:tc:emergency:EDXL:HAVE:1.0"
 PSYCH_BED_TYPES = ("AdultPsychiatric", "PediatricPsychiatric")
@@ -351,8 +346,8 @@ class HaveAdapter(Adapter):
             path = str(self.local_path(cfg.path))
             return await asyncio.to_thread(_read_file, path, cfg.max_bytes)
         assert cfg.url is not None
-        async with cfg.session(XML_ACCEPT) as session:
-            result = await http_get(session, URL(cfg.url), max_bytes=cfg.max_bytes)
+        async with cfg.client(XML_ACCEPT) as client:
+            result = await client.get(URL(cfg.url))
         return result.body
 
     def _parse(self, raw: bytes) -> HaveParse:

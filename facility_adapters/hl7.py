@@ -304,8 +304,12 @@ def _reduce(text: str) -> str:
         found = next((s for s in segments[1:] if s[:3] == name and s[3:4] == sep), None)
         if found is not None:
             kept.append(found)
+    # Trailing whitespace goes: python-hl7 strips the text's end anyway, and this way MSH
+    # parses the same whether other segments follow it or not (the ACK copies its fields).
     return "\r".join(
-        sep.join(f[:_MAX_FIELD_CHARS] for f in segment.split(sep, _MAX_FIELDS)[:_MAX_FIELDS])
+        sep.join(
+            f[:_MAX_FIELD_CHARS] for f in segment.split(sep, _MAX_FIELDS)[:_MAX_FIELDS]
+        ).rstrip()
         for segment in kept
     )
 
@@ -407,38 +411,87 @@ def _changes(msg: Any, trigger: str) -> tuple[tuple[BedChange, ...], tuple[str, 
     return (BedChange(*prior, UNOCCUPIED), BedChange(*here, OCCUPIED)), ()
 
 
-def parse_message(raw: bytes, *, default_tz: tzinfo = UTC) -> Hl7Result:
-    """Pure: one MLLP block's content (segments separated by CR) to an event, an ignored
-    message, or a rejection with its reason. Never raises."""
+@dataclass(frozen=True)
+class Hl7Message:
+    """One MLLP block, read once: its header, and python-hl7's parse of the segments
+    bedboard reads. The event (in a feed's time zone) and the ACK both come from it.
+
+    ``problem`` is why the message cannot be a bed event, when that shows before its
+    segments are read (size, encoding, framing, MSH-4 or MSH-10); ``parsed`` is None when
+    it was not parsed (the ACK is then built by hand)."""
+
+    raw: bytes
+    header: Header
+    problem: str | None = None
+    text: str = ""  # decoded and normalised (segments separated by CR)
+    parsed: Any = None  # hl7.Message of the reduced text
+
+    def event(self, default_tz: tzinfo = UTC) -> Hl7Result:
+        """The bed event, an ignored message, or a rejection with its reason; a time
+        without a UTC offset is read in ``default_tz``. Never raises."""
+        if self.problem is not None or self.parsed is None:
+            return Hl7Rejected(self.header, self.problem or "unreadable HL7")
+        try:
+            return _event(self.parsed, self.header, default_tz)
+        except _Bad as exc:
+            return Hl7Rejected(self.header, str(exc))
+        except Exception as exc:  # noqa: BLE001 -- hostile input must never crash the listener
+            return Hl7Rejected(self.header, f"unreadable HL7: {type(exc).__name__}")
+
+    def ack(self, code: AckCode, text: str = "") -> bytes:
+        """The ACK (never raises): MSA-1 ``code``, MSA-2 the original MSH-10 when it could
+        be read, MSA-3 ``text``. Built with python-hl7's ``create_ack`` from this parse
+        when there is one; by hand (standard separators) when not."""
+        try:
+            built = _ack_with_hl7(self, code, text)
+        except Exception:  # noqa: BLE001 -- fall back to the hand-built ACK
+            built = None
+        ack = built or _ack_by_hand(self.header, code, text)
+        return ack.encode("latin-1", "replace") if _is_latin1(self.header) else ack.encode("utf-8")
+
+
+def read_message(raw: bytes) -> Hl7Message:
+    """Pure: read one MLLP block's content (segments separated by CR) once: the header,
+    then the segments bedboard reads. Never raises."""
     header = read_header(raw)
     try:
-        return _parse(raw, header, default_tz)
-    except _Bad as exc:
-        return Hl7Rejected(header, str(exc))
+        return _read(raw, header)
     except Exception as exc:  # noqa: BLE001 -- hostile input must never crash the listener
-        return Hl7Rejected(header, f"unreadable HL7: {type(exc).__name__}")
+        return Hl7Message(raw, header, f"unreadable HL7: {type(exc).__name__}")
 
 
-def _parse(raw: bytes, header: Header, default_tz: tzinfo) -> Hl7Result:
+def _read(raw: bytes, header: Header) -> Hl7Message:
+    def refused(reason: str) -> Hl7Message:
+        return Hl7Message(raw, header, reason)
+
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise _Bad(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+        return refused(f"message larger than {MAX_MESSAGE_BYTES} bytes")
     decoded = _decode(raw, header)
     if decoded is None:
-        raise _Bad("not UTF-8 (declare MSH-18 8859/1 for Latin-1)")
+        return refused("not UTF-8 (declare MSH-18 8859/1 for Latin-1)")
     text = _normalise(decoded).rstrip("\r\x1c\x0b \t")
     if not text.startswith("MSH"):
-        raise _Bad("not an HL7 v2 message: it does not begin with MSH")
+        return refused("not an HL7 v2 message: it does not begin with MSH")
     if not _separators_ok(text):
-        raise _Bad("MSH-1/MSH-2 separators are missing or unusual")
+        return refused("MSH-1/MSH-2 separators are missing or unusual")
     if "\rMSH" in text:
-        raise _Bad("one message per MLLP block (found a second MSH)")
+        return refused("one message per MLLP block (found a second MSH)")
+    # These refuse the message but not its ACK: MSH still parses, and the ACK echoes it.
+    problem = None
     if not header.control_id:
-        raise _Bad("MSH-10 (message control id) is empty")
-    if len(header.control_id) > MAX_CONTROL_ID:
-        raise _Bad(f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID} characters")
-    if not header.sending_facility:
-        raise _Bad("MSH-4 (sending facility) is empty")
-    msg = hl7.parse(_reduce(text))
+        problem = "MSH-10 (message control id) is empty"
+    elif len(header.control_id) > MAX_CONTROL_ID:
+        problem = f"MSH-10 (message control id) is longer than {MAX_CONTROL_ID} characters"
+    elif not header.sending_facility:
+        problem = "MSH-4 (sending facility) is empty"
+    try:
+        parsed = hl7.parse(_reduce(text))
+    except Exception as exc:  # noqa: BLE001 -- hostile input: no parse, a hand-built ACK
+        return Hl7Message(raw, header, problem or f"unreadable HL7: {type(exc).__name__}", text)
+    return Hl7Message(raw, header, problem, text, parsed)
+
+
+def _event(msg: Any, header: Header, default_tz: tzinfo) -> Hl7Result:
     if header.message_type != "ADT":
         raise _Bad(f"unsupported message type {header.message_type or '(empty)'}: send ADT")
     trigger = header.trigger or _get(msg, "EVN", 1).upper()
@@ -449,6 +502,12 @@ def _parse(raw: bytes, header: Header, default_tz: tzinfo) -> Hl7Result:
     at = _event_time(msg, default_tz)
     changes, notes = _changes(msg, trigger)
     return Hl7Event(header, trigger, at, changes, notes)
+
+
+def parse_message(raw: bytes, *, default_tz: tzinfo = UTC) -> Hl7Result:
+    """Pure: one MLLP block's content to an event, an ignored message, or a rejection with
+    its reason (``read_message(raw).event(default_tz)``). Never raises."""
+    return read_message(raw).event(default_tz)
 
 
 # --------------------------------------------------------------------------- ACKs
@@ -478,14 +537,10 @@ def _sanitise_ack(text: str) -> str:
     return "\r".join(_CONTROL_CHARS.sub("", segment) for segment in text.split("\r") if segment)
 
 
-def _ack_with_hl7(raw: bytes, header: Header, code: str, text: str) -> str | None:
-    decoded = _decode(raw, header)
-    if decoded is None or len(raw) > MAX_MESSAGE_BYTES:
+def _ack_with_hl7(message: Hl7Message, code: str, text: str) -> str | None:
+    msg, header = message.parsed, message.header
+    if msg is None:
         return None
-    message = _normalise(decoded).rstrip("\r\x1c\x0b \t")
-    if not message.startswith("MSH") or not _separators_ok(message) or "\rMSH" in message:
-        return None
-    msg = hl7.parse(_reduce(message.split("\r", 1)[0]))  # create_ack reads MSH only
     msh = msg.segment("MSH")
     if len(msh) <= 12 or any(len(str(msh(n))) > 200 for n in (3, 4, 5, 6, 9, 11, 12)):
         return None  # too short (create_ack needs MSH-12) or carrying oversized values
@@ -501,7 +556,7 @@ def _ack_with_hl7(raw: bytes, header: Header, code: str, text: str) -> str | Non
     msa = ack.segment("MSA")
     msa.assign_field(header.control_id, 2)
     if text:
-        sep, encoding = message[3], message[4:8]
+        sep, encoding = message.text[3], message.text[4:8]
         msa.assign_field(_escape(text[:500], sep, encoding), 3)
     result = _sanitise_ack(str(ack))
     check = hl7.parse(result)
@@ -536,16 +591,8 @@ def _ack_by_hand(header: Header, code: str, text: str) -> str:
 
 
 def build_ack(raw: bytes, code: AckCode, text: str = "") -> bytes:
-    """The ACK for ``raw`` (never raises): MSA-1 ``code``, MSA-2 the original MSH-10 when
-    it could be read, MSA-3 ``text``. Built with python-hl7's ``create_ack`` when the
-    message parses; by hand (standard separators) when it does not."""
-    header = read_header(raw)
-    try:
-        built = _ack_with_hl7(raw, header, code, text)
-    except Exception:  # noqa: BLE001 -- fall back to the hand-built ACK
-        built = None
-    ack = built or _ack_by_hand(header, code, text)
-    return ack.encode("latin-1", "replace") if _is_latin1(header) else ack.encode("utf-8")
+    """The ACK for ``raw`` (``read_message(raw).ack(code, text)``); never raises."""
+    return read_message(raw).ack(code, text)
 
 
 # --------------------------------------------------------------------------- config
@@ -716,10 +763,12 @@ __all__ = [
     "Hl7Config",
     "Hl7Event",
     "Hl7Ignored",
+    "Hl7Message",
     "Hl7Rejected",
     "Hl7Result",
     "build_ack",
     "parse_message",
     "parse_ts",
     "read_header",
+    "read_message",
 ]

@@ -54,9 +54,7 @@ async def _loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     await asyncio.sleep(0)
     loop.set_exception_handler(previous)
     if seen:
-        messages = "; ".join(
-            f"{c.get('message', '')}: {c.get('exception')!r}" for c in seen
-        )
+        messages = "; ".join(f"{c.get('message', '')}: {c.get('exception')!r}" for c in seen)
         pytest.fail(f"the event loop reported unhandled errors: {messages}", pytrace=False)
 
 

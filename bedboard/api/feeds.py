@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from bedboard import coordinator, feeds
+from bedboard import feeds
 from bedboard.access import Action, Resource
 from bedboard.api.registry import route
 from bedboard.context import (
@@ -136,7 +136,7 @@ async def check_feed(request: web.Request) -> CheckResult:
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
     async with acquire(request.app[POOL]) as conn:
         await feeds.get_feed(conn, feed_id)
-    problem = await coordinator.check_feed(
+    problem = await feeds.check_feed(
         request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
     )
     return CheckResult(ok=not problem, problem=problem)
@@ -149,7 +149,7 @@ async def poll_feed(request: web.Request) -> PollResult:
     authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
     async with acquire(request.app[POOL]) as conn:
         await feeds.get_feed(conn, feed_id)
-    outcome = await coordinator.poll_feed(
+    outcome = await feeds.poll_feed(
         request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
     )
     if outcome is None:

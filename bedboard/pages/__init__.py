@@ -10,13 +10,12 @@ from aiohttp import web
 
 from bedboard.auth import Principal, Role
 from bedboard.context import REQUEST_ID, current_principal, deny
-from bedboard.pages.forms import domain_errors, field_errors, problem_errors
+from bedboard.pages.forms import domain_errors, field_errors
 from bedboard.problems import Problem
 
 __all__ = [
     "domain_errors",
     "field_errors",
-    "problem_errors",
     "render",
     "render_error",
     "require_role",

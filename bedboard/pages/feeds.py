@@ -11,14 +11,15 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import coordinator, facilities, feeds
+from bedboard import facilities, feeds
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import acquire, transaction
+from bedboard.errors import Invalid
 from bedboard.feeds import FeedIn, FeedPatch
-from bedboard.pages import field_errors, problem_errors, render, require_role
-from bedboard.problems import Problem
+from bedboard.pages import field_errors, render, require_role
+from bedboard.pages.forms import domain_errors
 from facility_adapters.base import REGISTRY
 
 MAX_MAPPING_ROWS = 5000
@@ -171,10 +172,8 @@ async def feed_create(request: web.Request) -> web.StreamResponse:
                 )
         except ValidationError as exc:
             errors = field_errors(exc)
-        except Problem as problem:
-            if problem.status != 422:
-                raise
-            errors = problem_errors(problem)
+        except Invalid as exc:
+            errors = domain_errors(exc)
     if errors:
         return await _form(request, feed=None, values=values, errors=errors, status=422)
     raise web.HTTPSeeOther(f"/admin/feeds/{feed.id}?notice={quote('Feed created.')}")
@@ -205,14 +204,14 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
     if action in ("check", "poll"):
         authorize(request, Action.FEED_MANAGE, Resource("feed", feed_id))
         if action == "check":
-            problem = await coordinator.check_feed(
+            problem = await feeds.check_feed(
                 request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
             )
             notice = (
                 "Check passed: the source answers." if not problem else f"Check failed: {problem}"
             )
         else:
-            outcome = await coordinator.poll_feed(
+            outcome = await feeds.poll_feed(
                 request.app[POOL], feed_id, allowed_dirs=request.app[SETTINGS].allowed_feed_dirs
             )
             if outcome is None:
@@ -250,10 +249,8 @@ async def feed_update(request: web.Request) -> web.StreamResponse:
                 )
         except ValidationError as exc:
             errors = field_errors(exc)
-        except Problem as problem:
-            if problem.status != 422:
-                raise
-            errors = problem_errors(problem)
+        except Invalid as exc:
+            errors = domain_errors(exc)
     if errors:
         values = {
             k: v for k, v in form.items() if isinstance(v, str) and not k.startswith("secret_")

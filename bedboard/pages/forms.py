@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from bedboard.errors import DomainError, Invalid
-from bedboard.problems import Problem
 
 FORM = "__all__"  # errors about the form as a whole
 
@@ -76,18 +75,6 @@ def field_errors(
             continue
         out[key] = messages.get(key) or sentence(err, _label(key, labels))
     return out
-
-
-def problem_errors(problem: Problem) -> dict[str, str]:
-    """Field errors carried by a domain Problem (fields by their last dotted part), or a
-    form-level one."""
-    if problem.errors:
-        out: dict[str, str] = {}
-        for e in problem.errors:
-            key = str(e.get("field", FORM)).rsplit(".", 1)[-1] or FORM
-            out.setdefault(key, str(e.get("message", "")))
-        return out
-    return {FORM: problem.detail}
 
 
 def domain_errors(exc: DomainError) -> dict[str, str]:

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bedboard import coordinator, database, feeds
+from bedboard import database, feeds
 from bedboard.auth import Role
+from bedboard.feeds import coordinator
 from facility_adapters.base import (
     REGISTRY,
     Adapter,

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from bedboard import coordinator, database, demo, demo_feeds
+from bedboard import database, demo
+from bedboard.feeds import coordinator
+from bedboard.feeds import demo as demo_feeds
 from bedboard.settings import Settings
 
 

@@ -248,8 +248,8 @@ async def test_a_path_with_leading_space_is_checked_as_the_adapter_reads_it(
 async def test_a_symlink_in_a_drop_folder_that_leads_outside_is_not_followed(
     client: Any, setup: Any, settings: Any, tmp_path_factory: Any, conn: Any
 ) -> None:
-    from bedboard import coordinator
     from bedboard.context import POOL
+    from bedboard.feeds import coordinator
 
     outside = tmp_path_factory.mktemp("outside") / "secret.csv"
     outside.write_text("SECRET-OUTSIDE-FILE,1,1,0,2026-11-30T00:00:00Z\n", encoding="utf-8")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.adapters.hl7_support import Site, adt, site_factory
+from tests.feeds.hl7_support import Site, adt, site_factory
 
 __all__ = ["site_factory"]
 

@@ -6,16 +6,23 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import hl7
+import pytest
 from hl7.mllp import open_hl7_connection
 
+import facility_adapters.hl7
 from bedboard import database, feeds
-from bedboard.hl7_ingest import handle
-from tests.adapters.hl7_support import Site, adt, read_ack, site_factory
+from bedboard.feeds.hl7 import handle
+from tests.feeds.hl7_support import Site, adt, read_ack, site_factory, stamp
 
 __all__ = ["site_factory"]  # the fixture, used by name below
 
 BEDS = {"4EAST": ["401^1", "401^2", "402^1"], "4WEST": ["412^1", "412^2"]}
+
+
+UTC_NOW = datetime(2000, 1, 1, tzinfo=UTC)  # a placeholder stamp, replaced in the message
 
 
 def minutes_ago(n: float) -> datetime:
@@ -275,6 +282,39 @@ async def test_closing_the_listener_closes_connections(site_factory: Any) -> Non
     await asyncio.wait_for(site.listener.wait_closed(), timeout=10)
     assert await asyncio.wait_for(peer.reader.read(), timeout=10) == b""
     await peer.close()
+
+
+async def test_a_message_is_read_and_parsed_once_for_its_event_and_its_ack(
+    site_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header is read and the message parsed once, before routing; its times are read
+    in the feed's zone from that parse, and the ACK is built from it too."""
+    site: Site = await site_factory(units=["4EAST"], config={"timezone": "America/Chicago"})
+    headers: list[bytes] = []
+    parsed: list[str] = []
+    read_header, parse = facility_adapters.hl7.read_header, hl7.parse
+
+    def counting_header(raw: bytes) -> Any:
+        headers.append(raw)
+        return read_header(raw)
+
+    def counting_parse(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(facility_adapters.hl7, "read_header", counting_header)
+    monkeypatch.setattr(facility_adapters.hl7.hl7, "parse", counting_parse)
+    local = (datetime.now(UTC) - timedelta(minutes=2)).astimezone(ZoneInfo("America/Chicago"))
+    raw = adt("A01", "ONCE1", UTC_NOW, here="4EAST^401^1").replace(
+        stamp(UTC_NOW).encode(), local.strftime("%Y%m%d%H%M%S").encode()
+    )
+    block = await handle(site.pool, raw, "127.0.0.1")
+    assert headers == [raw]
+    # The message once; the other parse is of the ACK bedboard built, checked before sending.
+    assert len(parsed) == 2 and "|ONCE1|" in parsed[0] and "|ACK^" in parsed[1]
+    ack = read_ack(block)
+    assert (ack.code, ack.control_id) == ("AA", "ONCE1"), ack.text
+    assert await site.as_of("4EAST") == local.replace(microsecond=0).astimezone(UTC)
 
 
 async def test_database_unavailable_answers_ae(db_dsn: str) -> None:

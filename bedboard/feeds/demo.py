@@ -24,9 +24,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bedboard import database, feeds, hl7_ingest
+from bedboard import database
 from bedboard.database import Connection
 from bedboard.facilities import list_units
+from bedboard.feeds import store
+from bedboard.feeds.mllp import start_listener
+from bedboard.feeds.models import FeedIn, FeedPatch
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,11 +107,11 @@ async def _ensure_feed(
     enabled: bool,
 ) -> int:
     name = FEED_NAMES[kind]
-    feed_id = await conn.fetchval("SELECT id FROM feeds WHERE name = $1", name)
+    feed_id = await store.feed_named(conn, name)
     if feed_id is None:
-        feed = await feeds.create_feed(
+        feed = await store.create_feed(
             conn,
-            feeds.FeedIn(
+            FeedIn(
                 facility_id=facility_id,
                 kind=kind,
                 name=name,
@@ -119,8 +122,8 @@ async def _ensure_feed(
             ),
         )
         return feed.id
-    await feeds.update_feed(conn, feed_id, feeds.FeedPatch(config=config, enabled=enabled), None)
-    return int(feed_id)
+    await store.update_feed(conn, feed_id, FeedPatch(config=config, enabled=enabled), None)
+    return feed_id
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -374,7 +377,7 @@ async def start(pool: database.Pool, settings: Settings) -> DemoFeeds:
         return demo
     address = settings.mllp_address
     if address is None:
-        server = await hl7_ingest.start_listener(pool, "127.0.0.1", 0)
+        server = await start_listener(pool, "127.0.0.1", 0)
         demo.servers.append(server)
         sockets: list[Any] = list(getattr(server, "sockets", []))
         address = ("127.0.0.1", int(sockets[0].getsockname()[1]))

@@ -1,12 +1,14 @@
-"""HL7 v2 over MLLP: the listener and the database side of the ``hl7`` feed kind.
+"""HL7 v2: the database side of the ``hl7`` feed kind (the listener is ``mllp.py``).
 
-One listener per instance (``BEDBOARD_MLLP_LISTEN``) serves every HL7 feed. For each
-MLLP block, ``handle`` answers with an ACK after one database transaction:
+For each MLLP block, ``handle`` reads the message once (``facility_adapters.hl7.
+read_message``: the header and python-hl7's parse) and answers with an ACK built from
+that same reading, after one database transaction:
 
 1. Route: the enabled ``hl7`` feed whose ``sending_facility`` equals MSH-4.1 and whose
-   ``allowed_addresses`` admit the peer. No feed: AE (AR when unreadable), logged once.
-   Address not allowed, or several feeds admit it: AE, quarantined on the feed(s).
-2. Read the message (``facility_adapters.hl7.parse_message``, in the feed's time zone).
+   ``allowed_addresses`` admit the peer. No feed: AE (AR when unreadable, judged in UTC:
+   without a feed there is no time zone), logged once. Address not allowed, or several
+   feeds admit it: AE, quarantined on the feed(s).
+2. The bed event, from the parse, with times read in the feed's time zone.
    Unreadable: AR, quarantined. Not a bed event (A04, A08, …): AA, nothing applied.
    MSH-11 not in the feed's ``processing_ids``: AE, quarantined.
 3. Under a per-feed transaction advisory lock (messages of one feed apply one at a
@@ -40,61 +42,44 @@ unreachable database answers AE ("resend later"): the message may well be fine.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from hl7.mllp import InvalidBlockError, start_hl7_server  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
-from bedboard import board, database, feeds, logsafe
+from bedboard import board, census, database, logsafe
 from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
 from bedboard.errors import DomainError
-from bedboard.feeds import Attempt
-from bedboard.problems import Problem
+from bedboard.feeds import store
+from bedboard.feeds.health import Attempt, record_attempt
+from bedboard.feeds.ingest import ingest
 from facility_adapters.base import Parsed, Rejected, SourceReport
 from facility_adapters.hl7 import (
     ACCEPT,
     BLOCKED_STATUSES,
     ERROR,
-    MAX_MESSAGE_BYTES,
     OCCUPIED,
     REJECT,
     AckCode,
     BedChange,
-    Header,
     Hl7Config,
     Hl7Event,
     Hl7Ignored,
+    Hl7Message,
     Hl7Rejected,
-    Hl7Result,
-    build_ack,
-    parse_message,
-    read_header,
+    read_message,
     redact,
 )
 
-log = logging.getLogger(__name__)
+# The name operators know from docs/operations.md (this was bedboard/hl7_ingest.py).
+log = logging.getLogger("bedboard.hl7_ingest")
 
 HL7_LOCK_CLASS = 0x6268  # advisory lock namespace: (HL7_LOCK_CLASS, feed id)
-MAX_CONNECTIONS = 64
-# One sender holds a connection or two; more from one address is someone crowding out
-# the real senders.
-MAX_CONNECTIONS_PER_ADDRESS = 8
-# A connection that sends nothing for this long is closed (a sender reconnects).
-IDLE_TIMEOUT_S = 300.0
-# Who may connect, as the enabled feeds' allowed_addresses say, is re-read this often.
-GATE_TTL_S = 10.0
-# A refusal that keeps happening is logged again at most this often (with a count).
-REFUSAL_LOG_INTERVAL_S = 60.0
 MESSAGE_RETENTION = timedelta(days=30)
-_LOG_ONCE_KEEP = 10_000
+LOG_ONCE_KEEP = 10_000
 
 
 @dataclass(frozen=True)
@@ -116,53 +101,13 @@ class _Refused(Exception):
 _logged: set[tuple[str, ...]] = set()
 
 
-def _log_once(key: tuple[str, ...], message: str, *args: object) -> None:
+def log_once(key: tuple[str, ...], message: str, *args: object) -> None:
     if key in _logged:
         return
-    if len(_logged) >= _LOG_ONCE_KEEP:
+    if len(_logged) >= LOG_ONCE_KEEP:
         _logged.clear()
     _logged.add(key)
     log.warning(message, *args)
-
-
-_recurring: dict[tuple[str, ...], tuple[float, int]] = {}
-
-
-def _log_recurring(key: tuple[str, ...], message: str, *args: object) -> None:
-    """Log now, then at most once per REFUSAL_LOG_INTERVAL_S for the same key, saying how
-    many were left unlogged meanwhile: a flood stays visible without filling the log."""
-    now = time.monotonic()
-    last, suppressed = _recurring.get(key, (-REFUSAL_LOG_INTERVAL_S, 0))
-    if now - last < REFUSAL_LOG_INTERVAL_S:
-        _recurring[key] = (last, suppressed + 1)
-        return
-    if len(_recurring) >= _LOG_ONCE_KEEP:
-        _recurring.clear()
-    _recurring[key] = (now, 0)
-    extra = f" ({suppressed} more since the last report)" if suppressed else ""
-    log.warning(message + "%s", *args, extra)
-
-
-class _Gate:
-    """Which addresses may connect at all: when every enabled hl7 feed lists
-    ``allowed_addresses``, an address none of them admits is refused at accept time,
-    before it can hold a connection. Re-read from the database every GATE_TTL_S."""
-
-    def __init__(self, pool: database.Pool) -> None:
-        self._pool = pool
-        self._configs: list[Hl7Config] = []
-        self._read_at = -GATE_TTL_S
-
-    async def admits(self, peer_ip: str) -> bool:
-        if time.monotonic() - self._read_at >= GATE_TTL_S:
-            async with database.acquire(self._pool) as conn:
-                rows = await conn.fetch("SELECT config FROM feeds WHERE kind = 'hl7' AND enabled")
-            configs = []
-            for row in rows:
-                with contextlib.suppress(ValidationError):
-                    configs.append(Hl7Config.model_validate(row["config"]))
-            self._configs, self._read_at = configs, time.monotonic()
-        return not self._configs or any(cfg.admits(peer_ip) for cfg in self._configs)
 
 
 # --------------------------------------------------------------------------- handling
@@ -171,43 +116,41 @@ class _Gate:
 async def handle(pool: database.Pool, raw: bytes, peer_ip: str) -> bytes:
     """Process one MLLP block's content from ``peer_ip``; return the ACK bytes. Never raises
     (except cancellation): every message gets an answer."""
-    header = read_header(raw)
+    message = read_message(raw)  # the header and the parse, once, for the event and the ACK
     try:
         async with database.transaction(pool) as conn:
-            reply = await _handle(conn, raw, header, peer_ip)
+            reply = await _handle(conn, message, peer_ip)
     except database.DOWN_ERRORS as exc:
-        _log_once(("down",), "HL7: database unavailable, answering AE: %s", exc)
+        log_once(("down",), "HL7: database unavailable, answering AE: %s", exc)
         reply = Reply(ERROR, "bedboard cannot reach its database; resend later")
     except Exception as exc:  # noqa: BLE001 -- logged by logsafe
-        logsafe.log_failure(log, "HL7 %s from %s: failed", header.where, peer_ip, exc=exc)
+        logsafe.log_failure(log, "HL7 %s from %s: failed", message.header.where, peer_ip, exc=exc)
         reply = Reply(ERROR, "bedboard failed to process the message; resend later")
     else:
         _logged.discard(("down",))
-    return build_ack(raw, reply.code, reply.text)
+    return message.ack(reply.code, reply.text)
 
 
-async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) -> Reply:
-    first = parse_message(raw)
-    routed = await _route(conn, raw, header, peer_ip, first)
+async def _handle(conn: Connection, message: Hl7Message, peer_ip: str) -> Reply:
+    routed = await _route(conn, message, peer_ip)
     if isinstance(routed, Reply):
         return routed
     feed_id, config = routed
-    result = first if config.timezone == "UTC" else parse_message(raw, default_tz=config.zone)
+    result = message.event(config.zone)
     if isinstance(result, Hl7Rejected):
-        return await _refuse(conn, feed_id, raw, header, REJECT, result.reason, failing=True)
-    processing_id = header.processing_id or "P"
+        return await _refuse(conn, feed_id, message, REJECT, result.reason, failing=True)
+    processing_id = message.header.processing_id or "P"
     if processing_id not in config.processing_ids:
         return await _refuse(
             conn,
             feed_id,
-            raw,
-            header,
+            message,
             ERROR,
             f"processing id (MSH-11) {processing_id[:3]} is not accepted by this feed",
             failing=False,
         )
     if isinstance(result, Hl7Ignored):
-        await feeds.record_attempt(conn, feed_id, Attempt(ok=True))
+        await record_attempt(conn, feed_id, Attempt(ok=True))
         return Reply(ACCEPT, f"{result.trigger} does not change beds; nothing applied")
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", HL7_LOCK_CLASS, feed_id)
     try:
@@ -217,50 +160,53 @@ async def _handle(conn: Connection, raw: bytes, header: Header, peer_ip: str) ->
         return await _refuse(
             conn,
             feed_id,
-            raw,
-            header,
+            message,
             refused.code,
             refused.reason,
             failing=refused.failing,
             reports=refused.reports,
         )
-    await feeds.record_attempt(conn, feed_id, Attempt(ok=True))
+    await record_attempt(conn, feed_id, Attempt(ok=True))
     return reply
 
 
+def _unreadable(message: Hl7Message) -> str | None:
+    """Why a message no feed takes cannot be a bed event (read in UTC: there is no feed
+    whose time zone could apply), or None when it can."""
+    result = message.event()
+    return result.reason if isinstance(result, Hl7Rejected) else None
+
+
 async def _route(
-    conn: Connection, raw: bytes, header: Header, peer_ip: str, first: Hl7Result
+    conn: Connection, message: Hl7Message, peer_ip: str
 ) -> tuple[int, Hl7Config] | Reply:
-    unreadable = first.reason if isinstance(first, Hl7Rejected) else None
+    header = message.header
     facility = header.sending_facility
     if not facility:
-        _log_once(
+        unreadable = _unreadable(message)
+        log_once(
             ("no-facility", peer_ip),
             "HL7 from %s without a sending facility (MSH-4): %s",
             peer_ip,
             unreadable or "no feed can be chosen",
         )
         return Reply(REJECT, unreadable or "MSH-4 (sending facility) is empty")
-    rows = await conn.fetch(
-        "SELECT id, config FROM feeds WHERE kind = 'hl7' AND enabled"
-        " AND config->>'sending_facility' = $1 ORDER BY id",
-        facility,
-    )
     candidates: list[tuple[int, Hl7Config]] = []
-    for row in rows:
+    for fid, settings in await store.enabled_settings(
+        conn, "hl7", key="sending_facility", value=facility
+    ):
         try:
-            candidates.append((row["id"], Hl7Config.model_validate(row["config"])))
+            candidates.append((fid, Hl7Config.model_validate(settings)))
         except ValidationError as exc:
-            _log_once(
-                ("config", str(row["id"])), "HL7 feed %s: invalid settings: %s", row["id"], exc
-            )
+            log_once(("config", str(fid)), "HL7 feed %s: invalid settings: %s", fid, exc)
     if not candidates:
-        _log_once(
+        log_once(
             ("unknown", facility, peer_ip),
             "HL7 from %s: no enabled hl7 feed has sending_facility %r",
             peer_ip,
             facility,
         )
+        unreadable = _unreadable(message)
         if unreadable:
             return Reply(REJECT, unreadable)
         return Reply(ERROR, f"no bedboard feed accepts sending facility {facility}")
@@ -273,17 +219,18 @@ async def _route(
         ids = ", ".join(str(fid) for fid, _ in admitted)
         reason = f"several feeds ({ids}) accept {facility} from {peer_ip}; make one"
         log.warning("HL7: %s", reason)
-    _log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
+    log_once(("refused", facility, peer_ip), "HL7 from %s: %s", peer_ip, reason)
     for fid, _ in admitted or candidates:
-        await feeds.add_to_quarantine(conn, fid, [Rejected.of(header.where, reason, redact(raw))])
+        await store.add_to_quarantine(
+            conn, fid, [Rejected.of(header.where, reason, redact(message.raw))]
+        )
     return Reply(ERROR, reason)
 
 
 async def _refuse(
     conn: Connection,
     feed_id: int,
-    raw: bytes,
-    header: Header,
+    message: Hl7Message,
     code: AckCode,
     reason: str,
     *,
@@ -291,15 +238,14 @@ async def _refuse(
     reports: Sequence[SourceReport] = (),
 ) -> Reply:
     """Quarantine the message (and record unmapped points of care); note a failure."""
-    rejected = [Rejected.of(header.where, f"{code}: {reason}", redact(raw))]
+    where = message.header.where
+    rejected = [Rejected.of(where, f"{code}: {reason}", redact(message.raw))]
     if reports:
-        await feeds.ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
+        await ingest(conn, feed_id, Parsed(reports=list(reports), rejected=rejected))
     else:
-        await feeds.add_to_quarantine(conn, feed_id, rejected)
+        await store.add_to_quarantine(conn, feed_id, rejected)
     if failing:
-        await feeds.record_attempt(
-            conn, feed_id, Attempt(ok=False, error=f"{header.where}: {reason}")
-        )
+        await record_attempt(conn, feed_id, Attempt(ok=False, error=f"{where}: {reason}"))
     return Reply(code, reason)
 
 
@@ -365,9 +311,9 @@ async def _apply(conn: Connection, feed_id: int, config: Hl7Config, event: Hl7Ev
     if not reports:
         return Reply(ACCEPT, "; ".join(["applied (the census did not change)", *notes]))
     try:
-        result = await feeds.ingest(conn, feed_id, Parsed(reports=reports))
-    except (Problem, DomainError) as problem:
-        raise _Refused(ERROR, f"census not applied: {problem.detail}", failing=True) from None
+        result = await ingest(conn, feed_id, Parsed(reports=reports))
+    except DomainError as refused:
+        raise _Refused(ERROR, f"census not applied: {refused.detail}", failing=True) from None
     if result.conflict:
         notes.append("a unit's census was not updated: beds are held for accepted placements")
     if result.rejected:
@@ -380,28 +326,20 @@ async def _reports(
 ) -> tuple[list[SourceReport], list[str]]:
     """Census reports for the units of ``points_of_care`` (all points of care mapped to each
     unit counted together), and the points of care mapped to no unit."""
-    mapping: dict[str, int] = {
-        r["source_id"]: r["unit_id"]
-        for r in await conn.fetch(
-            "SELECT source_id, unit_id FROM feed_mappings WHERE feed_id = $1", feed_id
-        )
-    }
+    mapping = await store.mappings(conn, feed_id)
     unmapped = [poc for poc in points_of_care if poc not in mapping]
     units = sorted({mapping[poc] for poc in points_of_care if poc in mapping})
+    stored = await census.stored_reports(conn, units)
     reports: list[SourceReport] = []
     for unit_id in units:
         pocs = sorted(poc for poc, uid in mapping.items() if uid == unit_id)
         report = await _report(conn, feed_id, config, pocs)
-        stored = await conn.fetchrow(
-            "SELECT as_of, source, staffed, occupied, blocked FROM unit_census WHERE unit_id = $1",
-            unit_id,
-        )
-        ours = stored is not None and stored["source"] == f"feed:{feed_id}"
-        if stored is not None and ours and report.as_of <= stored["as_of"]:
+        last = stored.get(unit_id)
+        if last is not None and last.source == f"feed:{feed_id}" and report.as_of <= last.as_of:
             counts = (report.staffed, report.occupied, report.blocked)
-            if counts == (stored["staffed"], stored["occupied"], stored["blocked"]):
+            if counts == (last.staffed, last.occupied, last.blocked):
                 continue  # a late event that changes nothing
-            report = _dated(report, stored["as_of"] + timedelta(microseconds=1))
+            report = _dated(report, last.as_of + timedelta(microseconds=1))
         reports.append(report)
     return reports, unmapped
 
@@ -447,137 +385,4 @@ async def prune_messages(conn: Connection, keep: timedelta = MESSAGE_RETENTION) 
     return int(status.rsplit(" ", 1)[-1])
 
 
-# --------------------------------------------------------------------------- listener
-
-
-def _peer_ip(writer: Any) -> str:
-    peer = writer.get_extra_info("peername")
-    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
-
-
-async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int, gate: _Gate) -> None:
-    peer_ip = _peer_ip(writer)
-    try:
-        try:
-            admitted = await gate.admits(peer_ip)
-        except database.DOWN_ERRORS:
-            admitted = True  # the messages themselves will be answered AE
-        if not admitted:
-            _log_recurring(
-                ("gate", peer_ip),
-                "HL7 listener: refused a connection from %s (no enabled feed admits it)",
-                peer_ip,
-            )
-            return
-        while True:
-            try:
-                raw: bytes = await asyncio.wait_for(reader.readblock(), IDLE_TIMEOUT_S)
-            except TimeoutError:
-                log.debug("HL7 peer %s: idle for %s s; closing", peer_ip, IDLE_TIMEOUT_S)
-                return
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    log.info(
-                        "HL7 peer %s closed mid-message (%d bytes dropped)",
-                        peer_ip,
-                        len(exc.partial),
-                    )
-                return
-            except InvalidBlockError:
-                _log_once(
-                    ("framing", peer_ip),
-                    "HL7 peer %s sent data outside MLLP framing (<VT> … <FS><CR>); closing",
-                    peer_ip,
-                )
-                return
-            except ValueError:
-                log.warning("HL7 peer %s sent a block over %d bytes; closing", peer_ip, limit)
-                writer.writeblock(build_ack(b"", REJECT, f"message larger than {limit} bytes"))
-                await writer.drain()
-                return
-            ack = await handle(pool, raw, peer_ip)
-            writer.writeblock(ack)
-            await writer.drain()
-    except (ConnectionError, OSError) as exc:
-        log.debug("HL7 peer %s: connection lost: %s", peer_ip, exc)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 -- logged by logsafe
-        logsafe.log_failure(log, "HL7 peer %s: connection failed", peer_ip, exc=exc)
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-
-
-class Listener(asyncio.AbstractServer):
-    """The MLLP server. Unlike a bare ``asyncio.Server`` (before Python 3.13), closing it
-    also closes the open connections, and ``wait_closed`` waits for their handlers."""
-
-    def __init__(self, server: asyncio.Server, tasks: dict[asyncio.Task[None], Any]) -> None:
-        self._server = server
-        self._tasks = tasks
-
-    @property
-    def sockets(self) -> tuple[Any, ...]:
-        return tuple(self._server.sockets)
-
-    def close(self) -> None:
-        self._server.close()
-        for writer in list(self._tasks.values()):
-            writer.close()
-
-    def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._server.get_loop()
-
-    def is_serving(self) -> bool:
-        return self._server.is_serving()
-
-    async def start_serving(self) -> None:
-        await self._server.start_serving()
-
-    async def serve_forever(self) -> None:
-        await self._server.serve_forever()
-
-    async def wait_closed(self) -> None:
-        await self._server.wait_closed()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
-
-
-async def start_listener(
-    pool: database.Pool, host: str, port: int, *, limit: int = MAX_MESSAGE_BYTES
-) -> Listener:
-    """Listen for MLLP on ``host:port`` (port 0: any free port; ``.sockets`` tells which).
-    Each connection reads blocks of at most ``limit`` bytes, hands each to ``handle`` and
-    writes its ACK. Closing the returned server also closes the open connections."""
-    tasks: dict[asyncio.Task[None], Any] = {}  # connection handler -> its writer
-    gate = _Gate(pool)
-
-    def connected(reader: Any, writer: Any) -> None:
-        peer_ip = _peer_ip(writer)
-        if len(tasks) >= MAX_CONNECTIONS:
-            _log_recurring(
-                ("crowded",), "HL7 listener: more than %d connections; refusing", MAX_CONNECTIONS
-            )
-            writer.close()
-            return
-        if sum(1 for w in tasks.values() if _peer_ip(w) == peer_ip) >= MAX_CONNECTIONS_PER_ADDRESS:
-            _log_recurring(
-                ("crowded", peer_ip),
-                "HL7 listener: %s already holds %d connections; refusing another",
-                peer_ip,
-                MAX_CONNECTIONS_PER_ADDRESS,
-            )
-            writer.close()
-            return
-        task = asyncio.get_running_loop().create_task(_serve(pool, reader, writer, limit, gate))
-        tasks[task] = writer
-        task.add_done_callback(lambda finished: tasks.pop(finished, None))
-
-    server: asyncio.Server = await start_hl7_server(connected, host, port, limit=limit)
-    log.debug("HL7 MLLP listener on %s:%s", host, port)
-    return Listener(server, tasks)
-
-
-__all__ = ["Listener", "Reply", "handle", "prune_messages", "start_listener"]
+__all__ = ["Reply", "handle", "log_once", "prune_messages"]

@@ -15,7 +15,7 @@ from hl7.mllp import open_hl7_connection
 
 from bedboard import database, feeds
 from bedboard.feeds import FeedIn
-from bedboard.hl7_ingest import start_listener
+from bedboard.feeds.mllp import start_listener
 
 FACILITY = "GOOD HEALTH HOSPITAL"
 

@@ -19,8 +19,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bedboard import database, feeds, logsafe
-from bedboard.feeds import Attempt, IngestResult
+from bedboard import database, logsafe
+from bedboard.feeds import store
+from bedboard.feeds.config import build_adapter
+from bedboard.feeds.health import Attempt, record_attempt
+from bedboard.feeds.ingest import ingest
+from bedboard.feeds.models import IngestResult
 from facility_adapters.base import REGISTRY, AdapterError, Rejected
 
 log = logging.getLogger(__name__)
@@ -79,8 +83,8 @@ async def _fail(
     pool: database.Pool, feed_id: int, attempt: Attempt, rejected: list[Rejected]
 ) -> PollOutcome:
     async with database.transaction(pool) as conn:
-        await feeds.add_to_quarantine(conn, feed_id, rejected)
-        state = await feeds.record_attempt(conn, feed_id, attempt)
+        await store.add_to_quarantine(conn, feed_id, rejected)
+        state = await record_attempt(conn, feed_id, attempt)
     return PollOutcome(state, error=attempt.error)
 
 
@@ -88,18 +92,11 @@ async def _poll_locked(
     pool: database.Pool, feed_id: int, force: bool, allowed_dirs: Sequence[Path] | None
 ) -> PollOutcome | None:
     async with database.acquire(pool) as conn:
-        row = await conn.fetchrow(
-            "SELECT f.kind, f.config, f.secrets, f.cursor, f.poll_interval_s, f.enabled, s.state,"
-            " s.consecutive_failures, (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) AS due"
-            " FROM feeds f JOIN feed_status s ON s.feed_id = f.id WHERE f.id = $1",
-            feed_id,
-        )
-    if row is None or (
-        not force and not (row["due"] and row["enabled"] and row["state"] != "stopped")
-    ):
+        feed = await store.poll_state(conn, feed_id)
+    if feed is None or (not force and not (feed.due and feed.enabled and feed.state != "stopped")):
         return None
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
+        adapter = build_adapter(feed.kind, feed.config, feed.secrets, allowed_dirs)
     except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
         return await _fail(
             pool,
@@ -109,10 +106,10 @@ async def _poll_locked(
         )
     if not adapter.polled:
         return None
-    interval = timedelta(seconds=row["poll_interval_s"])
-    retry = backoff(row["poll_interval_s"], row["consecutive_failures"] + 1)
+    interval = timedelta(seconds=feed.poll_interval_s)
+    retry = backoff(feed.poll_interval_s, feed.consecutive_failures + 1)
     try:
-        fetched = await asyncio.wait_for(adapter.fetch(row["cursor"]), timeout=POLL_TIMEOUT_S)
+        fetched = await asyncio.wait_for(adapter.fetch(feed.cursor), timeout=POLL_TIMEOUT_S)
     except (AdapterError, TimeoutError, OSError) as exc:
         permanent = isinstance(exc, AdapterError) and exc.permanent
         rejected = exc.rejected if isinstance(exc, AdapterError) else []
@@ -125,7 +122,7 @@ async def _poll_locked(
         )
     except Exception as exc:  # noqa: BLE001 -- an adapter bug must not stop the other feeds' polls
         logsafe.log_failure(
-            log, "feed %s: the %s adapter failed unexpectedly", feed_id, row["kind"], exc=exc
+            log, "feed %s: the %s adapter failed unexpectedly", feed_id, feed.kind, exc=exc
         )
         return await _fail(
             pool,
@@ -135,9 +132,9 @@ async def _poll_locked(
         )
     try:
         async with database.transaction(pool) as conn:
-            result = await feeds.ingest(conn, feed_id, fetched.parsed)
-            await feeds.save_cursor(conn, feed_id, fetched.cursor)
-            state = await feeds.record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
+            result = await ingest(conn, feed_id, fetched.parsed)
+            await store.save_cursor(conn, feed_id, fetched.cursor)
+            state = await record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
     except database.DOWN_ERRORS:
         raise
     except Exception as exc:  # noqa: BLE001 -- logged by logsafe
@@ -156,11 +153,11 @@ async def check_feed(
 ) -> str:
     """Run the adapter's cheap connectivity check; return '' when fine, else the problem."""
     async with database.acquire(pool) as conn:
-        row = await conn.fetchrow("SELECT kind, config, secrets FROM feeds WHERE id = $1", feed_id)
-    if row is None:
+        found = await store.adapter_settings(conn, feed_id)
+    if found is None:
         return "no such feed"
     try:
-        adapter = feeds.build_adapter(row["kind"], row["config"], row["secrets"], allowed_dirs)
+        adapter = build_adapter(*found, allowed_dirs)
         await asyncio.wait_for(adapter.check(), timeout=POLL_TIMEOUT_S)
     except AdapterError as exc:
         return f"{'permanent' if exc.permanent else 'temporary'} problem: {exc}"
@@ -174,19 +171,12 @@ async def check_feed(
 async def poll_due(pool: database.Pool, *, allowed_dirs: Sequence[Path] | None = None) -> int:
     """Poll every enabled, polled feed whose next attempt is due; return how many ran."""
     async with database.acquire(pool) as conn:
-        due = await conn.fetch(
-            """
-            SELECT f.id, f.kind FROM feeds f JOIN feed_status s ON s.feed_id = f.id
-             WHERE f.enabled AND s.state <> 'stopped'
-               AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now())
-             ORDER BY s.next_attempt_at NULLS FIRST, f.id
-            """
-        )
+        due = await store.due_feeds(conn)
     ran = 0
-    for row in due:
-        adapter = REGISTRY.get(row["kind"])
+    for feed_id, kind in due:
+        adapter = REGISTRY.get(kind)
         if adapter is None or not adapter.polled:
             continue
-        if await poll_feed(pool, row["id"], force=False, allowed_dirs=allowed_dirs) is not None:
+        if await poll_feed(pool, feed_id, force=False, allowed_dirs=allowed_dirs) is not None:
             ran += 1
     return ran

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 import bedboard
-from bedboard import hl7_ingest, scheduler
-from tests.adapters.hl7_support import Peer, Site, adt, site_factory
+from bedboard import scheduler
+from bedboard.feeds import hl7, mllp
+from tests.feeds.hl7_support import Peer, Site, adt, site_factory
 
 __all__ = ["site_factory"]
 
@@ -33,7 +34,7 @@ async def _closed_without_answer(peer: Peer) -> bool:
 async def test_an_address_no_feed_admits_is_refused_before_it_can_hold_a_connection(
     site_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(hl7_ingest, "GATE_TTL_S", 0.0)
+    monkeypatch.setattr(mllp, "GATE_TTL_S", 0.0)
     site: Site = await site_factory(
         units=["4EAST"], config={"allowed_addresses": ["192.0.2.10"], "beds": {"4EAST": ["401^1"]}}
     )
@@ -49,7 +50,7 @@ async def test_an_address_no_feed_admits_is_refused_before_it_can_hold_a_connect
 async def test_one_address_may_hold_only_a_few_connections(
     site_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hl7_ingest, "MAX_CONNECTIONS_PER_ADDRESS", 2)
+    monkeypatch.setattr(mllp, "MAX_CONNECTIONS_PER_ADDRESS", 2)
     site: Site = await site_factory(units=["4EAST"], config={"beds": {"4EAST": ["401^1"]}})
     held = [await Peer(site.port).connect() for _ in range(2)]
     await asyncio.sleep(0)  # let the listener register them
@@ -68,7 +69,7 @@ async def test_one_address_may_hold_only_a_few_connections(
 async def test_an_idle_connection_is_closed(
     site_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hl7_ingest, "IDLE_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(mllp, "IDLE_TIMEOUT_S", 0.2)
     site: Site = await site_factory(units=["4EAST"], config={"beds": {"4EAST": ["401^1"]}})
     peer = await Peer(site.port).connect()
     with contextlib.suppress(asyncio.TimeoutError):
@@ -83,7 +84,7 @@ async def test_housekeeping_prunes_old_hl7_control_ids(
     site_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site: Site = await site_factory(units=["4EAST"], config={"beds": {"4EAST": ["401^1"]}})
-    old = datetime.now(UTC) - hl7_ingest.MESSAGE_RETENTION - timedelta(days=1)
+    old = datetime.now(UTC) - hl7.MESSAGE_RETENTION - timedelta(days=1)
     await site.conn.execute(
         "INSERT INTO hl7_messages (sending_facility, control_id, feed_id, received_at)"
         " SELECT 'X', 'C' || n, $1, $2 FROM generate_series(1, 50) n",
