@@ -369,19 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _configure_logging(settings)
     from bedboard.errors import DomainError, Invalid
-    from bedboard.problems import Problem
 
     try:
         args.func(settings, args)
     except CliError as exc:
         print(f"bedboard: {exc}", file=sys.stderr)
-        return 1
-    except Problem as exc:
-        print(
-            f"bedboard: {exc.detail}"
-            + (f" ({exc.errors[0]['field']}: {exc.errors[0]['message']})" if exc.errors else ""),
-            file=sys.stderr,
-        )
         return 1
     except DomainError as exc:
         first = exc.fields[0] if isinstance(exc, Invalid) and exc.fields else None

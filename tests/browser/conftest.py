@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from bedboard.app import create_app
 from bedboard.settings import Settings
+
+# Generous waits: a loaded 2-core machine runs the server, the database and Chromium at once,
+# and a page that takes 6 s to answer is slow, not broken. (Playwright's default is 5 s.)
+expect.set_options(timeout=30_000)
 
 CHROMIUM = Path(os.environ.get("BEDBOARD_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_PRESENT = CHROMIUM.exists()

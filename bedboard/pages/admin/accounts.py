@@ -11,17 +11,17 @@ from bedboard import audit, users
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, authorize, path_id
-from bedboard.database import acquire, transaction
-from bedboard.errors import Conflict, Invalid, NotFound
+from bedboard.database import Connection, acquire, transaction
+from bedboard.errors import Invalid, NotFound
 from bedboard.pages import domain_errors, field_errors, render
 from bedboard.pages.admin.shared import (
     form_data,
     list_court_options,
     list_facility_options,
     require_admin,
+    save,
     see_other,
 )
-from bedboard.problems import status_for
 from bedboard.users import TokenIn, UserIn, UserPatch
 
 # --------------------------------------------------------------------------- users
@@ -92,20 +92,16 @@ async def user_new(request: web.Request) -> web.StreamResponse:
 async def user_create(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     raw = _user_scope(form_data(await request.post(), UserIn))
-    try:
-        data = UserIn.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(request, Action.USER_MANAGE, Resource("user"))
-            await users.create_user(conn, data, by=principal)
-    except ValidationError as exc:
-        raw.pop("password", None)
-        return await _user_form(request, values=raw, errors=field_errors(exc), status=422)
-    except (Conflict, Invalid) as exc:
-        raw.pop("password", None)
-        return await _user_form(
-            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
-        )
-    raise see_other("/admin/users?saved=1")
+
+    async def work(conn: Connection, data: UserIn) -> users.User:
+        principal = authorize(request, Action.USER_MANAGE, Resource("user"))
+        return await users.create_user(conn, data, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
+        values = {k: v for k, v in raw.items() if k != "password"}  # never sent back
+        return await _user_form(request, values=values, errors=errors, status=status)
+
+    return await save(request, raw, UserIn, work, again, lambda _u: "/admin/users?saved=1")
 
 
 async def user_edit(request: web.Request) -> web.StreamResponse:
@@ -123,30 +119,19 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     user_id = path_id(request)
     form = await request.post()
     raw = _user_scope(form_data(form, UserPatch, partial=True))
-    try:
-        patch = UserPatch.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(request, Action.USER_MANAGE, Resource("user", user_id))
-            await users.update_user(conn, user_id, patch, by=principal)
-    except ValidationError as exc:
-        raw.pop("password", None)
+
+    async def work(conn: Connection, patch: UserPatch) -> tuple[users.User, int]:
+        principal = authorize(request, Action.USER_MANAGE, Resource("user", user_id))
+        return await users.update_user(conn, user_id, patch, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
+        values = {k: v for k, v in raw.items() if k != "password"}  # never sent back
+        values["email"] = form.get("email", "")
         return await _user_form(
-            request,
-            values={**raw, "email": form.get("email", "")},
-            errors=field_errors(exc),
-            user_id=user_id,
-            status=422,
+            request, values=values, errors=errors, user_id=user_id, status=status
         )
-    except (Conflict, Invalid) as exc:
-        raw.pop("password", None)
-        return await _user_form(
-            request,
-            values={**raw, "email": form.get("email", "")},
-            errors=domain_errors(exc),
-            user_id=user_id,
-            status=status_for(exc),
-        )
-    raise see_other("/admin/users?saved=1")
+
+    return await save(request, raw, UserPatch, work, again, lambda _u: "/admin/users?saved=1")
 
 
 # --------------------------------------------------------------------------- tokens

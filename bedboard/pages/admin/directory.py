@@ -5,36 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from bedboard import courts, facilities
 from bedboard.access import Action, Resource
 from bedboard.context import POOL, authorize, path_id
-from bedboard.courts import CourtIn, CourtPatch
-from bedboard.database import acquire, transaction
-from bedboard.errors import Conflict, Invalid
+from bedboard.courts import Court, CourtIn, CourtPatch
+from bedboard.database import Connection, acquire
 from bedboard.facilities import (
     PAYERS,
     SPECIALTIES,
+    Facility,
     FacilityIn,
     FacilityKind,
     FacilityPatch,
     Gender,
     Population,
     SecurityLevel,
+    Unit,
     UnitIn,
     UnitPatch,
 )
-from bedboard.pages import domain_errors, field_errors, labels, render
+from bedboard.pages import labels, render
 from bedboard.pages.admin.shared import (
     choices,
     form_data,
     list_county_options,
     list_facility_options,
     require_admin,
-    see_other,
+    save,
 )
-from bedboard.problems import status_for
 
 # --------------------------------------------------------------------------- facilities
 
@@ -84,20 +83,18 @@ async def facility_new(request: web.Request) -> web.StreamResponse:
 
 async def facility_create(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    form = await request.post()
-    raw = form_data(form, FacilityIn)
-    try:
-        data = FacilityIn.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(request, Action.FACILITY_CREATE, Resource("facility"))
-            facility = await facilities.create_facility(conn, data, by=principal)
-    except ValidationError as exc:
-        return await _facility_form(request, values=raw, errors=field_errors(exc), status=422)
-    except (Conflict, Invalid) as exc:
-        return await _facility_form(
-            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
-        )
-    raise see_other(f"/admin/facilities/{facility.id}?saved=1")
+    raw = form_data(await request.post(), FacilityIn)
+
+    async def work(conn: Connection, data: FacilityIn) -> Facility:
+        principal = authorize(request, Action.FACILITY_CREATE, Resource("facility"))
+        return await facilities.create_facility(conn, data, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
+        return await _facility_form(request, values=raw, errors=errors, status=status)
+
+    return await save(
+        request, raw, FacilityIn, work, again, lambda f: f"/admin/facilities/{f.id}?saved=1"
+    )
 
 
 async def facility_edit(request: web.Request) -> web.StreamResponse:
@@ -113,30 +110,21 @@ async def facility_edit(request: web.Request) -> web.StreamResponse:
 async def facility_update(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     facility_id = path_id(request)
-    form = await request.post()
-    raw = form_data(form, FacilityPatch, partial=True)
-    try:
-        patch = FacilityPatch.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(
-                request,
-                Action.FACILITY_UPDATE,
-                Resource("facility", facility_id, facility_id),
-            )
-            await facilities.update_facility(conn, facility_id, patch, by=principal)
-    except ValidationError as exc:
+    raw = form_data(await request.post(), FacilityPatch, partial=True)
+
+    async def work(conn: Connection, patch: FacilityPatch) -> Facility:
+        resource = Resource("facility", facility_id, facility_id)
+        principal = authorize(request, Action.FACILITY_UPDATE, resource)
+        return await facilities.update_facility(conn, facility_id, patch, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
         return await _facility_form(
-            request, values=raw, errors=field_errors(exc), facility_id=facility_id, status=422
+            request, values=raw, errors=errors, facility_id=facility_id, status=status
         )
-    except (Conflict, Invalid) as exc:
-        return await _facility_form(
-            request,
-            values=raw,
-            errors=domain_errors(exc),
-            facility_id=facility_id,
-            status=status_for(exc),
-        )
-    raise see_other(f"/admin/facilities/{facility_id}?saved=1")
+
+    return await save(
+        request, raw, FacilityPatch, work, again, lambda f: f"/admin/facilities/{f.id}?saved=1"
+    )
 
 
 # --------------------------------------------------------------------------- units
@@ -190,22 +178,19 @@ async def unit_new(request: web.Request) -> web.StreamResponse:
 
 async def unit_create(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    form = await request.post()
-    raw = form_data(form, UnitIn)
-    try:
-        data = UnitIn.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(
-                request, Action.UNIT_CREATE, Resource("unit", None, data.facility_id)
-            )
-            unit = await facilities.create_unit(conn, data, by=principal)
-    except ValidationError as exc:
-        return await _unit_form(request, values=raw, errors=field_errors(exc), status=422)
-    except (Conflict, Invalid) as exc:
-        return await _unit_form(
-            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
-        )
-    raise see_other(f"/admin/facilities/{unit.facility_id}?saved=1")
+    raw = form_data(await request.post(), UnitIn)
+
+    async def work(conn: Connection, data: UnitIn) -> Unit:
+        resource = Resource("unit", None, data.facility_id)
+        principal = authorize(request, Action.UNIT_CREATE, resource)
+        return await facilities.create_unit(conn, data, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
+        return await _unit_form(request, values=raw, errors=errors, status=status)
+
+    return await save(
+        request, raw, UnitIn, work, again, lambda u: f"/admin/facilities/{u.facility_id}?saved=1"
+    )
 
 
 async def unit_edit(request: web.Request) -> web.StreamResponse:
@@ -223,29 +208,22 @@ async def unit_update(request: web.Request) -> web.StreamResponse:
     unit_id = path_id(request)
     form = await request.post()
     raw = form_data(form, UnitPatch, partial=True)
-    try:
-        patch = UnitPatch.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            facility_id = await facilities.unit_facility_id(conn, unit_id)
-            principal = authorize(
-                request, Action.UNIT_UPDATE, Resource("unit", unit_id, facility_id)
-            )
-            await facilities.update_unit(conn, unit_id, patch, by=principal)
-    except ValidationError as exc:
+
+    async def work(conn: Connection, patch: UnitPatch) -> Unit:
+        facility_id = await facilities.unit_facility_id(conn, unit_id)
+        resource = Resource("unit", unit_id, facility_id)
+        principal = authorize(request, Action.UNIT_UPDATE, resource)
+        return await facilities.update_unit(conn, unit_id, patch, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
         values = {**raw, "facility_id": form.get("facility_id", "")}
         return await _unit_form(
-            request, values=values, errors=field_errors(exc), unit_id=unit_id, status=422
+            request, values=values, errors=errors, unit_id=unit_id, status=status
         )
-    except (Conflict, Invalid) as exc:
-        values = {**raw, "facility_id": form.get("facility_id", "")}
-        return await _unit_form(
-            request,
-            values=values,
-            errors=domain_errors(exc),
-            unit_id=unit_id,
-            status=status_for(exc),
-        )
-    raise see_other(f"/admin/facilities/{facility_id}?saved=1")
+
+    return await save(
+        request, raw, UnitPatch, work, again, lambda u: f"/admin/facilities/{u.facility_id}?saved=1"
+    )
 
 
 # --------------------------------------------------------------------------- courts
@@ -289,18 +267,15 @@ async def court_new(request: web.Request) -> web.StreamResponse:
 async def court_create(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     raw = form_data(await request.post(), CourtIn)
-    try:
-        data = CourtIn.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(request, Action.COURT_CREATE, Resource("court"))
-            await courts.create_court(conn, data, by=principal)
-    except ValidationError as exc:
-        return await _court_form(request, values=raw, errors=field_errors(exc), status=422)
-    except (Conflict, Invalid) as exc:
-        return await _court_form(
-            request, values=raw, errors=domain_errors(exc), status=status_for(exc)
-        )
-    raise see_other("/admin/courts?saved=1")
+
+    async def work(conn: Connection, data: CourtIn) -> Court:
+        principal = authorize(request, Action.COURT_CREATE, Resource("court"))
+        return await courts.create_court(conn, data, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
+        return await _court_form(request, values=raw, errors=errors, status=status)
+
+    return await save(request, raw, CourtIn, work, again, lambda _c: "/admin/courts?saved=1")
 
 
 async def court_edit(request: web.Request) -> web.StreamResponse:
@@ -317,23 +292,15 @@ async def court_update(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     court_id = path_id(request)
     raw = form_data(await request.post(), CourtPatch, partial=True)
-    try:
-        patch = CourtPatch.model_validate(raw)
-        async with transaction(request.app[POOL]) as conn:
-            principal = authorize(
-                request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
-            )
-            await courts.update_court(conn, court_id, patch, by=principal)
-    except ValidationError as exc:
+
+    async def work(conn: Connection, patch: CourtPatch) -> Court:
+        resource = Resource("court", court_id, court_id=court_id)
+        principal = authorize(request, Action.COURT_UPDATE, resource)
+        return await courts.update_court(conn, court_id, patch, by=principal)
+
+    async def again(errors: dict[str, str], status: int) -> web.StreamResponse:
         return await _court_form(
-            request, values=raw, errors=field_errors(exc), court_id=court_id, status=422
+            request, values=raw, errors=errors, court_id=court_id, status=status
         )
-    except (Conflict, Invalid) as exc:
-        return await _court_form(
-            request,
-            values=raw,
-            errors=domain_errors(exc),
-            court_id=court_id,
-            status=status_for(exc),
-        )
-    raise see_other("/admin/courts?saved=1")
+
+    return await save(request, raw, CourtPatch, work, again, lambda _c: "/admin/courts?saved=1")

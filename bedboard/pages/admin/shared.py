@@ -5,16 +5,23 @@ lists, the administrator check.
 from __future__ import annotations
 
 import typing
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bedboard import courts, facilities
 from bedboard.auth import Role
-from bedboard.database import Connection
-from bedboard.pages import require_role
+from bedboard.context import POOL
+from bedboard.database import Connection, transaction
+from bedboard.errors import Conflict, Invalid
+from bedboard.pages import domain_errors, field_errors, require_role
+from bedboard.problems import status_for
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 Form = MultiDictProxy[str | bytes | Any]
 
@@ -80,3 +87,26 @@ def require_admin(request: web.Request) -> None:
 
 def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
+
+
+async def save(
+    request: web.Request,
+    raw: dict[str, Any],
+    model: type[M],
+    work: Callable[[Connection, M], Awaitable[T]],
+    again: Callable[[dict[str, str], int], Awaitable[web.StreamResponse]],
+    done: Callable[[T], str],
+) -> web.StreamResponse:
+    """An administration form's submit: validate ``raw`` with ``model``, run ``work`` (it
+    authorizes and calls one use case) in one transaction, and redirect to ``done(result)``.
+    A refusal comes back through ``again(errors, status)``: the form with a sentence
+    next to each field (422 for bad values, 409 for a conflict such as a taken name)."""
+    try:
+        data = model.model_validate(raw)
+        async with transaction(request.app[POOL]) as conn:
+            result = await work(conn, data)
+    except ValidationError as exc:
+        return await again(field_errors(exc), 422)
+    except (Conflict, Invalid) as exc:
+        return await again(domain_errors(exc), status_for(exc))
+    raise see_other(done(result))
