@@ -8,12 +8,12 @@ an embedded server is started in a short temporary directory.
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 import os
 import secrets
 import shutil
 import tempfile
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,26 +36,42 @@ METRICS_TOKEN = "test-metrics-token"
 
 
 @pytest.fixture
-async def _loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+async def _loop_errors() -> AsyncIterator[list[str]]:
     loop = asyncio.get_running_loop()
-    seen: list[dict[str, Any]] = []
-    previous = loop.get_exception_handler()
+    seen: list[str] = []
+    tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+    previous_handler = loop.get_exception_handler()
+    previous_factory = loop.get_task_factory()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        seen.append(context)
-        if previous is not None:
-            previous(loop, context)
+        seen.append(f"{context.get('message', '')}: {context.get('exception')!r}")
+        if previous_handler is not None:
+            previous_handler(loop, context)
         else:
             loop.default_exception_handler(context)
 
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task = (
+            previous_factory(loop, coro, **kwargs)
+            if previous_factory is not None
+            else asyncio.Task(coro, loop=loop, **kwargs)
+        )
+        tasks.add(task)
+        return task
+
     loop.set_exception_handler(handler)
+    loop.set_task_factory(factory)
     yield seen
-    gc.collect()  # a task that died unobserved reports when it is collected
     await asyncio.sleep(0)
-    loop.set_exception_handler(previous)
+    loop.set_task_factory(previous_factory)
+    loop.set_exception_handler(previous_handler)
+    # A task that failed and that nobody awaited: asyncio would only say so when the task
+    # is garbage-collected, perhaps never. ``_log_traceback`` is that same flag.
+    for task in list(tasks):
+        if task.done() and not task.cancelled() and getattr(task, "_log_traceback", False):
+            seen.append(f"{task.get_name()} died unobserved: {task.exception()!r}")
     if seen:
-        messages = "; ".join(f"{c.get('message', '')}: {c.get('exception')!r}" for c in seen)
-        pytest.fail(f"the event loop reported unhandled errors: {messages}", pytrace=False)
+        pytest.fail(f"the event loop reported unhandled errors: {'; '.join(seen)}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
