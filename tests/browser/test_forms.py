@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import census
-from bedboard.auth import Role
+from bedboard import census, placements
+from bedboard.auth import Principal, Role
+from bedboard.placements import NoteIn
 from tests.browser.conftest import assert_no_horizontal_overflow, record_placement
 from tests.browser.test_placement_path import as_user
 
@@ -173,3 +174,33 @@ async def test_an_administrator_adds_a_csv_feed_by_the_form_and_an_outside_folde
     await page.get_by_role("button", name=re.compile("Create|Save")).first.click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Nightly census file")
     await assert_no_horizontal_overflow(page)
+
+
+async def test_a_placement_page_keeps_what_is_typed_right_after_it_opens(
+    browser: Browser, viewport: dict[str, int], live_url: str, conn: Any, make_user: Any
+) -> None:
+    """The live connection starts from the position the page was rendered at: with nothing
+    changed since, the page does not fetch the board or re-render its live region (which
+    could swallow a field someone had just started to fill), and a later change still
+    arrives."""
+    liaison = await make_user(Role.LIAISON)
+    placement_id = await record_placement(
+        conn, liaison.id, initials="GH", age=52, sex="female", county_fips="29019"
+    )
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    await page.goto(f"{live_url}/placements/{placement_id}")
+    await page.get_by_label("System").fill("CMHL case")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await page.wait_for_timeout(300)  # a refresh after connecting would have started by now
+    assert not [u for u in fetched if "/api/v1/board" in u or u.endswith("/live")]
+    await expect(page.get_by_label("System")).to_have_value("CMHL case")
+
+    # Someone else adds a note: the page refreshes for it (the typed field is kept too).
+    other = await make_user(Role.LIAISON)
+    author = Principal(user_id=other.id, email=other.email, display_name="", role=Role.LIAISON)
+    await placements.add_note(conn, placement_id, NoteIn(body="Bed search widened."), author)
+    await page.get_by_label("System").fill("")  # leaves nothing typed, so it may refresh
+    await page.get_by_label("System").blur()
+    await expect(page.get_by_text("Bed search widened.")).to_be_visible()

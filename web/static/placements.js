@@ -170,7 +170,9 @@ if (region) {
 
   window.bedboardLive = connectLive({
     topics: region.dataset.topics.split(" "),
-    seq: null,
+    // From the position the page was rendered at: only what changed since then refreshes
+    // it (and a page that is older than the kept changes takes a snapshot).
+    seq: region.dataset.seq ? Number(region.dataset.seq) : null,
     onFrame(frame) {
       if (!relevant(frame)) return;
       if (frame.topic === "board") {

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import placements, search
+from bedboard import outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id, record_success
@@ -55,6 +55,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         principal = authorize(request, Action.PLACEMENT_READ, await resource_of(conn, placement_id))
         if principal.role is Role.FACILITY:
             raise web.HTTPSeeOther("/referrals")
+        live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
         placement = await placements.get_placement(conn, placement_id)
         events = await placements.timeline(conn, placement_id)
         results = None
@@ -65,6 +66,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         await record_success(request, conn, "placement.read", "placement", placement_id)
     referred = {r.unit_id for r in placement.referrals if r.status in ("pending", "accepted")}
     return {
+        "live_seq": live_seq,
         "unit_names": {
             r.unit_id: f"{r.facility_name} — {r.unit_name}" for r in placement.referrals
         },

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bedboard import courts, facilities, placements
+from bedboard import courts, facilities, outbox, placements
 from bedboard.access import Action, Resource
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, record_success
@@ -68,6 +68,7 @@ async def _list_context(
     county = q.get("county", "")
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
+        live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
         items = await placements.list_placements(
             conn,
             liaison_id=principal.user_id if mine else None,
@@ -85,6 +86,7 @@ async def _list_context(
                 request, conn, "placement.list", "placement", "", {"count": len(items)}
             )
     return {
+        "live_seq": live_seq,
         "items": items,
         "mine": mine,
         "show": show,

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import placements
+from bedboard import outbox, placements
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
@@ -31,6 +31,7 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
     principal = require_role(request, Role.FACILITY, Role.ADMIN)
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.REFERRAL_LIST, Resource("referral"))
+        live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
         facility_ids = (
             await placements.all_facility_ids(conn)
             if principal.role is Role.ADMIN
@@ -42,6 +43,7 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
                 request, conn, "referral.list", "referral", "", {"count": len(items)}
             )
     return {
+        "live_seq": live_seq,
         "items": items,
         "can_answer": principal.role is Role.FACILITY,
         "reasons": [(r.value, label) for r, label in DECLINE_LABELS.items()],
