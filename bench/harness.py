@@ -56,6 +56,10 @@ class Profile:
     hl7_phase_seconds: float = 2.5  # per phase (sequential, concurrent) and side, per round
     hl7_diagnostic_pairs: int = 20
     hl7_cpu_repeat: int = 300  # calls per pure step timed in the bench process
+    # S5: GET /api/v1/board at each (facilities, units) size, vs its SQL + one encode.
+    s5_sizes: tuple[tuple[int, int], ...] = ((500, 5000), (5000, 50000))
+    s5_rounds: int = 6
+    s5_requests: int = 10  # per side and round
 
 
 DEFAULT = Profile(
@@ -109,6 +113,9 @@ QUICK = Profile(
     hl7_phase_seconds=1.0,
     hl7_diagnostic_pairs=5,
     hl7_cpu_repeat=50,
+    s5_sizes=((100, 1000), (500, 5000)),
+    s5_rounds=2,
+    s5_requests=5,
 )
 
 

@@ -36,6 +36,7 @@ from bench import (
     s2_ingest,
     s3_search,
     s4_fanout,
+    s5_board,
     seed,
     startup,
 )
@@ -44,7 +45,7 @@ from bench.serve import raise_nofile_limit
 from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("S1", "S2", "S3", "S4", "HL7", "START")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "HL7", "START")
 UPDATE_FACILITIES = 5
 UPDATE_UNITS_PER_FACILITY = 10
 
@@ -86,6 +87,29 @@ async def _prepare_search(h: Harness) -> None:
         h.facts["search_liaison_token"] = (await seed.make_tokens(conn, liaison, 1))[0]
     finally:
         await conn.close()
+
+
+async def _s5(h: Harness, admin: str) -> dict[str, Any]:
+    """S5 at each directory size: its own database, a viewer token, its own app."""
+    by_size: dict[str, dict[str, Any]] = {}
+    for facilities, units in h.profile.s5_sizes:
+        dsn = await pg.create_database(admin, f"bench_s5_{facilities}")
+        conn = await database.connect(dsn)
+        try:
+            seeded = await seed.seed_directory(conn, facilities, units)
+            viewer = await seed.make_user(conn, "viewer@bench.example", Role.VIEWER)
+            token = (await seed.make_tokens(conn, viewer, 1))[0]
+        finally:
+            await conn.close()
+        h.facts[f"s5_{facilities}_seed"] = seeded
+        app = _app(h, f"s5-{facilities}", dsn)
+        await app.start()
+        try:
+            size = {"facilities": seeded.facilities, "units": seeded.units}
+            by_size[str(facilities)] = await s5_board.measure(h, app, dsn, token, size)
+        finally:
+            await app.stop()
+    return s5_board.combine(by_size)
 
 
 def _app(h: Harness, name: str, dsn: str) -> ServerProcess:
@@ -154,7 +178,7 @@ async def run(
             f"({time.monotonic() - started:.1f} s)",
             flush=True,
         )
-        if board or "S3" in scenarios:
+        if board or "S3" in scenarios or "S5" in scenarios:
             h.bare = ServerProcess("bare", ["bare"], h.workdir / "bare.log")
             await h.bare.start()
         try:
@@ -179,6 +203,8 @@ async def run(
                 diagnostics["token_lookup"] = await diag.token_lookup_cost(
                     h.board_dsn, h.facts["board_staff_token"]
                 )
+            if "S5" in scenarios:
+                await _scenario(scenario_results, "S5", lambda: _s5(h, admin))
         finally:
             if h.bare is not None:
                 await h.bare.stop()
@@ -225,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
-        help="comma-separated subset of S1,S2,S3,S4,HL7,START (case-insensitive); the others keep "
+        help="comma-separated subset of S1,S2,S3,S4,S5,HL7,START (case-insensitive); the others keep "
         "their figures from the existing results file",
     )
     parser.add_argument(

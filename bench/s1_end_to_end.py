@@ -187,6 +187,10 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                        "baseline_p99_sum_ms": round(b, 3),
                        "ratio_p99": stats.ratio(s.get("p99_ms", 0.0), b)})  # fmt: skip
     ratio = stats.ratio(subject["p99_ms"], baseline_p99)
+    missing = len(sends) * clients - delivered
+    # A lost or reordered frame, or a refused PUT, drops out of the latency figures; so
+    # the target is met only with every update applied and delivered, in order.
+    complete = not put_failures and missing == 0 and got["gaps"] == 0 and got["out_of_order"] == 0
     return {
         "title": "S1 end-to-end: census PUT -> websocket frame at every client",
         "config": {
@@ -211,9 +215,12 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             subject["median_ms"], notify["median_ms"] + handler["median_ms"]
         ),
         "median_of_round_ratios": round(stats.median([r["ratio_p99"] for r in rounds]), 3),
-        "target": f"S1 p99 <= {TARGET_RATIO} x (p99 notify + p99 handler)",
+        "target": f"S1 p99 <= {TARGET_RATIO} x (p99 notify + p99 handler); every update "
+        "applied and delivered to every client in order",
         "target_ratio": TARGET_RATIO,
-        "met": ratio <= TARGET_RATIO,
+        "met": ratio <= TARGET_RATIO and complete,
+        "latency_met": ratio <= TARGET_RATIO,
+        "delivery_complete": complete,
         "rounds": rounds,
         "breakdown": {
             "put_response": stats.summary(put_ms),
@@ -226,7 +233,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             "put_failures": len(put_failures),
             "put_failure_examples": put_failures[:3],
             "deliveries_expected": len(sends) * clients,
-            "deliveries_missing": len(sends) * clients - delivered,
+            "deliveries_missing": missing,
             "seq_gaps": got["gaps"],
             "seq_out_of_order": got["out_of_order"],
             "seq_behind_at_end": got["behind"],

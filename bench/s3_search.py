@@ -191,7 +191,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             return (time.monotonic() - started) * 1000
 
         samples: dict[str, dict[int, list[float]]] = {
-            "subject": {}, "raw_sql": {}, "handler": {}, "raw_sql_custom_plans": {}
+            "subject": {}, "raw_sql": {}, "handler": {}, "raw_sql_generic_plans": {}
         }  # fmt: skip
         mismatched = 0
 
@@ -200,16 +200,18 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                 ms, _ = await subject(q)
                 samples["subject"].setdefault(rnd, []).append(ms)
 
+        # The fair baseline runs the SQL under the product's own plan mode
+        # (force_custom_plan); the generic plan the product avoids is timed beside it.
         async def baseline_pass(rnd: int) -> None:
             for q in queries:
-                ms, _ = await raw_sql(raw, q, rnd)
+                ms, _ = await raw_sql(raw_custom, q, rnd)
                 samples["raw_sql"].setdefault(rnd, []).append(ms)
                 samples["handler"].setdefault(rnd, []).append(await handler())
 
-        async def custom_pass(rnd: int) -> None:
+        async def generic_pass(rnd: int) -> None:
             for q in queries:
-                ms, _ = await raw_sql(raw_custom, q)
-                samples["raw_sql_custom_plans"].setdefault(rnd, []).append(ms)
+                ms, _ = await raw_sql(raw, q)
+                samples["raw_sql_generic_plans"].setdefault(rnd, []).append(ms)
 
         # Warm-up: more than five executions per statement, so every connection has
         # settled on the plan it keeps (PostgreSQL's plan cache decides after five).
@@ -227,7 +229,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             passes = (
                 (subject_pass, baseline_pass) if rnd % 2 == 0 else (baseline_pass, subject_pass)
             )
-            for do in (*passes, custom_pass):
+            for do in (*passes, generic_pass):
                 await do(rnd)
         elapsed = time.monotonic() - started
         lag = await app.get_json("/_bench/lag")
@@ -251,7 +253,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     subject_s = stats.summary(pooled("subject"))
     raw_s = stats.summary(pooled("raw_sql"))
     handler_s = stats.summary(pooled("handler"))
-    custom_s = stats.summary(pooled("raw_sql_custom_plans"))
+    generic_s = stats.summary(pooled("raw_sql_generic_plans"))
     baseline_p99 = raw_s["p99_ms"] + handler_s["p99_ms"]
     rounds: list[dict[str, Any]] = []
     for rnd in range(p.s3_rounds):
@@ -290,16 +292,18 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             subject_s["median_ms"], raw_s["median_ms"] + handler_s["median_ms"]
         ),
         "median_of_round_ratios": round(stats.median([r["ratio_p99"] for r in rounds]), 3),
-        "target": f"S3 p99 <= {TARGET_RATIO} x (raw SQL p99 + handler p99)",
+        "target": f"S3 p99 <= {TARGET_RATIO} x (raw SQL p99 under force_custom_plan, the "
+        "product's plan mode, + handler p99)",
         "target_ratio": TARGET_RATIO,
         "met": ratio <= TARGET_RATIO,
         "rounds": rounds,
         "query_plan": plans,
         "plan_cache": {
             "raw_connection": dict(plan_cache) if plan_cache else None,
-            "raw_sql_force_custom_plan": custom_s,
-            "generic_over_custom_p99": stats.ratio(raw_s["p99_ms"], custom_s["p99_ms"]),
-            "generic_over_custom_median": stats.ratio(raw_s["median_ms"], custom_s["median_ms"]),
+            "raw_sql_force_custom_plan": raw_s,
+            "raw_sql_generic_plan": generic_s,
+            "generic_over_custom_p99": stats.ratio(generic_s["p99_ms"], raw_s["p99_ms"]),
+            "generic_over_custom_median": stats.ratio(generic_s["median_ms"], raw_s["median_ms"]),
         },
         "server": {"event_loop_lag": lag},
     }
