@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bedboard import audit, users
 from bedboard.access import Action, Resource
-from bedboard.api.registry import route
+from bedboard.api.registry import model_response, route
 from bedboard.context import POOL, authorize, if_match_version, path_id, with_etag
 from bedboard.database import acquire, transaction
 from bedboard.fields import DbId
@@ -18,7 +18,7 @@ from bedboard.users import TokenCreated, TokenIn, TokenList, User, UserIn, UserL
 
 
 def _user_json(user: User, status: int = 200) -> web.StreamResponse:
-    return with_etag(web.json_response(user.model_dump(mode="json"), status=status), user.version)
+    return with_etag(model_response(user, status), user.version)
 
 
 @route("GET", "/api/v1/users", summary="List users", tag="admin")

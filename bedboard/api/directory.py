@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bedboard import courts, facilities
 from bedboard.access import Action, Resource
-from bedboard.api.registry import route
+from bedboard.api.registry import model_response, route
 from bedboard.auth import Role
 from bedboard.context import (
     POOL,
@@ -32,7 +32,7 @@ from bedboard.facilities import (
 
 
 def _json(model: Facility | Unit | Court, status: int = 200) -> web.StreamResponse:
-    return with_etag(web.json_response(model.model_dump(mode="json"), status=status), model.version)
+    return with_etag(model_response(model, status), model.version)
 
 
 @route("GET", "/api/v1/counties", summary="Missouri counties with centroids", tag="directory")

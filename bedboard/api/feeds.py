@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from bedboard import feeds
 from bedboard.access import Action, Resource
-from bedboard.api.registry import route
+from bedboard.api.registry import model_response, route
 from bedboard.context import (
     POOL,
     SETTINGS,
@@ -49,7 +49,7 @@ class PollResult(BaseModel):
 
 
 def _json(feed: Feed, status: int = 200) -> web.StreamResponse:
-    return with_etag(web.json_response(feed.model_dump(mode="json"), status=status), feed.version)
+    return with_etag(model_response(feed, status), feed.version)
 
 
 @route("GET", "/api/v1/feed-kinds", summary="Adapter kinds and their settings", tag="feeds")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from bedboard import idempotency, placements
 from bedboard.access import Action, Resource
-from bedboard.api.registry import read_json, route
+from bedboard.api.registry import model_response, read_json, route
 from bedboard.auth import Principal, Role
 from bedboard.context import (
     POOL,
@@ -98,7 +98,7 @@ async def _view(
 
 
 def _json(view: Placement | FacilityPlacement, status: int = 200) -> web.StreamResponse:
-    response = web.json_response(view.model_dump(mode="json"), status=status)
+    response = model_response(view, status)
     return with_etag(response, view.version) if isinstance(view, Placement) else response
 
 

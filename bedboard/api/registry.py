@@ -122,6 +122,14 @@ def _query_dict(model: type[BaseModel], query: MultiMapping[str]) -> dict[str, A
     return out
 
 
+def model_response(model: BaseModel, status: int = 200) -> web.Response:
+    """A model as the JSON answer, encoded once by pydantic-core (no dict, no json.dumps:
+    for the whole board that is about a third of the Python time of the request)."""
+    return web.Response(
+        body=model.model_dump_json().encode(), status=status, content_type="application/json"
+    )
+
+
 def route(
     method: str,
     path: str,
@@ -169,7 +177,7 @@ def route(
             if isinstance(result, web.StreamResponse):
                 return result
             if isinstance(result, BaseModel):
-                return web.json_response(result.model_dump(mode="json"), status=status)
+                return model_response(result, status)
             raise TypeError(f"{func.__name__} returned {type(result).__name__}")
 
         handler.__name__ = func.__name__

@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedboard import auth, signin
-from bedboard.api.registry import route
+from bedboard.api.registry import model_response, route
 from bedboard.auth import Role
 from bedboard.context import (
     current_principal,
@@ -58,7 +58,7 @@ def me_of(principal: auth.Principal) -> Me:
 async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     """Opens a browser session (cookie ``bb_session``). The answer carries the CSRF token."""
     principal, cookie = await signin.password_login(request, body.email, body.password)
-    response = web.json_response(me_of(principal).model_dump(mode="json"))
+    response = model_response(me_of(principal))
     signin.set_session_cookie(request, response, cookie)
     return response
 
