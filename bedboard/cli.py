@@ -82,6 +82,9 @@ async def _with_connection(
 
 
 def _run(settings: Settings, app: web.Application) -> None:
+    from bedboard.app import settle_heap
+
+    app.on_startup.append(settle_heap)  # last: after everything start-up builds
     web.run_app(
         app,
         host=settings.host,

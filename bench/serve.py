@@ -229,7 +229,7 @@ def mllp_app(kind: str, dsn: str | None) -> web.Application:
 
 
 def bedboard_app(dsn: str, data_dir: Path) -> web.Application:
-    from bedboard.app import create_app
+    from bedboard.app import create_app, settle_heap
     from bedboard.settings import Settings
 
     settings = Settings(
@@ -241,6 +241,7 @@ def bedboard_app(dsn: str, data_dir: Path) -> web.Application:
     )
     app = create_app(settings, migrate=False)
     app.router.add_get("/_bench/live", live_handler)
+    app.on_startup.append(settle_heap)  # as `bedboard serve` does
     return app
 
 
