@@ -46,6 +46,9 @@ from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "HL7", "START")
+# A run that starts with a 1-minute load average above this many per usable core is not
+# merged into results.json / RESULTS.md: a busy machine's ratios judge nothing.
+LOADED_PER_CORE = 1.0
 UPDATE_FACILITIES = 5
 UPDATE_UNITS_PER_FACILITY = 10
 
@@ -126,6 +129,7 @@ async def _scenario(
     results: dict[str, Any], name: str, work: Callable[[], Awaitable[dict[str, Any]]]
 ) -> None:
     started = time.monotonic()
+    load_start = os.getloadavg()
     print(f"[bench] {name} ...", flush=True)
     try:
         results[name] = await work()
@@ -135,6 +139,10 @@ async def _scenario(
         return
     r = results[name]
     r["scenario_wall_s"] = round(time.monotonic() - started, 1)
+    r["scenario_load_average"] = {
+        "start": [round(x, 2) for x in load_start],
+        "end": [round(x, 2) for x in os.getloadavg()],
+    }
     if "headline" in r:
         met = r.get("met")
         verdict = "" if met is None else (": met" if met else ": MISSED")
@@ -263,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run bedboard under cProfile; stats go to OUT_DIR/profile-*.prof (slows it down)",
     )
     parser.add_argument(
+        "--allow-loaded",
+        action="store_true",
+        help="merge the results even if the machine was busy when the run started",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="only rewrite RESULTS*.md from the existing results*.json",
@@ -289,7 +302,19 @@ def main(argv: list[str] | None = None) -> int:
     results["command"] = shlex.join(["python", "-m", "bench", *given])
     for scenario in results["scenarios"].values():
         scenario["run"] = report.run_info(results)
-    if json_path.exists():
+    cores = len(os.sched_getaffinity(0))
+    load = results["load_average"]["start"][0]
+    if load > LOADED_PER_CORE * cores and not args.allow_loaded:
+        # Ratios from a busy machine are not evidence: keep them apart from the record.
+        json_path = args.out_dir / f"results{suffix}-loaded.json"
+        md_path = args.out_dir / f"RESULTS{suffix}-loaded.md"
+        print(
+            f"[bench] the machine was busy when the run started (load {load:.2f} on {cores} "
+            f"cores): these results go to {json_path.name}, not into the record; run again "
+            "when it is quiet (or pass --allow-loaded)",
+            flush=True,
+        )
+    elif json_path.exists():
         try:
             earlier = json.loads(json_path.read_text())
         except (OSError, ValueError):
