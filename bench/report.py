@@ -206,6 +206,12 @@ def _plan_line(nodes: list[dict[str, Any]]) -> str:
     return " > ".join(parts)
 
 
+def _s2_verdict(r: dict[str, Any]) -> str:
+    if r.get("judged") is False:
+        return "machine too loaded to judge"
+    return "met" if r["met"] else "**missed**"
+
+
 def _s5(r: dict[str, Any]) -> list[str]:
     out = [
         f"## {r['title']}",
@@ -923,7 +929,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
                 f"{_n(r['subject']['units_per_s'])} units/s | "
                 f"{_n(r['baseline']['pgbench_tps'])} TPS (pgbench single-row upsert) | "
                 f"{_x(r['ratio'])} | >= {r['target_ratio']}x | "
-                f"{'met' if r['met'] else '**missed**'} |"
+                f"{_s2_verdict(r)} |"
             )
         else:
             for ph in ("sequential", "concurrent"):
