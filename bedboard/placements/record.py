@@ -72,7 +72,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                     "liaison_id", "not a liaison", "The assigned liaison must be an active liaison."
                 )
         try:
-            placement_id = await conn.fetchval(
+            created = await conn.fetchrow(
                 """
                 INSERT INTO placements (
                     reference, order_type, court_id, case_number, detention_start, deadline_at,
@@ -84,7 +84,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
                           || lpad(nextval('placement_reference_seq')::text, 6, '0'),
                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                         $17, $18, $19, $20, $21, $22, $23)
-                RETURNING id
+                RETURNING id, reference
                 """,
                 data.order_type,
                 data.court_id,
@@ -112,6 +112,8 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
             )
         except asyncpg.ForeignKeyViolationError as exc:
             raise bad_reference(exc) from None
+        assert created is not None
+        placement_id = int(created["id"])
         await _event(
             conn,
             placement_id,
@@ -123,13 +125,15 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
         for link in data.links:
             await _insert_link(conn, placement_id, link, actor)
         await _publish(conn, placement_id, "created")
-        reference = await conn.fetchval(
-            "SELECT reference FROM placements WHERE id = $1", placement_id
-        )
         await audit.changed(
-            conn, actor, "placement.create", "placement", placement_id, {"reference": reference}
+            conn,
+            actor,
+            "placement.create",
+            "placement",
+            placement_id,
+            {"reference": created["reference"]},
         )
-    return int(placement_id)
+    return placement_id
 
 
 @dataclass(frozen=True)
