@@ -42,6 +42,7 @@ from bedboard.context import (
     REQUEST_ID,
     SECRET,
     SETTINGS,
+    TOKENS,
     WEBSOCKETS,
     current_principal,
     deny,
@@ -189,8 +190,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 code="unauthenticated",
                 headers={"WWW-Authenticate": 'Bearer realm="bedboard"'},
             )
-        async with database.acquire(pool) as conn:
-            principal = await auth.load_token(conn, token.strip())
+        principal = await request.app[TOKENS].load(lambda: database.acquire(pool), token.strip())
         if principal is None:
             raise Problem(
                 401,
@@ -406,6 +406,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         "bedboard_census_reports", "Census reports by outcome", ["outcome"], registry=registry
     )
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[TOKENS] = auth.TokenCache()
     app.cleanup_ctx.append(_database_ctx(migrate))
     app.cleanup_ctx.append(_live_ctx)
     app.cleanup_ctx.append(_mllp_ctx)

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -342,9 +344,61 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     return _principal(row, via="token", token_id=row["token_id"])
 
 
+# A token's principal is kept this long on the instance that loaded it, so a busy
+# integration costs no lookup per call. A revocation, a disabled user or a changed role
+# takes effect at once on the instance that made the change, and within this bound on the
+# others.
+TOKEN_CACHE_S = 5.0
+TOKEN_CACHE_ENTRIES = 10_000
+_principals_generation = 0
+
+
+def principals_changed() -> None:
+    """Forget every cached token principal on this instance (a user or token changed)."""
+    global _principals_generation  # one counter per process, by design
+    _principals_generation += 1
+
+
+class TokenCache:
+    """Principals of recently used tokens, by the token's digest, for ``TOKEN_CACHE_S``."""
+
+    def __init__(
+        self,
+        ttl_s: float = TOKEN_CACHE_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = TOKEN_CACHE_ENTRIES,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[bytes, tuple[float, int, Principal]] = {}
+
+    async def load(self, conn: Callable[[], Any], token: str) -> Principal | None:
+        """The token's principal, from the cache or from ``load_token`` on the connection
+        ``conn()`` opens (an async context manager); only known tokens are kept."""
+        key = _digest(token)
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is not None:
+            expires, generation, principal = entry
+            if now < expires and generation == _principals_generation:
+                return principal
+            del self._entries[key]
+        generation = _principals_generation
+        async with conn() as c:
+            principal = await load_token(c, token)
+        if principal is not None and generation == _principals_generation:
+            if len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)))  # the oldest
+            self._entries[key] = (now + self._ttl_s, generation, principal)
+        return principal
+
+
 async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
     """Revoke every live token of a user (when the user is disabled: a token must not come
     back to life when the account is enabled again)."""
+    principals_changed()
     result = await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
         user_id,
@@ -353,6 +407,7 @@ async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
 
 
 async def revoke_token(conn: Connection, token_id: int) -> bool:
+    principals_changed()
     result = await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
     )

@@ -70,13 +70,18 @@ def sql_free(census: str = "c") -> str:
     return f"GREATEST(COALESCE({census}.available, 0) - COALESCE({census}.held, 0), 0)"
 
 
-UNITS_SQL = f"""
-    SELECT u.id, u.facility_id, u.name, u.population, u.gender, u.security_level, u.specialties,
+# A unit's board columns, from ``units u`` joined to ``facilities f`` and (left) to
+# ``unit_census c``: what ``unit_state`` builds a UnitState from.
+UNIT_COLUMNS = f"""
+           u.id, u.facility_id, u.name, u.population, u.gender, u.security_level, u.specialties,
            u.accepts_involuntary, u.accepts_court_ordered, u.payers, u.licensed_beds,
            c.staffed, c.occupied, COALESCE(c.blocked, 0) AS blocked,
            COALESCE(c.available, 0) AS available, COALESCE(c.held, 0) AS held,
            {sql_free("c")} AS free,
-           c.as_of, c.received_at, f.report_cadence_minutes
+           c.as_of, c.received_at, f.report_cadence_minutes"""
+
+UNITS_SQL = f"""
+    SELECT {UNIT_COLUMNS}
       FROM units u
       JOIN facilities f ON f.id = u.facility_id
       LEFT JOIN unit_census c ON c.unit_id = u.id
@@ -85,10 +90,16 @@ UNITS_SQL = f"""
 """  # noqa: S608 -- composed only of constant fragments
 
 
-def _unit(row: Any, now: datetime) -> UnitState:
-    data = dict(row)
-    cadence = timedelta(minutes=data.pop("report_cadence_minutes"))
-    return UnitState(**data, freshness=freshness(data["as_of"], cadence, now))
+_UNIT_FIELDS = tuple(name for name in UnitState.model_fields if name != "freshness")
+
+
+def unit_state(row: Any, now: datetime) -> UnitState:
+    """A UnitState from a row with the ``UNIT_COLUMNS`` (other columns are ignored)."""
+    cadence = timedelta(minutes=row["report_cadence_minutes"])
+    return UnitState(
+        **{name: row[name] for name in _UNIT_FIELDS},
+        freshness=freshness(row["as_of"], cadence, now),
+    )
 
 
 async def db_now(conn: Connection) -> datetime:
@@ -100,7 +111,7 @@ async def unit_states(
     conn: Connection, unit_ids: Sequence[int] | None = None, *, now: datetime
 ) -> list[UnitState]:
     rows = await conn.fetch(UNITS_SQL, list(unit_ids) if unit_ids is not None else None)
-    return [_unit(r, now) for r in rows]
+    return [unit_state(r, now) for r in rows]
 
 
 def unit_event(unit: UnitState) -> tuple[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from bedboard.board import UnitState
 from bedboard.database import Connection
 from bedboard.errors import FieldError, Invalid, NotFound
 from bedboard.fields import DbId, Instant
-from bedboard.freshness import sql_state
+from bedboard.freshness import freshness, sql_state
 
 MAX_COUNT = 2000
 FUTURE_SKEW = timedelta(minutes=5)
@@ -117,10 +117,80 @@ def _future_problem(unit_ids: Sequence[int]) -> Invalid:
     )
 
 
-_CURRENT_SQL = (
-    "SELECT unit_id, staffed, occupied, blocked, available, held, as_of"
-    "  FROM unit_census WHERE unit_id = ANY($1::bigint[]) ORDER BY unit_id"
-)
+# Read first, without locks: the database clock, each unit's stored report and its board
+# columns (``u.id`` is NULL for a unit that does not exist, ``live`` false for one that is
+# not on the board).
+_READ_SQL = f"""
+    SELECT i.requested, now() AS now, u.id IS NOT NULL AS known,
+           COALESCE(u.active AND f.active, false) AS live, c.unit_id IS NOT NULL AS reported,
+           {board.UNIT_COLUMNS}
+      FROM unnest($1::bigint[]) AS i(requested)
+      LEFT JOIN units u ON u.id = i.requested
+      LEFT JOIN facilities f ON f.id = u.facility_id
+      LEFT JOIN unit_census c ON c.unit_id = i.requested
+"""  # noqa: S608 -- composed only of constant fragments
+
+# Then one statement writes everything, atomically: it locks the rows that may change (in
+# id order; a hold changes ``held`` under this lock), leaves out conflicts (fewer beds
+# available than are held), upserts only where still newer (a concurrent newer report
+# wins), appends history, marks freshness, and appends one board event per applied unit
+# on a live unit (its payload built in Python, with the locked ``held`` and ``free`` put
+# in here) with one NOTIFY. It answers, per unit, whether it was applied and the held count.
+_WRITE_SQL = f"""
+    WITH input AS (
+        SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[],
+                             $6::timestamptz[], $7::jsonb[], $8::text[])
+                 AS i(unit_id, staffed, occupied, blocked, available, as_of, payload, state)
+    ), locked AS (
+        SELECT c.unit_id, c.held
+          FROM unit_census c JOIN input i ON i.unit_id = c.unit_id
+         WHERE c.as_of < i.as_of
+         ORDER BY c.unit_id
+           FOR UPDATE OF c
+    ), fits AS (
+        SELECT i.* FROM input i LEFT JOIN locked l ON l.unit_id = i.unit_id
+         WHERE i.available >= COALESCE(l.held, 0)
+    ), written AS (
+        INSERT INTO unit_census AS c (unit_id, staffed, occupied, blocked, available, as_of,
+                                      received_at, source, reported_by)
+        SELECT unit_id, staffed, occupied, blocked, available, as_of, $9, $10, $11
+          FROM fits ORDER BY unit_id
+        ON CONFLICT (unit_id) DO UPDATE
+           SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
+               blocked = EXCLUDED.blocked, available = EXCLUDED.available,
+               as_of = EXCLUDED.as_of, received_at = EXCLUDED.received_at,
+               source = EXCLUDED.source, reported_by = EXCLUDED.reported_by
+         WHERE c.as_of < EXCLUDED.as_of
+        RETURNING c.unit_id, c.staffed, c.occupied, c.blocked, c.available, c.held, c.as_of,
+                  c.source, c.reported_by
+    ), history AS (
+        INSERT INTO census_history
+               (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
+        SELECT unit_id, staffed, occupied, blocked, available, as_of, source, reported_by
+          FROM written
+    ), fresh AS (
+        INSERT INTO unit_freshness (unit_id, state)
+        SELECT w.unit_id, i.state FROM written w JOIN input i ON i.unit_id = w.unit_id
+         WHERE i.state IS NOT NULL
+         ORDER BY w.unit_id
+        ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = now()
+         WHERE unit_freshness.state <> EXCLUDED.state
+    ), events AS (
+        SELECT '{outbox.BOARD}' AS topic,
+               jsonb_set(jsonb_set(i.payload, '{{unit,held}}', to_jsonb(w.held)),
+                         '{{unit,free}}', to_jsonb(GREATEST(w.available - w.held, 0)))
+                 AS payload,
+               row_number() OVER (ORDER BY w.unit_id) AS n
+          FROM written w JOIN input i ON i.unit_id = w.unit_id
+         WHERE i.payload IS NOT NULL
+    ), {outbox.appending("events")}
+    SELECT i.unit_id, w.unit_id IS NOT NULL AS applied, COALESCE(w.held, l.held) AS held
+      FROM input i
+      LEFT JOIN written w ON w.unit_id = i.unit_id
+      LEFT JOIN locked l ON l.unit_id = i.unit_id
+     CROSS JOIN (SELECT count(*) FROM rang) AS doorbell
+     ORDER BY i.unit_id
+"""  # noqa: S608 -- composed only of constant fragments
 
 
 async def apply(
@@ -130,130 +200,125 @@ async def apply(
     *,
     with_states: bool = True,
 ) -> list[ApplyResult]:
-    """Apply reports in one transaction (all or none).
+    """Apply reports atomically (all or none), in two statements.
 
-    Steps: refuse any report dated beyond the skew tolerance (database clock); read the
-    units' current rows and set aside duplicates and stale reports (not newer than the
-    stored one) without locking them; lock the rest in id order and set aside conflicts
-    (fewer beds available than are held for accepted placements); upsert what remains
-    (only where still newer, so a concurrent newer report wins); append it to history;
-    mark it fresh; append one board event per applied unit to the outbox (which
-    NOTIFYs), last, so the outbox counter lock is held briefly. ``with_states=False``
-    (feeds) skips reading back the units that did not change.
+    The read (no locks) takes the database clock, refuses any report dated beyond the
+    skew tolerance, and sets aside duplicates and stale reports (not newer than the stored
+    one). For the rest, the applied state of each unit is built here, and ``_WRITE_SQL``
+    writes them in one statement: current row (only where still newer), history,
+    freshness, one outbox event per applied unit and the NOTIFY, with conflicts (fewer
+    beds available than are held for accepted placements) left out under the row lock.
+    Outside a transaction, that statement is its own. ``with_states=False`` (feeds) builds
+    no state for the units that did not change.
     """
     if len({uid for uid, _ in reports}) != len(reports):
         raise Invalid("Each unit may appear once per request.")
-    given = reports
-    reports = sorted(reports, key=lambda item: item[0])  # one lock order: no deadlocks
+    rows = {r["requested"]: r for r in await conn.fetch(_READ_SQL, [uid for uid, _ in reports])}
+    now: datetime = next(iter(rows.values()))["now"]
+    future = sorted(uid for uid, r in reports if r.as_of > now + FUTURE_SKEW)
+    if future:
+        raise _future_problem(future)
+    if not all(row["known"] for row in rows.values()):
+        raise NotFound("unit", "A report names a unit that does not exist.")
     outcomes: dict[int, tuple[Outcome, str]] = {}
-    async with conn.transaction():
-        now = await board.db_now(conn)
-        future = [uid for uid, r in reports if r.as_of > now + FUTURE_SKEW]
-        if future:
-            raise _future_problem(future)
-        stored = {
-            r["unit_id"]: r for r in await conn.fetch(_CURRENT_SQL, [uid for uid, _ in reports])
-        }
-        candidates: list[tuple[int, CensusReport]] = []
-        for uid, report in reports:
-            current = stored.get(uid)
-            if current is not None and report.as_of <= current["as_of"]:
-                outcomes[uid] = _not_newer(current, report)
-            else:
-                candidates.append((uid, report))
-        # Only the units that may change are locked (holds change `held` under this lock).
-        locked = (
-            {
-                r["unit_id"]: r
-                for r in await conn.fetch(
-                    _CURRENT_SQL + " FOR UPDATE", [uid for uid, _ in candidates]
-                )
-            }
-            if candidates
-            else {}
-        )
-        to_apply: list[tuple[int, CensusReport]] = []
-        for uid, report in candidates:
-            current = locked.get(uid)
-            if current is not None and report.as_of <= current["as_of"]:
-                outcomes[uid] = _not_newer(current, report)
-            elif current is not None and report.derived_available < current["held"]:
+    states: dict[int, UnitState] = {}
+    candidates: list[tuple[int, CensusReport, UnitState | None]] = []
+    for uid, report in sorted(reports, key=lambda item: item[0]):
+        row = rows[uid]
+        if row["reported"] and report.as_of <= row["as_of"]:
+            outcomes[uid] = _not_newer(row, report)
+            if with_states and row["live"]:
+                states[uid] = board.unit_state(row, now)
+        else:
+            after = _applied_state(row, report, now) if row["live"] else None
+            candidates.append((uid, report, after))
+    if candidates:
+        try:
+            written = await _write(conn, candidates, now, source)
+        except asyncpg.ForeignKeyViolationError:  # the unit was deleted since the read
+            raise NotFound("unit", "A report names a unit that does not exist.") from None
+        held = {r["unit_id"]: (r["applied"], r["held"]) for r in written}
+        for uid, report, after in candidates:
+            applied, held_now = held[uid]
+            if applied:
+                outcomes[uid] = (Outcome.APPLIED, "applied")
+                if after is not None:
+                    states[uid] = _with_held(after, held_now)
+                continue
+            if held_now is not None and report.derived_available < held_now:
                 outcomes[uid] = (
                     Outcome.CONFLICT,
-                    f"not applied: {current['held']} beds are held for accepted placements but only "
+                    f"not applied: {held_now} beds are held for accepted placements but only "
                     f"{report.derived_available} would be available; admit or release them first",
                 )
             else:
-                to_apply.append((uid, report))
-        applied_ids = await _upsert(conn, to_apply, source) if to_apply else set()
-        for uid, _ in to_apply:
-            outcomes[uid] = (
-                (Outcome.APPLIED, "applied")
-                if uid in applied_ids
-                else (Outcome.STALE, "not applied: a newer report arrived at the same time")
-            )
-        wanted = [uid for uid, _ in reports] if with_states else sorted(applied_ids)
-        states = {u.id: u for u in await board.unit_states(conn, wanted, now=now)} if wanted else {}
-        if applied_ids:
-            changed = [states[uid] for uid in sorted(applied_ids) if uid in states]
-            await _record_freshness(conn, changed)
-            await outbox.append(conn, [board.unit_event(unit) for unit in changed])
+                outcomes[uid] = (
+                    Outcome.STALE,
+                    "not applied: a newer report arrived at the same time",
+                )
+            if with_states and rows[uid]["live"]:
+                states[uid] = board.unit_state(rows[uid], now)
     return [
         ApplyResult(
             unit_id=uid, outcome=outcomes[uid][0], detail=outcomes[uid][1], unit=states.get(uid)
         )
-        for uid, _ in given
+        for uid, _ in reports
     ]
+
+
+async def _write(
+    conn: Connection,
+    candidates: Sequence[tuple[int, CensusReport, UnitState | None]],
+    now: datetime,
+    source: Source,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        _WRITE_SQL,
+        [uid for uid, _, _ in candidates],
+        [r.staffed for _, r, _ in candidates],
+        [r.occupied for _, r, _ in candidates],
+        [r.blocked or 0 for _, r, _ in candidates],
+        [r.derived_available for _, r, _ in candidates],
+        [r.as_of for _, r, _ in candidates],
+        [board.unit_event(s)[1] if s else None for _, _, s in candidates],
+        [s.freshness.value if s else None for _, _, s in candidates],
+        now,
+        source.name,
+        source.actor_id,
+    )
+    return rows
+
+
+def _applied_state(row: Any, report: CensusReport, now: datetime) -> UnitState:
+    """The unit as it will be once ``report`` is applied (``held`` as read; the write puts
+    in the locked value)."""
+    before = board.unit_state(row, now)
+    return _with_held(
+        before.model_copy(
+            update={
+                "staffed": report.staffed,
+                "occupied": report.occupied,
+                "blocked": report.blocked or 0,
+                "available": report.derived_available,
+                "as_of": report.as_of,
+                "received_at": now,
+                "freshness": freshness(
+                    report.as_of, timedelta(minutes=row["report_cadence_minutes"]), now
+                ),
+            }
+        ),
+        before.held,
+    )
+
+
+def _with_held(unit: UnitState, held: int) -> UnitState:
+    return unit.model_copy(update={"held": held, "free": max(unit.available - held, 0)})
 
 
 def _not_newer(current: Any, report: CensusReport) -> tuple[Outcome, str]:
     if _same(current, report):
         return Outcome.DUPLICATE, "identical to the stored report; nothing changed"
     return Outcome.STALE, f"not applied: the stored report is as of {current['as_of'].isoformat()}"
-
-
-async def _upsert(
-    conn: Connection, reports: Sequence[tuple[int, CensusReport]], source: Source
-) -> set[int]:
-    """Write current rows (only where newer) and history; return the units applied."""
-    try:
-        rows = await conn.fetch(
-            """
-            INSERT INTO unit_census AS c
-                   (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
-            SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[],
-                                 $6::timestamptz[], $7::text[], $8::bigint[])
-            ON CONFLICT (unit_id) DO UPDATE
-               SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
-                   blocked = EXCLUDED.blocked, available = EXCLUDED.available,
-                   as_of = EXCLUDED.as_of, received_at = now(), source = EXCLUDED.source,
-                   reported_by = EXCLUDED.reported_by
-             WHERE c.as_of < EXCLUDED.as_of
-            RETURNING unit_id
-            """,
-            [uid for uid, _ in reports],
-            [r.staffed for _, r in reports],
-            [r.occupied for _, r in reports],
-            [r.blocked or 0 for _, r in reports],
-            [r.derived_available for _, r in reports],
-            [r.as_of for _, r in reports],
-            [source.name] * len(reports),
-            [source.actor_id] * len(reports),
-        )
-    except asyncpg.ForeignKeyViolationError:
-        raise NotFound("unit", "A report names a unit that does not exist.") from None
-    applied = {r["unit_id"] for r in rows}
-    if applied:
-        await conn.execute(
-            """
-            INSERT INTO census_history
-                   (unit_id, staffed, occupied, blocked, available, as_of, source, reported_by)
-            SELECT unit_id, staffed, occupied, blocked, available, as_of, source, reported_by
-              FROM unit_census WHERE unit_id = ANY($1::bigint[])
-            """,
-            sorted(applied),
-        )
-    return applied
 
 
 def _same(row: Any, report: CensusReport) -> bool:
@@ -263,20 +328,6 @@ def _same(row: Any, report: CensusReport) -> bool:
         and row["occupied"] == report.occupied
         and row["blocked"] == (report.blocked or 0)
         and row["available"] == report.derived_available
-    )
-
-
-async def _record_freshness(conn: Connection, units: Sequence[UnitState]) -> None:
-    units = sorted(units, key=lambda u: u.id)  # one lock order: no deadlocks
-    await conn.execute(
-        """
-        INSERT INTO unit_freshness (unit_id, state)
-        SELECT * FROM unnest($1::bigint[], $2::text[])
-        ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = now()
-         WHERE unit_freshness.state <> EXCLUDED.state
-        """,
-        [u.id for u in units],
-        [u.freshness.value for u in units],
     )
 
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from bedboard import access, audit
 from bedboard.access import Action, Resource
-from bedboard.auth import Principal
+from bedboard.auth import Principal, TokenCache
 from bedboard.database import Connection, Pool, acquire
 from bedboard.live import Hub, OutboxListener
 from bedboard.problems import Problem, forbidden, not_found, unauthenticated
@@ -32,6 +32,7 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 HUB = web.AppKey("hub", Hub)
 CENSUS_OUTCOMES = web.AppKey("census_outcomes", Counter)
 LISTENER = web.AppKey("listener", OutboxListener)
+TOKENS = web.AppKey("tokens", TokenCache)
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 
 REQUEST_ID = web.RequestKey("request_id", str)

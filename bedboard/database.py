@@ -199,12 +199,42 @@ async def connect(dsn: str) -> Connection:
     return conn
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool's connection, which knows whether it holds session state."""
+
+    keeps_session_state = False
+
+    def mark_session_state(self) -> None:
+        self.keeps_session_state = True
+
+
+def keeps_session_state(conn: Connection) -> None:
+    """Say that ``conn`` now holds session state a later borrower must not inherit (a
+    session advisory lock, a ``SET`` outside a transaction): the pool resets it in full
+    when it goes back. Nothing else needs the reset's round trip."""
+    mark = getattr(conn, "mark_session_state", None)  # a PooledConnection, or its pool proxy
+    if mark is not None:
+        mark()
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """Before a connection goes back to the pool (asyncpg has already rolled back an open
+    transaction and dropped its listeners): the full reset (advisory locks, cursors,
+    LISTEN, settings) only for a connection marked by ``keeps_session_state``. Transaction
+    scoped state (``SET LOCAL``, ``pg_advisory_xact_lock``) ended with its transaction."""
+    if isinstance(conn, PooledConnection) and conn.keeps_session_state:
+        await conn.execute(conn.get_reset_query())
+        conn.keeps_session_state = False
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        connection_class=PooledConnection,
+        reset=_reset,
         command_timeout=COMMAND_TIMEOUT_S,
         max_inactive_connection_lifetime=300,
     )

@@ -54,6 +54,29 @@ async def append(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]])
     return seqs
 
 
+def appending(events: str) -> str:
+    """WITH clauses that append, inside a larger statement, the rows of the CTE ``events``
+    (columns ``topic``, ``payload`` and ``n``: 1, 2, … in the order they take seqs) and
+    ring the doorbell once. The statement must read ``rang`` (e.g. ``CROSS JOIN (SELECT
+    count(*) FROM rang)``) so the NOTIFY is sent. As with ``append``, the counter row stays
+    locked until commit: let the statement end the transaction, or be last in it."""
+    if not events.isidentifier():
+        raise ValueError(f"not a CTE name: {events!r}")
+    return f"""
+    counter AS (
+        UPDATE outbox_counter SET seq = seq + (SELECT count(*) FROM {events})
+         WHERE EXISTS (SELECT 1 FROM {events})
+        RETURNING seq
+    ), appended AS (
+        INSERT INTO board_outbox (seq, topic, payload)
+        SELECT counter.seq - (SELECT count(*) FROM {events}) + e.n, e.topic, e.payload
+          FROM {events} e CROSS JOIN counter
+        RETURNING seq
+    ), rang AS (
+        SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM appended HAVING count(*) > 0
+    )"""  # noqa: S608 -- an identifier and constants
+
+
 async def head(conn: Connection) -> int:
     """The newest committed seq visible to this connection's snapshot."""
     return int(await conn.fetchval("SELECT seq FROM outbox_counter"))

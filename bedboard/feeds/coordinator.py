@@ -59,6 +59,7 @@ async def poll_feed(
     """Poll one feed; None when another instance holds it, it is not polled, or (without
     ``force``) another instance polled it since it was found due."""
     async with database.acquire(pool) as lock_conn:
+        database.keeps_session_state(lock_conn)  # the lock outlives transactions
         if not await lock_conn.fetchval(
             "SELECT pg_try_advisory_lock($1, $2)", FEED_LOCK_CLASS, feed_id
         ):

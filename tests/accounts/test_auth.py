@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import AnyHttpUrl
 
-from bedboard import database
+from bedboard import auth, database
 from bedboard.app import create_app
 from bedboard.auth import Role
 from bedboard.settings import Settings
@@ -718,3 +718,95 @@ async def test_passwords_are_stored_as_argon2id_with_at_least_owasp_parameters(
         assert_owasp_argon2id(row["password_hash"])
         assert DEFAULT_PASSWORD not in row["password_hash"]
         assert NEW_PASSWORD not in row["password_hash"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Borrow:
+    """What ``TokenCache.load`` opens: the test's connection, counting each lookup."""
+
+    def __init__(self, conn: database.Connection) -> None:
+        self.conn = conn
+        self.lookups = 0
+
+    def __call__(self) -> Any:
+        self.lookups += 1
+        return _Borrowed(self.conn)
+
+
+class _Borrowed:
+    def __init__(self, conn: database.Connection) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> database.Connection:
+        return self.conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_a_token_is_looked_up_once_per_cache_period(
+    conn: database.Connection, make_user: MakeUser, make_token: MakeToken
+) -> None:
+    token = await make_token((await make_user(Role.VIEWER, password=None)).id)
+    clock, borrow = _Clock(), _Borrow(conn)
+    cache = auth.TokenCache(5.0, clock=clock)
+    first = await cache.load(borrow, token)
+    assert first is not None
+    assert await cache.load(borrow, token) == first
+    assert borrow.lookups == 1
+    clock.now += 5.0
+    assert await cache.load(borrow, token) == first
+    assert borrow.lookups == 2
+
+
+async def test_a_token_revoked_by_another_instance_stops_working_within_the_cache_period(
+    conn: database.Connection, make_user: MakeUser, make_token: MakeToken
+) -> None:
+    token = await make_token((await make_user(Role.VIEWER, password=None)).id)
+    clock, borrow = _Clock(), _Borrow(conn)
+    cache = auth.TokenCache(5.0, clock=clock)
+    assert await cache.load(borrow, token) is not None
+    # another instance revokes it: nothing on this one hears of it
+    await conn.execute("UPDATE api_tokens SET revoked_at = now()")
+    clock.now += 4.9
+    assert await cache.load(borrow, token) is not None
+    clock.now += 0.1
+    assert await cache.load(borrow, token) is None
+
+
+async def test_a_token_revoked_on_this_instance_stops_working_at_once(
+    conn: database.Connection, make_user: MakeUser, make_token: MakeToken
+) -> None:
+    user = await make_user(Role.VIEWER, password=None)
+    token = await make_token(user.id)
+    cache = auth.TokenCache(5.0, clock=_Clock())
+    borrow = _Borrow(conn)
+    assert await cache.load(borrow, token) is not None
+    token_id = await conn.fetchval("SELECT id FROM api_tokens WHERE user_id = $1", user.id)
+    await auth.revoke_token(conn, token_id)
+    assert await cache.load(borrow, token) is None
+
+
+async def test_unknown_tokens_are_not_kept_and_the_cache_stays_bounded(
+    conn: database.Connection, make_user: MakeUser, make_token: MakeToken
+) -> None:
+    user = await make_user(Role.VIEWER, password=None)
+    tokens = [await make_token(user.id) for _ in range(3)]
+    borrow = _Borrow(conn)
+    cache = auth.TokenCache(5.0, clock=_Clock(), max_entries=2)
+    assert await cache.load(borrow, auth.TOKEN_PREFIX + "not-a-real-one") is None
+    assert await cache.load(borrow, auth.TOKEN_PREFIX + "not-a-real-one") is None
+    assert borrow.lookups == 2
+    for token in tokens:
+        assert await cache.load(borrow, token) is not None
+    assert borrow.lookups == 5
+    assert await cache.load(borrow, tokens[2]) is not None  # kept
+    assert await cache.load(borrow, tokens[0]) is not None  # the oldest was let go
+    assert borrow.lookups == 6
