@@ -381,9 +381,9 @@ class TokenCache:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None:
-            expires, generation, principal = entry
+            expires, generation, cached = entry
             if now < expires and generation == _principals_generation:
-                return principal
+                return cached
             del self._entries[key]
         generation = _principals_generation
         async with conn() as c:

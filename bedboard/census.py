@@ -5,7 +5,7 @@ Every path that changes bed counts (API, web form, feed adapters) ends in ``appl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -199,6 +199,7 @@ async def apply(
     source: Source,
     *,
     with_states: bool = True,
+    check: Callable[[Set[int]], None] | None = None,
 ) -> list[ApplyResult]:
     """Apply reports atomically (all or none), in two statements.
 
@@ -209,7 +210,9 @@ async def apply(
     freshness, one outbox event per applied unit and the NOTIFY, with conflicts (fewer
     beds available than are held for accepted placements) left out under the row lock.
     Outside a transaction, that statement is its own. ``with_states=False`` (feeds) builds
-    no state for the units that did not change.
+    no state for the units that did not change. ``check``, when given, is called with the
+    units' facility ids before anything is written (it raises to refuse: authorization
+    without a read of its own).
     """
     if len({uid for uid, _ in reports}) != len(reports):
         raise Invalid("Each unit may appear once per request.")
@@ -220,6 +223,8 @@ async def apply(
         raise _future_problem(future)
     if not all(row["known"] for row in rows.values()):
         raise NotFound("unit", "A report names a unit that does not exist.")
+    if check is not None:
+        check({row["facility_id"] for row in rows.values()})
     outcomes: dict[int, tuple[Outcome, str]] = {}
     states: dict[int, UnitState] = {}
     candidates: list[tuple[int, CensusReport, UnitState | None]] = []

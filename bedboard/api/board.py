@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,12 +73,21 @@ async def get_changes(request: web.Request, query: ChangesQuery) -> ChangesPage:
 
 
 async def _apply(
-    request: web.Request, facility_id: int, reports: list[tuple[int, CensusReport]], source: str
+    request: web.Request, reports: list[tuple[int, CensusReport]], source: str
 ) -> ApplyResults:
+    """Apply, once the principal may report for the units' facility (known from the
+    apply's own read)."""
     principal = require_principal(request)
+
+    def may_report(facility_ids: Set[int]) -> None:
+        for facility_id in sorted(facility_ids):
+            resource = Resource("facility", facility_id, facility_id)
+            authorize(request, Action.CENSUS_REPORT, resource)
+
     async with acquire(request.app[POOL]) as conn:
-        authorize(request, Action.CENSUS_REPORT, Resource("facility", facility_id, facility_id))
-        results = await census.apply(conn, reports, census.Source(source, principal.user_id))
+        results = await census.apply(
+            conn, reports, census.Source(source, principal.user_id), check=may_report
+        )
     counter = request.app[CENSUS_OUTCOMES]
     for result in results:
         counter.labels(result.outcome.value).inc()
@@ -86,10 +97,7 @@ async def _apply(
 @route("PUT", "/api/v1/units/{id}/census", summary="Report one unit's census", tag="census")
 async def put_unit_census(request: web.Request, body: CensusReport) -> ApplyResults:
     """Applied only when newer than the stored report; the answer says what happened."""
-    unit_id = path_id(request)
-    async with acquire(request.app[POOL]) as conn:
-        facility_id = await facilities.unit_facility_id(conn, unit_id)
-    return await _apply(request, facility_id, [(unit_id, body)], "api")
+    return await _apply(request, [(path_id(request), body)], "api")
 
 
 @route(
@@ -114,7 +122,7 @@ async def post_facility_census(request: web.Request, body: FacilityCensusIn) -> 
             ],
         )
     reports = [(r.unit_id, CensusReport(**r.model_dump(exclude={"unit_id"}))) for r in body.reports]
-    return await _apply(request, facility_id, reports, "api")
+    return await _apply(request, reports, "api")
 
 
 @route("GET", "/api/v1/units/{id}/history", summary="A unit's applied reports", tag="census")
