@@ -19,10 +19,10 @@ import aiohttp_jinja2
 import asyncpg
 import jinja2
 from aiohttp import WSCloseCode, web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database, localtime, logsafe, scheduler
+from bedboard import auth, database, localtime, logsafe, scheduler, workers
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
@@ -287,7 +287,12 @@ async def metrics(request: web.Request) -> web.Response:
             text="Send the metrics token: Authorization: Bearer <BEDBOARD_METRICS_TOKEN>.\n",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    body = generate_latest(request.app[METRICS])
+    registry = request.app[METRICS]
+    if workers.counts_together():
+        # One of several workers: answer with all of theirs, whichever one is asked.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -358,7 +363,7 @@ async def _mllp_ctx(app: web.Application) -> AsyncIterator[None]:
     if address is not None:
         from bedboard.feeds import mllp
 
-        server = await mllp.start_listener(app[POOL], *address)
+        server = await mllp.start_listener(app[POOL], *address, reuse_port=workers.reuse_port())
         log.info("listening for HL7 v2 (MLLP) on %s:%s", *address)
     try:
         yield

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import audit, auth, database, demo, users
+from bedboard import audit, auth, database, demo, users, workers
 from bedboard.auth import Role
 from bedboard.feeds import demo as demo_feeds
 from bedboard.settings import Settings, SettingsError, load_settings
@@ -93,13 +93,23 @@ def _run(settings: Settings, app: web.Application) -> None:
         access_log=None,
         handle_signals=True,
         shutdown_timeout=10,
+        reuse_port=workers.reuse_port() or None,
     )
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from bedboard.app import create_app
 
+    count = args.workers or settings.workers or workers.usable_cores()
+    if count > 1:
+        status = workers.serve_workers(settings, count)
+        if status:
+            raise SystemExit(status)
+        return
     app = create_app(settings)
+    if workers.reuse_port():
+        _run(settings, app)  # a worker: the supervisor announces the service
+        return
 
     async def announce(_app: web.Application) -> None:
         print(f"bedboard listening on http://{settings.host}:{settings.port}", flush=True)
@@ -298,6 +308,16 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- parser
 
 
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bedboard",
@@ -306,9 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("serve", help="run the web service (migrates first)").set_defaults(
-        func=cmd_serve
+    serve = sub.add_parser("serve", help="run the web service (migrates first)")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        help="processes serving the one port (default: BEDBOARD_WORKERS, else one per core)",
     )
+    serve.set_defaults(func=cmd_serve)
     sub.add_parser(
         "demo", help="serve with demo data loaded once; prints demo credentials"
     ).set_defaults(func=cmd_demo)

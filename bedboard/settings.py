@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=False,
         description="Take the client address from X-Forwarded-For (trusted proxies only).",
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="`bedboard serve`: processes serving the one port. Unset: one per usable core.",
+    )
     db_pool_min_size: int = Field(default=2, ge=0, description="Smallest database pool size.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Largest database pool size.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

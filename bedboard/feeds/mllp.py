@@ -177,11 +177,17 @@ class Listener(asyncio.AbstractServer):
 
 
 async def start_listener(
-    pool: database.Pool, host: str, port: int, *, limit: int = MAX_MESSAGE_BYTES
+    pool: database.Pool,
+    host: str,
+    port: int,
+    *,
+    limit: int = MAX_MESSAGE_BYTES,
+    reuse_port: bool = False,
 ) -> Listener:
     """Listen for MLLP on ``host:port`` (port 0: any free port; ``.sockets`` tells which).
     Each connection reads blocks of at most ``limit`` bytes, hands each to ``handle`` and
-    writes its ACK. Closing the returned server also closes the open connections."""
+    writes its ACK. Closing the returned server also closes the open connections.
+    ``reuse_port``: share the port with the other workers of ``serve --workers``."""
     tasks: dict[asyncio.Task[None], Any] = {}  # connection handler -> its writer
     gate = _Gate(pool)
 
@@ -206,7 +212,9 @@ async def start_listener(
         tasks[task] = writer
         task.add_done_callback(lambda finished: tasks.pop(finished, None))
 
-    server: asyncio.Server = await start_hl7_server(connected, host, port, limit=limit)
+    server: asyncio.Server = await start_hl7_server(
+        connected, host, port, limit=limit, reuse_port=reuse_port or None
+    )
     log.debug("HL7 MLLP listener on %s:%s", host, port)
     return Listener(server, tasks)
 
