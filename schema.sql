@@ -7,6 +7,15 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.bump_directory_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE directory_version SET version = version + 1;
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -110,6 +119,12 @@ ALTER TABLE public.courts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.directory_version (
+    only_row boolean DEFAULT true NOT NULL,
+    version bigint NOT NULL,
+    CONSTRAINT directory_version_only_row_check CHECK (only_row)
 );
 
 CREATE TABLE public.facilities (
@@ -581,6 +596,9 @@ ALTER TABLE ONLY public.counties
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.directory_version
+    ADD CONSTRAINT directory_version_pkey PRIMARY KEY (only_row);
+
 ALTER TABLE ONLY public.facilities
     ADD CONSTRAINT facilities_pkey PRIMARY KEY (id);
 
@@ -728,9 +746,17 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EAC
 
 CREATE TRIGGER audit_log_no_update_delete BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_refuse_change();
 
+CREATE TRIGGER counties_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.counties FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
+
+CREATE TRIGGER facilities_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.facilities FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
+
+CREATE TRIGGER feeds_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OF enabled, facility_id ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
+
 CREATE TRIGGER placement_events_no_truncate BEFORE TRUNCATE ON public.placement_events FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
 
 CREATE TRIGGER placement_events_no_update_delete BEFORE DELETE OR UPDATE ON public.placement_events FOR EACH ROW EXECUTE FUNCTION public.audit_log_refuse_change();
+
+CREATE TRIGGER units_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.units FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
 
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;

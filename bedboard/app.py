@@ -31,7 +31,9 @@ from bedboard.api import placements as _placements_api  # noqa: F401 -- register
 from bedboard.api import search as _search_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
 from bedboard.api.registry import add_routes, openapi_document
+from bedboard.board import BoardCache
 from bedboard.context import (
+    BOARD_CACHE,
     CENSUS_OUTCOMES,
     DSN,
     HUB,
@@ -412,6 +414,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     )
     app[WEBSOCKETS] = weakref.WeakSet()
     app[TOKENS] = auth.TokenCache()
+    app[BOARD_CACHE] = BoardCache()
     app.cleanup_ctx.append(_database_ctx(migrate))
     app.cleanup_ctx.append(_live_ctx)
     app.cleanup_ctx.append(_mllp_ctx)

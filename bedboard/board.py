@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -157,3 +158,56 @@ async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
             )
         )
     return Board(seq=seq, generated_at=now, facilities=facilities)
+
+
+# --------------------------------------------------------------------------- the encoded board
+
+# Everything a snapshot's content depends on, read in the snapshot's own transaction: the
+# outbox seq (census, holds, freshness and feed states all reach the outbox), the
+# directory version (facilities, units, counties, feeds enabled: bumped by triggers) and
+# the second (freshness is computed against now()).
+_KEY_SQL = """
+    SELECT (SELECT seq FROM outbox_counter), (SELECT version FROM directory_version),
+           date_trunc('second', now())
+"""
+
+BoardKey = tuple[int, int, datetime]
+
+
+class BoardCache:
+    """``GET /api/v1/board``'s answer, encoded once per (seq, directory version, second):
+    clients asking at the same position get the same bytes, and while one request
+    encodes, the others asking for that position wait for it instead of encoding too."""
+
+    def __init__(self) -> None:
+        self._key: BoardKey | None = None
+        self._body = b""
+        self._building: tuple[BoardKey, asyncio.Future[bytes]] | None = None
+        self.encodes = 0
+
+    async def encoded(self, conn: Connection) -> bytes:
+        async with consistent_read(conn):
+            row = await conn.fetchrow(_KEY_SQL)
+            assert row is not None  # one row, always
+            key: BoardKey = (int(row[0]), int(row[1]), row[2])
+            if key == self._key:
+                return self._body
+            building = self._building
+            if building is None or building[0] != key:
+                future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+                self._building = (key, future)
+                try:
+                    body = (await snapshot(conn)).model_dump_json().encode()
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    future.exception()  # retrieved: the waiters (if any) get it too
+                    raise
+                finally:
+                    if self._building is not None and self._building[1] is future:
+                        self._building = None
+                self.encodes += 1
+                if self._key is None or key > self._key:
+                    self._key, self._body = key, body
+                future.set_result(body)
+                return body
+        return await asyncio.shield(building[1])

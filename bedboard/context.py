@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter
 from bedboard import access, audit
 from bedboard.access import Action, Resource
 from bedboard.auth import Principal, TokenCache
+from bedboard.board import BoardCache
 from bedboard.database import Connection, Pool, acquire
 from bedboard.live import Hub, OutboxListener
 from bedboard.problems import Problem, forbidden, not_found, unauthenticated
@@ -33,6 +34,7 @@ HUB = web.AppKey("hub", Hub)
 CENSUS_OUTCOMES = web.AppKey("census_outcomes", Counter)
 LISTENER = web.AppKey("listener", OutboxListener)
 TOKENS = web.AppKey("tokens", TokenCache)
+BOARD_CACHE = web.AppKey("board_cache", BoardCache)
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -7,23 +7,37 @@ from collections.abc import Set
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bedboard import board, census, facilities, outbox
+from bedboard import census, facilities, outbox
 from bedboard.access import Action, Resource
 from bedboard.api.registry import route
 from bedboard.board import Board
 from bedboard.census import ApplyResults, CensusReport, FacilityCensusIn, HistoryPage, HistoryQuery
-from bedboard.context import CENSUS_OUTCOMES, POOL, authorize, path_id, require_principal
+from bedboard.context import (
+    BOARD_CACHE,
+    CENSUS_OUTCOMES,
+    POOL,
+    authorize,
+    path_id,
+    require_principal,
+)
 from bedboard.database import acquire
 from bedboard.errors import FieldError, Invalid
 from bedboard.problems import Problem
 
 
-@route("GET", "/api/v1/board", summary="The whole board and the seq it reflects", tag="board")
-async def get_board(request: web.Request) -> Board:
+@route(
+    "GET",
+    "/api/v1/board",
+    summary="The whole board and the seq it reflects",
+    tag="board",
+    model=Board,
+)
+async def get_board(request: web.Request) -> web.Response:
     """Subscribe to the `board` topic with `since` = this `seq` to follow changes."""
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.BOARD_READ, Resource("board"))
-        return await board.snapshot(conn)
+        body = await request.app[BOARD_CACHE].encoded(conn)
+    return web.Response(body=body, content_type="application/json")
 
 
 class ChangesQuery(BaseModel):
