@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -340,6 +341,55 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     if row is None:
         return None
     return _principal(row, via="token", token_id=row["token_id"])
+
+
+# --------------------------------------------------------------------------- re-checks
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a long-lived connection was opened with (an API token or a session cookie),
+    kept to re-check later that it still stands. The secret is never shown in a repr."""
+
+    via: Literal["session", "token"]
+    secret: str = field(repr=False)
+
+
+async def still_valid(conn: Connection, credentials: Iterable[Credential]) -> set[Credential]:
+    """Which of these credentials still stand, in one query: tokens not revoked (their use
+    recorded, as ``load_token`` does) and sessions not expired (peeked: never slid, as
+    ``peek_session`` does), of users not disabled."""
+    tokens: dict[bytes, Credential] = {}
+    sessions: dict[bytes, Credential] = {}
+    for credential in credentials:
+        if credential.via == "session":
+            sessions[_digest(credential.secret)] = credential
+        elif credential.secret.startswith(TOKEN_PREFIX) and len(credential.secret) <= 200:
+            tokens[_digest(credential.secret)] = credential
+    if not tokens and not sessions:
+        return set()
+    rows = await conn.fetch(
+        """
+        WITH t AS (
+            SELECT id, user_id, token_hash, last_used_at FROM api_tokens
+             WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL
+        ), touched AS (
+            UPDATE api_tokens SET last_used_at = now()
+             WHERE id IN (SELECT id FROM t
+                           WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+        )
+        SELECT 'token' AS via, t.token_hash
+          FROM t JOIN principals p ON p.user_id = t.user_id
+         WHERE NOT p.disabled
+        UNION ALL
+        SELECT 'session', s.token_hash
+          FROM sessions s JOIN principals p ON p.user_id = s.user_id
+         WHERE s.token_hash = ANY($2::bytea[]) AND s.expires_at > now() AND NOT p.disabled
+        """,
+        list(tokens),
+        list(sessions),
+    )
+    return {(tokens if row["via"] == "token" else sessions)[row["token_hash"]] for row in rows}
 
 
 async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
