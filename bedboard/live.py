@@ -38,8 +38,10 @@ from bedboard.outbox import Change
 log = logging.getLogger(__name__)
 
 RESYNC_CLOSE_CODE = 4000  # "you fell behind: take a snapshot and subscribe again"
-# Unsent bytes a client's transport may hold before it is cut for resync: a unit frame is
-# about 0.7 KiB, so this is some 700 of them (the queue it replaced held 512 frames).
+# Unsent bytes a client's transport may hold before it is cut for resync. A unit frame is
+# about 0.5 KiB, so this is some 1000 of them: room for the 512 frames a subscriber may
+# have held during its catch-up (written at once when it ends) on top of aiohttp's 64 KiB
+# write high-water mark, so that a catch-up within its own bound is never cut at the end.
 SUBSCRIBER_BUFFER_BYTES = 512 * 1024
 SUBSCRIBER_BUFFER_FRAMES = 512  # live frames held for one subscriber while it catches up
 HEARTBEAT_S = 15.0
