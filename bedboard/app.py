@@ -57,7 +57,7 @@ from bedboard.live import Hub, OutboxListener
 from bedboard.pages import labels, render_error, setup_pages
 from bedboard.problems import Problem, from_domain, problem_response
 from bedboard.settings import Settings
-from bedboard.websocket import websocket
+from bedboard.websocket import run_ticks, websocket
 
 log = logging.getLogger(__name__)
 
@@ -338,19 +338,23 @@ def _database_ctx(migrate: bool) -> Callable[[web.Application], AsyncIterator[No
 
 
 async def _live_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The hub, the outbox listener and the scheduled jobs of this instance."""
+    """The hub, the outbox listener, the live tick (heartbeats and credential re-checks
+    for every websocket) and the scheduled jobs of this instance."""
     hub = Hub()
     listener = OutboxListener(app[DSN], app[POOL], hub)
     await listener.start_position()
     app[HUB] = hub
     app[LISTENER] = listener
     task = asyncio.create_task(listener.run(), name="outbox-listener")
+    ticks = asyncio.create_task(run_ticks(hub, app[POOL]), name="live-ticks")
     jobs = scheduler.build(app[POOL], app[SETTINGS])
     jobs.start()
     try:
         yield
     finally:
         jobs.shutdown(wait=False)
+        ticks.cancel()
+        await asyncio.gather(ticks, return_exceptions=True)
         task.cancel()
         # Cancelled mid-query, asyncpg may raise its own error while resetting the connection.
         (outcome,) = await asyncio.gather(task, return_exceptions=True)

@@ -12,7 +12,7 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -344,19 +344,27 @@ async def load_token(conn: Connection, token: str) -> Principal | None:
     return _principal(row, via="token", token_id=row["token_id"])
 
 
-# A token's principal is kept this long on the instance that loaded it, so a busy
+# A token's principal is kept this long by the process that loaded it, so a busy
 # integration costs no lookup per call. A revocation, a disabled user or a changed role
-# takes effect at once on the instance that made the change, and within this bound on the
-# others.
+# makes every process forget what it kept (PRINCIPALS_CHANNEL, heard by each instance's
+# outbox listener, at commit); this bound holds even if that message is missed.
 TOKEN_CACHE_S = 5.0
 TOKEN_CACHE_ENTRIES = 10_000
+PRINCIPALS_CHANNEL = "bedboard_principals"
 _principals_generation = 0
 
 
-def principals_changed() -> None:
-    """Forget every cached token principal on this instance (a user or token changed)."""
+def forget_principals() -> None:
+    """Forget every token principal this process keeps."""
     global _principals_generation  # one counter per process, by design
     _principals_generation += 1
+
+
+async def principals_changed(conn: Connection) -> None:
+    """A user or token is changing in ``conn``'s transaction: forget the principals kept
+    here now, and have every instance forget theirs when it commits."""
+    forget_principals()
+    await conn.execute(f"NOTIFY {PRINCIPALS_CHANNEL}")
 
 
 class TokenCache:
@@ -395,10 +403,59 @@ class TokenCache:
         return principal
 
 
+# --------------------------------------------------------------------------- re-checks
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a long-lived connection was opened with (an API token or a session cookie),
+    kept to re-check later that it still stands. The secret is never shown in a repr."""
+
+    via: Literal["session", "token"]
+    secret: str = field(repr=False)
+
+
+async def still_valid(conn: Connection, credentials: Iterable[Credential]) -> set[Credential]:
+    """Which of these credentials still stand, in one query: tokens not revoked (their use
+    recorded, as ``load_token`` does) and sessions not expired (peeked: never slid, as
+    ``peek_session`` does), of users not disabled."""
+    tokens: dict[bytes, Credential] = {}
+    sessions: dict[bytes, Credential] = {}
+    for credential in credentials:
+        if credential.via == "session":
+            sessions[_digest(credential.secret)] = credential
+        elif credential.secret.startswith(TOKEN_PREFIX) and len(credential.secret) <= 200:
+            tokens[_digest(credential.secret)] = credential
+    if not tokens and not sessions:
+        return set()
+    rows = await conn.fetch(
+        """
+        WITH t AS (
+            SELECT id, user_id, token_hash, last_used_at FROM api_tokens
+             WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL
+        ), touched AS (
+            UPDATE api_tokens SET last_used_at = now()
+             WHERE id IN (SELECT id FROM t
+                           WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+        )
+        SELECT 'token' AS via, t.token_hash
+          FROM t JOIN principals p ON p.user_id = t.user_id
+         WHERE NOT p.disabled
+        UNION ALL
+        SELECT 'session', s.token_hash
+          FROM sessions s JOIN principals p ON p.user_id = s.user_id
+         WHERE s.token_hash = ANY($2::bytea[]) AND s.expires_at > now() AND NOT p.disabled
+        """,
+        list(tokens),
+        list(sessions),
+    )
+    return {(tokens if row["via"] == "token" else sessions)[row["token_hash"]] for row in rows}
+
+
 async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
     """Revoke every live token of a user (when the user is disabled: a token must not come
     back to life when the account is enabled again)."""
-    principals_changed()
+    await principals_changed(conn)
     result = await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
         user_id,
@@ -407,7 +464,7 @@ async def revoke_user_tokens(conn: Connection, user_id: int) -> int:
 
 
 async def revoke_token(conn: Connection, token_id: int) -> bool:
-    principals_changed()
+    await principals_changed(conn)
     result = await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
     )

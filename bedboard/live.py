@@ -3,9 +3,17 @@
 One dedicated connection per instance LISTENs (not from the pool), with a keepalive and
 a reconnect loop; on every (re)connect it LISTENs first and then reads the outbox since
 the last seq it saw, so nothing committed in between is missed. NOTIFY is only a
-doorbell: the outbox is read for the truth. Each change is encoded once and offered to
-every subscriber's bounded queue; a subscriber whose queue is full is closed with
-``RESYNC_CLOSE_CODE`` and never slows the others.
+doorbell: the outbox is read for the truth.
+
+The hub fans each change out directly: it is encoded once into websocket frame bytes
+(server frames are unmasked, so the same bytes suit every client) and written with
+``transport.write`` to every subscriber whose filter accepts it, with no queue or task
+per subscriber. A client whose unsent bytes pass ``SUBSCRIBER_BUFFER_BYTES`` is closed
+with ``RESYNC_CLOSE_CODE`` and never slows the others. While a subscriber catches up
+from the outbox, its live frames are held (at most ``SUBSCRIBER_BUFFER_FRAMES``) and
+written after the catch-up, skipping what it already sent. Every write is of whole
+frames and none awaits, so nothing can land inside a frame that aiohttp itself writes
+(pongs, close frames, the catch-up's ``send_str``), nor the other way round.
 """
 
 from __future__ import annotations
@@ -16,19 +24,26 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiohttp import web
+from websockets.frames import Frame, Opcode
 
-from bedboard import database, outbox
+from bedboard import auth, database, outbox
+from bedboard.auth import Credential
 from bedboard.outbox import Change
 
 log = logging.getLogger(__name__)
 
 RESYNC_CLOSE_CODE = 4000  # "you fell behind: take a snapshot and subscribe again"
-SUBSCRIBER_BUFFER_FRAMES = 512
+# Unsent bytes a client's transport may hold before it is cut for resync. A unit frame is
+# about 0.5 KiB, so this is some 1000 of them: room for the 512 frames a subscriber may
+# have held during its catch-up (written at once when it ends) on top of aiohttp's 64 KiB
+# write high-water mark, so that a catch-up within its own bound is never cut at the end.
+SUBSCRIBER_BUFFER_BYTES = 512 * 1024
+SUBSCRIBER_BUFFER_FRAMES = 512  # live frames held for one subscriber while it catches up
 HEARTBEAT_S = 15.0
 KEEPALIVE_S = 10.0
 KEEPALIVE_TIMEOUT_S = 5.0
@@ -44,60 +59,143 @@ def encode(change: Change) -> str:
     return json.dumps({"seq": change.seq, "topic": change.topic, "data": change.payload})
 
 
+def text_frame(text: str) -> bytes:
+    """One whole unmasked websocket text frame, as the websockets library serializes it."""
+    return Frame(Opcode.TEXT, text.encode("utf-8")).serialize(mask=False, extensions=[])
+
+
+def _everything(change: Change) -> bool:
+    return True
+
+
 @dataclass(eq=False)
-class Subscriber:
-    """One websocket's subscription: topics, a filter, and a bounded queue of frames."""
+class Peer:
+    """One websocket connection as the hub writes to it, and its subscription, if any.
 
-    topics: frozenset[str]
-    on_overflow: Callable[[Subscriber], None]
-    accepts: Callable[[Change], bool] = lambda change: True
-    queue: asyncio.Queue[tuple[int, str]] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=SUBSCRIBER_BUFFER_FRAMES)
-    )
-    overflowed: bool = False
+    ``pending`` is a list while the subscription catches up (live frames wait there) and
+    None once frames go straight to the transport. ``last_sent`` is the newest seq
+    delivered (or skipped as not for this client), for catch-up and live alike."""
 
-    def offer(self, seq: int, frame: str) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait((seq, frame))
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.on_overflow(self)
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport
+    credential: Credential  # re-checked by the loop-wide tick (websocket.run_ticks)
+    label: str  # who, for log lines
+    topics: frozenset[str] = frozenset()
+    accepts: Callable[[Change], bool] = _everything
+    last_sent: int = 0
+    pending: list[tuple[int, bytes]] | None = None
+    cut: bool = False
+
+    @property
+    def gone(self) -> bool:
+        return self.cut or self.ws.closed or self.transport.is_closing()
 
 
 class Hub:
-    """The subscribers on this instance, by topic."""
+    """The websocket connections of this instance, and their subscribers by topic."""
 
     def __init__(self) -> None:
-        self._by_topic: dict[str, set[Subscriber]] = {}
+        self.peers: set[Peer] = set()
+        self._by_topic: dict[str, set[Peer]] = {}
         self.last_seq = 0
         self.frames_encoded = 0
         self.clients_cut = 0
+        self.heartbeats = 0
 
-    def add(self, sub: Subscriber) -> None:
-        for topic in sub.topics:
-            self._by_topic.setdefault(topic, set()).add(sub)
+    def connect(self, peer: Peer) -> None:
+        self.peers.add(peer)
 
-    def remove(self, sub: Subscriber) -> None:
-        for topic in sub.topics:
-            self._by_topic.get(topic, set()).discard(sub)
+    def disconnect(self, peer: Peer) -> None:
+        self.unsubscribe(peer)
+        self.peers.discard(peer)
+
+    def subscribe(
+        self, peer: Peer, topics: frozenset[str], accepts: Callable[[Change], bool], since: int
+    ) -> None:
+        """Follow these topics from ``since``. Live frames are held from now until
+        ``go_live``; the caller catches up from the outbox in between."""
+        self.unsubscribe(peer)
+        peer.topics, peer.accepts, peer.last_sent, peer.pending = topics, accepts, since, []
+        for topic in topics:
+            self._by_topic.setdefault(topic, set()).add(peer)
+
+    def go_live(self, peer: Peer) -> None:
+        """After the catch-up: write the held frames it did not send, in order, then
+        write straight to the transport from here on. Nothing awaits in between."""
+        pending, peer.pending = peer.pending, None
+        for seq, frame in pending or ():
+            if seq > peer.last_sent:
+                if not self._write(peer, frame):
+                    return
+                peer.last_sent = seq
+
+    def unsubscribe(self, peer: Peer) -> None:
+        for topic in peer.topics:
+            subs = self._by_topic.get(topic)
+            if subs is not None:
+                subs.discard(peer)
+                if not subs:
+                    del self._by_topic[topic]
+        peer.topics = frozenset()
+        peer.pending = None
 
     @property
     def subscriber_count(self) -> int:
         return len({s for subs in self._by_topic.values() for s in subs})
 
     def publish(self, change: Change) -> None:
-        """Offer a change to every subscriber of its topic, encoding it once."""
+        """Write a change to every subscriber of its topic that may see it, encoding it once."""
         self.last_seq = max(self.last_seq, change.seq)
         subs = self._by_topic.get(change.topic)
         if not subs:
             return
-        frame = encode(change)
-        self.frames_encoded += 1
-        for sub in list(subs):
-            if sub.accepts(change):
-                sub.offer(change.seq, frame)
+        seq = change.seq
+        frame: bytes | None = None
+        for peer in tuple(subs):  # a cut or closed peer leaves the set
+            if seq <= peer.last_sent or not peer.accepts(change):
+                continue
+            if frame is None:
+                frame = text_frame(encode(change))
+                self.frames_encoded += 1
+            pending = peer.pending
+            if pending is None:
+                if self._write(peer, frame):
+                    peer.last_sent = seq
+            elif len(pending) < SUBSCRIBER_BUFFER_FRAMES:
+                pending.append((seq, frame))
+            else:
+                self._cut(peer)
+
+    def heartbeat(self) -> None:
+        """One heartbeat, encoded once, to every connection, subscribed or not."""
+        frame = text_frame(json.dumps({"type": "heartbeat", "seq": self.last_seq}))
+        self.heartbeats += 1
+        for peer in tuple(self.peers):
+            self._write(peer, frame)
+
+    def _write(self, peer: Peer, frame: bytes) -> bool:
+        """Write one whole frame; False when the peer is gone or has just been cut."""
+        if peer.gone:
+            self.unsubscribe(peer)
+            return False
+        transport = peer.transport
+        transport.write(frame)
+        if transport.get_write_buffer_size() > SUBSCRIBER_BUFFER_BYTES:
+            self._cut(peer)
+            return False
+        return True
+
+    def _cut(self, peer: Peer) -> None:
+        """Close a client that fell behind with the resync code, without waiting on it."""
+        peer.cut = True
+        self.unsubscribe(peer)
+        self.clients_cut += 1
+        log.info("websocket client of %s fell behind; closing for resync", peer.label)
+        close_soon(peer.ws, RESYNC_CLOSE_CODE, "resync: fell behind")
+
+
+def _forget_principals(*_: object) -> None:
+    auth.forget_principals()
 
 
 class OutboxListener:
@@ -169,6 +267,10 @@ class OutboxListener:
         conn.add_termination_listener(self._on_terminate)
         # LISTEN first, then read: a change committed in between is caught by the read.
         await conn.add_listener(outbox.CHANNEL, self._on_notify)
+        # Users and tokens changed elsewhere: forget the token principals kept here (and
+        # on every (re)connect, since a change may have gone unheard meanwhile).
+        await conn.add_listener(auth.PRINCIPALS_CHANNEL, _forget_principals)
+        auth.forget_principals()
         if self.last_seq is None:
             self.last_seq = await outbox.head(conn)
             self._hub.last_seq = self.last_seq
@@ -217,7 +319,18 @@ class OutboxListener:
                 conn.terminate()
 
 
-def close_for_resync(ws: web.WebSocketResponse) -> None:
-    """Close a lagging websocket with the resync code, without waiting on it."""
-    task = asyncio.ensure_future(ws.close(code=RESYNC_CLOSE_CODE, message=b"resync: fell behind"))
-    task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+_closing: set[asyncio.Task[bool]] = set()
+
+
+def close_soon(ws: web.WebSocketResponse, code: int, reason: str) -> None:
+    """Start closing a websocket with this code, in the background (a close waits for the
+    client's answer, and the hub never waits on one client)."""
+    task = asyncio.ensure_future(ws.close(code=code, message=reason.encode()))
+    _closing.add(task)
+    task.add_done_callback(_closed)
+
+
+def _closed(task: asyncio.Task[bool]) -> None:
+    _closing.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a failed close is a client already gone

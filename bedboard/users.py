@@ -220,7 +220,9 @@ async def update_user(
     except ValueError as exc:
         raise _bad("role", str(exc)) from None
     password_hash = await auth.hash_password(patch.password) if patch.password else None
-    auth.principals_changed()  # a cached token principal may have a role or scope from before
+    await auth.principals_changed(
+        conn
+    )  # a cached token principal may have a role or scope from before
     try:
         await conn.execute(
             """

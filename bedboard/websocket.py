@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from typing import Literal
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bedboard import access, auth, database, outbox
+from bedboard import access, auth, database, logsafe, outbox
 from bedboard.auth import Principal
 from bedboard.context import (
     HUB,
@@ -31,10 +30,11 @@ from bedboard.context import (
     origin_allowed,
 )
 from bedboard.live import (
+    CATCH_UP_BATCH,
     HEARTBEAT_S,
     Hub,
-    Subscriber,
-    close_for_resync,
+    Peer,
+    close_soon,
     encode,
 )
 from bedboard.problems import Problem, unauthenticated
@@ -54,34 +54,47 @@ class Subscribe(BaseModel):
     since: int | None = Field(ge=0)
 
 
+def credential(request: web.Request, principal: Principal) -> auth.Credential:
+    """What this connection was opened with, as the authenticate middleware read it."""
+    if principal.via == "token":
+        return auth.Credential(
+            "token", request.headers.get("Authorization", "").partition(" ")[2].strip()
+        )
+    return auth.Credential("session", request.cookies.get(auth.SESSION_COOKIE, ""))
+
+
 class LiveSession:
-    """One websocket connection."""
+    """One websocket connection: reads the client's messages, catches up subscriptions
+    from the outbox; the hub writes its live frames and heartbeats."""
 
     def __init__(
-        self, request: web.Request, ws: web.WebSocketResponse, principal: Principal
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        principal: Principal,
+        transport: asyncio.Transport,
     ) -> None:
         self.request = request
         self.ws = ws
         self.principal = principal
         self.hub: Hub = request.app[HUB]
-        self.sub: Subscriber | None = None
-        self.last_sent = 0
-        self._writer: asyncio.Task[None] | None = None
+        self.peer = Peer(ws, transport, credential(request, principal), principal.label)
 
     async def send(self, message: dict[str, object]) -> None:
         await self.ws.send_str(json.dumps(message))
 
     async def run(self) -> None:
-        heartbeats = asyncio.create_task(self._heartbeats())
+        self.hub.connect(self.peer)
         try:
-            async for msg in self.ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._handle(msg.data)
-                elif msg.type in (WSMsgType.BINARY,):
-                    await self.send({"type": "error", "message": "send JSON text messages"})
+            # A client gone in the middle of a reply or a catch-up is no error of ours.
+            with contextlib.suppress(ConnectionResetError):
+                async for msg in self.ws:
+                    if msg.type == WSMsgType.TEXT:
+                        await self._handle(msg.data)
+                    elif msg.type in (WSMsgType.BINARY,):
+                        await self.send({"type": "error", "message": "send JSON text messages"})
         finally:
-            heartbeats.cancel()
-            await self._unsubscribe()
+            self.hub.disconnect(self.peer)
 
     async def _handle(self, text: str) -> None:
         try:
@@ -99,91 +112,94 @@ class LiveSession:
         await self._subscribe(frozenset(message.topics), message.since)
 
     async def _subscribe(self, topics: frozenset[str], since: int | None) -> None:
-        await self._unsubscribe()
+        self.hub.unsubscribe(self.peer)
         if since is None:
             await self.send({"type": "snapshot_required", "seq": self.hub.last_seq})
             return
         principal = self.principal
-        sub = Subscriber(
-            topics=topics,
-            on_overflow=self._overflow,
-            accepts=lambda change: access.sees_change(principal, change),
+        # Live frames are held from here; the catch-up below covers everything before them.
+        self.hub.subscribe(
+            self.peer, topics, lambda change: access.sees_change(principal, change), since
         )
-        self.hub.add(sub)  # live frames queue up from here; catch-up below covers the rest
-        self.sub = sub
-        self.last_sent = since
         await self.send({"type": "subscribed", "topics": sorted(topics), "since": since})
         try:
             await self._catch_up(topics)
         except outbox.TooOld as exc:
-            await self._unsubscribe()
+            self.hub.unsubscribe(self.peer)
             await self.send(
                 {"type": "snapshot_required", "reason": str(exc), "seq": self.hub.last_seq}
             )
             return
-        self._writer = asyncio.create_task(self._forward(sub))
+        self.hub.go_live(self.peer)
 
     async def _catch_up(self, topics: frozenset[str]) -> None:
-        while True:
+        peer = self.peer
+        while not peer.gone:
             async with database.acquire(self.request.app[POOL]) as conn:
-                changes = await outbox.since(conn, self.last_sent, limit=1000)
+                changes = await outbox.since(conn, peer.last_sent, limit=CATCH_UP_BATCH)
             for change in changes:
                 if change.topic in topics and access.sees_change(self.principal, change):
                     await self.ws.send_str(encode(change))
-                self.last_sent = change.seq
-            if len(changes) < 1000:
+                peer.last_sent = change.seq
+            if len(changes) < CATCH_UP_BATCH:
                 return
 
-    async def _forward(self, sub: Subscriber) -> None:
+
+async def recheck_credentials(hub: Hub, pool: database.Pool) -> int:
+    """Close every connection whose token or session no longer stands (one query for
+    all of them) with ``AUTH_CLOSE_CODE``; return how many. An outage is not a sign-out."""
+    peers = [peer for peer in hub.peers if not peer.gone]
+    if not peers:
+        return 0
+    try:
+        async with database.acquire(pool) as conn:
+            valid = await auth.still_valid(conn, {peer.credential for peer in peers})
+    except database.DOWN_ERRORS:
+        return 0
+    closed = 0
+    for peer in peers:
+        if peer.credential not in valid and not peer.gone:
+            log.info("closing the websocket of %s: signed out or revoked", peer.label)
+            hub.unsubscribe(peer)
+            close_soon(peer.ws, AUTH_CLOSE_CODE, "signed out")
+            closed += 1
+    return closed
+
+
+async def run_ticks(
+    hub: Hub,
+    pool: database.Pool,
+    *,
+    heartbeat_s: float = HEARTBEAT_S,
+    recheck_every: int = AUTH_RECHECK_EVERY,
+) -> None:
+    """Until cancelled, the one tick of this instance: every ``heartbeat_s`` a heartbeat
+    to every connection, and every ``recheck_every`` beats a re-check of every
+    connection's credentials (in the background: a slow database delays no heartbeat)."""
+    loop = asyncio.get_running_loop()
+    beats = 0
+    recheck: asyncio.Task[int] | None = None
+    next_at = loop.time() + heartbeat_s
+    try:
         while True:
-            seq, frame = await sub.queue.get()
-            if seq <= self.last_sent:
-                continue  # already sent during catch-up
-            await self.ws.send_str(frame)
-            self.last_sent = seq
-
-    def _overflow(self, sub: Subscriber) -> None:
-        log.info("websocket client of %s fell behind; closing for resync", self.principal.label)
-        self.hub.clients_cut += 1
-        close_for_resync(self.ws)
-
-    async def _unsubscribe(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
-        if self.sub is not None:
-            self.hub.remove(self.sub)
-            self.sub = None
-
-    async def _heartbeats(self) -> None:
-        beats = 0
-        # Spread clients that connected together, so their heartbeats do not all coincide.
-        await asyncio.sleep(random.uniform(0, HEARTBEAT_S))
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at = max(next_at + heartbeat_s, loop.time())
+            hub.heartbeat()
             beats += 1
-            if beats % AUTH_RECHECK_EVERY == 0 and not await self._still_authorized():
-                await self.ws.close(code=AUTH_CLOSE_CODE, message=b"signed out")
-                return
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.send({"type": "heartbeat", "seq": self.hub.last_seq})
-
-    async def _still_authorized(self) -> bool:
-        try:
-            async with database.acquire(self.request.app[POOL]) as conn:
-                return await _reload_principal(self.request, conn) is not None
-        except database.DOWN_ERRORS:
-            return True  # an outage is not a sign-out
+            if beats % recheck_every == 0 and (recheck is None or recheck.done()):
+                recheck = asyncio.create_task(_recheck(hub, pool), name="live-auth-recheck")
+    finally:
+        if recheck is not None:
+            recheck.cancel()
+            await asyncio.gather(recheck, return_exceptions=True)
 
 
-async def _reload_principal(request: web.Request, conn: database.Connection) -> Principal | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return await auth.load_token(conn, header[7:].strip())
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
-    return await auth.peek_session(conn, cookie) if cookie else None
+async def _recheck(hub: Hub, pool: database.Pool) -> int:
+    try:
+        return await recheck_credentials(hub, pool)
+    except Exception as exc:  # noqa: BLE001 -- logged by logsafe; the next re-check retries
+        logsafe.log_failure(log, "re-checking websocket credentials failed", exc=exc)
+        return 0
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -197,6 +213,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # No per-message compression: frames are encoded once and sent as-is to every client.
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
     await ws.prepare(request)
+    transport = request.transport
+    if transport is None:  # gone during the upgrade
+        return ws
     request.app[WEBSOCKETS].add(ws)
-    await LiveSession(request, ws, principal).run()
+    await LiveSession(request, ws, principal, transport).run()
     return ws

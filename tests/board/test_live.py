@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,294 @@ async def test_a_database_restart_under_traffic_gives_503s_and_loses_nothing_ack
         frames = await collect(ws, len(acknowledged))
     assert [f["data"]["unit"]["available"] for f in frames] == [i % 25 for i in acknowledged]
     await ws.close()
+
+
+# --------------------------------------------------------------------------- direct fan-out
+
+
+async def raw_client(client: Any, headers: dict[str, str]) -> Any:
+    """A websockets client on a socket with a tiny receive buffer, which reads only when
+    told: a client that stops reading backs up into the server's transport at once."""
+    url = str(client.make_url("/ws")).replace("http://", "ws://")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((urlsplit(url).hostname, urlsplit(url).port))
+    return await websockets.connect(
+        url, sock=sock, additional_headers=headers, max_size=None, max_queue=1
+    )
+
+
+async def until(condition: Callable[[], bool], seconds: float = WAIT_S) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in time")
+
+
+async def closed_with(ws: Any) -> int | None:
+    """Read a websockets client until the server closes it; the code it sent."""
+
+    async def read_until_closed() -> None:
+        while True:
+            await asyncio.wait_for(ws.recv(), WAIT_S)
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await read_until_closed()
+    return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+async def next_change(ws: Any, quiet_s: float) -> dict[str, Any] | None:
+    """The next change frame (heartbeats skipped), or None after ``quiet_s`` of nothing."""
+    try:
+        while True:
+            message: dict[str, Any] = await ws.receive_json(timeout=quiet_s)
+            if "topic" in message:
+                return message
+    except TimeoutError:
+        return None
+
+
+async def append_to_outbox(dsn: str, count: int, padding: int = 0) -> list[int]:
+    from bedboard import database
+
+    writer = await database.connect(dsn)
+    try:
+        async with writer.transaction():
+            events = [("board", {"kind": "test", "padding": "x" * padding})] * count
+            return await outbox.append(writer, events)
+    finally:
+        await writer.close()
+
+
+async def choked_peer(hub: live.Hub, label_part: str) -> live.Peer:
+    """The server side of a raw client's connection, with a tiny kernel send buffer too:
+    what the client does not read piles up in the server's transport within kilobytes."""
+    await until(lambda: any(label_part in p.label for p in hub.peers))
+    (peer,) = [p for p in hub.peers if label_part in p.label]
+    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return peer
+
+
+async def test_a_client_that_stops_reading_is_cut_by_its_unsent_bytes_and_the_others_never_wait(
+    client: Any, board_setup: Any, make_user: Any, make_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "SUBSCRIBER_BUFFER_BYTES", 64 * 1024)
+    hub = client.app[HUB]
+    base = hub.last_seq
+    fast = await client.ws_connect("/ws", headers=board_setup.viewer)
+    await subscribe(fast, base)
+    stalled = await make_user(Role.VIEWER, email="stalled@example.org")
+    slow = await raw_client(client, {"Authorization": f"Bearer {await make_token(stalled.id)}"})
+    slow_peer = await choked_peer(hub, "stalled@")
+    await slow.send(json.dumps({"type": "subscribe", "topics": ["board"], "since": base}))
+    await until(lambda: hub.subscriber_count == 2)
+    await until(lambda: slow_peer.pending is None)  # caught up: frames now go straight out
+
+    total = 600
+    payload = {"kind": "test", "padding": "x" * 2000}
+    received: list[int] = []
+
+    async def read_fast() -> None:
+        while len(received) < total:
+            message = await fast.receive_json(timeout=WAIT_S)
+            if "seq" in message:
+                received.append(message["seq"])
+
+    reader = asyncio.create_task(read_fast())
+    for i in range(total):
+        hub.publish(Change(base + 1 + i, datetime.now(UTC), "board", payload))
+        if i % 8 == 0:
+            await asyncio.sleep(0)
+    await asyncio.wait_for(reader, WAIT_S * 3)
+    assert received == list(range(base + 1, base + total + 1))
+    assert slow_peer.cut and hub.clients_cut == 1
+    assert hub.subscriber_count == 1  # the slow one is no longer written to
+    assert await closed_with(slow) == live.RESYNC_CLOSE_CODE
+    await fast.close()
+
+
+@pytest.mark.parametrize("backlog", [600, 1200], ids=["held-then-flushed", "caught-up-twice"])
+async def test_changes_committed_during_a_catch_up_arrive_once_and_in_order(
+    client: Any, board_setup: Any, db_dsn: str, backlog: int
+) -> None:
+    """The client stops reading mid catch-up, so the catch-up waits on its socket while
+    new changes are published live; they are held, then sent after the catch-up without
+    repeating what the catch-up itself read (with more than one catch-up batch, the
+    second batch reads them from the outbox too)."""
+    hub = client.app[HUB]
+    start = (await (await client.get("/api/v1/board", headers=board_setup.viewer)).json())["seq"]
+    await append_to_outbox(db_dsn, backlog, padding=2000)
+    await until(lambda: hub.last_seq == start + backlog)
+
+    ws = await raw_client(client, board_setup.viewer)
+    peer = await choked_peer(hub, "@")
+    await ws.send(json.dumps({"type": "subscribe", "topics": ["board"], "since": start}))
+    await until(lambda: peer.pending is not None)
+    live_count = 40
+    await append_to_outbox(db_dsn, live_count)
+    await until(lambda: hub.last_seq == start + backlog + live_count)
+    assert peer.pending is not None and len(peer.pending) == live_count  # held, not written
+
+    seqs: list[int] = []
+    async with asyncio.timeout(WAIT_S * 3):
+        while len(seqs) < backlog + live_count:
+            message = json.loads(await ws.recv())
+            if "seq" in message and "topic" in message:
+                seqs.append(message["seq"])
+    assert seqs == list(range(start + 1, start + backlog + live_count + 1))
+    assert peer.pending is None and peer.last_sent == start + backlog + live_count
+    (after,) = await append_to_outbox(db_dsn, 1)  # and from now on straight to the socket
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
+        if "seq" in message and "topic" in message:
+            break
+    assert message["seq"] == after
+    await ws.close()
+
+
+async def test_subscribing_again_on_the_same_socket_replaces_the_subscription_without_repeats(
+    client: Any, board_setup: Any, db_dsn: str
+) -> None:
+    hub = client.app[HUB]
+    start = (await (await client.get("/api/v1/board", headers=board_setup.viewer)).json())["seq"]
+    ws = await client.ws_connect("/ws", headers=board_setup.viewer)
+    await subscribe(ws, start)
+    first = await append_to_outbox(db_dsn, 3)
+    assert [f["seq"] for f in await collect(ws, 3)] == first
+    # Resume from the first of them: the other two come again (catch-up), then new ones once.
+    assert (await subscribe(ws, first[0]))["type"] == "subscribed"
+    second = await append_to_outbox(db_dsn, 2)
+    assert [f["seq"] for f in await collect(ws, 4)] == first[1:] + second
+    assert hub.subscriber_count == 1
+    # Subscribing with no position leaves no subscription behind.
+    assert (await subscribe(ws, None))["type"] == "snapshot_required"
+    assert hub.subscriber_count == 0 and len(hub.peers) == 1
+    await append_to_outbox(db_dsn, 1)
+    assert await next_change(ws, quiet_s=0.5) is None
+    await ws.close()
+    await until(lambda: not hub.peers)
+
+
+async def test_a_client_that_vanishes_is_skipped_and_leaves_the_hub(
+    client: Any, board_setup: Any
+) -> None:
+    hub = client.app[HUB]
+    base = hub.last_seq
+    fast = await client.ws_connect("/ws", headers=board_setup.viewer)
+    await subscribe(fast, base)
+    gone = await raw_client(client, board_setup.viewer)
+    await gone.send(json.dumps({"type": "subscribe", "topics": ["board"], "since": base}))
+    await until(lambda: hub.subscriber_count == 2)
+    gone.transport.abort()  # no close handshake: the TCP connection just goes
+    for i in range(50):
+        hub.publish(Change(base + 1 + i, datetime.now(UTC), "board", {"kind": "test"}))
+        await asyncio.sleep(0)
+    assert [f["seq"] for f in await collect(fast, 50)] == list(range(base + 1, base + 51))
+    await until(lambda: len(hub.peers) == 1 and hub.subscriber_count == 1)
+    assert hub.clients_cut == 0
+    await fast.close()
+
+
+async def test_the_live_tick_sends_one_heartbeat_to_every_connection_subscribed_or_not(
+    client: Any, board_setup: Any
+) -> None:
+    from bedboard.context import POOL
+    from bedboard.websocket import run_ticks
+
+    hub = client.app[HUB]
+    subscribed = await client.ws_connect("/ws", headers=board_setup.viewer)
+    await subscribe(subscribed, hub.last_seq)
+    idle = await client.ws_connect("/ws", headers=board_setup.staff)
+    await until(lambda: len(hub.peers) == 2)
+    ticks = asyncio.create_task(run_ticks(hub, client.app[POOL], heartbeat_s=0.05))
+    try:
+        for ws in (subscribed, idle):
+            beats = [await ws.receive_json(timeout=WAIT_S) for _ in range(2)]
+            assert beats == [{"type": "heartbeat", "seq": hub.last_seq}] * 2
+    finally:
+        ticks.cancel()
+        await asyncio.gather(ticks, return_exceptions=True)
+    await subscribed.close()
+    await idle.close()
+
+
+async def test_the_live_tick_closes_revoked_tokens_and_ended_sessions_with_4401(
+    client: Any,
+    board_setup: Any,
+    make_user: Any,
+    make_token: Any,
+    conn: Any,
+    sign_in: Any,
+) -> None:
+    from bedboard.context import POOL
+    from bedboard.websocket import AUTH_CLOSE_CODE, run_ticks
+
+    hub = client.app[HUB]
+    revoked_user = await make_user(Role.VIEWER, email="revoked@example.org")
+    revoked_token = await make_token(revoked_user.id)
+    revoked = await client.ws_connect("/ws", headers={"Authorization": f"Bearer {revoked_token}"})
+    kept = await client.ws_connect("/ws", headers=board_setup.viewer)
+    await subscribe(kept, hub.last_seq)
+    liaison = await make_user(Role.LIAISON, email="liaison@example.org")
+    session = await sign_in(liaison)
+    by_cookie = await client.ws_connect("/ws")  # the client's cookie jar holds the session
+    await until(lambda: len(hub.peers) == 3)
+    assert {p.credential.via for p in hub.peers} == {"token", "session"}
+
+    await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1", revoked_user.id
+    )
+    resp = await client.post("/api/v1/logout", headers=session.headers())
+    assert resp.status in (200, 204)
+    ticks = asyncio.create_task(run_ticks(hub, client.app[POOL], heartbeat_s=0.05, recheck_every=2))
+    try:
+        for ws in (revoked, by_cookie):
+            while (message := await ws.receive(timeout=WAIT_S)).type.name == "TEXT":
+                assert json.loads(message.data)["type"] == "heartbeat"
+            assert ws.close_code == AUTH_CLOSE_CODE
+        await until(lambda: len(hub.peers) == 1)
+        # The one still valid keeps its socket and its heartbeats through more re-checks.
+        for _ in range(5):
+            assert (await kept.receive_json(timeout=WAIT_S))["type"] == "heartbeat"
+        assert not kept.closed
+    finally:
+        ticks.cancel()
+        await asyncio.gather(ticks, return_exceptions=True)
+    await kept.close()
+
+
+async def test_the_credential_recheck_is_one_query_and_an_outage_is_not_a_sign_out(
+    proxied_app: Any,
+) -> None:
+    from bedboard import auth, database, users
+    from bedboard.context import POOL
+    from bedboard.websocket import recheck_credentials
+
+    client, proxy, direct_dsn = proxied_app
+    setup = await database.connect(direct_dsn)
+    try:
+        tokens = []
+        for n in range(3):
+            viewer = await users.create_user(
+                setup, users.UserIn(email=f"viewer{n}@example.org", role="viewer")
+            )
+            tokens.append((await auth.create_token(setup, viewer.id, "t")).token)
+    finally:
+        await setup.close()
+    hub = client.app[HUB]
+    sockets = [
+        await client.ws_connect("/ws", headers={"Authorization": f"Bearer {t}"}) for t in tokens
+    ]
+    await until(lambda: len(hub.peers) == 3)
+    pool = client.app[POOL]
+    assert await recheck_credentials(hub, pool) == 0
+
+    await proxy.cut()
+    try:
+        assert await recheck_credentials(hub, pool) == 0  # the database is away, not the users
+    finally:
+        await proxy.restore()
+    assert not any(ws.closed for ws in sockets) and len(hub.peers) == 3
+    for ws in sockets:
+        await ws.close()
