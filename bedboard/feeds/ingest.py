@@ -145,6 +145,8 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
                 stale += 1
             continue
         to_apply.append((unit_id, checked))
+    if not (rejected or unmapped or to_apply):
+        return IngestResult(duplicate=duplicate, stale=stale)  # nothing to write
     async with conn.transaction():
         await store.add_to_quarantine(conn, feed_id, rejected)
         await store.count_unmapped(conn, feed_id, unmapped)
