@@ -131,7 +131,7 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
             newest[unit_id] = (as_of, checked)
         else:
             stale += 1
-    # What census.apply would set aside (from the same unlocked read) is counted here.
+    # What census.apply would set aside (it too reads the stored rows unlocked) is counted here.
     to_apply: list[tuple[int, CensusReport]] = []
     for unit_id, (as_of, checked) in newest.items():
         if checked is None:
