@@ -503,3 +503,39 @@ async def stored_reports(conn: Connection, unit_ids: Sequence[int]) -> dict[int,
         )
         for r in rows
     }
+
+
+@dataclass(slots=True)
+class StoredCensus:
+    """A unit's stored counts and their ``as_of``: what ``apply`` compares a report with."""
+
+    as_of: datetime
+    staffed: int | None
+    occupied: int | None
+    blocked: int
+    available: int
+
+    def same_as(self, report: CensusReport) -> bool:
+        """``report`` is a duplicate of this one (same ``as_of`` and counts, as ``apply``
+        decides it)."""
+        return _same(
+            {
+                "as_of": self.as_of,
+                "staffed": self.staffed,
+                "occupied": self.occupied,
+                "blocked": self.blocked,
+                "available": self.available,
+            },
+            report,
+        )
+
+
+async def stored_census(conn: Connection, unit_ids: Sequence[int]) -> dict[int, StoredCensus]:
+    """The stored counts of each of ``unit_ids`` that has a census, in one read (a feed
+    sets aside the reports that would change nothing before validating them)."""
+    rows = await conn.fetch(
+        "SELECT unit_id, as_of, staffed, occupied, blocked, available FROM unit_census"
+        " WHERE unit_id = ANY($1::bigint[])",
+        list(unit_ids),
+    )
+    return {r[0]: StoredCensus(r[1], r[2], r[3], r[4], r[5]) for r in rows}

@@ -11,7 +11,8 @@ only the ones listed before it:
                    cursor. Everyone else reads and writes them through it.
 - ``health``       ``record_attempt``: a feed's state after each poll or message, a board
                    ``feed`` event and one log line when the state changes.
-- ``ingest``       ``ingest``: adapter output → mapped, validated ``census.apply``.
+- ``ingest``       ``ingest``: adapter output → mapped; copies of the stored census set
+                   aside unvalidated; the rest validated, the newer ones ``census.apply``.
 - ``coordinator``  polled feeds: the due scan, one poll per feed across instances
                    (advisory lock), timeout, cursor, backoff, permanent stop; ``check_feed``.
 - ``hl7``          the database side of the ``hl7`` kind: routing, ACK rules, dedupe,

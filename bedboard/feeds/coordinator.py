@@ -1,8 +1,9 @@
 """One coordinator for polled feeds: schedule, fetch, ingest, health, backoff.
 
 Every few seconds each instance looks for feeds that are due and polls them. A poll runs
-on exactly one instance: it holds a PostgreSQL advisory lock for that feed (on its own
-pooled connection) for the whole poll. The adapter only fetches and parses; this module
+on exactly one instance: it holds a PostgreSQL advisory lock for that feed for the whole
+poll, on the one pooled connection it reads and writes through (so a poll never waits for
+a second connection while holding one). The adapter only fetches and parses; this module
 owns timing, the cursor, retries with exponential backoff and jitter, and the feed's
 health record (which logs once when a feed starts failing and once when it recovers).
 A permanent error (bad credentials, bad settings) stops the feed until its settings change.
@@ -58,16 +59,14 @@ async def poll_feed(
 ) -> PollOutcome | None:
     """Poll one feed; None when another instance holds it, it is not polled, or (without
     ``force``) another instance polled it since it was found due."""
-    async with database.acquire(pool) as lock_conn:
-        database.keeps_session_state(lock_conn)  # the lock outlives transactions
-        if not await lock_conn.fetchval(
-            "SELECT pg_try_advisory_lock($1, $2)", FEED_LOCK_CLASS, feed_id
-        ):
+    async with database.acquire(pool) as conn:
+        database.keeps_session_state(conn)  # the lock outlives transactions
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", FEED_LOCK_CLASS, feed_id):
             return None
         try:
-            return await _poll_locked(pool, feed_id, force, allowed_dirs)
+            return await _poll_locked(conn, feed_id, force, allowed_dirs)
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", FEED_LOCK_CLASS, feed_id)
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", FEED_LOCK_CLASS, feed_id)
 
 
 def _settings_error(exc: Exception) -> str:
@@ -81,26 +80,25 @@ def _settings_error(exc: Exception) -> str:
 
 
 async def _fail(
-    pool: database.Pool, feed_id: int, attempt: Attempt, rejected: list[Rejected]
+    conn: database.Connection, feed_id: int, attempt: Attempt, rejected: list[Rejected]
 ) -> PollOutcome:
-    async with database.transaction(pool) as conn:
+    async with conn.transaction():
         await store.add_to_quarantine(conn, feed_id, rejected)
         state = await record_attempt(conn, feed_id, attempt)
     return PollOutcome(state, error=attempt.error)
 
 
 async def _poll_locked(
-    pool: database.Pool, feed_id: int, force: bool, allowed_dirs: Sequence[Path] | None
+    conn: database.Connection, feed_id: int, force: bool, allowed_dirs: Sequence[Path] | None
 ) -> PollOutcome | None:
-    async with database.acquire(pool) as conn:
-        feed = await store.poll_state(conn, feed_id)
+    feed = await store.poll_state(conn, feed_id)
     if feed is None or (not force and not (feed.due and feed.enabled and feed.state != "stopped")):
         return None
     try:
         adapter = build_adapter(feed.kind, feed.config, feed.secrets, allowed_dirs)
     except Exception as exc:  # noqa: BLE001 -- stored settings no longer valid: stop, and say why
         return await _fail(
-            pool,
+            conn,
             feed_id,
             Attempt(ok=False, error=f"settings: {_settings_error(exc)}", permanent=True),
             [],
@@ -116,7 +114,7 @@ async def _poll_locked(
         rejected = exc.rejected if isinstance(exc, AdapterError) else []
         message = str(exc) or type(exc).__name__
         return await _fail(
-            pool,
+            conn,
             feed_id,
             Attempt(ok=False, error=message, permanent=permanent, retry_in=retry),
             rejected,
@@ -126,22 +124,23 @@ async def _poll_locked(
             log, "feed %s: the %s adapter failed unexpectedly", feed_id, feed.kind, exc=exc
         )
         return await _fail(
-            pool,
+            conn,
             feed_id,
             Attempt(ok=False, error=f"adapter error: {type(exc).__name__}", retry_in=retry),
             [],
         )
     try:
-        async with database.transaction(pool) as conn:
+        async with conn.transaction():
             result = await ingest(conn, feed_id, fetched.parsed)
-            await store.save_cursor(conn, feed_id, fetched.cursor)
+            if fetched.cursor is not None and fetched.cursor != feed.cursor:
+                await store.save_cursor(conn, feed_id, fetched.cursor)
             state = await record_attempt(conn, feed_id, Attempt(ok=True, retry_in=interval))
     except database.DOWN_ERRORS:
         raise
     except Exception as exc:  # noqa: BLE001 -- logged by logsafe
         logsafe.log_failure(log, "feed %s: applying the census failed", feed_id, exc=exc)
         return await _fail(
-            pool,
+            conn,
             feed_id,
             Attempt(ok=False, error=f"apply error: {type(exc).__name__}", retry_in=retry),
             [],

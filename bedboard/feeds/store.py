@@ -262,6 +262,8 @@ async def save_cursor(conn: Connection, feed_id: int, cursor: str | None) -> Non
 
 async def add_applied(conn: Connection, feed_id: int, applied: int) -> None:
     """Count reports applied to the board (the feed's ``reports_applied``)."""
+    if not applied:
+        return
     await conn.execute(
         "UPDATE feed_status SET reports_applied = reports_applied + $2 WHERE feed_id = $1",
         feed_id,

@@ -39,6 +39,7 @@ class Scripted(Adapter):
     started: ClassVar[asyncio.Event]
     release: ClassVar[asyncio.Event]
     calls: ClassVar[int] = 0
+    as_of: ClassVar[datetime | None] = None  # when the source says it measured (None: now)
 
     async def check(self) -> None:
         if self.config.script == "bad-credentials":  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ class Scripted(Adapter):
             outcome = "ok"
         if isinstance(outcome, Exception):
             raise outcome
-        now = datetime.now(UTC) - timedelta(minutes=1)
+        now = Scripted.as_of or datetime.now(UTC) - timedelta(minutes=1)
         return Fetched(
             Parsed(
                 reports=[
@@ -66,7 +67,7 @@ class Scripted(Adapter):
                 ],
                 rejected=[Rejected.of("row 3", "occupied cannot exceed staffed", "WEST,5,9")],
             ),
-            cursor=f"c{Scripted.calls}",
+            cursor=None if outcome == "no-cursor" else f"c{Scripted.calls}",
         )
 
 
@@ -75,6 +76,7 @@ def scripted_kind() -> Any:
     REGISTRY[Scripted.kind] = Scripted
     Scripted.outcomes = []
     Scripted.calls = 0
+    Scripted.as_of = None
     Scripted.started = asyncio.Event()
     Scripted.release = asyncio.Event()
     yield
@@ -203,3 +205,34 @@ async def test_check_reports_permanent_problems(pool: Any, conn: Any, feed: feed
         conn, feed.id, feeds.FeedPatch(config={"script": "bad-credentials"}), None
     )
     assert (await coordinator.check_feed(pool, feed.id)).startswith("permanent problem: 401")
+
+
+async def test_a_poll_needs_only_one_pooled_connection(db_dsn: str, feed: feeds.Feed) -> None:
+    single = await database.create_pool(db_dsn, min_size=1, max_size=1)
+    try:
+        outcome = await coordinator.poll_feed(single, feed.id)
+        assert outcome is not None and outcome.state == "ok"
+        assert outcome.result is not None and outcome.result.applied == 1
+    finally:
+        await single.close()
+
+
+async def test_a_poll_that_changes_nothing_leaves_the_cursor_and_the_counts_unwritten(
+    pool: Any, conn: Any, feed: feeds.Feed
+) -> None:
+    Scripted.as_of = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    await coordinator.poll_feed(pool, feed.id)
+    written = await conn.fetchval("SELECT xmin::text FROM feeds WHERE id = $1", feed.id)
+    Scripted.outcomes = ["no-cursor", "ok"]
+
+    outcome = await coordinator.poll_feed(pool, feed.id)
+
+    assert outcome is not None and outcome.result is not None
+    assert (outcome.result.applied, outcome.result.duplicate) == (0, 1)
+    record = await feeds.get_feed(conn, feed.id)
+    assert record.cursor == "c1"
+    assert record.health.reports_applied == 1
+    assert await conn.fetchval("SELECT xmin::text FROM feeds WHERE id = $1", feed.id) == written
+    # A new cursor is stored.
+    await coordinator.poll_feed(pool, feed.id)
+    assert (await feeds.get_feed(conn, feed.id)).cursor == "c3"
