@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,76 @@ async def paced(
             await action(i)
     if tasks:
         await asyncio.gather(*tasks)
+
+
+# --------------------------------------------------------------------------- overrides
+
+# Profile fields that may be 0 (everything else numeric must be positive).
+MAY_BE_ZERO = frozenset({"warmup", "s2_warmup_polls", "s2_breakdown_polls"})
+
+
+class OverrideError(ValueError):
+    """A ``--set`` that names no profile field or gives a value it cannot take."""
+
+
+def profile_keys() -> list[str]:
+    return [f.name for f in fields(Profile) if f.name != "name"]
+
+
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``500x5000,5000x50000`` (or with ``+`` between sizes) as ((500, 5000), (5000, 50000))."""
+    sizes = []
+    for part in text.replace("+", ",").split(","):
+        facilities, sep, units = part.strip().lower().partition("x")
+        if not sep or not facilities.isdigit() or not units.isdigit():
+            raise OverrideError(f"s5_sizes: {part.strip()!r} is not FACILITIESxUNITS")
+        f, u = int(facilities), int(units)
+        if f < 1 or u < f:
+            raise OverrideError(f"s5_sizes: {part.strip()!r} needs 1 <= facilities <= units")
+        sizes.append((f, u))
+    return tuple(sizes)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """A ``--set`` value as the type of the Profile field ``key``."""
+    kinds = {f.name: str(f.type) for f in fields(Profile)}
+    if key not in kinds or key == "name":
+        raise OverrideError(f"unknown profile key {key!r} (known: {', '.join(profile_keys())})")
+    kind = kinds[key]
+    if kind == "tuple[tuple[int, int], ...]":
+        return parse_sizes(text)
+    try:
+        value: int | float = int(text) if kind == "int" else float(text)
+    except ValueError:
+        wanted = "an integer" if kind == "int" else "a number"
+        raise OverrideError(f"{key}={text}: not {wanted}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and key not in MAY_BE_ZERO):
+        raise OverrideError(f"{key}={text}: must be {'>= 0' if key in MAY_BE_ZERO else '> 0'}")
+    return value
+
+
+def check_profile(p: Profile) -> None:
+    """Combinations a run cannot use (one line each)."""
+    if p.s2_changed > p.s2_units:
+        raise OverrideError(f"s2_changed={p.s2_changed} is more than s2_units={p.s2_units}")
+    if p.board_units < p.board_facilities:
+        raise OverrideError("board_units must be at least board_facilities")
+    if p.s3_units < p.s3_facilities:
+        raise OverrideError("s3_units must be at least s3_facilities")
+
+
+def apply_overrides(profile: Profile, items: list[str]) -> tuple[Profile, dict[str, Any]]:
+    """``profile`` with ``key=value`` items applied, and the overrides as recorded."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            raise OverrideError(f"--set {item!r}: expected key=value")
+        if key in changes:
+            raise OverrideError(f"--set {key} given twice")
+        changes[key] = parse_value(key, text.strip())
+    changed = replace(profile, **changes)
+    check_profile(changed)
+    recorded = {k: [list(s) for s in v] if k == "s5_sizes" else v for k, v in changes.items()}
+    return changed, recorded
