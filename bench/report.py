@@ -180,6 +180,63 @@ def _lag(lag: dict[str, Any] | None) -> str:
 
 
 def _s1(r: dict[str, Any]) -> list[str]:
+    if "floor" not in r:
+        return _s1_parts_only(r)
+    b, f, c = r["baseline"], r["floor"], r["config"]
+    out = [f"## {r['title']}", "", "Config: " + json.dumps(c), ""]
+    out += _table(
+        [
+            ("S1 subject: PUT -> frame, every client", r["subject"]),
+            ("  per update: last client", r["breakdown"]["last_client"]),
+            ("  per update: first client", r["breakdown"]["first_client"]),
+            ("  PUT response", r["breakdown"]["put_response"]),
+            ("floor chain: POST -> frame, every client", f["chain"]),
+            ("  per change: last client", f["per_event_last_client"]),
+            ("  per change: first client", f["first_client"]),
+        ]
+        + [(f"  leg: {name}", summary) for name, summary in f["legs"].items()]
+        + [
+            ("part apart: UPDATE+pg_notify -> LISTEN", b["notify_round_trip"]),
+            ("part apart: minimal aiohttp handler", b["minimal_handler_round_trip"]),
+        ]
+    )
+    out += [
+        "",
+        f"Floor: the bare server (`bench/serve.py bare --dsn`) takes each change as a POST, "
+        f"writes it with a raw `UPDATE unit_census` + `pg_notify` on a pooled connection, "
+        f"commits, hears it on a LISTENing connection and sends a real board frame to the "
+        f"same number of clients ({c['clients']}, twins in the same client processes), at "
+        f"the same rate; subject and floor rounds alternate, the order flipping every round.",
+        "",
+        f"**Ratio p99: {_x(r['ratio_p99'])}** against the floor chain's p99 "
+        f"{_ms(r['floor_p99_ms'])} (target <= {r['target_ratio']}x: "
+        f"{'met' if r['met'] else 'MISSED'}); per update (last client) "
+        f"{_x(r['ratio_p99_per_event'])}; median ratio {_x(r['ratio_median'])}; median of "
+        f"per-round p99 ratios {_x(r['median_of_round_ratios'])}. Against the parts summed "
+        f"(notify p99 + handler p99 + the chain's broadcast leg p99 = "
+        f"{_ms(b['parts_p99_sum_ms'])}): {_x(r['ratio_p99_to_parts_sum'])}.",
+        "",
+        "Per round (subject p99 / floor p99 = ratio): " + _rounds(r["rounds"], "floor_p99_ms"),
+        "",
+        "Delivery, bedboard:",
+        *_integrity(r["integrity"]),
+        f"- PUT failures: {r['integrity']['put_failures']}",
+        "",
+        "Delivery, floor:",
+        *_integrity(r["floor_integrity"]),
+        f"- chain failures: {r['floor_integrity']['chain_failures']}",
+        "",
+        f"Event-loop lag: bedboard {_lag(r['server']['event_loop_lag'])}; bare "
+        f"{_lag(r['server'].get('bare_event_loop_lag'))}.",
+        "",
+        f"CPU: {_cpu(r['cpu'])}.",
+        "",
+    ]
+    return out
+
+
+def _s1_parts_only(r: dict[str, Any]) -> list[str]:
+    """S1 as measured before its floor was a chain (notify + handler p99s summed)."""
     b = r["baseline"]
     out = [f"## {r['title']}", "", "Config: " + json.dumps(r["config"]), ""]
     out += _table(
@@ -216,7 +273,7 @@ def _s1(r: dict[str, Any]) -> list[str]:
 
 def _cpu(cpu: dict[str, Any]) -> str:
     parts = []
-    for span in ("subject_rounds", "baseline_rounds"):
+    for span in ("subject_rounds", "baseline_rounds", "floor_rounds", "probe_rounds"):
         row = cpu.get(span)
         if row:
             servers = ", ".join(
@@ -667,6 +724,45 @@ def _start(r: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _s1_discussion(s1: dict[str, Any], diag: dict[str, Any], cores: Any) -> list[str]:
+    b, f = s1["breakdown"], s1["floor"]
+    legs = f["legs"]
+
+    def leg(name: str) -> str:
+        return _ms(legs.get(name, {}).get("p99_ms"))
+
+    token = diag.get("token_lookup")
+    token_text = ""
+    if token:
+        token_text = (
+            f" (The token lookup with its `last_used_at` write: "
+            f"{_ms(token['load_token_with_last_used_write']['median_ms'])} median, against "
+            f"{_ms(token['same_lookup_read_only']['median_ms'])} read-only.)"
+        )
+    spread = b["last_client"]["p99_ms"] - b["first_client"]["p99_ms"]
+    floor_spread = f["per_event_last_client"]["p99_ms"] - f["first_client"]["p99_ms"]
+    return [
+        f"- **S1 ({'met' if s1['met'] else 'missed'}: {_x(s1['ratio_p99'])} against "
+        f"{s1['target_ratio']}x the floor chain; per update {_x(s1['ratio_p99_per_event'])}; "
+        f"rounds {_range(s1['rounds'])}).** The floor does the same three things with nothing "
+        f"else: a request ({leg('request: POST sent -> body read')} p99), one UPDATE + "
+        f"`pg_notify` committed and heard by the LISTENing connection "
+        f"({leg(next((k for k in legs if k.startswith('write:')), ''))} p99 from the body "
+        f"read), and one send loop to {s1['integrity']['clients']} sockets (arrival "
+        f"{leg('broadcast: LISTEN callback -> arrival, every client')} p99 after the "
+        f"callback; last client {_ms(f['per_event_last_client']['p99_ms'])} "
+        f"p99 after the POST). bedboard's PUT response alone is "
+        f"{_ms(b['put_response']['p99_ms'])} p99: authentication and the census transaction "
+        f"(history, freshness, the outbox counter and row, NOTIFY) before any frame exists; "
+        f"then the listener reads the outbox and the hub queues the frame to every "
+        f"subscriber's writer task.{token_text} First to last client: "
+        f"{_ms(spread)} at p99 for bedboard, {_ms(floor_spread)} for the floor's send loop, on "
+        f"{cores} shared cores with the clients. Delivery: "
+        f"{s1['integrity']['deliveries_missing']} missing, "
+        f"{s1['integrity']['seq_out_of_order']} out of order.",
+    ]
+
+
 def _discussion(results: dict[str, Any]) -> list[str]:
     """What the measurements say about each figure, above all where a target is missed."""
     sc = results["scenarios"]
@@ -674,7 +770,9 @@ def _discussion(results: dict[str, Any]) -> list[str]:
     cores = results["machine"]["logical_cores"]
     out = ["## Discussion", ""]
     s1 = sc.get("S1")
-    if s1 and "error" not in s1:
+    if s1 and "error" not in s1 and "floor" in s1:
+        out += _s1_discussion(s1, diag, cores)
+    elif s1 and "error" not in s1:
         b = s1["breakdown"]
         base = s1["baseline"]["p99_sum_ms"]
         spread = b["last_client"]["p99_ms"] - b["first_client"]["p99_ms"]
@@ -937,7 +1035,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
             i = r["integrity"]
             ok = i["deliveries_missing"] == 0 and i["seq_out_of_order"] == 0
             extra = "; all delivered in order" if ok else "; DELIVERY PROBLEMS"
-        baseline = r["baseline"].get(
+        baseline = r.get("floor_p99_ms") or r["baseline"].get(
             "p99_sum_ms", r["baseline"].get("bare_broadcast", {}).get("p99_ms")
         )
         lines.append(

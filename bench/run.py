@@ -89,6 +89,17 @@ async def _prepare_board(h: Harness) -> None:
             " ORDER BY unit_id DESC LIMIT 1",
             [uid for uid, _ in units],
         )
+        # S1's floor chain writes to as many other units as the PUTs do (row for row).
+        h.facts["board_floor_units"] = [
+            r["unit_id"]
+            for r in await conn.fetch(
+                "SELECT unit_id FROM unit_census WHERE unit_id <> ALL($1::bigint[])"
+                " AND unit_id <> $2 ORDER BY unit_id DESC LIMIT $3",
+                [uid for uid, _ in units],
+                h.facts["board_probe_unit"],
+                len(units),
+            )
+        ]
         h.clock = AsOfClock(seeded.seeded_at)
         h.facts["board_seed"] = seeded
     finally:
@@ -204,7 +215,9 @@ async def run(
             flush=True,
         )
         if board or "S3" in scenarios or "S5" in scenarios:
-            h.bare = ServerProcess("bare", ["bare"], h.workdir / "bare.log")
+            # With the board database the bare server also serves S1's floor chain.
+            bare_args = ["bare", "--dsn", h.board_dsn] if board else ["bare"]
+            h.bare = ServerProcess("bare", bare_args, h.workdir / "bare.log")
             await h.bare.start()
         try:
             if "S3" in scenarios:

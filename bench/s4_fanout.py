@@ -30,7 +30,7 @@ SYNC_TIMEOUT_S = 30.0
 APPLY_CONNECTIONS = 4
 
 
-async def _template(conn: database.Connection) -> dict[str, Any]:
+async def board_frame_template(conn: database.Connection) -> dict[str, Any]:
     """A real board frame payload (a unit event) for the baseline to send."""
     payload = await conn.fetchval(
         "SELECT payload FROM board_outbox WHERE payload->>'kind' = 'unit' ORDER BY seq DESC LIMIT 1"
@@ -105,7 +105,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         if opened["failed"] or opened_bare["failed"]:
             raise RuntimeError(f"S4: websocket clients failed: {opened} / {opened_bare}")
         async with pool.acquire() as conn:
-            template = await _template(conn)
+            template = await board_frame_template(conn)
 
         meter = CpuMeter({"bedboard": [app.pid], "bare": [bare.pid], "clients": fleet.pids})
         apply_ms: list[float] = []

@@ -1,9 +1,11 @@
 """Server processes for the benchmark: bedboard itself, and the bare aiohttp baseline.
 
 ``python -m bench.serve app --dsn DSN --data-dir DIR`` runs ``create_app`` as ``bedboard
-serve`` would (no access log, 127.0.0.1, a free port). ``python -m bench.serve bare`` runs
+serve`` would (no access log, 127.0.0.1, a free port). ``python -m bench.serve bare [--dsn DSN]`` runs
 the baseline: a minimal JSON handler (``GET /json``) and a minimal websocket broadcast
-(``GET /ws`` to connect, ``POST /emit`` to send one frame to every client). Both print
+(``GET /ws`` to connect, ``POST /emit`` to send one frame to every client); with ``--dsn``
+also S1's floor as one chain (``POST /chain``: raw UPDATE + ``pg_notify``, commit, LISTEN,
+broadcast; see ``Chain``). Both print
 ``READY <port>`` once listening and stop on SIGTERM.
 
 ``python -m bench.serve hl7 --dsn DSN`` runs bedboard's MLLP listener
@@ -156,7 +158,92 @@ async def bare_state(request: web.Request) -> web.Response:
     return web.json_response({"seq": request.app[SEQ][0], "clients": len(request.app[CLIENTS])})
 
 
-def bare_app() -> web.Application:
+class Chain:
+    """The floor of S1 as one chain: a POSTed change is written with a raw UPDATE +
+    ``pg_notify`` on a pooled connection and committed (then the request is answered); a
+    second, LISTENing connection hears it and the change is broadcast to every client as
+    ``/emit`` does. Nothing is read back: the frame is the posted payload."""
+
+    CHANNEL = "bench_chain"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pool: Any = None
+        self.listener: Any = None
+        self.pending: dict[str, Any] = {}
+        self.heard: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self.log: dict[str, dict[str, float]] = {}  # key -> read, committed, heard, sent
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, app: web.Application) -> None:
+        import asyncpg
+
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=4, max_size=4)
+        self.listener = await asyncpg.connect(self.dsn)
+        await self.listener.add_listener(self.CHANNEL, self._on_notify)
+        self.task = asyncio.create_task(self._broadcast(app))
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self.heard.put_nowait((str(payload), time.monotonic()))
+
+    async def _broadcast(self, app: web.Application) -> None:
+        while True:
+            key, heard = await self.heard.get()
+            data = self.pending.pop(key)
+            async with app[EMIT_LOCK]:
+                seq_box = app[SEQ]
+                seq_box[0] += 1
+                frame = json.dumps({"seq": seq_box[0], "topic": "board", "data": data})
+                clients: set[web.WebSocketResponse] = app[CLIENTS]
+                for ws in list(clients):
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await ws.send_str(frame)
+            self.log.setdefault(key, {}).update(heard=heard, sent=time.monotonic())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.listener is not None:
+            await self.listener.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+CHAIN = web.AppKey("bare_chain", Chain)
+
+
+async def bare_chain(request: web.Request) -> web.Response:
+    """``{"key", "unit_id", "available", "payload"}``: write, commit, answer; the
+    broadcast follows the NOTIFY."""
+    body = await request.json()
+    read = time.monotonic()
+    chain = request.app[CHAIN]
+    key = str(body["key"])
+    chain.pending[key] = body["payload"]
+    chain.log.setdefault(key, {})["read"] = read
+    async with chain.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE unit_census SET available = $2 WHERE unit_id = $1",
+            int(body["unit_id"]),
+            int(body["available"]),
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", Chain.CHANNEL, key)
+    chain.log[key]["committed"] = time.monotonic()
+    return web.json_response({"ok": True})
+
+
+async def bare_chain_log(request: web.Request) -> web.Response:
+    """The chain's timestamps since the last call (complete entries only)."""
+    chain = request.app[CHAIN]
+    done = {k: v for k, v in chain.log.items() if len(v) == 4}  # read, committed, heard, sent
+    for key in done:
+        del chain.log[key]
+    return web.json_response(done)
+
+
+def bare_app(dsn: str | None = None) -> web.Application:
     app = web.Application()
     app[CLIENTS] = set()
     app[SEQ] = [0]
@@ -165,6 +252,17 @@ def bare_app() -> web.Application:
     app.router.add_get("/ws", bare_ws)
     app.router.add_post("/emit", bare_emit)
     app.router.add_get("/state", bare_state)
+    if dsn is not None:
+        chain = app[CHAIN] = Chain(dsn)
+        app.router.add_post("/chain", bare_chain)
+        app.router.add_get("/chain/log", bare_chain_log)
+
+        async def chain_ctx(app: web.Application) -> Any:
+            await chain.start(app)
+            yield
+            await chain.stop()
+
+        app.cleanup_ctx.append(chain_ctx)
 
     async def close_all(app: web.Application) -> None:
         clients = app[CLIENTS]
@@ -310,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("bedboard.hl7_ingest").setLevel(logging.WARNING)
         app = mllp_app(args.kind, args.dsn)
     else:
-        app = bare_app()
+        app = bare_app(args.dsn)
     asyncio.run(serve(app, args.profile))
 
 
