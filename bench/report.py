@@ -580,8 +580,34 @@ def _own_cores(side: dict[str, Any]) -> float | None:
     return float(per_message * side["messages"] / 1e6 / cpu["wall_s"])
 
 
+def _hl7_floor(r: dict[str, Any]) -> tuple[str, str]:
+    """(short label, description) of the HL7 baseline a result was measured against."""
+    if r.get("baseline_kind") == "insert":
+        return "durable INSERT", (
+            "a durable-INSERT MLLP server (python-hl7 streams; per message `hl7.parse`, one "
+            "INSERT into a real table in its own transaction with `synchronous_commit` on, "
+            "`create_ack('AA')` after the commit)"
+        )
+    return "bare echo", (
+        "the bare MLLP echo server (python-hl7 streams, `hl7.parse(block).create_ack('AA')`, "
+        "no database)"
+    )
+
+
+def _hl7_verdict_text(r: dict[str, Any]) -> str:
+    if r.get("met") is None:
+        return "no target"
+    return (
+        f"{'met' if r['met'] else 'missed'}: msg/s {_x(r['sequential']['throughput_ratio'])} / "
+        f"{_x(r['concurrent']['throughput_ratio'])} against >= {r['target_throughput_ratio']}x, "
+        f"p99 {_x(r['sequential']['p99_ratio'])} / {_x(r['concurrent']['p99_ratio'])} against "
+        f"<= {r['target_p99_ratio']}x (one / {r['concurrent']['connections']} connections)"
+    )
+
+
 def _hl7(r: dict[str, Any]) -> list[str]:
     c = r["config"]
+    label_b, described = _hl7_floor(r)
     out = [
         f"## {r['title']}",
         "",
@@ -592,8 +618,7 @@ def _hl7(r: dict[str, Any]) -> list[str]:
         f"{c['listener_pool']}); the bench process drives it with python-hl7's MLLP client. "
         f"Each connection sends A01 then A03 for one bed, then the next bed, every message "
         f"waiting for its ACK. {c['rounds']} rounds of {c['seconds_per_phase_and_side']} s per "
-        f"phase and side, alternating with the bare MLLP echo server (python-hl7 streams, "
-        f"`hl7.parse(block).create_ack('AA')`, no database), the order flipping every round.",
+        f"phase and side, alternating with {described}, the order flipping every round.",
         "",
         f"Message: `{c['message_example']}`",
         "",
@@ -604,14 +629,21 @@ def _hl7(r: dict[str, Any]) -> list[str]:
         x = r[ph]
         label = f"{ph} ({x['connections']} connection{'s' if x['connections'] > 1 else ''})"
         out.append(f"| {label} | bedboard | {_lat_cells(x['subject'])} |")
-        out.append(f"| {label} | bare echo | {_lat_cells(x['baseline'])} |")
+        out.append(f"| {label} | {label_b} | {_lat_cells(x['baseline'])} |")
     out.append("")
     for ph in ("sequential", "concurrent"):
         x = r[ph]
         out += [
-            f"- **{ph.capitalize()}**: throughput ratio (bedboard / echo) "
+            f"- **{ph.capitalize()}**: throughput ratio (bedboard / {label_b}) "
             f"**{_x(x['throughput_ratio'])}**, ACK latency ratio p50 {_x(x['p50_ratio'])}, "
-            f"p99 **{_x(x['p99_ratio'])}**. Per round (msg/s bedboard / echo; p99 ratio): "
+            f"p99 **{_x(x['p99_ratio'])}**"
+            + (
+                f" (target >= {r['target_throughput_ratio']}x and <= {r['target_p99_ratio']}x: "
+                f"{'met' if x['met'] else 'MISSED'})"
+                if "met" in x
+                else ""
+            )
+            + f". Per round (msg/s bedboard / {label_b}; p99 ratio): "
             + "; ".join(
                 f"{y['round']}: {_n(y['subject_mps'])} / {_n(y['baseline_mps'])}; "
                 f"{_x(y['p99_ratio'])}"
@@ -625,8 +657,9 @@ def _hl7(r: dict[str, Any]) -> list[str]:
                 f" us, PostgreSQL {cpu_s.get('postgres_us_per_message', 'n/a')} us, client "
                 f"{cpu_s.get('bench_us_per_message', 'n/a')} us (machine "
                 f"{cpu_s['machine_busy_fraction'] * 100:.0f}% busy, of which these processes "
-                f"{_n(_own_cores(x['subject']), 2)} cores); echo server "
-                f"{cpu_b.get('echo_us_per_message', 'n/a')} us, client "
+                f"{_n(_own_cores(x['subject']), 2)} cores); {label_b} server "
+                f"{cpu_b.get('baseline_us_per_message', cpu_b.get('echo_us_per_message', 'n/a'))}"
+                f" us, PostgreSQL {cpu_b.get('postgres_us_per_message', 'n/a')} us, client "
                 f"{cpu_b.get('bench_us_per_message', 'n/a')} us (machine "
                 f"{cpu_b['machine_busy_fraction'] * 100:.0f}% busy, of which these processes "
                 f"{_n(_own_cores(x['baseline']), 2)} cores)."
@@ -642,10 +675,16 @@ def _hl7(r: dict[str, Any]) -> list[str]:
         f"(warm-up and the diagnostic below included), {db['census_history_rows_from_feeds']:,} "
         f"census history rows from the feeds (one per message: every A01/A03 changes a unit's "
         f"count), units left occupied {db['units_left_occupied']}, beds not free "
-        f"{db['beds_not_free']}.",
+        f"{db['beds_not_free']}"
+        + (
+            f"; the floor's table has {db['floor_rows']:,} rows for "
+            f"{db['floor_messages_incl_warmup']:,} messages sent to it."
+            if "floor_rows" in db
+            else "."
+        ),
         "",
-        f"Event-loop lag: listener {_lag(r['server']['event_loop_lag'])}; echo "
-        f"{_lag(r['server']['echo_event_loop_lag'])}.",
+        f"Event-loop lag: listener {_lag(r['server']['event_loop_lag'])}; {label_b} "
+        f"{_lag(r['server'].get('baseline_event_loop_lag', r['server'].get('echo_event_loop_lag')))}.",
         "",
     ]
     st = r.get("statements_per_message")
@@ -922,10 +961,12 @@ def _discussion(results: dict[str, Any]) -> list[str]:
         busy = cpu.get("machine_busy_fraction", 0.0)
         own = _own_cores(seq["subject"])
         out += [
-            f"- **HL7 (no target).** One connection: {_n(seq['subject']['messages_per_s'])} "
+            f"- **HL7 ({_hl7_verdict_text(h7)}).** One connection: "
+            f"{_n(seq['subject']['messages_per_s'])} "
             f"messages/s with ACK p50 {_ms(seq['subject']['ack_latency'].get('median_ms'))} / "
             f"p99 {_ms(seq['subject']['ack_latency'].get('p99_ms'))}, against "
-            f"{_n(seq['baseline']['messages_per_s'])} messages/s for the bare echo "
+            f"{_n(seq['baseline']['messages_per_s'])} messages/s for the {_hl7_floor(h7)[0]} "
+            "server "
             f"({_x(seq['throughput_ratio'])} its throughput, {_x(seq['p99_ratio'])} its p99). "
             f"{conc['connections']} connections (one feed each): "
             f"{_n(conc['subject']['messages_per_s'])} messages/s, p99 "
@@ -1083,9 +1124,15 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
                     f"| HL7 {ph} ({x['connections']} conn.) | {_n(a['messages_per_s'])} msg/s, "
                     f"ACK p50 {_ms(a['ack_latency'].get('median_ms'))}, p99 "
                     f"{_ms(a['ack_latency'].get('p99_ms'))} | {_n(b['messages_per_s'])} msg/s, "
-                    f"p99 {_ms(b['ack_latency'].get('p99_ms'))} (bare MLLP echo) | "
-                    f"{_x(x['throughput_ratio'])} msg/s; p99 {_x(x['p99_ratio'])} | none | "
-                    f"{'all ACKs AA' if r['ack_problems'] == 0 else '**ACK PROBLEMS**'} |"
+                    f"p99 {_ms(b['ack_latency'].get('p99_ms'))} ({_hl7_floor(r)[0]} MLLP) | "
+                    f"{_x(x['throughput_ratio'])} msg/s; p99 {_x(x['p99_ratio'])} | "
+                    + (
+                        f">= {r['target_throughput_ratio']}x msg/s, <= {r['target_p99_ratio']}x "
+                        f"p99 | {_verdict(x['met'])}; "
+                        if "met" in x
+                        else "none | "
+                    )
+                    + f"{'all ACKs AA' if r['ack_problems'] == 0 else '**ACK PROBLEMS**'} |"
                 )
     if "START" in sc:
         r = sc["START"]

@@ -10,9 +10,11 @@ broadcast; see ``Chain``). Both print
 
 ``python -m bench.serve hl7 --dsn DSN`` runs bedboard's MLLP listener
 (``bedboard.feeds.mllp.start_listener`` with a pool from ``database.create_pool``, as an
-instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-echo``
-its baseline: python-hl7's MLLP streams answering every block with
-``hl7.parse(block).create_ack("AA")``, no database. Both print ``READY <http port> <mllp
+instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-insert
+--dsn DSN`` its baseline: python-hl7's MLLP streams that parse every block, INSERT it into
+a real table (``bench_mllp_log``) in its own transaction with ``synchronous_commit`` on,
+and answer ``create_ack("AA")`` after the commit. ``mllp-echo`` is the same without the
+database (the earlier baseline). Both print ``READY <http port> <mllp
 port>`` (the HTTP port serves only the lag probe).
 
 Both also run the same event-loop lag probe (``GET /_bench/lag``), a bench-side addition:
@@ -292,6 +294,43 @@ async def _echo_connected(reader: Any, writer: Any) -> None:
         writer.close()
 
 
+MLLP_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS bench_mllp_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sending_facility text NOT NULL,
+    control_id text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    message text NOT NULL
+)"""
+
+
+def _insert_handler(pool: Any) -> Any:
+    """H1's floor: parse each block with python-hl7 as the echo does, INSERT it (MSH-4,
+    MSH-10, the message) into a real table in its own transaction with synchronous_commit
+    on, and answer AA only after the commit."""
+    import hl7
+
+    sql = "INSERT INTO bench_mllp_log (sending_facility, control_id, message) VALUES ($1, $2, $3)"
+
+    async def connected(reader: Any, writer: Any) -> None:
+        try:
+            while True:
+                block: bytes = await reader.readblock()
+                text = block.decode("utf-8")
+                message = hl7.parse(text)
+                msh = message.segment("MSH")
+                async with pool.acquire() as conn:
+                    await conn.execute(sql, str(msh[4]), str(msh[10]), text)
+                writer.writeblock(str(message.create_ack("AA")).encode("utf-8"))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return connected
+
+
 def mllp_app(kind: str, dsn: str | None) -> web.Application:
     """An HTTP app holding only the lag probe, whose startup opens the MLLP server."""
     app = web.Application()
@@ -309,6 +348,16 @@ def mllp_app(kind: str, dsn: str | None) -> web.Application:
             assert dsn is not None
             pool = await database.create_pool(dsn)
             server = await start_listener(pool, "127.0.0.1", 0)
+        elif kind == "mllp-insert":
+            import asyncpg
+
+            # The listener's pool size (database.create_pool's defaults), commits durable.
+            pool = await asyncpg.create_pool(
+                dsn, min_size=2, max_size=10, server_settings={"synchronous_commit": "on"}
+            )
+            async with pool.acquire() as conn:
+                await conn.execute(MLLP_LOG_DDL)
+            server = await start_hl7_server(_insert_handler(pool), "127.0.0.1", 0)
         else:
             server = await start_hl7_server(_echo_connected, "127.0.0.1", 0)
         sockets: Any = getattr(server, "sockets", ())
@@ -390,7 +439,7 @@ async def serve(app: web.Application, profile_to: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo"))
+    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo", "mllp-insert"))
     parser.add_argument("--dsn")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
@@ -402,9 +451,9 @@ def main(argv: list[str] | None = None) -> None:
         if not args.dsn or not args.data_dir:
             parser.error("app needs --dsn and --data-dir")
         app = bedboard_app(args.dsn, args.data_dir)
-    elif args.kind in ("hl7", "mllp-echo"):
-        if args.kind == "hl7" and not args.dsn:
-            parser.error("hl7 needs --dsn")
+    elif args.kind in ("hl7", "mllp-echo", "mllp-insert"):
+        if args.kind != "mllp-echo" and not args.dsn:
+            parser.error(f"{args.kind} needs --dsn")
         logging.getLogger("bedboard.hl7_ingest").setLevel(logging.WARNING)
         app = mllp_app(args.kind, args.dsn)
     else:
