@@ -50,6 +50,7 @@ class Profile:
     s2_pgbench_seconds: int = 4  # pgbench -T per round
     s2_warmup_polls: int = 3
     s2_breakdown_polls: int = 5  # instrumented and changed-only polls after the rounds
+    s2_floor_seconds: float = 2.0  # set-wise SQL floor polls per round (back to back)
     # HL7: ADT A01/A03 over MLLP, bedboard's listener vs a bare MLLP echo server.
     hl7_connections: int = 4  # concurrent phase: one connection (and feed) each
     hl7_beds_per_poc: int = 30
@@ -110,6 +111,7 @@ QUICK = Profile(
     s2_pgbench_seconds=2,
     s2_warmup_polls=1,
     s2_breakdown_polls=2,
+    s2_floor_seconds=1.0,
     hl7_rounds=2,
     hl7_phase_seconds=1.0,
     hl7_diagnostic_pairs=5,
