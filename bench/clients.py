@@ -33,11 +33,19 @@ SUBSCRIBE_TIMEOUT_S = 60.0
 @dataclass
 class Conn:
     last_seq: int
+    url: str = ""
+    token: str | None = None
     frames: int = 0
     gaps: int = 0  # seqs skipped over
     out_of_order: int = 0  # seqs at or below one already seen
     close_code: int | None = None
     closed: bool = False
+    ws: ClientConnection | None = None
+    task: asyncio.Task[None] | None = None
+    # Reconnect storms: when the subscription was answered, and when seq watch_seq came.
+    subscribed_at: float | None = None
+    watch_seq: int | None = None
+    reached_at: float | None = None
 
 
 @dataclass
@@ -63,6 +71,12 @@ async def _read(ws: ClientConnection, conn: Conn, target: Target) -> None:
                 conn.last_seq = seq
             else:
                 conn.out_of_order += 1
+            if (
+                conn.watch_seq is not None
+                and conn.reached_at is None
+                and conn.last_seq >= conn.watch_seq
+            ):
+                conn.reached_at = now
             at = message.find(AS_OF_MARK)
             if at >= 0:
                 start = at + len(AS_OF_MARK)
@@ -85,10 +99,18 @@ class Child:
         self.targets: dict[str, Target] = {}
 
     async def open_one(
-        self, target: Target, url: str, token: str | None, since: int, gate: asyncio.Semaphore
+        self,
+        target: Target,
+        url: str,
+        token: str | None,
+        since: int,
+        gate: asyncio.Semaphore | None,
+        conn: Conn | None = None,
     ) -> str | None:
+        """Connect and subscribe from ``since``; ``conn`` (a dropped connection) carries on
+        its seq bookkeeping, so a reconnect's catch-up is checked for gaps like live frames."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        async with gate:
+        async with gate if gate is not None else contextlib.nullcontext():
             try:
                 ws = await connect(
                     url,
@@ -112,11 +134,65 @@ class Child:
             if reply.get("type") != "subscribed":
                 await ws.close()
                 return f"subscribe refused: {reply}"
-        conn = Conn(last_seq=since)
-        target.conns.append(conn)
+            subscribed = time.monotonic()
+        if conn is None:
+            conn = Conn(last_seq=since, url=url, token=token)
+            target.conns.append(conn)
+        conn.url, conn.closed, conn.close_code = url, False, None
+        conn.subscribed_at = subscribed
+        conn.ws = ws
+        conn.task = asyncio.create_task(_read(ws, conn, target))
         target.sockets.append(ws)
-        target.tasks.append(asyncio.create_task(_read(ws, conn, target)))
+        target.tasks.append(conn.task)
         return None
+
+    async def drop(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Drop every connection of the target at once: ``abort`` resets the TCP
+        connection (a network cut, a proxy restart), ``close`` sends a close frame."""
+        target = self.targets[cmd["target"]]
+        live = [c for c in target.conns if c.ws is not None and not c.closed]
+        for c in live:
+            assert c.ws is not None
+            if cmd["mode"] == "abort":
+                c.ws.transport.abort()
+        if cmd["mode"] != "abort":
+            await asyncio.gather(*(c.ws.close() for c in live if c.ws is not None))
+        await asyncio.gather(*(c.task for c in live if c.task is not None))
+        target.sockets = [ws for ws in target.sockets if ws not in {c.ws for c in live}]
+        for c in live:
+            c.ws = None
+        return {"dropped": len(live)}
+
+    async def reconnect(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """At ``at`` (monotonic), reconnect every dropped connection of the target at once
+        (to ``url``, or its own), each subscribing from its last seq; each then records
+        when its subscription was answered and when it reached ``watch_seq``."""
+        target = self.targets[cmd["target"]]
+        dropped = [c for c in target.conns if c.ws is None]
+        for c in dropped:
+            c.watch_seq, c.reached_at, c.subscribed_at = cmd.get("watch_seq"), None, None
+        gate = asyncio.Semaphore(cmd["gate"]) if cmd.get("gate") else None
+        delay = cmd["at"] - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        errors = await asyncio.gather(
+            *(
+                self.open_one(target, cmd.get("url") or c.url, c.token, c.last_seq, gate, c)
+                for c in dropped
+            )
+        )
+        failed = [e for e in errors if e is not None]
+        return {"opened": len(dropped) - len(failed), "failed": len(failed), "errors": failed[:3]}
+
+    def storm_times(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Seconds after ``at`` at which each connection was subscribed and caught up."""
+        target = self.targets[cmd["target"]]
+        at = cmd["at"]
+        return {
+            "subscribed": [c.subscribed_at - at for c in target.conns if c.subscribed_at],
+            "reached": [c.reached_at - at for c in target.conns if c.reached_at is not None],
+            "connections": len(target.conns),
+        }
 
     async def connect(self, cmd: dict[str, Any]) -> dict[str, Any]:
         target = self.targets.setdefault(cmd["target"], Target())
@@ -191,6 +267,12 @@ async def _serve(pipe: Connection) -> None:
                 reply = await child.sync(cmd)
             elif op == "collect":
                 reply = child.collect(cmd)
+            elif op == "drop":
+                reply = await child.drop(cmd)
+            elif op == "reconnect":
+                reply = await child.reconnect(cmd)
+            elif op == "storm_times":
+                reply = child.storm_times(cmd)
             elif op == "close":
                 await child.close()
                 pipe.send({"closed": True})
@@ -267,6 +349,32 @@ class Fleet:
             "opened": sum(r["opened"] for r in replies),
             "failed": sum(r["failed"] for r in replies),
             "errors": errors[:3],
+        }
+
+    async def drop(self, target: str, mode: str) -> int:
+        replies = await self.ask_all({"op": "drop", "target": target, "mode": mode})
+        return sum(r["dropped"] for r in replies)
+
+    async def reconnect(
+        self, target: str, at: float, watch_seq: int | None, url: str | None = None,
+        gate: int = 0,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Every process reconnects its dropped connections of ``target`` at ``at``."""
+        replies = await self.ask_all({"op": "reconnect", "target": target, "at": at,
+                                      "watch_seq": watch_seq, "url": url, "gate": gate})  # fmt: skip
+        errors = [e for r in replies for e in r["errors"]]
+        return {
+            "opened": sum(r["opened"] for r in replies),
+            "failed": sum(r["failed"] for r in replies),
+            "errors": errors[:3],
+        }
+
+    async def storm_times(self, target: str, at: float) -> dict[str, Any]:
+        replies = await self.ask_all({"op": "storm_times", "target": target, "at": at})
+        return {
+            "subscribed": [t for r in replies for t in r["subscribed"]],
+            "reached": [t for r in replies for t in r["reached"]],
+            "connections": sum(r["connections"] for r in replies),
         }
 
     async def sync(self, target: str, seq: int, wait_s: float) -> int:

@@ -62,6 +62,12 @@ class Profile:
     s5_sizes: tuple[tuple[int, int], ...] = ((500, 5000), (5000, 50000))
     s5_rounds: int = 6
     s5_requests: int = 10  # per side and round
+    # S6: a reconnect storm of s6_clients (in s6_processes) while changes go on at s6_rate.
+    s6_clients: int = 2000
+    s6_processes: int = 4
+    s6_rate: float = 10.0
+    s6_rounds: int = 3  # storms (each also run against the bare server)
+    s6_away_s: float = 1.0  # between the drop and the reconnect
 
 
 DEFAULT = Profile(
@@ -119,6 +125,10 @@ QUICK = Profile(
     s5_sizes=((100, 1000), (500, 5000)),
     s5_rounds=2,
     s5_requests=5,
+    s6_clients=200,
+    s6_processes=2,
+    s6_rounds=2,
+    s6_away_s=0.5,
 )
 
 

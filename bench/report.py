@@ -463,6 +463,61 @@ def _s4(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _s(value: Any) -> str:
+    return f"{value:.2f} s" if isinstance(value, int | float) else "n/a"
+
+
+def _s6(r: dict[str, Any]) -> list[str]:
+    c = r["config"]
+    out = [
+        f"## {r['title']}",
+        "",
+        f"{c['clients']} bedboard websocket clients in {c['client_processes']} processes follow "
+        f"the board while `census.apply` commits {c['changes_per_s']} changes/s throughout. "
+        f"{c['storms']} storms: every connection is dropped at once ({c['drop']}), the changes go "
+        f"on for {c['away_s']} s, then every client reconnects at the same instant ("
+        f"{c['reconnect']}). Resync time: from that instant until the last client reached the "
+        f"head seq read just before it. Stall: the lag probe's largest lateness from before the "
+        f"drop until every client caught up; a stall lies between it and 10 ms more, and the "
+        f"target counts the upper bound. Each storm is repeated against the bare server (its "
+        f"own twins of the clients, nothing to catch up): time until every client is "
+        f"subscribed again.",
+        "",
+        "| Storm | missed changes | subscribed (median / max) | resynced (median / p99 / max) "
+        "| longest stall | bedboard CPU | machine busy | bare: all subscribed | bare stall |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for st, b in zip(r["storms"], r["bare_storms"], strict=False):
+        sub, res = st["subscribed"], st["resynced"]
+        lo, hi = st["longest_stall_ms_between"]
+        busy = st.get("machine_busy_fraction")
+        out.append(
+            f"| {st['storm']} | {st['missed_changes']} | {_s(sub.get('median_s'))} / "
+            f"{_s(sub.get('max_s'))} | {_s(res.get('median_s'))} / {_s(res.get('p99_s'))} / "
+            f"**{_s(st['resync_s'])}** | {lo:.0f}-{hi:.0f} ms | "
+            f"{st.get('bedboard_cores')} cores | "
+            f"{'n/a' if busy is None else f'{busy * 100:.0f}%'} | "
+            f"{_s(b.get('all_subscribed_s'))} | {_ms(b['event_loop_lag'].get('max_ms'))} |"
+        )
+    i = r["integrity"]
+    out += [
+        "",
+        f"**Resync {_s(r['resync_s_worst'])} at worst** (target <= {r['target_resync_s']} s: "
+        f"{'met' if r['resync_met'] else 'MISSED'}); median of storms "
+        f"{_s(r['resync_s_median_of_storms'])}. **Longest stall "
+        f"{r['longest_stall_ms_worst'][0]:.0f}-{r['longest_stall_ms_worst'][1]:.0f} ms** "
+        f"(target <= {r['target_stall_ms']:.0f} ms: {'met' if r['stall_met'] else 'MISSED'}).",
+        "",
+        f"Across all the reconnects: {i['changes_applied']} changes, seq gaps {i['seq_gaps']}, "
+        f"**out of order (duplicates) {i['seq_out_of_order']}**, behind at the end "
+        f"{i['seq_behind_at_end']}, reconnect failures {i['reconnect_failures']}, clients with "
+        f"any problem {i['clients_with_problems']}. bedboard live counters: "
+        f"{json.dumps(r['server']['live'])}.",
+        "",
+    ]
+    return out
+
+
 def _n(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, int | float) else "n/a"
 
@@ -1154,6 +1209,13 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
                     f"{_x(x['ratio_p99'])} | <= {r['target_ratio']}x | "
                     f"{'met' if x['met'] else '**missed**'} | {_x(x['ratio_median'])} |"
                 )
+    others = [name for name in ("S6", "S7") if name in sc]
+    if others:
+        lines += ["", "| Scenario | Figure | Target | Result |", "|---|---|---|---|"]
+    for name in others:
+        figure, verdict = brief(name, sc[name])
+        target = sc[name].get("target", "")
+        lines.append(f"| {name} | {figure} | {target} | {verdict} |")
     throughput = [name for name in ("S2", "HL7") if name in sc]
     if throughput:
         lines += [
@@ -1232,6 +1294,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
         ("S3", _s3),
         ("S4", _s4),
         ("S5", _s5),
+        ("S6", _s6),
         ("HL7", _hl7),
         ("START", _start),
     )
