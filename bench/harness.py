@@ -68,6 +68,12 @@ class Profile:
     s6_rate: float = 10.0
     s6_rounds: int = 3  # storms (each also run against the bare server)
     s6_away_s: float = 1.0  # between the drop and the reconnect
+    # S7: S1-style PUTs to instance A, s7_clients split across A and B (vs all on A alone).
+    s7_clients: int = 200
+    s7_processes: int = 2
+    s7_rate: float = 20.0
+    s7_seconds: float = 48.0  # measured PUT time per kind (one/two instances), over the rounds
+    s7_rounds: int = 6
 
 
 DEFAULT = Profile(
@@ -129,6 +135,10 @@ QUICK = Profile(
     s6_processes=2,
     s6_rounds=2,
     s6_away_s=0.5,
+    s7_clients=20,
+    s7_processes=1,
+    s7_seconds=4.0,
+    s7_rounds=2,
 )
 
 

@@ -518,6 +518,74 @@ def _s6(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _s7(r: dict[str, Any]) -> list[str]:
+    c, two, one = r["config"], r["two_instances"], r["one_instance"]
+    out = [
+        f"## {r['title']}",
+        "",
+        f"{c['clients']} websocket clients ({c['client_processes']} processes); PUTs to A at "
+        f"{c['updates_per_s']}/s, {c['measured_updates_per_segment']} measured per segment, "
+        f"{c['rounds']} rounds of one segment each kind (order flipping). Two instances: "
+        f"{c['clients_on_a']} clients on A, {c['clients_on_b']} on B (a second `bench.serve "
+        f"app` on the same database). One instance: all on A, B not running. Between segments "
+        f"B's clients are caught up, closed and reconnected to the other instance from their "
+        f"last seq (median {_s(c['mover_reconnect_s_median'])}); B is started for each "
+        f"two-instance segment (median {_s(c['b_start_s_median'])} to READY) and stopped "
+        f"for each one-instance segment; unmeasured PUTs warm the path before each segment.",
+        "",
+    ]
+    out += _table(
+        [
+            ("two instances: A's clients", two["a_clients"]),
+            ("two instances: B's clients", two["b_clients"]),
+            ("two instances: all clients", two["all"]),
+            ("one instance: all clients (the reference)", one["all"]),
+            ("  of which the clients that move to B", one["mover_clients"]),
+        ]
+    )
+    i = r["integrity"]
+    med = r["median_of_round_ratios"]
+    out += [
+        "",
+        f"**Ratio p99: A {_x(r['ratio_p99_a'])}, B {_x(r['ratio_p99_b'])}** (target <= "
+        f"{r['target_ratio']}x: {'met' if r['latency_met'] else 'MISSED'}); median of per-round "
+        f"ratios A {_x(med['a'])}, B {_x(med['b'])}. Per round (one instance / A / B p99): "
+        + "; ".join(
+            f"{x['round']}: {_ms(x['one_instance_p99_ms'])} / {_ms(x['two_a_p99_ms'])} / "
+            f"{_ms(x['two_b_p99_ms'])}"
+            for x in r["rounds"]
+        )
+        + ".",
+        "",
+        f"Delivery ({i['updates']} PUTs, {i['put_failures']} failed): "
+        + "; ".join(
+            f"{label}: missing {i[g]['deliveries_missing']} of {i[g]['deliveries_expected']}, "
+            f"gaps {i[g]['seq_gaps']}, out of order {i[g]['seq_out_of_order']}, clients with "
+            f"any problem {i[g]['clients_with_problems']}"
+            for g, label in (("stay", "A's clients"), ("movers", "B's clients (moving)"))
+        )
+        + ".",
+        "",
+        f"CPU: {_cpu_kinds(r['cpu'])}. Event-loop lag: A {_lag(r['server']['a_event_loop_lag'])}; "
+        f"B worst max {_ms(r['server'].get('b_event_loop_lag_max_ms'))}.",
+        "",
+    ]
+    return out
+
+
+def _cpu_kinds(cpu: dict[str, Any]) -> str:
+    parts = []
+    for kind in ("one_instance", "two_instances"):
+        row = cpu.get(kind)
+        if row:
+            parts.append(
+                f"{kind.replace('_', ' ')} ({row['wall_s']} s): A {row.get('a_cores')} cores, B "
+                f"{row.get('b_cores', 0.0)}, clients {row.get('clients_cores')}; machine "
+                f"{row['machine_busy_fraction'] * 100:.0f}% busy"
+            )
+    return "; ".join(parts)
+
+
 def _n(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, int | float) else "n/a"
 
@@ -1295,6 +1363,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
         ("S4", _s4),
         ("S5", _s5),
         ("S6", _s6),
+        ("S7", _s7),
         ("HL7", _hl7),
         ("START", _start),
     )

@@ -44,6 +44,7 @@ from bench import (
     s4_fanout,
     s5_board,
     s6_storm,
+    s7_two_instances,
     seed,
     startup,
 )
@@ -60,8 +61,8 @@ from bench.serve import raise_nofile_limit
 from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "HL7", "START")
-BOARD_SCENARIOS = ("S1", "S4", "S6")  # on the state-sized board database and its app
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "HL7", "START")
+BOARD_SCENARIOS = ("S1", "S4", "S6", "S7")  # on the state-sized board database and its app
 # A run that starts with a 1-minute load average above this many per usable core is not
 # merged into results.json / RESULTS.md: a busy machine's ratios judge nothing.
 LOADED_PER_CORE = 1.0
@@ -82,9 +83,9 @@ async def _prepare_board(h: Harness) -> None:
         staff = await seed.make_user(conn, "staff@bench.example", Role.FACILITY, facility_ids)
         viewer = await seed.make_user(conn, "viewer@bench.example", Role.VIEWER)
         h.facts["board_staff_token"] = (await seed.make_tokens(conn, staff, 1))[0]
-        # S1 takes the first s1_clients, S4 the next s4_clients; S6 starts again at 0.
+        # S1 takes the first s1_clients, S4 the next s4_clients; S6 and S7 start again at 0.
         h.facts["board_viewer_tokens"] = await seed.make_tokens(
-            conn, viewer, max(p.s1_clients + p.s4_clients, p.s6_clients)
+            conn, viewer, max(p.s1_clients + p.s4_clients, p.s6_clients, p.s7_clients)
         )
         h.facts["board_units_for_updates"] = units
         h.facts["board_probe_unit"] = await conn.fetchval(
@@ -241,6 +242,11 @@ async def run(
                         await _scenario(scenario_results, "S4", lambda: s4_fanout.run(h, app))
                     if "S6" in scenarios:
                         await _scenario(scenario_results, "S6", lambda: s6_storm.run(h, app))
+                    if "S7" in scenarios:
+                        app_b = _app(h, "board-b", h.board_dsn)  # started by S7 when needed
+                        await _scenario(
+                            scenario_results, "S7", lambda: s7_two_instances.run(h, app, app_b)
+                        )
                 finally:
                     await app.stop()
                 diagnostics["token_lookup"] = await diag.token_lookup_cost(
