@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import random
 import time
 from array import array
 from collections import Counter
@@ -28,6 +29,9 @@ SEQ_PREFIX = '{"seq": '
 AS_OF_MARK = '"as_of": "'
 CONNECT_CONCURRENCY = 32
 SUBSCRIBE_TIMEOUT_S = 60.0
+# Retries (when asked for): the live protocol's client algorithm, 0.5 s doubling, jittered.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 15.0
 
 
 @dataclass
@@ -97,6 +101,7 @@ class Child:
 
     def __init__(self) -> None:
         self.targets: dict[str, Target] = {}
+        self.refusals: list[str] = []  # the first few refused attempts of the last op
 
     async def open_one(
         self,
@@ -175,14 +180,39 @@ class Child:
         delay = cmd["at"] - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        self.refusals = []
+        retry_s = float(cmd.get("retry_s") or 0.0)
         errors = await asyncio.gather(
             *(
-                self.open_one(target, cmd.get("url") or c.url, c.token, c.last_seq, gate, c)
+                self.open_retrying(
+                    retry_s, target, cmd.get("url") or c.url, c.token, c.last_seq, gate, c
+                )
                 for c in dropped
             )
         )
-        failed = [e for e in errors if e is not None]
-        return {"opened": len(dropped) - len(failed), "failed": len(failed), "errors": failed[:3]}
+        failed = [e for e, _ in errors if e is not None]
+        return {"opened": len(dropped) - len(failed), "failed": len(failed), "errors": failed[:3],
+                "refused_then_retried": sum(n for _, n in errors),
+                "refusals": self.refusals[:3]}  # fmt: skip
+
+    async def open_retrying(
+        self, retry_s: float, target: Target, url: str, token: str | None, since: int,
+        gate: asyncio.Semaphore | None, conn: Conn | None = None,
+    ) -> tuple[str | None, int]:  # fmt: skip
+        """``open_one``, retried with backoff for up to ``retry_s`` (0: once); the error
+        left at the end, and how many attempts failed before it."""
+        deadline = time.monotonic() + retry_s
+        delay = RETRY_FIRST_S
+        refused = 0
+        while True:
+            error = await self.open_one(target, url, token, since, gate, conn)
+            if error is None or time.monotonic() + delay > deadline:
+                return error, refused
+            refused += 1
+            if len(self.refusals) < 10:
+                self.refusals.append(error)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, RETRY_MAX_S)
 
     def storm_times(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Seconds after ``at`` at which each connection was subscribed and caught up."""
@@ -198,11 +228,18 @@ class Child:
         target = self.targets.setdefault(cmd["target"], Target())
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         tokens: list[str | None] = cmd["tokens"] or [None] * cmd["count"]
+        retry_s = float(cmd.get("retry_s") or 0.0)
+        self.refusals = []
         errors = await asyncio.gather(
-            *(self.open_one(target, cmd["url"], tok, cmd["since"], gate) for tok in tokens)
+            *(
+                self.open_retrying(retry_s, target, cmd["url"], tok, cmd["since"], gate)
+                for tok in tokens
+            )
         )
-        failed = [e for e in errors if e is not None]
-        return {"opened": len(tokens) - len(failed), "failed": len(failed), "errors": failed[:3]}
+        failed = [e for e, _ in errors if e is not None]
+        return {"opened": len(tokens) - len(failed), "failed": len(failed), "errors": failed[:3],
+                "refused_then_retried": sum(n for _, n in errors),
+                "refusals": self.refusals[:3]}  # fmt: skip
 
     async def sync(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Wait until every open connection of the target has seen seq ``seq``."""
@@ -294,6 +331,16 @@ def child_main(pipe: Connection) -> None:
 # --------------------------------------------------------------------------- controller
 
 
+def _merge_opened(replies: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "opened": sum(r["opened"] for r in replies),
+        "failed": sum(r["failed"] for r in replies),
+        "errors": [e for r in replies for e in r["errors"]][:3],
+        "refused_then_retried": sum(r.get("refused_then_retried", 0) for r in replies),
+        "refusals": [e for r in replies for e in r.get("refusals", [])][:3],
+    }
+
+
 class Fleet:
     """Client processes, started with the ``spawn`` method (no forked event loops)."""
 
@@ -329,8 +376,9 @@ class Fleet:
         return list(await asyncio.gather(*(self._ask(i, cmd) for i in range(self.size))))
 
     async def connect(
-        self, target: str, url: str, tokens: list[str] | None, count: int, since: int
-    ) -> dict[str, Any]:
+        self, target: str, url: str, tokens: list[str] | None, count: int, since: int,
+        retry_s: float = 0.0,
+    ) -> dict[str, Any]:  # fmt: skip
         """Open ``count`` connections spread evenly over the processes."""
         shares = [
             count // self.size + (1 if i < count % self.size else 0) for i in range(self.size)
@@ -341,15 +389,10 @@ class Fleet:
             mine = tokens[offset : offset + share] if tokens is not None else None
             offset += share
             cmd = {"op": "connect", "target": target, "url": url, "tokens": mine, "count": share,
-                   "since": since}  # fmt: skip
+                   "since": since, "retry_s": retry_s}  # fmt: skip
             jobs.append(self._ask(i, cmd))
         replies = await asyncio.gather(*jobs)
-        errors = [e for r in replies for e in r["errors"]]
-        return {
-            "opened": sum(r["opened"] for r in replies),
-            "failed": sum(r["failed"] for r in replies),
-            "errors": errors[:3],
-        }
+        return _merge_opened(replies)
 
     async def drop(self, target: str, mode: str) -> int:
         replies = await self.ask_all({"op": "drop", "target": target, "mode": mode})
@@ -357,17 +400,14 @@ class Fleet:
 
     async def reconnect(
         self, target: str, at: float, watch_seq: int | None, url: str | None = None,
-        gate: int = 0,
+        gate: int = 0, retry_s: float = 0.0,
     ) -> dict[str, Any]:  # fmt: skip
-        """Every process reconnects its dropped connections of ``target`` at ``at``."""
+        """Every process reconnects its dropped connections of ``target`` at ``at``
+        (refused attempts retried with backoff for up to ``retry_s``)."""
         replies = await self.ask_all({"op": "reconnect", "target": target, "at": at,
-                                      "watch_seq": watch_seq, "url": url, "gate": gate})  # fmt: skip
-        errors = [e for r in replies for e in r["errors"]]
-        return {
-            "opened": sum(r["opened"] for r in replies),
-            "failed": sum(r["failed"] for r in replies),
-            "errors": errors[:3],
-        }
+                                      "watch_seq": watch_seq, "url": url, "gate": gate,
+                                      "retry_s": retry_s})  # fmt: skip
+        return _merge_opened(replies)
 
     async def storm_times(self, target: str, at: float) -> dict[str, Any]:
         replies = await self.ask_all({"op": "storm_times", "target": target, "at": at})

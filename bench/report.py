@@ -483,16 +483,18 @@ def _s6(r: dict[str, Any]) -> list[str]:
         f"own twins of the clients, nothing to catch up): time until every client is "
         f"subscribed again.",
         "",
-        "| Storm | missed changes | subscribed (median / max) | resynced (median / p99 / max) "
-        "| longest stall | bedboard CPU | machine busy | bare: all subscribed | bare stall |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Storm | missed changes | refused, retried | subscribed (median / max) | resynced "
+        "(median / p99 / max) | longest stall | bedboard CPU | machine busy | bare: all "
+        "subscribed | bare stall |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for st, b in zip(r["storms"], r["bare_storms"], strict=False):
         sub, res = st["subscribed"], st["resynced"]
         lo, hi = st["longest_stall_ms_between"]
         busy = st.get("machine_busy_fraction")
         out.append(
-            f"| {st['storm']} | {st['missed_changes']} | {_s(sub.get('median_s'))} / "
+            f"| {st['storm']} | {st['missed_changes']} | {st.get('refused_then_retried', 0)} | "
+            f"{_s(sub.get('median_s'))} / "
             f"{_s(sub.get('max_s'))} | {_s(res.get('median_s'))} / {_s(res.get('p99_s'))} / "
             f"**{_s(st['resync_s'])}** | {lo:.0f}-{hi:.0f} ms | "
             f"{st.get('bedboard_cores')} cores | "

@@ -5,8 +5,10 @@ follow the board while census reports are applied through ``census.apply`` at
 ``s6_rate``, all the time. In each storm every connection is cut at once (its TCP
 connection reset: a network cut, a proxy restart), the changes go on for ``s6_away_s``,
 then every client reconnects at the same instant (the same monotonic deadline in every
-process, no connection limit) and subscribes from the last seq it applied. bedboard then
-serves each its missed changes from the outbox and the live ones after.
+process, no connection limit) and subscribes from the last seq it applied; a refused
+attempt (HTTP 503) is retried after 0.5 s doubling, jittered, as the live protocol's
+clients do. bedboard then serves each its missed changes from the outbox and the live
+ones after.
 
 Figures per storm:
 
@@ -45,6 +47,7 @@ TARGET_RESYNC_S = 2.0
 TARGET_STALL_MS = 100.0
 SYNC_TIMEOUT_S = 30.0
 START_LEAD_S = 0.3  # the reconnect instant, this far after the command is sent
+SETUP_RETRY_S = 60.0  # the first connect, before anything is measured
 APPLY_CONNECTIONS = 4
 
 
@@ -107,8 +110,9 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     try:
         connect_started = time.monotonic()
         opened = await fleet.connect(
-            "s6", app.ws_url, tokens, p.s6_clients, await head_seq(h.board_dsn)
-        )
+            "s6", app.ws_url, tokens, p.s6_clients, await head_seq(h.board_dsn),
+            retry_s=SETUP_RETRY_S,
+        )  # fmt: skip
         connect_s = time.monotonic() - connect_started
         bare_seq = (await bare.get_json("/state"))["seq"]
         opened_bare = await fleet.connect("bare", bare.ws_url, None, p.s6_clients, bare_seq)
@@ -127,7 +131,10 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             await asyncio.sleep(max(p.s6_away_s - (time.monotonic() - dropped_at), 0.0))
             head = await head_seq(h.board_dsn)
             at = time.monotonic() + START_LEAD_S
-            again = await fleet.reconnect("s6", at, head)
+            # A refused reconnect (bedboard answers 503 when no pooled connection frees up
+            # within its acquire timeout) is retried as the live protocol's clients do:
+            # 0.5 s doubling, jittered. The resync time includes the retries.
+            again = await fleet.reconnect("s6", at, head, retry_s=SYNC_TIMEOUT_S)
             behind = await fleet.sync("s6", head, SYNC_TIMEOUT_S)
             times = await fleet.storm_times("s6", at)
             lag = await app.get_json("/_bench/lag")
@@ -138,6 +145,8 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             storms.append({
                 "storm": rnd + 1, "dropped": dropped, "reconnected": again["opened"],
                 "reconnect_failures": again["failed"], "reconnect_errors": again["errors"],
+                "refused_then_retried": again["refused_then_retried"],
+                "refusals": again["refusals"],
                 "behind_before_drop": behind_before,
                 "missed_changes": head - seq_at_drop, "head": head,
                 "resync_s": round(resync_s, 3), "resynced": _seconds(reached),
@@ -154,7 +163,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             bare_dropped = await fleet.drop("bare", "abort")
             await asyncio.sleep(max(p.s6_away_s - (time.monotonic() - bare_dropped_at), 0.0))
             at = time.monotonic() + START_LEAD_S
-            bare_again = await fleet.reconnect("bare", at, None)
+            bare_again = await fleet.reconnect("bare", at, None, retry_s=SYNC_TIMEOUT_S)
             bare_times = await fleet.storm_times("bare", at)
             bare_lag = await bare.get_json("/_bench/lag")
             meter.stop(f"bare_storm_{rnd + 1}")
@@ -162,6 +171,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             bare_storms.append({
                 "storm": rnd + 1, "dropped": bare_dropped, "reconnected": bare_again["opened"],
                 "reconnect_failures": bare_again["failed"],
+                "refused_then_retried": bare_again["refused_then_retried"],
                 "all_subscribed_s": round(max(subscribed), 3)
                 if len(subscribed) == p.s6_clients else None,
                 "subscribed": _seconds(subscribed), "event_loop_lag": bare_lag,
@@ -203,6 +213,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         "close_codes": got["close_codes"],
         "clients_with_problems": got["clients_with_problems"],
         "reconnect_failures": sum(s["reconnect_failures"] for s in storms),
+        "reconnects_refused_then_retried": sum(s["refused_then_retried"] for s in storms),
     }
     complete = (
         integrity["seq_gaps"] == 0
@@ -233,6 +244,8 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
             "since the last applied seq",
             "board_units": p.board_units,
             "first_connect_s": round(connect_s, 1),
+            "first_connect_refused_then_retried": opened["refused_then_retried"],
+            "first_connect_refusals": opened["refusals"],
         },
         "storms": storms,
         "bare_storms": bare_storms,

@@ -56,6 +56,7 @@ async def run(h: Harness, app: ServerProcess, app_b: ServerProcess) -> dict[str,
     b_cpu: dict[str, float] = {ONE: 0.0, TWO: 0.0}
     segment_wall: dict[str, float] = {ONE: 0.0, TWO: 0.0}
     b_lags: list[dict[str, Any]] = []
+    refused = [0]  # connects refused (503) and retried, over every move
 
     async def put(i: int) -> None:
         unit_id, _ = units[i % len(units)]
@@ -85,7 +86,10 @@ async def run(h: Harness, app: ServerProcess, app_b: ServerProcess) -> dict[str,
         started = time.monotonic()
         await fleet.drop("movers", "close")
         url = app.ws_url if on == "A" else app_b.ws_url
-        again = await fleet.reconnect("movers", time.monotonic(), None, url=url, gate=32)
+        again = await fleet.reconnect(
+            "movers", time.monotonic(), None, url=url, gate=32, retry_s=SYNC_TIMEOUT_S
+        )
+        refused[0] += again["refused_then_retried"]
         if again["failed"]:
             raise RuntimeError(f"S7: movers could not reconnect to {on}: {again}")
         moves.append(time.monotonic() - started)
@@ -122,10 +126,13 @@ async def run(h: Harness, app: ServerProcess, app_b: ServerProcess) -> dict[str,
 
     try:
         since = await head_seq(h.board_dsn)
-        opened = await fleet.connect("stay", app.ws_url, tokens[:half], half, since)
-        opened_m = await fleet.connect(
-            "movers", app.ws_url, tokens[half:], p.s7_clients - half, since
+        opened = await fleet.connect(
+            "stay", app.ws_url, tokens[:half], half, since, retry_s=SYNC_TIMEOUT_S
         )
+        opened_m = await fleet.connect(
+            "movers", app.ws_url, tokens[half:], p.s7_clients - half, since,
+            retry_s=SYNC_TIMEOUT_S,
+        )  # fmt: skip
         if opened["failed"] or opened_m["failed"]:
             raise RuntimeError(f"S7: websocket clients failed: {opened} / {opened_m}")
         meter = CpuMeter({"a": [app.pid], "clients": fleet.pids})
@@ -243,6 +250,9 @@ async def run(h: Harness, app: ServerProcess, app_b: ServerProcess) -> dict[str,
             "wall_s": round(elapsed, 1),
             "b_start_s_median": round(stats.median(b_starts), 2) if b_starts else None,
             "mover_reconnect_s_median": round(stats.median(moves), 2) if moves else None,
+            "connects_refused_then_retried": refused[0]
+            + opened["refused_then_retried"]
+            + opened_m["refused_then_retried"],
         },
         "subject": two_all,
         "two_instances": {"a_clients": two_a, "b_clients": two_b, "all": two_all},
