@@ -155,6 +155,11 @@ class Child:
         """Drop every connection of the target at once: ``abort`` resets the TCP
         connection (a network cut, a proxy restart), ``close`` sends a close frame."""
         target = self.targets[cmd["target"]]
+        # Connections the server already closed are dropped too (then reconnected with
+        # the rest): a client reconnects after any close.
+        for c in target.conns:
+            if c.ws is not None and c.closed:
+                c.ws = None
         live = [c for c in target.conns if c.ws is not None and not c.closed]
         for c in live:
             assert c.ws is not None
@@ -222,6 +227,8 @@ class Child:
             "subscribed": [c.subscribed_at - at for c in target.conns if c.subscribed_at],
             "reached": [c.reached_at - at for c in target.conns if c.reached_at is not None],
             "connections": len(target.conns),
+            "closed": sum(1 for c in target.conns if c.closed),
+            "close_codes": dict(Counter(str(c.close_code) for c in target.conns if c.closed)),
         }
 
     async def connect(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -411,10 +418,15 @@ class Fleet:
 
     async def storm_times(self, target: str, at: float) -> dict[str, Any]:
         replies = await self.ask_all({"op": "storm_times", "target": target, "at": at})
+        codes: Counter[str] = Counter()
+        for r in replies:
+            codes.update(r["close_codes"])
         return {
             "subscribed": [t for r in replies for t in r["subscribed"]],
             "reached": [t for r in replies for t in r["reached"]],
             "connections": sum(r["connections"] for r in replies),
+            "closed": sum(r["closed"] for r in replies),
+            "close_codes": dict(codes),
         }
 
     async def sync(self, target: str, seq: int, wait_s: float) -> int:

@@ -512,7 +512,9 @@ def _s6(r: dict[str, Any]) -> list[str]:
         "",
         f"Across all the reconnects: {i['changes_applied']} changes, seq gaps {i['seq_gaps']}, "
         f"**out of order (duplicates) {i['seq_out_of_order']}**, behind at the end "
-        f"{i['seq_behind_at_end']}, reconnect failures {i['reconnect_failures']}, clients with "
+        f"{i['seq_behind_at_end']}, reconnect failures {i['reconnect_failures']} (refused "
+        f"and retried: {i.get('reconnects_refused_then_retried', 0)}), connections the server "
+        f"closed after reconnecting {i.get('closed_by_the_server_during_storms', 0)}, clients with "
         f"any problem {i['clients_with_problems']}. bedboard live counters: "
         f"{json.dumps(r['server']['live'])}.",
         "",
