@@ -1,11 +1,11 @@
 """The benchmark run: embedded PostgreSQL, seeded databases, servers, scenarios, report.
 
-``python -m bench`` (from the repository root) runs START, S3, S1, S4, S2 and HL7 with the
-default profile (about 7-8 minutes on 2 cores) and writes ``bench/results.json`` and
-``bench/RESULTS.md``. ``--quick`` is a smoke run that writes ``results-quick.json`` /
-``RESULTS-quick.md`` instead, so it never overwrites a full run. ``--scenarios`` runs a
-subset; the scenarios not run keep their figures from the earlier results file (each
-scenario records the run it comes from).
+``python -m bench`` (from the repository root) runs START, S3, S1, S4, S6, S7, S5, S2 and
+HL7 with the default profile (about 13-14 minutes on 2 quiet cores) and writes
+``bench/results.json`` and ``bench/RESULTS.md``. ``--quick`` is a smoke run that writes
+``results-quick.json`` / ``RESULTS-quick.md`` instead, so it never overwrites a full run.
+``--scenarios`` runs a subset; the scenarios not run keep their figures from the earlier
+results file (each scenario records the run it comes from).
 
 ``--set key=value`` (repeatable) overrides any field of the profile (``--set s1_clients=500``,
 ``--set s5_sizes=500x5000,5000x50000``). A run with overrides records them (``overrides``,
