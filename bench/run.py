@@ -1,11 +1,17 @@
 """The benchmark run: embedded PostgreSQL, seeded databases, servers, scenarios, report.
 
-``python -m bench`` (from the repository root) runs START, S3, S1, S4, S2 and HL7 with the
-default profile (about 7-8 minutes on 2 cores) and writes ``bench/results.json`` and
-``bench/RESULTS.md``. ``--quick`` is a smoke run that writes ``results-quick.json`` /
-``RESULTS-quick.md`` instead, so it never overwrites a full run. ``--scenarios`` runs a
-subset; the scenarios not run keep their figures from the earlier results file (each
-scenario records the run it comes from).
+``python -m bench`` (from the repository root) runs START, S3, S1, S4, S6, S7, S5, S2 and
+HL7 with the default profile (about 13-14 minutes on 2 quiet cores) and writes
+``bench/results.json`` and ``bench/RESULTS.md``. ``--quick`` is a smoke run that writes
+``results-quick.json`` / ``RESULTS-quick.md`` instead, so it never overwrites a full run.
+``--scenarios`` runs a subset; the scenarios not run keep their figures from the earlier
+results file (each scenario records the run it comes from).
+
+``--set key=value`` (repeatable) overrides any field of the profile (``--set s1_clients=500``,
+``--set s5_sizes=500x5000,5000x50000``). A run with overrides records them (``overrides``,
+and in every scenario's ``run``) and writes ``results[-quick]-set.json`` /
+``RESULTS[-quick]-set.md`` (overwritten by the next such run), never the record, unless
+``--merge-set`` is given. ``python -m bench.sweep`` runs one value after another.
 """
 
 from __future__ import annotations
@@ -37,15 +43,26 @@ from bench import (
     s3_search,
     s4_fanout,
     s5_board,
+    s6_storm,
+    s7_two_instances,
     seed,
     startup,
 )
-from bench.harness import DEFAULT, QUICK, AsOfClock, Harness, Profile
+from bench.harness import (
+    DEFAULT,
+    QUICK,
+    AsOfClock,
+    Harness,
+    OverrideError,
+    Profile,
+    apply_overrides,
+)
 from bench.serve import raise_nofile_limit
 from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "HL7", "START")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "HL7", "START")
+BOARD_SCENARIOS = ("S1", "S4", "S6", "S7")  # on the state-sized board database and its app
 # A run that starts with a 1-minute load average above this many per usable core is not
 # merged into results.json / RESULTS.md: a busy machine's ratios judge nothing.
 LOADED_PER_CORE = 1.0
@@ -66,8 +83,9 @@ async def _prepare_board(h: Harness) -> None:
         staff = await seed.make_user(conn, "staff@bench.example", Role.FACILITY, facility_ids)
         viewer = await seed.make_user(conn, "viewer@bench.example", Role.VIEWER)
         h.facts["board_staff_token"] = (await seed.make_tokens(conn, staff, 1))[0]
+        # S1 takes the first s1_clients, S4 the next s4_clients; S6 and S7 start again at 0.
         h.facts["board_viewer_tokens"] = await seed.make_tokens(
-            conn, viewer, p.s1_clients + p.s4_clients
+            conn, viewer, max(p.s1_clients + p.s4_clients, p.s6_clients, p.s7_clients)
         )
         h.facts["board_units_for_updates"] = units
         h.facts["board_probe_unit"] = await conn.fetchval(
@@ -75,6 +93,17 @@ async def _prepare_board(h: Harness) -> None:
             " ORDER BY unit_id DESC LIMIT 1",
             [uid for uid, _ in units],
         )
+        # S1's floor chain writes to as many other units as the PUTs do (row for row).
+        h.facts["board_floor_units"] = [
+            r["unit_id"]
+            for r in await conn.fetch(
+                "SELECT unit_id FROM unit_census WHERE unit_id <> ALL($1::bigint[])"
+                " AND unit_id <> $2 ORDER BY unit_id DESC LIMIT $3",
+                [uid for uid, _ in units],
+                h.facts["board_probe_unit"],
+                len(units),
+            )
+        ]
         h.clock = AsOfClock(seeded.seeded_at)
         h.facts["board_seed"] = seeded
     finally:
@@ -157,7 +186,10 @@ async def _scenario(
 
 
 async def run(
-    profile: Profile, scenarios: tuple[str, ...], profile_dir: Path | None = None
+    profile: Profile,
+    scenarios: tuple[str, ...],
+    profile_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     started = time.monotonic()
     load_start = os.getloadavg()
@@ -169,7 +201,7 @@ async def run(
         h.facts["profile_dir"] = profile_dir
     scenario_results: dict[str, Any] = {}
     diagnostics: dict[str, Any] = {}
-    board = "S1" in scenarios or "S4" in scenarios
+    board = any(name in scenarios for name in BOARD_SCENARIOS)
     try:
         h.pg_bin_dir = server.bin_dir
         postgres_version = await pg.server_version(admin)
@@ -187,7 +219,9 @@ async def run(
             flush=True,
         )
         if board or "S3" in scenarios or "S5" in scenarios:
-            h.bare = ServerProcess("bare", ["bare"], h.workdir / "bare.log")
+            # With the board database the bare server also serves S1's floor chain.
+            bare_args = ["bare", "--dsn", h.board_dsn] if board else ["bare"]
+            h.bare = ServerProcess("bare", bare_args, h.workdir / "bare.log")
             await h.bare.start()
         try:
             if "S3" in scenarios:
@@ -206,6 +240,13 @@ async def run(
                         await _scenario(scenario_results, "S1", lambda: s1_end_to_end.run(h, app))
                     if "S4" in scenarios:
                         await _scenario(scenario_results, "S4", lambda: s4_fanout.run(h, app))
+                    if "S6" in scenarios:
+                        await _scenario(scenario_results, "S6", lambda: s6_storm.run(h, app))
+                    if "S7" in scenarios:
+                        app_b = _app(h, "board-b", h.board_dsn)  # started by S7 when needed
+                        await _scenario(
+                            scenario_results, "S7", lambda: s7_two_instances.run(h, app, app_b)
+                        )
                 finally:
                     await app.stop()
                 diagnostics["token_lookup"] = await diag.token_lookup_cost(
@@ -235,6 +276,7 @@ async def run(
     return {
         "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "profile": profile.name,
+        "overrides": overrides or {},
         "command": "python -m bench" + (" --quick" if profile.name == "quick" else ""),
         "runtime_s": round(time.monotonic() - started, 1),
         "machine": report.machine(postgres_version),
@@ -251,6 +293,47 @@ async def run(
     }
 
 
+def loaded_at_start(results: dict[str, Any]) -> bool:
+    """Whether the run started on a busy machine (load above 1 per usable core)."""
+    cores = len(os.sched_getaffinity(0))
+    return bool(results["load_average"]["start"][0] > LOADED_PER_CORE * cores)
+
+
+def destination(
+    out_dir: Path, quick: bool, *, loaded: bool, overridden: bool, merge_set: bool
+) -> tuple[Path, Path, bool]:
+    """(results json, RESULTS md, whether to merge into it) for a finished run.
+
+    The record (results[-quick].json) takes only runs that started on a quiet machine
+    with the profile as written (or with ``--merge-set``); a loaded run goes to
+    ``*-loaded``, a run with overrides to ``*-set``, each overwritten, never merged."""
+    suffix = "-quick" if quick else ""
+    if loaded:
+        suffix += "-loaded"
+    elif overridden and not merge_set:
+        suffix += "-set"
+    record = not loaded and (not overridden or merge_set)
+    return out_dir / f"results{suffix}.json", out_dir / f"RESULTS{suffix}.md", record
+
+
+def fail(prog: str, message: str) -> int:
+    """A one-line error on stderr; exit status 2 (as argparse's own errors)."""
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
+def parse_scenarios(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip().upper() for s in text.split(",") if s.strip())
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        raise OverrideError(
+            f"unknown scenarios: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})"
+        )
+    if not chosen:
+        raise OverrideError("no scenarios given")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="bedboard benchmarks (ratios against baselines)"
@@ -259,8 +342,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
-        help="comma-separated subset of S1,S2,S3,S4,S5,HL7,START (case-insensitive); the others keep "
-        "their figures from the existing results file",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (case-insensitive); the others "
+        "keep their figures from the existing results file",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a profile field (repeatable), e.g. s1_clients=500 or "
+        "s5_sizes=500x5000,5000x50000; the results go to results-set.json, not the record",
+    )
+    parser.add_argument(
+        "--merge-set",
+        action="store_true",
+        help="merge a run with --set into the record (results.json / RESULTS.md) anyway",
     )
     parser.add_argument(
         "--out-dir", type=Path, default=HERE, help="where results*.json and RESULTS*.md go"
@@ -281,37 +378,45 @@ def main(argv: list[str] | None = None) -> int:
         help="only rewrite RESULTS*.md from the existing results*.json",
     )
     args = parser.parse_args(argv)
-    chosen = tuple(s.strip().upper() for s in args.scenarios.split(",") if s.strip())
-    unknown = set(chosen) - set(SCENARIOS)
-    if unknown:
-        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    try:
+        chosen = parse_scenarios(args.scenarios)
+        profile, overrides = apply_overrides(QUICK if args.quick else DEFAULT, args.overrides)
+    except OverrideError as exc:
+        return fail(parser.prog, str(exc))
     suffix = "-quick" if args.quick else ""
-    json_path = args.out_dir / f"results{suffix}.json"
-    md_path = args.out_dir / f"RESULTS{suffix}.md"
     if args.render_only:
+        json_path = args.out_dir / f"results{suffix}.json"
+        md_path = args.out_dir / f"RESULTS{suffix}.md"
         report.write_markdown(md_path, json.loads(json_path.read_text()))
         print(f"[bench] wrote {md_path} from {json_path}", flush=True)
         return 0
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    profile = QUICK if args.quick else DEFAULT
     args.out_dir.mkdir(parents=True, exist_ok=True)
     profile_dir = args.out_dir.resolve() if args.profile_servers else None
-    results = asyncio.run(run(profile, chosen, profile_dir))
+    results = asyncio.run(run(profile, chosen, profile_dir, overrides))
     given = sys.argv[1:] if argv is None else argv
     results["command"] = shlex.join(["python", "-m", "bench", *given])
     for scenario in results["scenarios"].values():
         scenario["run"] = report.run_info(results)
-    cores = len(os.sched_getaffinity(0))
-    load = results["load_average"]["start"][0]
-    if load > LOADED_PER_CORE * cores and not args.allow_loaded:
+    loaded = loaded_at_start(results) and not args.allow_loaded
+    json_path, md_path, merge = destination(
+        args.out_dir, args.quick, loaded=loaded, overridden=bool(overrides),
+        merge_set=args.merge_set,
+    )  # fmt: skip
+    if loaded:
         # Ratios from a busy machine are not evidence: keep them apart from the record.
-        json_path = args.out_dir / f"results{suffix}-loaded.json"
-        md_path = args.out_dir / f"RESULTS{suffix}-loaded.md"
         print(
-            f"[bench] the machine was busy when the run started (load {load:.2f} on {cores} "
+            f"[bench] the machine was busy when the run started (load "
+            f"{results['load_average']['start'][0]:.2f} on {len(os.sched_getaffinity(0))} "
             f"cores): these results go to {json_path.name}, not into the record; run again "
             "when it is quiet (or pass --allow-loaded)",
+            flush=True,
+        )
+    elif not merge:
+        print(
+            f"[bench] profile overrides {json.dumps(overrides)}: these results go to "
+            f"{json_path.name}, not into the record (pass --merge-set to merge them)",
             flush=True,
         )
     elif json_path.exists():

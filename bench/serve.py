@@ -1,16 +1,20 @@
 """Server processes for the benchmark: bedboard itself, and the bare aiohttp baseline.
 
 ``python -m bench.serve app --dsn DSN --data-dir DIR`` runs ``create_app`` as ``bedboard
-serve`` would (no access log, 127.0.0.1, a free port). ``python -m bench.serve bare`` runs
+serve`` would (no access log, 127.0.0.1, a free port). ``python -m bench.serve bare [--dsn DSN]`` runs
 the baseline: a minimal JSON handler (``GET /json``) and a minimal websocket broadcast
-(``GET /ws`` to connect, ``POST /emit`` to send one frame to every client). Both print
+(``GET /ws`` to connect, ``POST /emit`` to send one frame to every client); with ``--dsn``
+also S1's floor as one chain (``POST /chain``: raw UPDATE + ``pg_notify``, commit, LISTEN,
+broadcast; see ``Chain``). Both print
 ``READY <port>`` once listening and stop on SIGTERM.
 
 ``python -m bench.serve hl7 --dsn DSN`` runs bedboard's MLLP listener
 (``bedboard.feeds.mllp.start_listener`` with a pool from ``database.create_pool``, as an
-instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-echo``
-its baseline: python-hl7's MLLP streams answering every block with
-``hl7.parse(block).create_ack("AA")``, no database. Both print ``READY <http port> <mllp
+instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-insert
+--dsn DSN`` its baseline: python-hl7's MLLP streams that parse every block, INSERT it into
+a real table (``bench_mllp_log``) in its own transaction with ``synchronous_commit`` on,
+and answer ``create_ack("AA")`` after the commit. ``mllp-echo`` is the same without the
+database (the earlier baseline). Both print ``READY <http port> <mllp
 port>`` (the HTTP port serves only the lag probe).
 
 Both also run the same event-loop lag probe (``GET /_bench/lag``), a bench-side addition:
@@ -156,7 +160,92 @@ async def bare_state(request: web.Request) -> web.Response:
     return web.json_response({"seq": request.app[SEQ][0], "clients": len(request.app[CLIENTS])})
 
 
-def bare_app() -> web.Application:
+class Chain:
+    """The floor of S1 as one chain: a POSTed change is written with a raw UPDATE +
+    ``pg_notify`` on a pooled connection and committed (then the request is answered); a
+    second, LISTENing connection hears it and the change is broadcast to every client as
+    ``/emit`` does. Nothing is read back: the frame is the posted payload."""
+
+    CHANNEL = "bench_chain"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pool: Any = None
+        self.listener: Any = None
+        self.pending: dict[str, Any] = {}
+        self.heard: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self.log: dict[str, dict[str, float]] = {}  # key -> read, committed, heard, sent
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, app: web.Application) -> None:
+        import asyncpg
+
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=4, max_size=4)
+        self.listener = await asyncpg.connect(self.dsn)
+        await self.listener.add_listener(self.CHANNEL, self._on_notify)
+        self.task = asyncio.create_task(self._broadcast(app))
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self.heard.put_nowait((str(payload), time.monotonic()))
+
+    async def _broadcast(self, app: web.Application) -> None:
+        while True:
+            key, heard = await self.heard.get()
+            data = self.pending.pop(key)
+            async with app[EMIT_LOCK]:
+                seq_box = app[SEQ]
+                seq_box[0] += 1
+                frame = json.dumps({"seq": seq_box[0], "topic": "board", "data": data})
+                clients: set[web.WebSocketResponse] = app[CLIENTS]
+                for ws in list(clients):
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await ws.send_str(frame)
+            self.log.setdefault(key, {}).update(heard=heard, sent=time.monotonic())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.listener is not None:
+            await self.listener.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+CHAIN = web.AppKey("bare_chain", Chain)
+
+
+async def bare_chain(request: web.Request) -> web.Response:
+    """``{"key", "unit_id", "available", "payload"}``: write, commit, answer; the
+    broadcast follows the NOTIFY."""
+    body = await request.json()
+    read = time.monotonic()
+    chain = request.app[CHAIN]
+    key = str(body["key"])
+    chain.pending[key] = body["payload"]
+    chain.log.setdefault(key, {})["read"] = read
+    async with chain.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE unit_census SET available = $2 WHERE unit_id = $1",
+            int(body["unit_id"]),
+            int(body["available"]),
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", Chain.CHANNEL, key)
+    chain.log[key]["committed"] = time.monotonic()
+    return web.json_response({"ok": True})
+
+
+async def bare_chain_log(request: web.Request) -> web.Response:
+    """The chain's timestamps since the last call (complete entries only)."""
+    chain = request.app[CHAIN]
+    done = {k: v for k, v in chain.log.items() if len(v) == 4}  # read, committed, heard, sent
+    for key in done:
+        del chain.log[key]
+    return web.json_response(done)
+
+
+def bare_app(dsn: str | None = None) -> web.Application:
     app = web.Application()
     app[CLIENTS] = set()
     app[SEQ] = [0]
@@ -165,6 +254,17 @@ def bare_app() -> web.Application:
     app.router.add_get("/ws", bare_ws)
     app.router.add_post("/emit", bare_emit)
     app.router.add_get("/state", bare_state)
+    if dsn is not None:
+        chain = app[CHAIN] = Chain(dsn)
+        app.router.add_post("/chain", bare_chain)
+        app.router.add_get("/chain/log", bare_chain_log)
+
+        async def chain_ctx(app: web.Application) -> Any:
+            await chain.start(app)
+            yield
+            await chain.stop()
+
+        app.cleanup_ctx.append(chain_ctx)
 
     async def close_all(app: web.Application) -> None:
         clients = app[CLIENTS]
@@ -194,6 +294,43 @@ async def _echo_connected(reader: Any, writer: Any) -> None:
         writer.close()
 
 
+MLLP_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS bench_mllp_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sending_facility text NOT NULL,
+    control_id text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    message text NOT NULL
+)"""
+
+
+def _insert_handler(pool: Any) -> Any:
+    """H1's floor: parse each block with python-hl7 as the echo does, INSERT it (MSH-4,
+    MSH-10, the message) into a real table in its own transaction with synchronous_commit
+    on, and answer AA only after the commit."""
+    import hl7
+
+    sql = "INSERT INTO bench_mllp_log (sending_facility, control_id, message) VALUES ($1, $2, $3)"
+
+    async def connected(reader: Any, writer: Any) -> None:
+        try:
+            while True:
+                block: bytes = await reader.readblock()
+                text = block.decode("utf-8")
+                message = hl7.parse(text)
+                msh = message.segment("MSH")
+                async with pool.acquire() as conn:
+                    await conn.execute(sql, str(msh[4]), str(msh[10]), text)
+                writer.writeblock(str(message.create_ack("AA")).encode("utf-8"))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return connected
+
+
 def mllp_app(kind: str, dsn: str | None) -> web.Application:
     """An HTTP app holding only the lag probe, whose startup opens the MLLP server."""
     app = web.Application()
@@ -211,6 +348,16 @@ def mllp_app(kind: str, dsn: str | None) -> web.Application:
             assert dsn is not None
             pool = await database.create_pool(dsn)
             server = await start_listener(pool, "127.0.0.1", 0)
+        elif kind == "mllp-insert":
+            import asyncpg
+
+            # The listener's pool size (database.create_pool's defaults), commits durable.
+            pool = await asyncpg.create_pool(
+                dsn, min_size=2, max_size=10, server_settings={"synchronous_commit": "on"}
+            )
+            async with pool.acquire() as conn:
+                await conn.execute(MLLP_LOG_DDL)
+            server = await start_hl7_server(_insert_handler(pool), "127.0.0.1", 0)
         else:
             server = await start_hl7_server(_echo_connected, "127.0.0.1", 0)
         sockets: Any = getattr(server, "sockets", ())
@@ -292,7 +439,7 @@ async def serve(app: web.Application, profile_to: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo"))
+    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo", "mllp-insert"))
     parser.add_argument("--dsn")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
@@ -304,13 +451,13 @@ def main(argv: list[str] | None = None) -> None:
         if not args.dsn or not args.data_dir:
             parser.error("app needs --dsn and --data-dir")
         app = bedboard_app(args.dsn, args.data_dir)
-    elif args.kind in ("hl7", "mllp-echo"):
-        if args.kind == "hl7" and not args.dsn:
-            parser.error("hl7 needs --dsn")
+    elif args.kind in ("hl7", "mllp-echo", "mllp-insert"):
+        if args.kind != "mllp-echo" and not args.dsn:
+            parser.error(f"{args.kind} needs --dsn")
         logging.getLogger("bedboard.hl7_ingest").setLevel(logging.WARNING)
         app = mllp_app(args.kind, args.dsn)
     else:
-        app = bare_app()
+        app = bare_app(args.dsn)
     asyncio.run(serve(app, args.profile))
 
 

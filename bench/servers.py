@@ -37,6 +37,10 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
     def pid(self) -> int:
         assert self._proc is not None
         return self._proc.pid
