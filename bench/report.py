@@ -327,7 +327,17 @@ def _s5(r: dict[str, Any]) -> list[str]:
         ]
         out += _table(
             [
-                ("S5 subject: GET /api/v1/board", x["subject"]),
+                ("S5 subject: GET /api/v1/board, first at a new position", x["subject"]),
+                *(
+                    [
+                        (
+                            "  a second client at that position (encoded once; not judged)",
+                            x["subject_same_position_not_judged"],
+                        )
+                    ]
+                    if "subject_same_position_not_judged" in x
+                    else []
+                ),
                 ("floor: SQL + one encode", b["sql_plus_one_encode"]),
                 ("  of which SQL", b["of_which_sql"]),
                 ("  of which encode", b["of_which_encode"]),
@@ -703,13 +713,14 @@ def _s2(r: dict[str, Any]) -> list[str]:
         "| Step (median per poll) | ms |",
         "|---|---:|",
         f"| whole `ingest` | {_n(d['full_poll_median_ms'], 1)} |",
-        f"| `ingest` outside `census.apply` (mappings, 5,000 `CensusReport`s, status) | "
+        f"| `ingest` outside `census.apply` (mappings, the stored census, comparing every "
+        f"report with it, validating the changed ones, status) | "
         f"{_n(d['ingest_outside_apply_median_ms'], 1)} |",
     ]
     for step, ms in d["steps_median_ms"].items():
         out.append(f"| {step} | {_n(ms, 1)} |")
     out += [
-        f"| rest of `census.apply` (clock, `FOR UPDATE` of every reported unit, classifying, "
+        f"| rest of `census.apply` (its unlocked read, the applied states and payloads, "
         f"results) | {_n(d['apply_other_median_ms'], 1)} |",
         "",
         f"- Same feed, polls carrying only the {d['changed']} changed units: "
@@ -973,9 +984,10 @@ def _s1_discussion(s1: dict[str, Any], diag: dict[str, Any], cores: Any) -> list
         f"callback; last client {_ms(f['per_event_last_client']['p99_ms'])} "
         f"p99 after the POST). bedboard's PUT response alone is "
         f"{_ms(b['put_response']['p99_ms'])} p99: authentication and the census transaction "
-        f"(history, freshness, the outbox counter and row, NOTIFY) before any frame exists; "
-        f"then the listener reads the outbox and the hub queues the frame to every "
-        f"subscriber's writer task.{token_text} First to last client: "
+        f"(one unlocked read, then one statement for the row, history, freshness, the "
+        f"outbox and NOTIFY) before any frame exists; then the listener reads the outbox and "
+        f"the hub writes the one encoded frame to every subscriber's socket.{token_text} "
+        f"First to last client: "
         f"{_ms(spread)} at p99 for bedboard, {_ms(floor_spread)} for the floor's send loop, on "
         f"{cores} shared cores with the clients. Delivery: "
         f"{s1['integrity']['deliveries_missing']} missing, "
@@ -1090,24 +1102,24 @@ def _discussion(results: dict[str, Any]) -> list[str]:
             f"{subj['seq_out_of_order']}).** bedboard used {per_b} us of CPU per delivered "
             f"frame, the bare loop {per_bare} us ({_x(per_b / per_bare if per_bare else None)}"
             f"): both encode once and pay the socket send, but "
-            f"bedboard puts each frame on one queue per subscriber and wakes one writer task "
-            f"per subscriber, so every change is {s4['config']['clients']} task wake-ups. "
+            f"bedboard also checks each subscriber's filter and write buffer (it writes "
+            f"straight to each transport, with no queue or task per subscriber). "
             f"With the machine {busy:.0f}% busy (the {s4['config']['client_processes']} client "
             f"processes alone kept {span.get('clients_cores')} cores busy and bedboard "
             f"{span.get('bedboard_cores')} during the subject rounds; PostgreSQL shares the "
             f"same {cores} cores), extra CPU "
             f"becomes queueing at the tail; the p99 is set by the worst ~1% of changes, and "
             f"the per-round ratios show how much that moves between rounds of one run. "
-            f"Periodic per-connection work runs in bursts because the clients connected within "
-            f"{s4['config']['connect_s']['subject']} s of each other: an app heartbeat every "
-            f"15 s and a token re-check (an UPDATE) every 60 s per connection, and aiohttp's "
-            f"ping every 30 s; compare the times of the slowest changes above.",
+            f"Periodic work: one loop-wide tick writes a heartbeat to every connection every "
+            f"15 s and re-checks every connection's credentials in one query every 60 s; "
+            f"aiohttp pings each connection every 30 s, in bursts, because the clients "
+            f"connected within {s4['config']['connect_s']['subject']} s of each other; compare "
+            f"the times of the slowest changes above.",
         ]
     s2 = sc.get("S2")
     if s2 and "error" not in s2:
         d = s2["breakdown"]
         steps = d["steps_median_ms"]
-        states = steps.get("board.unit_states (read back)", 0.0)
         whole = d["full_poll_median_ms"]
         tps = s2["baseline"]["pgbench_tps"]
         delta_ratio = d["changed_only_units_per_s"] / tps if tps else None
@@ -1125,17 +1137,17 @@ def _discussion(results: dict[str, Any]) -> list[str]:
             )
             + ").** "
             f"A poll reports all {d['units']:,} units and applies {d['changed']}: "
-            f"`census.apply` reads every stored row (without a lock) to set aside the "
-            f"unchanged ones, then locks, writes and reads back only the changed units "
-            f"(read-back {_ms(states)} of a {_ms(whole)} poll). Most of the rest is per "
-            f"report before the transaction: `ingest` spends "
-            f"{_ms(d['ingest_outside_apply_median_ms'])} validating {d['units']:,} "
-            f"`CensusReport`s and reading the mappings. Polls that carry only the changed "
-            f"units reach {_n(d['changed_only_units_per_s'])} units/s "
+            f"`ingest` reads the stored census once and counts the unchanged reports in "
+            f"Python, with no validation and no SQL for them "
+            f"({_ms(d['ingest_outside_apply_median_ms'])} of a {_ms(whole)} poll outside "
+            f"`census.apply`); `census.apply` then reads the changed units without a lock and "
+            f"writes them in one statement "
+            f"({_ms(steps.get('the write statement (census, history, outbox)'))}). Polls that "
+            f"carry only the changed units reach {_n(d['changed_only_units_per_s'])} units/s "
             f"({_x(delta_ratio)} pgbench): each applied unit still costs a history row, "
-            f"a freshness upsert, a read-back and a "
+            f"a freshness upsert and a "
             f"{s2['database_after']['outbox_payload_bytes_avg']:,}-byte jsonb outbox event "
-            f"built through pydantic, against pgbench's one-row upsert whose commit costs "
+            f"built through pydantic in Python, against pgbench's one-row upsert whose commit costs "
             f"{_ms(s2['baseline']['latency_avg_ms'])} on this storage. CPU per poll: "
             f"{_ms(s2['subject']['bench_process_cpu_ms_per_poll_median'])} of Python and "
             f"{_ms(s2['subject']['postgres_backend_cpu_ms_per_poll_median'])} of PostgreSQL "

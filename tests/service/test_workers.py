@@ -93,7 +93,7 @@ def test_two_workers_share_the_port_are_restarted_and_stop_together(
 ) -> None:
     service.wait_for("both workers listening", lambda: len(service.listening()) == 2)
     service.wait_for("ready", lambda: _get(service.base + "/readyz")[0] == 200)
-    assert "with 2 workers" in service.log.read_text()
+    service.wait_for("the banner", lambda: "with 2 workers" in service.log.read_text())
 
     # /metrics answers for both workers together, whichever one is asked.
     for _ in range(20):
