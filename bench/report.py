@@ -459,7 +459,14 @@ def _s4(r: dict[str, Any]) -> list[str]:
         "",
         f"CPU: {_cpu(r['cpu'])}. Server CPU per delivered frame: bedboard "
         f"{r['cpu']['bedboard_us_per_delivery_in_subject_rounds']} us, bare "
-        f"{r['cpu']['bare_us_per_delivery_in_baseline_rounds']} us.",
+        f"{r['cpu']['bare_us_per_delivery_in_baseline_rounds']} us."
+        + (
+            f" Resident memory per connected client: bedboard "
+            f"{c['memory_per_connection_kib']['subject']} KiB, bare "
+            f"{c['memory_per_connection_kib']['baseline']} KiB."
+            if "memory_per_connection_kib" in c
+            else ""
+        ),
         "",
         f"`census.apply` in the bench process (commit acknowledged): "
         f"median {_ms(r['apply_in_bench_process'].get('median_ms'))}, "

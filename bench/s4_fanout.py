@@ -23,7 +23,7 @@ from bedboard import board, census, database
 from bench import stats
 from bench.clients import Fleet
 from bench.harness import AsOfClock, Harness, head_seq, paced, parse_key, wire_time
-from bench.servers import CpuMeter, ServerProcess
+from bench.servers import CpuMeter, ServerProcess, rss_kib
 
 TARGET_RATIO = 1.5
 SYNC_TIMEOUT_S = 30.0
@@ -93,6 +93,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
     pool = await database.create_pool(h.board_dsn, min_size=1, max_size=APPLY_CONNECTIONS)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     try:
+        rss_before = {"subject": rss_kib(app.pid), "baseline": rss_kib(bare.pid)}
         subject_connect_started = connect_started = time.monotonic()
         # Setup, not measured: a connect refused with 503 (no pooled connection within
         # bedboard's acquire timeout, on a busy machine) is retried with backoff.
@@ -107,6 +108,11 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
         baseline_connect_s = time.monotonic() - connect_started
         if opened["failed"] or opened_bare["failed"]:
             raise RuntimeError(f"S4: websocket clients failed: {opened} / {opened_bare}")
+        # What one more connection costs each server: resident memory grown per client.
+        memory_per_connection_kib = {
+            side: round((rss_kib(pid) - rss_before[side]) / p.s4_clients, 1)
+            for side, pid in (("subject", app.pid), ("baseline", bare.pid))
+        }
         async with pool.acquire() as conn:
             template = await board_frame_template(conn)
 
@@ -232,6 +238,7 @@ async def run(h: Harness, app: ServerProcess) -> dict[str, Any]:
                 "baseline": round(baseline_connect_s, 1),
             },
             "connects_refused_then_retried": opened["refused_then_retried"],
+            "memory_per_connection_kib": memory_per_connection_kib,
             "subject_and_baseline_wall_s": round(elapsed, 1),
         },
         "subject": subject,

@@ -78,3 +78,19 @@ async def test_the_cached_board_equals_a_fresh_snapshot(
     fresh = (await board.snapshot(conn)).model_dump(mode="json")
     assert served["facilities"] == fresh["facilities"] == again["facilities"]
     assert served["seq"] == fresh["seq"]
+
+
+async def test_the_snapshot_built_without_validation_equals_the_validated_board(
+    conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility()
+    reported = await make_unit(facility.id, population="adolescent")
+    await make_unit(facility.id)  # never reported
+    await census.apply(conn, [(reported.id, report(2))], census.Source("api"))
+    snap = await board.snapshot(conn)
+    encoded = snap.model_dump_json(warnings="error")  # every value of its field's type
+    validated = board.Board.model_validate_json(encoded)
+    assert validated == snap
+    assert validated.model_dump_json() == encoded
+    unit = next(u for f in snap.facilities for u in f.units if u.id == reported.id)
+    assert type(unit.population) is type(validated.facilities[0].units[0].population)
