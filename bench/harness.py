@@ -61,7 +61,9 @@ class Profile:
     # S5: GET /api/v1/board at each (facilities, units) size, vs its SQL + one encode.
     s5_sizes: tuple[tuple[int, int], ...] = ((500, 5000), (5000, 50000))
     s5_rounds: int = 6
-    s5_requests: int = 10  # per side and round
+    s5_requests: int = (
+        6  # per side and round (each subject request is followed by a second at its position)
+    )
     # S6: a reconnect storm of s6_clients (in s6_processes) while changes go on at s6_rate.
     s6_clients: int = 2000
     s6_processes: int = 4
