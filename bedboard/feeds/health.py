@@ -70,9 +70,10 @@ def _state(attempt: Attempt) -> str:
 
 
 def settles(before: str | None, attempts: Sequence[Attempt]) -> bool:
-    """Whether ``attempts`` leave a feed in ``before`` as it was, all successes with no
-    wait: then ``store.mark_ok_and_commit`` records them (no event, no log line)."""
-    return before == "ok" and all(a.ok and not a.retry_in for a in attempts)
+    """Whether ``attempts`` (at least one) leave a feed in ``before`` as it was, all
+    successes with no wait: then ``store.mark_ok_and_commit`` records them (no event, no
+    log line)."""
+    return bool(attempts) and before == "ok" and all(a.ok and not a.retry_in for a in attempts)
 
 
 async def record_attempts(

@@ -205,7 +205,8 @@ async def _process(
     while i < len(messages):
         routed = _route(cache, messages[i], peer_ip)
         if isinstance(routed, _Refusal):
-            if await cache.refresh(conn):
+            if stale < MAX_STALE and await cache.refresh(conn):
+                stale += 1
                 continue  # the feeds changed: route it again
             await _refuse_routing(conn, routed, messages[i], peer_ip)
             replies[i] = routed.reply

@@ -215,3 +215,17 @@ async def test_a_feed_edited_or_disabled_while_its_sender_is_connected_is_honour
     unmapped = await send("E6", here="4EAST^403^1")
     assert (unmapped.code, "not mapped" in unmapped.text) == ("AE", True)
     await peer.close()
+
+
+async def test_a_refusal_that_is_not_the_senders_fault_leaves_the_feeds_health_alone(
+    site_factory: Any,
+) -> None:
+    site: Site = await site_factory(units=["4EAST"])
+    peer = await site.peer()
+    assert (await peer.send(adt("A01", "H1", minutes_ago(5), here="4EAST^401^1"))).code == "AA"
+    before = (await feeds.get_feed(site.conn, site.feed_id)).health
+    training = await peer.send(adt("A01", "H2", minutes_ago(4), here="4EAST^401^2", processing="T"))
+    assert training.code == "AE"
+    after = (await feeds.get_feed(site.conn, site.feed_id)).health
+    assert after == before  # not an attempt: no success, no failure, no new attempt time
+    await peer.close()
