@@ -229,3 +229,24 @@ async def test_a_refusal_that_is_not_the_senders_fault_leaves_the_feeds_health_a
     after = (await feeds.get_feed(site.conn, site.feed_id)).health
     assert after == before  # not an attempt: no success, no failure, no new attempt time
     await peer.close()
+
+
+async def test_two_connections_pipelining_for_one_feed_lose_no_bed(site_factory: Any) -> None:
+    """Their runs take the feed's lock in turn, and each reads the beds after taking it."""
+    site: Site = await site_factory(units=["4EAST"])
+    peers = [await site.peer(), await site.peer()]
+    batches = [
+        [adt("A01", f"C{p}-{n}", minutes_ago(5), here=f"4EAST^{p}^{n}") for n in range(20)]
+        for p in range(2)
+    ]
+    for round_ in range(2):  # each connection sends two pipelined halves
+        results = await asyncio.gather(
+            *(
+                pipeline(peer, batch[round_ * 10 : round_ * 10 + 10])
+                for peer, batch in zip(peers, batches, strict=True)
+            )
+        )
+        assert all(a.code == "AA" for acks in results for a in acks), results
+    assert await site.census("4EAST") == (40, 40, 0)
+    for peer in peers:
+        await peer.close()
