@@ -16,6 +16,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.bump_feed_routing_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE feed_routing_version SET version = version + 1;
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -182,6 +191,12 @@ ALTER TABLE public.feed_quarantine ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.feed_routing_version (
+    only_row boolean DEFAULT true NOT NULL,
+    version bigint NOT NULL,
+    CONSTRAINT feed_routing_version_only_row_check CHECK (only_row)
 );
 
 CREATE TABLE public.feed_status (
@@ -608,6 +623,9 @@ ALTER TABLE ONLY public.feed_mappings
 ALTER TABLE ONLY public.feed_quarantine
     ADD CONSTRAINT feed_quarantine_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.feed_routing_version
+    ADD CONSTRAINT feed_routing_version_pkey PRIMARY KEY (only_row);
+
 ALTER TABLE ONLY public.feed_status
     ADD CONSTRAINT feed_status_pkey PRIMARY KEY (feed_id);
 
@@ -750,7 +768,11 @@ CREATE TRIGGER counties_bump_directory_version AFTER INSERT OR DELETE OR UPDATE 
 
 CREATE TRIGGER facilities_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.facilities FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
 
+CREATE TRIGGER feed_mappings_bump_feed_routing_version AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.feed_mappings FOR EACH STATEMENT EXECUTE FUNCTION public.bump_feed_routing_version();
+
 CREATE TRIGGER feeds_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OF enabled, facility_id ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
+
+CREATE TRIGGER feeds_bump_feed_routing_version AFTER INSERT OR DELETE OR UPDATE OF kind, config, enabled, facility_id OR TRUNCATE ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_feed_routing_version();
 
 CREATE TRIGGER placement_events_no_truncate BEFORE TRUNCATE ON public.placement_events FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
 

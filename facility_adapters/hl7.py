@@ -441,7 +441,8 @@ class Hl7Message:
     def ack(self, code: AckCode, text: str = "") -> bytes:
         """The ACK (never raises): MSA-1 ``code``, MSA-2 the original MSH-10 when it could
         be read, MSA-3 ``text``. Built with python-hl7's ``create_ack`` from this parse
-        when there is one; by hand (standard separators) when not."""
+        when there is one (and its MSA-2 checked in the text built, not by parsing it);
+        by hand (standard separators) when not."""
         try:
             built = _ack_with_hl7(self, code, text)
         except Exception:  # noqa: BLE001 -- fall back to the hand-built ACK
@@ -559,10 +560,19 @@ def _ack_with_hl7(message: Hl7Message, code: str, text: str) -> str | None:
         sep, encoding = message.text[3], message.text[4:8]
         msa.assign_field(_escape(text[:500], sep, encoding), 3)
     result = _sanitise_ack(str(ack))
-    check = hl7.parse(result)
-    if str(check.segment("MSA")(2)) != header.control_id:
+    if _msa_control_id(result, message.text[3]) != header.control_id:
         return None
     return result
+
+
+def _msa_control_id(ack: str, sep: str) -> str | None:
+    """MSA-2 of an ACK as written, read as python-hl7 would read it back (a field's text
+    is what lies between its separators), without parsing the ACK again."""
+    for segment in ack.split("\r"):
+        fields = segment.split(sep)
+        if fields[0] == "MSA":
+            return fields[2] if len(fields) > 2 else ""
+    return None
 
 
 def _ack_by_hand(header: Header, code: str, text: str) -> str:

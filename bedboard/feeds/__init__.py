@@ -15,15 +15,20 @@ only the ones listed before it:
                    aside unvalidated; the rest validated, the newer ones ``census.apply``.
 - ``coordinator``  polled feeds: the due scan, one poll per feed across instances
                    (advisory lock), timeout, cursor, backoff, permanent stop; ``check_feed``.
+- ``routes``       the HL7 routing cache: each enabled hl7 feed's settings and mappings,
+                   kept per listener, checked against ``feed_routing_version``.
 - ``hl7``          the database side of the ``hl7`` kind: routing, ACK rules, dedupe,
-                   bed state (hl7_messages, hl7_beds), census from beds, ``prune_messages``.
-- ``mllp``         the MLLP listener (one per instance) that hands each block to ``hl7``.
+                   bed state (hl7_messages, hl7_beds), census from beds, one transaction
+                   per run of a feed's messages, ``prune_messages``.
+- ``mllp``         the MLLP listener (one per instance) that hands ``hl7`` each block with
+                   those already buffered behind it.
 - ``demo``         demo sources: one facility per kind fed from simulated local sources.
 
 Data flow::
 
     polled kinds: scheduler → coordinator.poll_due → poll_feed → adapter.fetch(cursor)
-    hl7:          hospital → mllp listener → hl7.handle (route, dedupe, beds → reports)
+    hl7:          hospital → mllp listener → hl7.handle_batch (route from the cache,
+                  dedupe, beds → reports; one transaction per run of a feed's messages)
                         │
                         ▼
     ingest.ingest(conn, feed_id, parsed) → quarantine / unmapped (store)
@@ -33,7 +38,7 @@ Data flow::
 
 from __future__ import annotations
 
-from bedboard.feeds import coordinator, demo, hl7, mllp
+from bedboard.feeds import coordinator, demo, hl7, mllp, routes
 from bedboard.feeds.config import adapter_class, build_adapter, check_local_paths, validate_config
 from bedboard.feeds.coordinator import (
     POLL_TIMEOUT_S,
@@ -45,7 +50,7 @@ from bedboard.feeds.coordinator import (
     poll_feed,
 )
 from bedboard.feeds.health import Attempt, record_attempt
-from bedboard.feeds.hl7 import handle, prune_messages
+from bedboard.feeds.hl7 import handle, handle_batch, prune_messages
 from bedboard.feeds.ingest import ingest
 from bedboard.feeds.mllp import Listener, start_listener
 from bedboard.feeds.models import (
@@ -101,6 +106,7 @@ __all__ = [
     "feed_secrets",
     "get_feed",
     "handle",
+    "handle_batch",
     "hl7",
     "ingest",
     "list_feeds",
@@ -110,6 +116,7 @@ __all__ = [
     "prune_messages",
     "quarantine",
     "record_attempt",
+    "routes",
     "save_cursor",
     "start_listener",
     "update_feed",

@@ -5,6 +5,9 @@ stored one applied through ``census.apply``, the rest quarantined or counted."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -17,6 +20,17 @@ from bedboard.feeds.models import IngestResult
 from facility_adapters.base import Parsed, Rejected, SourceReport
 
 FUTURE_SKEW = census.FUTURE_SKEW
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a caller read already, in its own transaction, so ``ingest`` reads nothing:
+    the feed's mappings, the database clock, and the stored census of (at least) every
+    mapped unit the reports name."""
+
+    mapping: Mapping[str, int]
+    now: datetime
+    stored: Mapping[int, StoredCensus]
 
 
 def _to_census(report: SourceReport) -> CensusReport:
@@ -78,7 +92,14 @@ def _validation_reason(exc: ValidationError) -> str:
     )
 
 
-async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult:
+async def ingest(
+    conn: Connection,
+    feed_id: int,
+    parsed: Parsed,
+    *,
+    known: Known | None = None,
+    count_applied: bool = True,
+) -> IngestResult:
     """Apply what an adapter delivered; quarantine what cannot be applied.
 
     Steps: quarantine the adapter's rejections; map source ids to units (record unmapped
@@ -88,9 +109,14 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
     the newest report per unit; count a kept report that is not newer than the stored one
     as a duplicate or stale, as ``census.apply`` would; apply the rest in one
     ``census.apply`` transaction; count the outcomes on the feed.
+
+    With ``known`` (the HL7 side, inside its own transaction) the mappings, the clock
+    and the stored census are not read again, and the writes need no savepoint of their
+    own: a failure leaves the caller's transaction to be rolled back. With
+    ``count_applied=False`` the caller adds ``applied`` to the feed's count itself.
     """
     rejected = list(parsed.rejected)
-    mapping = await store.mappings(conn, feed_id)
+    mapping = known.mapping if known is not None else await store.mappings(conn, feed_id)
     unmapped: dict[str, int] = {}
     mapped: list[tuple[int, SourceReport]] = []
     for report in parsed.reports:
@@ -99,9 +125,15 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
             unmapped[report.source_id] = unmapped.get(report.source_id, 0) + 1
         else:
             mapped.append((unit_id, report))
-    now = await board.db_now(conn)
+    now = known.now if known is not None else await board.db_now(conn)
     latest = now + FUTURE_SKEW
-    stored = await census.stored_census(conn, list({uid for uid, _ in mapped})) if mapped else {}
+    stored: Mapping[int, StoredCensus]
+    if known is not None:
+        stored = known.stored
+    elif mapped:
+        stored = await census.stored_census(conn, list({uid for uid, _ in mapped}))
+    else:
+        stored = {}
     applied = duplicate = stale = conflict = 0
     # unit -> (as_of, the validated report, or None when it is identical to the stored one)
     newest: dict[int, tuple[datetime, CensusReport | None]] = {}
@@ -147,7 +179,8 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
         to_apply.append((unit_id, checked))
     if not (rejected or unmapped or to_apply):
         return IngestResult(duplicate=duplicate, stale=stale)  # nothing to write
-    async with conn.transaction():
+    atomic = known is None or not conn.is_in_transaction()
+    async with conn.transaction() if atomic else contextlib.nullcontext():
         await store.add_to_quarantine(conn, feed_id, rejected)
         await store.count_unmapped(conn, feed_id, unmapped)
         if to_apply:
@@ -166,7 +199,8 @@ async def ingest(conn: Connection, feed_id: int, parsed: Parsed) -> IngestResult
                     conflict += 1
                 else:
                     stale += 1
-        await store.add_applied(conn, feed_id, applied)
+        if count_applied:
+            await store.add_applied(conn, feed_id, applied)
     return IngestResult(
         applied=applied,
         duplicate=duplicate,

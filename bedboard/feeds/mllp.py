@@ -1,10 +1,13 @@
 """The MLLP listener: one per instance (``BEDBOARD_MLLP_LISTEN``) serves every HL7 feed.
 
-Each connection reads MLLP blocks of at most 1 MiB, one at a time, hands each to
-``hl7.handle`` and writes its ACK before reading the next. Addresses no enabled feed
-admits are refused at accept time; one address may hold a few connections, the instance
-at most ``MAX_CONNECTIONS``; idle connections are closed; repeated refusals are logged
-once a minute with a count.
+Each connection reads MLLP blocks of at most 1 MiB. A block is handed to
+``hl7.handle_batch`` together with the complete blocks already buffered behind it (a
+sender that pipelines; at most ``hl7.MAX_BATCH``), and their ACKs are written, in order,
+once they are all committed; then the connection reads on. A sender that waits for each
+ACK sends batches of one. The listener keeps one routing cache (``feeds.routes``) for all
+its connections. Addresses no enabled feed admits are refused at accept time; one
+address may hold a few connections, the instance at most ``MAX_CONNECTIONS``; idle
+connections are closed; repeated refusals are logged once a minute with a count.
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ import time
 from typing import Any
 
 from hl7.mllp import InvalidBlockError, start_hl7_server  # type: ignore[import-untyped]
-from pydantic import ValidationError
 
 from bedboard import database, logsafe
-from bedboard.feeds import store
-from bedboard.feeds.hl7 import LOG_ONCE_KEEP, handle, log_once
-from facility_adapters.hl7 import MAX_MESSAGE_BYTES, REJECT, Hl7Config, build_ack
+from bedboard.feeds.hl7 import LOG_ONCE_KEEP, MAX_BATCH, handle_batch, log_once
+from bedboard.feeds.routes import Routes
+from facility_adapters.hl7 import MAX_MESSAGE_BYTES, REJECT, build_ack
 
 # The name operators know from docs/operations.md (this was bedboard/hl7_ingest.py).
 log = logging.getLogger("bedboard.hl7_ingest")
@@ -32,7 +34,8 @@ MAX_CONNECTIONS = 64
 MAX_CONNECTIONS_PER_ADDRESS = 8
 # A connection that sends nothing for this long is closed (a sender reconnects).
 IDLE_TIMEOUT_S = 300.0
-# Who may connect, as the enabled feeds' allowed_addresses say, is re-read this often.
+# Who may connect, as the enabled feeds' allowed_addresses say, is checked this often
+# (one read of the routing version; the feeds are read again only when they changed).
 GATE_TTL_S = 10.0
 # A refusal that keeps happening is logged again at most this often (with a count).
 REFUSAL_LOG_INTERVAL_S = 60.0
@@ -59,23 +62,24 @@ def _log_recurring(key: tuple[str, ...], message: str, *args: object) -> None:
 class _Gate:
     """Which addresses may connect at all: when every enabled hl7 feed lists
     ``allowed_addresses``, an address none of them admits is refused at accept time,
-    before it can hold a connection. Re-read from the database every GATE_TTL_S."""
+    before it can hold a connection. From the listener's routing cache, checked against
+    the database every GATE_TTL_S."""
 
-    def __init__(self, pool: database.Pool) -> None:
+    def __init__(self, pool: database.Pool, cache: Routes) -> None:
         self._pool = pool
-        self._configs: list[Hl7Config] = []
-        self._read_at = -GATE_TTL_S
+        self._cache = cache
+        self._checked_at = -GATE_TTL_S
 
     async def admits(self, peer_ip: str) -> bool:
-        if time.monotonic() - self._read_at >= GATE_TTL_S:
+        if time.monotonic() - self._checked_at >= GATE_TTL_S:
             async with database.acquire(self._pool) as conn:
-                found = await store.enabled_settings(conn, "hl7")
-            configs = []
-            for _feed_id, settings in found:
-                with contextlib.suppress(ValidationError):
-                    configs.append(Hl7Config.model_validate(settings))
-            self._configs, self._read_at = configs, time.monotonic()
-        return not self._configs or any(cfg.admits(peer_ip) for cfg in self._configs)
+                if self._cache.version is None:
+                    await self._cache.ensure(conn)
+                else:
+                    await self._cache.refresh(conn)
+            self._checked_at = time.monotonic()
+        configs = [route.config for route in self._cache.routes()]
+        return not configs or any(cfg.admits(peer_ip) for cfg in configs)
 
 
 # --------------------------------------------------------------------------- listener
@@ -86,7 +90,40 @@ def _peer_ip(writer: Any) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
-async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int, gate: _Gate) -> None:
+_BLOCK_END = b"\x1c\r"
+
+
+def _block_buffered(reader: Any) -> bool:
+    """Whether a complete MLLP block is already in the reader's buffer (so reading it will
+    not wait). python-hl7's stream reader is an ``asyncio.StreamReader``; its buffer is
+    read here as python-hl7's own ``readblock`` reads it."""
+    buffer = getattr(reader, "_buffer", None)
+    return isinstance(buffer, bytearray) and buffer.find(_BLOCK_END) != -1
+
+
+async def _closing_after(exc: BaseException, writer: Any, peer_ip: str, limit: int) -> None:
+    """What a block that cannot be read gets before the connection is closed."""
+    if isinstance(exc, asyncio.IncompleteReadError):
+        if exc.partial.strip():
+            log.info("HL7 peer %s closed mid-message (%d bytes dropped)", peer_ip, len(exc.partial))
+    elif isinstance(exc, InvalidBlockError):
+        log_once(
+            ("framing", peer_ip),
+            "HL7 peer %s sent data outside MLLP framing (<VT> … <FS><CR>); closing",
+            peer_ip,
+        )
+    else:  # ValueError: over the limit
+        log.warning("HL7 peer %s sent a block over %d bytes; closing", peer_ip, limit)
+        writer.writeblock(build_ack(b"", REJECT, f"message larger than {limit} bytes"))
+        await writer.drain()
+
+
+_UNREADABLE = (asyncio.IncompleteReadError, InvalidBlockError, ValueError)
+
+
+async def _serve(
+    pool: database.Pool, reader: Any, writer: Any, limit: int, gate: _Gate, cache: Routes
+) -> None:
     peer_ip = _peer_ip(writer)
     try:
         try:
@@ -106,29 +143,23 @@ async def _serve(pool: database.Pool, reader: Any, writer: Any, limit: int, gate
             except TimeoutError:
                 log.debug("HL7 peer %s: idle for %s s; closing", peer_ip, IDLE_TIMEOUT_S)
                 return
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    log.info(
-                        "HL7 peer %s closed mid-message (%d bytes dropped)",
-                        peer_ip,
-                        len(exc.partial),
-                    )
+            except _UNREADABLE as exc:
+                await _closing_after(exc, writer, peer_ip, limit)
                 return
-            except InvalidBlockError:
-                log_once(
-                    ("framing", peer_ip),
-                    "HL7 peer %s sent data outside MLLP framing (<VT> … <FS><CR>); closing",
-                    peer_ip,
-                )
-                return
-            except ValueError:
-                log.warning("HL7 peer %s sent a block over %d bytes; closing", peer_ip, limit)
-                writer.writeblock(build_ack(b"", REJECT, f"message larger than {limit} bytes"))
-                await writer.drain()
-                return
-            ack = await handle(pool, raw, peer_ip)
-            writer.writeblock(ack)
+            batch = [raw]
+            unreadable: BaseException | None = None
+            while len(batch) < MAX_BATCH and _block_buffered(reader):
+                try:
+                    batch.append(await reader.readblock())
+                except _UNREADABLE as exc:
+                    unreadable = exc  # after the ACKs of the blocks before it
+                    break
+            for ack in await handle_batch(pool, batch, peer_ip, cache=cache):
+                writer.writeblock(ack)
             await writer.drain()
+            if unreadable is not None:
+                await _closing_after(unreadable, writer, peer_ip, limit)
+                return
     except (ConnectionError, OSError) as exc:
         log.debug("HL7 peer %s: connection lost: %s", peer_ip, exc)
     except asyncio.CancelledError:
@@ -185,11 +216,13 @@ async def start_listener(
     reuse_port: bool = False,
 ) -> Listener:
     """Listen for MLLP on ``host:port`` (port 0: any free port; ``.sockets`` tells which).
-    Each connection reads blocks of at most ``limit`` bytes, hands each to ``handle`` and
-    writes its ACK. Closing the returned server also closes the open connections.
+    Each connection reads blocks of at most ``limit`` bytes, hands those that arrived
+    together to ``handle_batch`` and writes their ACKs. Closing the returned server also
+    closes the open connections.
     ``reuse_port``: share the port with the other workers of ``serve --workers``."""
     tasks: dict[asyncio.Task[None], Any] = {}  # connection handler -> its writer
-    gate = _Gate(pool)
+    cache = Routes()  # every connection's routing, and the gate's
+    gate = _Gate(pool, cache)
 
     def connected(reader: Any, writer: Any) -> None:
         peer_ip = _peer_ip(writer)
@@ -208,7 +241,9 @@ async def start_listener(
             )
             writer.close()
             return
-        task = asyncio.get_running_loop().create_task(_serve(pool, reader, writer, limit, gate))
+        task = asyncio.get_running_loop().create_task(
+            _serve(pool, reader, writer, limit, gate, cache)
+        )
         tasks[task] = writer
         task.add_done_callback(lambda finished: tasks.pop(finished, None))
 

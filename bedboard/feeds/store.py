@@ -306,6 +306,60 @@ async def mark_failed(
     )
 
 
+async def mark_attempts(
+    conn: Connection,
+    feed_id: int,
+    *,
+    state: str,
+    succeeded: bool,
+    failures: int,
+    error: str | None,
+    next_in: timedelta | None,
+    applied: int = 0,
+) -> str | None:
+    """Several attempts at once, as ``mark_ok`` and ``mark_failed`` one after the other
+    would leave the row, plus ``add_applied``; returns the state before (None without a
+    status row). ``state`` and ``next_in`` (None: no next attempt) are the last attempt's;
+    ``succeeded``: one of them succeeded; ``failures``: the failures after the last
+    success (or all of them); ``error``: the last failure's."""
+    before: str | None = await conn.fetchval(
+        """
+        UPDATE feed_status s
+           SET state = $2, last_attempt_at = now(),
+               last_success_at = CASE WHEN $3 THEN now() ELSE s.last_success_at END,
+               last_error = COALESCE($5, s.last_error),
+               last_error_at = CASE WHEN $5::text IS NULL THEN s.last_error_at ELSE now() END,
+               consecutive_failures = CASE WHEN $3 THEN 0 ELSE s.consecutive_failures END + $4,
+               next_attempt_at = now() + $6::interval,
+               reports_applied = s.reports_applied + $7
+          FROM (SELECT state FROM feed_status WHERE feed_id = $1 FOR UPDATE) old
+         WHERE s.feed_id = $1
+        RETURNING old.state
+        """,
+        feed_id,
+        state,
+        succeeded,
+        failures,
+        None if error is None else error[:1000],
+        next_in,
+        applied,
+    )
+    return before
+
+
+async def mark_ok_and_commit(conn: Connection, feed_id: int, applied: int) -> None:
+    """``mark_ok`` (next attempt now) and ``add_applied``, then COMMIT the caller's
+    transaction: one round trip (the simple query protocol, which takes no parameters,
+    so the two integers are written into the text)."""
+    sql = (
+        "UPDATE feed_status SET state = 'ok', last_attempt_at = now(), last_success_at = now(),"  # noqa: S608 -- two integers
+        " consecutive_failures = 0, next_attempt_at = now(),"
+        f" reports_applied = reports_applied + {int(applied):d}"
+        f" WHERE feed_id = {int(feed_id):d}; COMMIT"
+    )
+    await conn.execute(sql)
+
+
 async def facility_state(conn: Connection, feed_id: int) -> tuple[int, str]:
     """The feed's facility and that facility's worst enabled feed (``failing``,
     ``stopped`` or ``ok``), as the board shows it: one feed's recovery must not hide
