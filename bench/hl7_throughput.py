@@ -296,10 +296,10 @@ async def statements_per_message(dsn: str, plan: FeedPlan, pairs: int) -> dict[s
 
 
 def cpu_costs(plan: FeedPlan, config: dict[str, Any], repeat: int) -> dict[str, Any]:
-    """Per-call CPU of the pure steps every message pays in the listener, timed in this
-    process: reading the message, building its ACK, validating the feed's settings (done
-    for every message when routing), with this feed's 120 declared beds and with a large
-    hospital's 4 x 500; and the floor's parse + ACK (the echo's whole answer)."""
+    """Per-call CPU of the pure steps of the listener, timed in this process: reading the
+    message and building its ACK (every message), validating the feed's settings (once per
+    routing-cache load since feeds/routes.py, no longer per message), with this feed's 120
+    declared beds and with a large hospital's 4 x 500; and the floor's parse + ACK."""
     import hl7
 
     from facility_adapters.hl7 import Hl7Config, build_ack, parse_message
