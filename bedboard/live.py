@@ -19,6 +19,7 @@ frames and none awaits, so nothing can land inside a frame that aiohttp itself w
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -50,6 +51,9 @@ KEEPALIVE_TIMEOUT_S = 5.0
 FALLBACK_POLL_S = 5.0
 RECONNECT_MAX_S = 10.0
 CATCH_UP_BATCH = 1000
+# The newest changes the hub keeps, encoded, so that a client resuming from a position
+# among them catches up from memory: a reconnect storm costs no outbox reads.
+RECENT_CHANGES = 2048
 
 
 _LISTENER_ERRORS: tuple[type[BaseException], ...] = (*database.DOWN_ERRORS, asyncpg.PostgresError)
@@ -98,6 +102,9 @@ class Hub:
         self.peers: set[Peer] = set()
         self._by_topic: dict[str, set[Peer]] = {}
         self.last_seq = 0
+        # (seq, change, frame) of every change after _complete_after, oldest first.
+        self._recent: list[tuple[int, Change, bytes]] = []
+        self._complete_after: int | None = None  # None until the listener knows its start
         self.frames_encoded = 0
         self.clients_cut = 0
         self.heartbeats = 0
@@ -143,20 +150,59 @@ class Hub:
     def subscriber_count(self) -> int:
         return len({s for subs in self._by_topic.values() for s in subs})
 
+    def start_at(self, seq: int) -> None:
+        """The listener publishes every change after ``seq``, in order, from now on."""
+        self.last_seq = max(self.last_seq, seq)
+        if self._complete_after is None:
+            self._complete_after = seq
+
+    def remembers(self, since: int) -> bool:
+        """Whether every change after ``since`` (up to the newest) is in memory."""
+        return self._complete_after is not None and self._complete_after <= since <= self.last_seq
+
+    def subscribe_from_memory(
+        self, peer: Peer, topics: frozenset[str], accepts: Callable[[Change], bool], since: int
+    ) -> bool:
+        """Follow these topics from ``since`` when every change after it is in memory:
+        write those the peer may see, then go live, with nothing awaited in between (no
+        change can fall between the two). False, and nothing done, when they are not."""
+        if not self.remembers(since):
+            return False
+        self.unsubscribe(peer)
+        peer.topics, peer.accepts, peer.last_sent, peer.pending = topics, accepts, since, None
+        for topic in topics:
+            self._by_topic.setdefault(topic, set()).add(peer)
+        recent = self._recent
+        for i in range(bisect.bisect_right(recent, since, key=_seq_of), len(recent)):
+            seq, change, frame = recent[i]
+            if change.topic in topics and accepts(change) and not self._write(peer, frame):
+                return True  # cut or gone: it subscribes again from its own position
+            peer.last_sent = seq
+        return True
+
+    def _remember(self, seq: int, change: Change, frame: bytes) -> None:
+        recent = self._recent
+        recent.append((seq, change, frame))
+        if len(recent) > 2 * RECENT_CHANGES:
+            forgotten = len(recent) - RECENT_CHANGES
+            self._complete_after = recent[forgotten - 1][0]
+            del recent[:forgotten]
+
     def publish(self, change: Change) -> None:
-        """Write a change to every subscriber of its topic that may see it, encoding it once."""
-        self.last_seq = max(self.last_seq, change.seq)
+        """Write a change to every subscriber of its topic that may see it, encoding it once,
+        and keep it among the recent changes."""
+        seq = change.seq
+        self.last_seq = max(self.last_seq, seq)
+        frame = text_frame(encode(change))
+        self.frames_encoded += 1
+        if self._complete_after is not None:
+            self._remember(seq, change, frame)
         subs = self._by_topic.get(change.topic)
         if not subs:
             return
-        seq = change.seq
-        frame: bytes | None = None
         for peer in tuple(subs):  # a cut or closed peer leaves the set
             if seq <= peer.last_sent or not peer.accepts(change):
                 continue
-            if frame is None:
-                frame = text_frame(encode(change))
-                self.frames_encoded += 1
             pending = peer.pending
             if pending is None:
                 if self._write(peer, frame):
@@ -192,6 +238,10 @@ class Hub:
         self.clients_cut += 1
         log.info("websocket client of %s fell behind; closing for resync", peer.label)
         close_soon(peer.ws, RESYNC_CLOSE_CODE, "resync: fell behind")
+
+
+def _seq_of(entry: tuple[int, Change, bytes]) -> int:
+    return entry[0]
 
 
 def _forget_principals(*_: object) -> None:
@@ -231,7 +281,7 @@ class OutboxListener:
         try:
             async with database.acquire(self._pool) as conn:
                 self.last_seq = await outbox.head(conn)
-            self._hub.last_seq = self.last_seq
+            self._hub.start_at(self.last_seq)
         except _LISTENER_ERRORS as exc:
             log.warning("outbox position unknown at start-up (%s); will read it on connect", exc)
 
@@ -273,7 +323,7 @@ class OutboxListener:
         auth.forget_principals()
         if self.last_seq is None:
             self.last_seq = await outbox.head(conn)
-            self._hub.last_seq = self.last_seq
+            self._hub.start_at(self.last_seq)
         self.connected.set()
         await self.drain()
 

@@ -37,6 +37,7 @@ from bedboard.live import (
     close_soon,
     encode,
 )
+from bedboard.outbox import Change
 from bedboard.problems import Problem, unauthenticated
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,26 @@ class LiveSession:
             await self.send({"type": "snapshot_required", "seq": self.hub.last_seq})
             return
         principal = self.principal
+
+        def accepts(change: Change) -> bool:
+            return access.sees_change(principal, change)
+
+        subscribed: dict[str, object] = {
+            "type": "subscribed",
+            "topics": sorted(topics),
+            "since": since,
+        }
+        if self.hub.remembers(since):
+            # Everything after `since` is in memory (a client resuming, as after a
+            # reconnect): no outbox read. The hub writes it and goes live in one step.
+            await self.send(subscribed)
+            if self.hub.subscribe_from_memory(self.peer, topics, accepts, since):
+                return
+            subscribed = {}  # said already; memory moved on meanwhile: read the outbox
         # Live frames are held from here; the catch-up below covers everything before them.
-        self.hub.subscribe(
-            self.peer, topics, lambda change: access.sees_change(principal, change), since
-        )
-        await self.send({"type": "subscribed", "topics": sorted(topics), "since": since})
+        self.hub.subscribe(self.peer, topics, accepts, since)
+        if subscribed:
+            await self.send(subscribed)
         try:
             await self._catch_up(topics)
         except outbox.TooOld as exc:

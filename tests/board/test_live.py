@@ -125,7 +125,7 @@ async def test_a_client_resuming_from_an_old_seq_gets_every_missed_change(
 
 
 async def test_changes_since_a_pruned_position_is_410(
-    client: Any, board_setup: Any, conn: Any
+    client: Any, board_setup: Any, conn: Any, aiohttp_client: Any, settings: Settings
 ) -> None:
     for i, unit in enumerate(board_setup.units):
         await client.put(
@@ -137,9 +137,33 @@ async def test_changes_since_a_pruned_position_is_410(
     resp = await client.get("/api/v1/changes?since=0", headers=board_setup.viewer)
     assert resp.status == 410
     assert (await resp.json())["type"].endswith("/snapshot-required")
-    ws = await client.ws_connect("/ws", headers=board_setup.viewer)
+    # An instance started after those changes remembers none of them: it reads the outbox.
+    later = await aiohttp_client(create_app(settings))
+    ws = await later.ws_connect("/ws", headers=board_setup.viewer)
     await subscribe(ws, 0)  # subscribed
     assert (await ws.receive_json(timeout=WAIT_S))["type"] == "snapshot_required"
+    await ws.close()
+
+
+async def test_a_client_resuming_from_a_remembered_position_catches_up_from_memory(
+    client: Any, board_setup: Any, conn: Any
+) -> None:
+    start = (await (await client.get("/api/v1/board", headers=board_setup.viewer)).json())["seq"]
+    for i, unit in enumerate(board_setup.units):
+        resp = await client.put(
+            f"/api/v1/units/{unit.id}/census",
+            json={"as_of": stamp(i), "available": i},
+            headers=board_setup.staff,
+        )
+        assert resp.status == 200
+    await client.app[LISTENER].drain()  # the instance has published them
+    # The outbox no longer has them: only the instance's memory can answer.
+    await conn.execute("DELETE FROM board_outbox")
+    ws = await client.ws_connect("/ws", headers=board_setup.viewer)
+    assert (await subscribe(ws, start))["type"] == "subscribed"
+    frames = await collect(ws, 3)
+    assert [f["seq"] for f in frames] == [start + 1, start + 2, start + 3]
+    assert [f["data"]["unit"]["available"] for f in frames] == [0, 1, 2]
     await ws.close()
 
 
@@ -440,12 +464,13 @@ async def test_a_client_that_stops_reading_is_cut_by_its_unsent_bytes_and_the_ot
 
 @pytest.mark.parametrize("backlog", [600, 1200], ids=["held-then-flushed", "caught-up-twice"])
 async def test_changes_committed_during_a_catch_up_arrive_once_and_in_order(
-    client: Any, board_setup: Any, db_dsn: str, backlog: int
+    client: Any, board_setup: Any, db_dsn: str, backlog: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client stops reading mid catch-up, so the catch-up waits on its socket while
     new changes are published live; they are held, then sent after the catch-up without
     repeating what the catch-up itself read (with more than one catch-up batch, the
     second batch reads them from the outbox too)."""
+    monkeypatch.setattr(live, "RECENT_CHANGES", 0)  # the hub remembers none: read the outbox
     hub = client.app[HUB]
     start = (await (await client.get("/api/v1/board", headers=board_setup.viewer)).json())["seq"]
     await append_to_outbox(db_dsn, backlog, padding=2000)
@@ -622,3 +647,20 @@ async def test_the_credential_recheck_is_one_query_and_an_outage_is_not_a_sign_o
     assert not any(ws.closed for ws in sockets) and len(hub.peers) == 3
     for ws in sockets:
         await ws.close()
+
+
+async def test_the_hub_remembers_only_its_newest_changes_and_older_positions_read_the_outbox(
+    client: Any, board_setup: Any, db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "RECENT_CHANGES", 4)
+    hub = client.app[HUB]
+    start = hub.last_seq
+    assert hub.remembers(start)
+    seqs = await append_to_outbox(db_dsn, 10)
+    await until(lambda: hub.last_seq == seqs[-1])
+    assert not hub.remembers(start)  # forgotten: a client there catches up from the outbox
+    assert hub.remembers(seqs[-4]) and not hub.remembers(seqs[-1] + 1)
+    ws = await client.ws_connect("/ws", headers=board_setup.viewer)
+    assert (await subscribe(ws, start))["type"] == "subscribed"
+    assert [f["seq"] for f in await collect(ws, 10)] == seqs
+    await ws.close()
