@@ -54,6 +54,9 @@ CATCH_UP_BATCH = 1000
 # The newest changes the hub keeps, encoded, so that a client resuming from a position
 # among them catches up from memory: a reconnect storm costs no outbox reads.
 RECENT_CHANGES = 2048
+# With more connections than this, the listener lets the loop run between the changes
+# it publishes (each is then a long run of socket writes).
+YIELD_EVERY_CHANGE_ABOVE = 100
 
 
 _LISTENER_ERRORS: tuple[type[BaseException], ...] = (*database.DOWN_ERRORS, asyncpg.PostgresError)
@@ -145,6 +148,11 @@ class Hub:
                     del self._by_topic[topic]
         peer.topics = frozenset()
         peer.pending = None
+
+    @property
+    def subscriber_total(self) -> int:
+        """How many connections the hub may write to (cheap: no de-duplication)."""
+        return len(self.peers)
 
     @property
     def subscriber_count(self) -> int:
@@ -261,6 +269,7 @@ class OutboxListener:
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.backend_pid: int | None = None
+        self._draining = asyncio.Lock()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError):
@@ -344,21 +353,27 @@ class OutboxListener:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=KEEPALIVE_TIMEOUT_S)
 
     async def drain(self) -> None:
-        """Read and publish every change after the last one seen, in seq order."""
-        assert self.last_seq is not None
-        while True:
-            async with database.acquire(self._pool) as conn:
-                changes = await conn.fetch(
-                    "SELECT seq, at, topic, payload FROM board_outbox WHERE seq > $1"
-                    " ORDER BY seq LIMIT $2",
-                    self.last_seq,
-                    CATCH_UP_BATCH,
-                )
-            for row in changes:
-                self._hub.publish(Change(row["seq"], row["at"], row["topic"], row["payload"]))
-                self.last_seq = row["seq"]
-            if len(changes) < CATCH_UP_BATCH:
-                return
+        """Read and publish every change after the last one seen, in seq order, one drain
+        at a time. The loop is let go between changes: writing one to thousands of
+        sockets takes tens of milliseconds, and a backlog published in one go would hold
+        every request (and every other client) for all of them together."""
+        async with self._draining:
+            while True:
+                assert self.last_seq is not None
+                async with database.acquire(self._pool) as conn:
+                    changes = await conn.fetch(
+                        "SELECT seq, at, topic, payload FROM board_outbox WHERE seq > $1"
+                        " ORDER BY seq LIMIT $2",
+                        self.last_seq,
+                        CATCH_UP_BATCH,
+                    )
+                for i, row in enumerate(changes):
+                    if i and self._hub.subscriber_total > YIELD_EVERY_CHANGE_ABOVE:
+                        await asyncio.sleep(0)
+                    self._hub.publish(Change(row["seq"], row["at"], row["topic"], row["payload"]))
+                    self.last_seq = row["seq"]
+                if len(changes) < CATCH_UP_BATCH:
+                    return
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
