@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from bedboard import outbox
 from bedboard.database import Connection, consistent_read
 from bedboard.facilities import FacilityKind, Gender, Population, SecurityLevel
-from bedboard.freshness import Freshness, freshness, is_overdue, worst
+from bedboard.freshness import STALE_AFTER_CADENCES, Freshness, freshness, is_overdue, worst
 
 
 class UnitState(BaseModel):
@@ -193,24 +193,44 @@ async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
 # --------------------------------------------------------------------------- the encoded board
 
 # Everything a snapshot's content depends on, read in the snapshot's own transaction: the
-# outbox seq (census, holds, freshness and feed states all reach the outbox), the
-# directory version (facilities, units, counties, feeds enabled: bumped by triggers) and
-# the second (freshness is computed against now()).
+# outbox seq (census, holds, freshness and feed states all reach the outbox) and the
+# directory version (facilities, units, counties, feeds enabled: bumped by triggers); and
+# now(), since freshness is computed against it.
 _KEY_SQL = """
-    SELECT (SELECT seq FROM outbox_counter), (SELECT version FROM directory_version),
-           date_trunc('second', now())
+    SELECT (SELECT seq FROM outbox_counter), (SELECT version FROM directory_version), now()
 """
 
-BoardKey = tuple[int, int, datetime]
+BoardKey = tuple[int, int]
+# How long an encoded board may be served at one position: its generated_at is at most
+# this old. Sooner when a unit's freshness would change (see fresh_until).
+BOARD_CACHE_MAX_AGE = timedelta(seconds=5)
+
+
+def fresh_until(board: Board) -> datetime:
+    """Until when every state in ``board`` stays as computed: its age plus the first
+    moment a unit crosses from fresh to late or from late to stale."""
+    now = board.generated_at
+    until = now + BOARD_CACHE_MAX_AGE
+    for facility in board.facilities:
+        cadence = timedelta(minutes=facility.report_cadence_minutes)
+        for unit in facility.units:
+            if unit.as_of is None:
+                continue
+            for boundary in (unit.as_of + cadence, unit.as_of + cadence * STALE_AFTER_CADENCES):
+                if now < boundary < until:
+                    until = boundary
+    return until
 
 
 class BoardCache:
-    """``GET /api/v1/board``'s answer, encoded once per (seq, directory version, second):
-    clients asking at the same position get the same bytes, and while one request
-    encodes, the others asking for that position wait for it instead of encoding too."""
+    """``GET /api/v1/board``'s answer, encoded once per (seq, directory version) for as
+    long as its freshness states and generated_at hold (``fresh_until``): clients asking
+    at the same position get the same bytes, and while one request encodes, the others
+    asking for that position wait for it instead of encoding too."""
 
     def __init__(self) -> None:
         self._key: BoardKey | None = None
+        self._until = datetime.min.replace(tzinfo=UTC)
         self._body = b""
         self._building: tuple[BoardKey, asyncio.Future[bytes]] | None = None
         self.encodes = 0
@@ -219,15 +239,17 @@ class BoardCache:
         async with consistent_read(conn):
             row = await conn.fetchrow(_KEY_SQL)
             assert row is not None  # one row, always
-            key: BoardKey = (int(row[0]), int(row[1]), row[2])
-            if key == self._key:
+            key: BoardKey = (int(row[0]), int(row[1]))
+            now: datetime = row[2]
+            if key == self._key and now < self._until:
                 return self._body
             building = self._building
             if building is None or building[0] != key:
                 future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
                 self._building = (key, future)
                 try:
-                    body = (await snapshot(conn)).model_dump_json().encode()
+                    snap = await snapshot(conn, now=now)
+                    body = snap.model_dump_json().encode()
                 except BaseException as exc:
                     future.set_exception(exc)
                     future.exception()  # retrieved: the waiters (if any) get it too
@@ -236,8 +258,8 @@ class BoardCache:
                     if self._building is not None and self._building[1] is future:
                         self._building = None
                 self.encodes += 1
-                if self._key is None or key > self._key:
-                    self._key, self._body = key, body
+                if self._key is None or key >= self._key:
+                    self._key, self._body, self._until = key, body, fresh_until(snap)
                 future.set_result(body)
                 return body
         return await asyncio.shield(building[1])

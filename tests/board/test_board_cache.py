@@ -94,3 +94,21 @@ async def test_the_snapshot_built_without_validation_equals_the_validated_board(
     assert validated.model_dump_json() == encoded
     unit = next(u for f in snap.facilities for u in f.units if u.id == reported.id)
     assert type(unit.population) is type(validated.facilities[0].units[0].population)
+
+
+async def test_a_cached_board_lasts_until_a_unit_would_turn_late_and_never_long(
+    conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility()  # the default cadence
+    unit = await make_unit(facility.id)
+    await census.apply(conn, [(unit.id, report(2))], census.Source("api"))
+    snap = await board.snapshot(conn)
+    now = snap.generated_at
+    assert board.fresh_until(snap) == now + board.BOARD_CACHE_MAX_AGE
+    (shown,) = [u for f in snap.facilities for u in f.units if u.id == unit.id]
+    cadence = timedelta(
+        minutes=next(f for f in snap.facilities if f.id == facility.id).report_cadence_minutes
+    )
+    # Reported just under one cadence ago: it turns late in two seconds.
+    shown.as_of = now - cadence + timedelta(seconds=2)
+    assert board.fresh_until(snap) == shown.as_of + cadence
