@@ -1284,7 +1284,10 @@ def _methods(sc: dict[str, Any]) -> list[str]:
     out += [
         "",
         "Every target is a ratio against a floor measured in the same run, in interleaved "
-        "rounds (S6's are absolute); `bench/README.md` describes each in full.",
+        "rounds (S6's are absolute); `bench/README.md` describes each in full. Earlier "
+        "full runs beside this one: `bench/RUNS.md` (`python -m bench.runs`); scaling "
+        "sweeps (clients, feed size, directory size): `bench/SWEEPS.md` "
+        "(`python -m bench.sweep`).",
         "",
     ]
     return out
