@@ -116,24 +116,30 @@ async def _wait_until_blocked(conn: Any, task: asyncio.Task[Any]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _apply_behind_a_hold(
+    conn: Any, db_dsn: str, unit_id: int, given: CensusReport
+) -> list[census.ApplyResult]:
+    """Apply ``given`` on its own connection while another transaction holds a bed of the
+    unit; commit the hold once the apply's write waits for its row lock."""
+    other = await _hold_in_open_transaction(db_dsn, unit_id)
+    writer = await database.connect(db_dsn)
+    try:
+        task = asyncio.create_task(census.apply(writer, [(unit_id, given)], census.Source("api")))
+        await _wait_until_blocked(conn, task)
+        await other.execute("COMMIT")
+        return await asyncio.wait_for(task, GENEROUS_S)
+    finally:
+        await other.close()
+        await writer.close()
+
+
 async def test_a_hold_committed_between_read_and_write_shows_in_the_state_and_the_event(
     conn: Any, db_dsn: str, make_facility: Any, make_unit: Any
 ) -> None:
     unit = await make_unit((await make_facility()).id)
     await census.apply(conn, [(unit.id, report(4, minutes_ago=5))], census.Source("api"))
     head = await outbox.head(conn)
-    other = await _hold_in_open_transaction(db_dsn, unit.id)
-    writer = await database.connect(db_dsn)
-    try:
-        task = asyncio.create_task(
-            census.apply(writer, [(unit.id, report(3))], census.Source("api"))
-        )
-        await _wait_until_blocked(conn, task)
-        await other.execute("COMMIT")
-        results = await asyncio.wait_for(task, GENEROUS_S)
-    finally:
-        await other.close()
-        await writer.close()
+    results = await _apply_behind_a_hold(conn, db_dsn, unit.id, report(3))
     assert results[0].outcome is Outcome.APPLIED
     assert results[0].unit is not None
     assert (results[0].unit.held, results[0].unit.free) == (1, 2)
@@ -147,18 +153,7 @@ async def test_a_hold_committed_between_read_and_write_makes_a_report_below_it_a
     unit = await make_unit((await make_facility()).id)
     await census.apply(conn, [(unit.id, report(1, minutes_ago=5))], census.Source("api"))
     head = await outbox.head(conn)
-    other = await _hold_in_open_transaction(db_dsn, unit.id)
-    writer = await database.connect(db_dsn)
-    try:
-        task = asyncio.create_task(
-            census.apply(writer, [(unit.id, report(0))], census.Source("api"))
-        )
-        await _wait_until_blocked(conn, task)
-        await other.execute("COMMIT")
-        results = await asyncio.wait_for(task, GENEROUS_S)
-    finally:
-        await other.close()
-        await writer.close()
+    results = await _apply_behind_a_hold(conn, db_dsn, unit.id, report(0))
     assert results[0].outcome is Outcome.CONFLICT
     assert "1 beds are held" in results[0].detail
     assert await outbox.head(conn) == head
