@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 
 from bedboard import outbox
@@ -202,29 +203,73 @@ _KEY_SQL = """
 
 BoardKey = tuple[int, int]
 # How long an encoded board may be served at one position: its generated_at is at most
-# this old. Sooner when a unit's freshness would change (see fresh_until).
+# this old. Sooner when a unit's freshness would change (see encoded_snapshot).
 BOARD_CACHE_MAX_AGE = timedelta(seconds=5)
 
 
-def fresh_until(board: Board) -> datetime:
-    """Until when every state in ``board`` stays as computed: its age plus the first
-    moment a unit crosses from fresh to late or from late to stale."""
-    now = board.generated_at
+_UNIT_KEYS = tuple(name for name in UnitState.model_fields if name != "freshness")
+
+
+async def encoded_snapshot(conn: Connection, *, now: datetime) -> tuple[bytes, datetime]:
+    """The board's JSON exactly as ``snapshot(conn, now=now).model_dump_json()`` writes
+    it (a test holds them byte for byte equal), built from the rows as plain values with
+    one ``pydantic_core.to_json``: no model per unit, which at 50,000 units was most of
+    the answer's time. Also until when it stays true: its age plus the first moment a
+    unit would cross from fresh to late or from late to stale."""
+    async with consistent_read(conn):
+        seq = await outbox.head(conn)
+        facility_rows = await conn.fetch(FACILITIES_SQL)
+        unit_rows = await conn.fetch(UNITS_SQL, None)
     until = now + BOARD_CACHE_MAX_AGE
-    for facility in board.facilities:
-        cadence = timedelta(minutes=facility.report_cadence_minutes)
-        for unit in facility.units:
-            if unit.as_of is None:
-                continue
-            for boundary in (unit.as_of + cadence, unit.as_of + cadence * STALE_AFTER_CADENCES):
+    units: dict[int, list[dict[str, Any]]] = {}
+    states: dict[int, list[Freshness]] = {}
+    last: dict[int, datetime] = {}
+    for row in unit_rows:
+        cadence = timedelta(minutes=row["report_cadence_minutes"])
+        as_of: datetime | None = row["as_of"]
+        state = freshness(as_of, cadence, now)
+        unit = {name: row[name] for name in _UNIT_KEYS}
+        unit["freshness"] = state.value
+        facility_id = row["facility_id"]
+        units.setdefault(facility_id, []).append(unit)
+        states.setdefault(facility_id, []).append(state)
+        if as_of is not None:
+            if facility_id not in last or as_of > last[facility_id]:
+                last[facility_id] = as_of
+            for boundary in (as_of + cadence, as_of + cadence * STALE_AFTER_CADENCES):
                 if now < boundary < until:
                     until = boundary
-    return until
+    facilities = []
+    for row in facility_rows:
+        facility_id = row["id"]
+        members = units.get(facility_id, [])
+        state = worst(states.get(facility_id, []))
+        facilities.append(
+            {
+                "id": facility_id,
+                "name": row["name"],
+                "kind": row["kind"],
+                "city": row["city"],
+                "county_fips": row["county_fips"],
+                "county_name": row["county_name"],
+                "latitude": row["latitude"],
+                "longitude": row["longitude"],
+                "phone_intake": row["phone_intake"],
+                "report_cadence_minutes": row["report_cadence_minutes"],
+                "freshness": state.value,
+                "overdue": bool(members) and is_overdue(state),
+                "last_report_at": last.get(facility_id),
+                "feed_state": row["feed_state"],
+                "units": members,
+            }
+        )
+    body = pydantic_core.to_json({"seq": seq, "generated_at": now, "facilities": facilities})
+    return body, until
 
 
 class BoardCache:
     """``GET /api/v1/board``'s answer, encoded once per (seq, directory version) for as
-    long as its freshness states and generated_at hold (``fresh_until``): clients asking
+    long as its freshness states and generated_at hold (``encoded_snapshot``): clients asking
     at the same position get the same bytes, and while one request encodes, the others
     asking for that position wait for it instead of encoding too."""
 
@@ -248,8 +293,7 @@ class BoardCache:
                 future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
                 self._building = (key, future)
                 try:
-                    snap = await snapshot(conn, now=now)
-                    body = snap.model_dump_json().encode()
+                    body, until = await encoded_snapshot(conn, now=now)
                 except BaseException as exc:
                     future.set_exception(exc)
                     future.exception()  # retrieved: the waiters (if any) get it too
@@ -259,7 +303,7 @@ class BoardCache:
                         self._building = None
                 self.encodes += 1
                 if self._key is None or key >= self._key:
-                    self._key, self._body, self._until = key, body, fresh_until(snap)
+                    self._key, self._body, self._until = key, body, until
                 future.set_result(body)
                 return body
         return await asyncio.shield(building[1])

@@ -96,19 +96,36 @@ async def test_the_snapshot_built_without_validation_equals_the_validated_board(
     assert type(unit.population) is type(validated.facilities[0].units[0].population)
 
 
+async def test_the_encoded_board_is_byte_for_byte_the_snapshot_model(
+    conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility()
+    await make_facility()  # no units
+    reported = await make_unit(facility.id, population="adolescent")
+    await make_unit(facility.id)  # never reported
+    await census.apply(conn, [(reported.id, report(2))], census.Source("api"))
+    async with conn.transaction(isolation="repeatable_read"):
+        now = await conn.fetchval("SELECT now()")
+        body, _ = await board.encoded_snapshot(conn, now=now)
+        model = await board.snapshot(conn, now=now)
+    assert body == model.model_dump_json().encode()
+
+
 async def test_a_cached_board_lasts_until_a_unit_would_turn_late_and_never_long(
     conn: Any, make_facility: Any, make_unit: Any
 ) -> None:
     facility = await make_facility()  # the default cadence
     unit = await make_unit(facility.id)
     await census.apply(conn, [(unit.id, report(2))], census.Source("api"))
-    snap = await board.snapshot(conn)
-    now = snap.generated_at
-    assert board.fresh_until(snap) == now + board.BOARD_CACHE_MAX_AGE
-    (shown,) = [u for f in snap.facilities for u in f.units if u.id == unit.id]
-    cadence = timedelta(
-        minutes=next(f for f in snap.facilities if f.id == facility.id).report_cadence_minutes
+    now = await conn.fetchval("SELECT now()")
+    _, until = await board.encoded_snapshot(conn, now=now)
+    assert until == now + board.BOARD_CACHE_MAX_AGE
+    cadence = timedelta(minutes=facility.report_cadence_minutes)
+    # Another unit reported just under one cadence ago: it turns late in two seconds.
+    other = await make_unit(facility.id)
+    as_of = now - cadence + timedelta(seconds=2)
+    await census.apply(
+        conn, [(other.id, census.CensusReport(as_of=as_of, available=1))], census.Source("api")
     )
-    # Reported just under one cadence ago: it turns late in two seconds.
-    shown.as_of = now - cadence + timedelta(seconds=2)
-    assert board.fresh_until(snap) == shown.as_of + cadence
+    _, until = await board.encoded_snapshot(conn, now=now)
+    assert until == as_of + cadence
