@@ -5,7 +5,7 @@ Every path that changes bed counts (API, web form, feed adapters) ends in ``appl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,18 +117,64 @@ def _future_problem(unit_ids: Sequence[int]) -> Invalid:
     )
 
 
-# Read first, without locks: the database clock, each unit's stored report and its board
-# columns (``u.id`` is NULL for a unit that does not exist, ``live`` false for one that is
-# not on the board).
+def read_sql(units: str) -> str:
+    """The read ``apply`` begins with, over the unit ids in the ``bigint[]`` parameter
+    ``units`` (``$1``…), without locks: one row per requested unit (``requested``), with
+    ``known`` (NULL ``id`` for a unit that does not exist), ``live`` (false for one not
+    on the board), ``reported`` and ``source`` of its stored report, and its board
+    columns. Another statement can embed it as a subquery (the HL7 run does)."""
+    return f"""
+        SELECT i.requested, u.id IS NOT NULL AS known,
+               COALESCE(u.active AND f.active, false) AS live, c.unit_id IS NOT NULL AS reported,
+               c.source, {board.UNIT_COLUMNS}
+          FROM unnest({units}::bigint[]) AS i(requested)
+          LEFT JOIN units u ON u.id = i.requested
+          LEFT JOIN facilities f ON f.id = u.facility_id
+          LEFT JOIN unit_census c ON c.unit_id = i.requested
+    """  # noqa: S608 -- composed only of constant fragments
+
+
+# The clock, and the read: one row with NULLs when no unit is asked for.
 _READ_SQL = f"""
-    SELECT i.requested, now() AS now, u.id IS NOT NULL AS known,
-           COALESCE(u.active AND f.active, false) AS live, c.unit_id IS NOT NULL AS reported,
-           {board.UNIT_COLUMNS}
-      FROM unnest($1::bigint[]) AS i(requested)
-      LEFT JOIN units u ON u.id = i.requested
-      LEFT JOIN facilities f ON f.id = u.facility_id
-      LEFT JOIN unit_census c ON c.unit_id = i.requested
+    SELECT now() AS now, r.* FROM (SELECT) AS clock LEFT JOIN ({read_sql("$1")}) r ON true
 """  # noqa: S608 -- composed only of constant fragments
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What ``apply`` reads before it writes, read once: the database clock and, per unit
+    asked for, the row of ``read_sql``. A caller that needs the stored reports before it
+    decides what to apply (a feed setting aside unchanged reports) reads this itself and
+    hands it to ``apply``, which then reads nothing."""
+
+    now: datetime
+    rows: Mapping[int, Any]
+
+    @classmethod
+    def of(cls, now: datetime, rows: Sequence[Any]) -> Prior:
+        """From rows holding ``read_sql``'s columns (rows without ``requested`` skipped)."""
+        return cls(now, {r["requested"]: r for r in rows if r["requested"] is not None})
+
+    def stored(self, unit_id: int) -> StoredCensus | None:
+        """The unit's stored counts, or None when it has no report (or was not read)."""
+        row = self.rows.get(unit_id)
+        if row is None or not row["reported"]:
+            return None
+        return StoredCensus(
+            row["as_of"], row["staffed"], row["occupied"], row["blocked"], row["available"]
+        )
+
+    def source(self, unit_id: int) -> str | None:
+        """Who sent the unit's stored report (``feed:12``, ``api``, …)."""
+        row = self.rows.get(unit_id)
+        return None if row is None else row["source"]
+
+
+async def read(conn: Connection, unit_ids: Iterable[int]) -> Prior:
+    """The clock and ``read_sql`` for ``unit_ids``: one statement."""
+    rows = await conn.fetch(_READ_SQL, list(unit_ids))
+    return Prior.of(rows[0]["now"], rows)
+
 
 # Then one statement writes everything, atomically: it locks the rows that may change (in
 # id order; a hold changes ``held`` under this lock), leaves out conflicts (fewer beds
@@ -200,8 +246,9 @@ async def apply(
     *,
     with_states: bool = True,
     check: Callable[[Set[int]], None] | None = None,
+    prior: Prior | None = None,
 ) -> list[ApplyResult]:
-    """Apply reports atomically (all or none), in two statements.
+    """Apply reports atomically (all or none), in two statements (one with ``prior``).
 
     The read (no locks) takes the database clock, refuses any report dated beyond the
     skew tolerance, and sets aside duplicates and stale reports (not newer than the stored
@@ -212,12 +259,17 @@ async def apply(
     Outside a transaction, that statement is its own. ``with_states=False`` (feeds) builds
     no state for the units that did not change. ``check``, when given, is called with the
     units' facility ids before anything is written (it raises to refuse: authorization
-    without a read of its own).
+    without a read of its own). ``prior``: the read (``read`` or ``read_sql``), when the
+    caller has made it already, in this transaction or just before; it must cover every
+    reported unit.
     """
     if len({uid for uid, _ in reports}) != len(reports):
         raise Invalid("Each unit may appear once per request.")
-    rows = {r["requested"]: r for r in await conn.fetch(_READ_SQL, [uid for uid, _ in reports])}
-    now: datetime = next(iter(rows.values()))["now"]
+    if prior is None:
+        prior = await read(conn, [uid for uid, _ in reports])
+    elif any(uid not in prior.rows for uid, _ in reports):
+        raise ValueError("census.apply: the prior read does not cover every reported unit")
+    now, rows = prior.now, prior.rows
     future = sorted(uid for uid, r in reports if r.as_of > now + FUTURE_SKEW)
     if future:
         raise _future_problem(future)
@@ -475,34 +527,7 @@ async def occupy_held_bed(conn: Connection, unit_id: int) -> None:
     )
 
 
-# --------------------------------------------------------------------------- stored reports
-
-
-@dataclass(frozen=True)
-class StoredReport:
-    """A unit's current census as stored, and who reported it (``feed:12``, ``api``, …)."""
-
-    as_of: datetime
-    source: str
-    staffed: int | None
-    occupied: int | None
-    blocked: int
-
-
-async def stored_reports(conn: Connection, unit_ids: Sequence[int]) -> dict[int, StoredReport]:
-    """The stored census of each of ``unit_ids`` that has one (a feed deriving its next
-    report compares with its own last one)."""
-    rows = await conn.fetch(
-        "SELECT unit_id, as_of, source, staffed, occupied, blocked FROM unit_census"
-        " WHERE unit_id = ANY($1::bigint[])",
-        list(unit_ids),
-    )
-    return {
-        r["unit_id"]: StoredReport(
-            r["as_of"], r["source"], r["staffed"], r["occupied"], r["blocked"]
-        )
-        for r in rows
-    }
+# --------------------------------------------------------------------------- stored counts
 
 
 @dataclass(slots=True)
@@ -530,12 +555,24 @@ class StoredCensus:
         )
 
 
-async def stored_census(conn: Connection, unit_ids: Sequence[int]) -> dict[int, StoredCensus]:
-    """The stored counts of each of ``unit_ids`` that has a census, in one read (a feed
-    sets aside the reports that would change nothing before validating them)."""
+async def stored_counts(
+    conn: Connection, unit_ids: Iterable[int]
+) -> tuple[datetime, dict[int, StoredCensus]]:
+    """The database clock and the stored counts of each of ``unit_ids`` that has a census,
+    in one read: lighter than ``read`` (no board columns), for a feed that sets aside the
+    reports that would change nothing before validating them (most of a poll's)."""
     rows = await conn.fetch(
-        "SELECT unit_id, as_of, staffed, occupied, blocked, available FROM unit_census"
-        " WHERE unit_id = ANY($1::bigint[])",
+        """
+        SELECT now() AS now, c.* FROM (SELECT) AS clock LEFT JOIN (
+            SELECT unit_id, as_of, staffed, occupied, blocked, available FROM unit_census
+             WHERE unit_id = ANY($1::bigint[])) c ON true
+        """,
         list(unit_ids),
     )
-    return {r[0]: StoredCensus(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+    return rows[0]["now"], {
+        r["unit_id"]: StoredCensus(
+            r["as_of"], r["staffed"], r["occupied"], r["blocked"], r["available"]
+        )
+        for r in rows
+        if r["unit_id"] is not None
+    }

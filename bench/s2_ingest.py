@@ -425,7 +425,7 @@ async def breakdown(
             timed(census, "_write", steps, "the write statement (census, history, outbox)")
         )
         stack.enter_context(
-            timed(census, "stored_census", steps, "ingest's read of the stored census")
+            timed(census, "stored_counts", steps, "ingest's read of the clock and stored counts")
         )
         for i in range(polls):
             full.append(await one_poll(conn, feed, first_poll + i, changed, pid))

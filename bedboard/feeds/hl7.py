@@ -39,9 +39,9 @@ holding its effect has committed:
 
    The statements of a run: ``BEGIN`` with the lock (one round trip); one statement
    that checks the routing version, inserts the control ids, writes the beds and reads
-   what the census needs (the beds of the affected units before the write, their stored
-   census, the clock, the feed's state); ``census.apply`` (one read, one write); the
-   feed's health and count with ``COMMIT`` (one round trip). A run that must undo one
+   what the census needs (the beds of the affected units before the write, the clock,
+   the feed's state, and ``census.apply``'s own read of the units); ``census.apply``
+   (its write alone); the feed's health and count with ``COMMIT`` (one round trip). A run that must undo one
    message's changes (no point of care mapped, the census refused) or fails is rolled
    back and its messages are applied again one by one, so each gets its own answer.
 
@@ -60,8 +60,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bedboard import database, logsafe
-from bedboard.census import FUTURE_SKEW, StoredCensus
+from bedboard import census, database, logsafe
+from bedboard.census import FUTURE_SKEW
 from bedboard.database import Connection
 from bedboard.errors import DomainError
 from bedboard.feeds import health, routes, store
@@ -341,8 +341,9 @@ async def _rollback(conn: Connection) -> None:
 # future); for the messages so remembered, each bed's last change in the run written where
 # the bed has no newer event (ties: the later message); and, as they were before this
 # statement, the control ids already known, the beds of the points of care that count for
-# the affected units, and those units' stored census.
-_RUN_SQL = """
+# the affected units; and census.apply's read of those units, one row per unit (the rest
+# of the row repeated on each; one row with no unit when there is none).
+_RUN_SQL = f"""
     WITH msg AS (
         SELECT * FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY
                  AS m(control_id, at, ord)
@@ -381,16 +382,12 @@ _RUN_SQL = """
                   WHERE sending_facility = $1 AND control_id = ANY($3::text[])) AS seen,
            ARRAY(SELECT control_id FROM fresh) AS fresh,
            ARRAY(SELECT bed FROM written) AS written,
-           beds.*, stored.*
-      FROM (SELECT array_agg(bed) AS bed, array_agg(point_of_care) AS bed_poc,
+           beds.*, prior.*
+      FROM (SELECT array_agg(bed) AS bed_name, array_agg(point_of_care) AS bed_poc,
                    array_agg(status) AS bed_status, array_agg(last_event_at) AS bed_at
-              FROM hl7_beds WHERE feed_id = $2 AND point_of_care = ANY($11::text[])) beds,
-           (SELECT array_agg(unit_id) AS unit_id, array_agg(as_of) AS as_of,
-                   array_agg(source) AS source, array_agg(staffed) AS staffed,
-                   array_agg(occupied) AS occupied, array_agg(blocked) AS blocked,
-                   array_agg(available) AS available
-              FROM unit_census WHERE unit_id = ANY($12::bigint[])) stored
-"""
+              FROM hl7_beds WHERE feed_id = $2 AND point_of_care = ANY($11::text[])) beds
+      LEFT JOIN ({census.read_sql("$12")}) prior ON true
+"""  # noqa: S608 -- composed only of constant fragments
 
 _Bed = tuple[str, str, datetime]  # point of care, status, last event
 
@@ -435,7 +432,7 @@ async def _apply_run(
         for k, change in enumerate(event.changes)
     ]
     async with _locked(conn, feed_id):
-        row = await conn.fetchrow(
+        rows = await conn.fetch(
             _RUN_SQL,
             run[0].header.sending_facility,
             feed_id,
@@ -450,35 +447,21 @@ async def _apply_run(
             relevant,
             units,
         )
-        assert row is not None
+        row = rows[0]
         if row["version"] != version:
             raise _Stale(row["version"])
         now: datetime = row["now"]
         beds: dict[str, _Bed] = {
             bed: (poc, status, at)
             for bed, poc, status, at in zip(
-                row["bed"] or (),
+                row["bed_name"] or (),
                 row["bed_poc"] or (),
                 row["bed_status"] or (),
                 row["bed_at"] or (),
                 strict=True,
             )
         }
-        stored: dict[int, StoredCensus] = {}
-        sources: dict[int, str] = {}
-        for unit_id, as_of, source, staffed, occupied, blocked, available in zip(
-            row["unit_id"] or (),
-            row["as_of"] or (),
-            row["source"] or (),
-            row["staffed"] or (),
-            row["occupied"] or (),
-            row["blocked"] or (),
-            row["available"] or (),
-            strict=True,
-        ):
-            stored[unit_id] = StoredCensus(as_of, staffed, occupied, blocked, available)
-            sources[unit_id] = source
-
+        prior = census.Prior.of(now, rows)
         seen, fresh = set(row["seen"]), set(row["fresh"])
         taken: set[str] = set()
         changed: set[str] = set()
@@ -549,10 +532,10 @@ async def _apply_run(
         reported: set[int] = set()
         for unit_id in sorted({u for units_of, _, _ in applied_to.values() for u in units_of}):
             report = _report(route, beds, route.points_of_care[unit_id])
-            last = stored.get(unit_id)
+            last = prior.stored(unit_id)
             if (
                 last is not None
-                and sources.get(unit_id) == f"feed:{feed_id}"
+                and prior.source(unit_id) == f"feed:{feed_id}"
                 and report.as_of <= last.as_of
             ):
                 counts = (report.staffed, report.occupied, report.blocked)
@@ -568,7 +551,7 @@ async def _apply_run(
                     conn,
                     feed_id,
                     Parsed(reports=reports + unmapped_reports),
-                    known=Known(route.mapping, now, stored),
+                    known=Known(route.mapping, prior),
                     count_applied=False,
                 )
             except DomainError as refused:

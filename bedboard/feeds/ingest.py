@@ -12,8 +12,8 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from bedboard import board, census
-from bedboard.census import CensusReport, Outcome, StoredCensus
+from bedboard import census
+from bedboard.census import CensusReport, Outcome, Prior, StoredCensus
 from bedboard.database import Connection
 from bedboard.feeds import store
 from bedboard.feeds.models import IngestResult
@@ -25,12 +25,11 @@ FUTURE_SKEW = census.FUTURE_SKEW
 @dataclass(frozen=True)
 class Known:
     """What a caller read already, in its own transaction, so ``ingest`` reads nothing:
-    the feed's mappings, the database clock, and the stored census of (at least) every
-    mapped unit the reports name."""
+    the feed's mappings, and ``census.apply``'s read (the clock, the stored census) of (at
+    least) every mapped unit the reports name."""
 
     mapping: Mapping[str, int]
-    now: datetime
-    stored: Mapping[int, StoredCensus]
+    prior: Prior
 
 
 def _to_census(report: SourceReport) -> CensusReport:
@@ -103,16 +102,17 @@ async def ingest(
     """Apply what an adapter delivered; quarantine what cannot be applied.
 
     Steps: quarantine the adapter's rejections; map source ids to units (record unmapped
-    ones); read the stored census of the mapped units (one query) and set aside every
-    report identical to it (a duplicate: no validation, no SQL); validate the others as
-    the API would (bad counts, future dates and naive timestamps go to quarantine); keep
-    the newest report per unit; count a kept report that is not newer than the stored one
-    as a duplicate or stale, as ``census.apply`` would; apply the rest in one
-    ``census.apply`` transaction; count the outcomes on the feed.
+    ones); read the clock and the stored counts of the mapped units (one query) and set
+    aside every report identical to them (a duplicate: no validation, no SQL); validate
+    the others as the API would (bad counts, future dates and naive timestamps go to
+    quarantine); keep the newest report per unit; count a kept report that is not newer
+    than the stored one as a duplicate or stale, as ``census.apply`` would; apply the rest
+    in one ``census.apply`` transaction; count the outcomes on the feed.
 
-    With ``known`` (the HL7 side, inside its own transaction) the mappings, the clock
-    and the stored census are not read again, and the writes need no savepoint of their
-    own: a failure leaves the caller's transaction to be rolled back. With
+    With ``known`` (the HL7 side, inside its own transaction) nothing is read: the caller
+    made ``census.apply``'s read (``census.read_sql``) within its own statement, and
+    ``apply`` reads nothing either. The writes then need no savepoint of their own: a
+    failure leaves the caller's transaction to be rolled back. With
     ``count_applied=False`` the caller adds ``applied`` to the feed's count itself.
     """
     rejected = list(parsed.rejected)
@@ -125,15 +125,14 @@ async def ingest(
             unmapped[report.source_id] = unmapped.get(report.source_id, 0) + 1
         else:
             mapped.append((unit_id, report))
-    now = known.now if known is not None else await board.db_now(conn)
+    prior: Prior | None = None
+    stored: Mapping[int, StoredCensus | None]
+    if known is not None:  # census.apply's own read, made by the caller
+        prior = known.prior
+        now, stored = prior.now, {uid: prior.stored(uid) for uid, _ in mapped}
+    else:  # the counts alone: apply reads the full rows of the few that changed
+        now, stored = await census.stored_counts(conn, {uid for uid, _ in mapped})
     latest = now + FUTURE_SKEW
-    stored: Mapping[int, StoredCensus]
-    if known is not None:
-        stored = known.stored
-    elif mapped:
-        stored = await census.stored_census(conn, list({uid for uid, _ in mapped}))
-    else:
-        stored = {}
     applied = duplicate = stale = conflict = 0
     # unit -> (as_of, the validated report, or None when it is identical to the stored one)
     newest: dict[int, tuple[datetime, CensusReport | None]] = {}
@@ -189,6 +188,7 @@ async def ingest(
                 to_apply,
                 census.Source(f"feed:{feed_id}"),
                 with_states=False,  # only outcomes are needed here
+                prior=prior,
             )
             for outcome in outcomes:
                 if outcome.outcome is Outcome.APPLIED:

@@ -1,4 +1,5 @@
-"""How ``census.apply`` writes: one read and one statement, and the row lock it relies on.
+"""How ``census.apply`` writes: one read (or the caller's) and one statement, and the row
+lock it relies on.
 
 A report is read without locks and written by a single statement; a bed hold committed
 between the two is what the written state, the outbox event and the conflict rule see.
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from bedboard import census, database, outbox
 from bedboard.census import CensusReport, Outcome
@@ -65,6 +67,33 @@ async def test_a_report_is_one_read_and_one_write_that_rings_the_doorbell_once(
     assert changes[0].payload["unit"] == results[0].unit.model_dump(mode="json")  # type: ignore[union-attr]
     history = await conn.fetchval("SELECT count(*) FROM census_history WHERE unit_id = $1", unit.id)
     assert history == 1
+
+
+async def test_a_report_with_the_read_made_by_the_caller_is_the_write_alone(
+    conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    facility = await make_facility()
+    unit, other = await make_unit(facility.id), await make_unit(facility.id)
+    await census.apply(conn, [(unit.id, report(1, 5))], census.Source("api"))
+    prior = await census.read(conn, [unit.id])
+    assert prior.stored(unit.id) is not None and prior.source(unit.id) == "api"
+    seen, results = await statements(
+        conn,
+        lambda: census.apply(conn, [(unit.id, report(4))], census.Source("api"), prior=prior),
+    )
+    assert len(seen) == 1 and "INSERT INTO unit_census" in seen[0]
+    assert results[0].outcome is Outcome.APPLIED
+    assert results[0].unit is not None and results[0].unit.free == 4
+    # A read that does not cover a reported unit is a programming error, not a silent read.
+    with pytest.raises(ValueError, match="does not cover"):
+        await census.apply(conn, [(other.id, report(2))], census.Source("api"), prior=prior)
+    assert await conn.fetchval("SELECT count(*) FROM unit_census WHERE unit_id = $1", other.id) == 0
+
+
+async def test_the_read_without_units_still_gives_the_clock(conn: Any) -> None:
+    prior = await census.read(conn, [])
+    assert prior.rows == {}
+    assert abs((prior.now - datetime.now(UTC)).total_seconds()) < GENEROUS_S
 
 
 async def test_a_duplicate_is_answered_from_the_read_alone(
