@@ -34,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +52,8 @@ from bench.servers import CpuMeter, ServerProcess
 
 POINTS_OF_CARE = ("PSY-A", "PSY-B", "PSY-C", "PSY-D")
 ACK_TIMEOUT_S = 30.0
+# bedboard's listener, the durable-INSERT floor, and the effects floor (bench.serve).
+SIDES = ("subject", "baseline", "effects")
 THROUGHPUT_TARGET = 0.5  # bedboard msg/s >= this x the floor's
 P99_TARGET = 2.0  # bedboard ACK p99 <= this x the floor's
 
@@ -105,12 +109,14 @@ def read_ack(block: bytes) -> tuple[str, str, str]:
     return "", "", ""
 
 
-async def prepare(h: Harness, dsn: str) -> list[FeedPlan]:
+async def prepare(h: Harness, dsn: str) -> tuple[list[FeedPlan], list[FeedPlan]]:
+    """The feeds bedboard's listener takes, and as many for the effects floor (their own
+    facilities, units and beds: the two never write the same rows)."""
     p = h.profile
     conn = await database.connect(dsn)
     try:
         n = p.hl7_connections
-        await seed.seed_directory(conn, n, n * len(POINTS_OF_CARE))
+        await seed.seed_directory(conn, 2 * n, 2 * n * len(POINTS_OF_CARE))
         async with conn.transaction():
             await conn.execute("UPDATE facilities SET active = true")
             await conn.execute("UPDATE units SET active = true")
@@ -127,7 +133,7 @@ async def prepare(h: Harness, dsn: str) -> list[FeedPlan]:
                 poc: [f"{100 + b // 2}^{'AB'[b % 2]}" for b in range(p.hl7_beds_per_poc)]
                 for poc in POINTS_OF_CARE
             }
-            name = f"BENCH HOSPITAL {i + 1:02d}"
+            name = f"BENCH HOSPITAL {i + 1:02d}" if i < n else f"EFFECTS HOSPITAL {i + 1 - n:02d}"
             config = {
                 "sending_facility": name,
                 "allowed_addresses": ["127.0.0.1"],
@@ -148,12 +154,12 @@ async def prepare(h: Harness, dsn: str) -> list[FeedPlan]:
             beds = [beds[j * p.hl7_beds_per_poc + k] for k in range(p.hl7_beds_per_poc)
                     for j in range(len(POINTS_OF_CARE))]  # fmt: skip
             plans.append(
-                FeedPlan(index=i, facility=name, feed_id=feed.id, beds=beds, config=config)
+                FeedPlan(index=i % n, facility=name, feed_id=feed.id, beds=beds, config=config)
             )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-    return plans
+    return plans[:n], plans[n:]
 
 
 @dataclass
@@ -295,6 +301,89 @@ async def statements_per_message(dsn: str, plan: FeedPlan, pairs: int) -> dict[s
     }
 
 
+class _OneConnection:
+    """A pool of one connection that is never reset (a pool's release would drop the log
+    listener): what ``feeds.hl7.handle`` acquires from in ``backend_cpu``."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, **_options: Any) -> AsyncIterator[Any]:
+        yield self._conn
+
+    def is_closing(self) -> bool:
+        return False
+
+
+_RUSAGE = re.compile(r"!\s+([\d.]+) s user, ([\d.]+) s system")
+
+
+async def backend_cpu(dsn: str, plan: FeedPlan, pairs: int) -> dict[str, Any]:
+    """PostgreSQL's own CPU per statement of a message, from ``log_statement_stats``
+    (getrusage around every protocol step, sent to this client as LOG messages): where
+    the database's share of a message goes. The logging adds a little to each step."""
+    conn = await database.connect(dsn)
+    spent: dict[str, list[float]] = {}
+    current: list[str] = []
+
+    def listener(_conn: Any, message: Any) -> None:
+        text = str(message.message)
+        if text.startswith("duration:"):
+            # "duration: 0.1 ms  execute <name>: SQL" or "... statement: SQL"
+            step = text.split()[3].rstrip(":")
+            sql = text.split(": ", 2)[-1]
+            current[:] = [f"{step} {' '.join(sql.split())[:70]}"]
+            return
+        found = _RUSAGE.search(str(getattr(message, "detail", "") or ""))
+        if found and current:
+            spent.setdefault(current[0], []).append(float(found[1]) + float(found[2]))
+
+    pool: Any = _OneConnection(conn)
+    cache = feeds.routes.Routes()
+
+    async def one(trigger: str, bed: str) -> None:
+        raw = adt(trigger, plan.control_id(), datetime.now(UTC), bed, plan.facility)
+        await feeds.hl7.handle(pool, raw, "127.0.0.1", cache=cache)
+
+    try:
+        for _ in range(2):  # warm-up: type introspection, prepared statements
+            bed = plan.bed()
+            await one("A01", bed)
+            await one("A03", bed)
+        await conn.execute(
+            "SET log_statement_stats = on; SET log_min_duration_statement = 0;"
+            " SET client_min_messages = log"
+        )
+        conn.add_log_listener(listener)
+        for _ in range(pairs):
+            bed = plan.bed()
+            await one("A01", bed)
+            await one("A03", bed)
+        await asyncio.sleep(0)
+        conn.remove_log_listener(listener)
+    finally:
+        await conn.close()
+    messages = 2 * pairs
+    steps = sorted(spent.items(), key=lambda kv: -sum(kv[1]))
+    return {
+        "messages": messages,
+        "warmup_messages": 4,
+        "backend_us_per_message": round(sum(sum(v) for v in spent.values()) / messages * 1e6),
+        "steps": [
+            {
+                "step": step,
+                "per_message": round(len(v) / messages, 2),
+                "us_per_message": round(sum(v) / messages * 1e6),
+            }
+            for step, v in steps
+        ],
+        "note": "log_statement_stats: the backend's user + system CPU of each protocol step "
+        "(bind plans and binds parameters, execute runs; a simple-protocol statement is one "
+        "step), as getrusage measures it, with the logging's own cost included.",
+    }
+
+
 def cpu_costs(plan: FeedPlan, config: dict[str, Any], repeat: int) -> dict[str, Any]:
     """Per-call CPU of the pure steps of the listener, timed in this process: reading the
     message and building its ACK (every message), validating the feed's settings (once per
@@ -345,36 +434,42 @@ def _side(tally: Tally, cpu: dict[str, Any] | None) -> dict[str, Any]:
 
 async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
     p = h.profile
-    plans = await prepare(h, dsn)
+    plans, effects_plans = await prepare(h, dsn)
     subject = ServerProcess("hl7", ["hl7", "--dsn", dsn], h.workdir / "hl7.log")
     floor = ServerProcess(
         "mllp-insert", ["mllp-insert", "--dsn", dsn], h.workdir / "mllp-insert.log"
     )
+    effects = ServerProcess(
+        "mllp-effects", ["mllp-effects", "--dsn", dsn], h.workdir / "mllp-effects.log"
+    )
     await subject.start()
     await floor.start()
+    await effects.start()
     try:
-        ports = {"subject": subject.extra_ports[0], "baseline": floor.extra_ports[0]}
+        ports = {"subject": subject.extra_ports[0], "baseline": floor.extra_ports[0],
+                 "effects": effects.extra_ports[0]}  # fmt: skip
+        feeds_of = {"subject": plans, "baseline": plans, "effects": effects_plans}
         # Warm-up: the pool's connections, prepared statements, the code paths.
-        warm = {"subject": Tally(), "baseline": Tally()}
-        for side in ("subject", "baseline"):
-            await phase(ports[side], plans[:1], 0.0, warm[side])
+        warm = {side: Tally() for side in SIDES}
+        for side in SIDES:
+            await phase(ports[side], feeds_of[side][:1], 0.0, warm[side])
             for _ in range(max(1, p.warmup // 2)):
-                await phase(ports[side], plans, 0.0, warm[side])
-        await subject.get_json("/_bench/lag")
-        await floor.get_json("/_bench/lag")
+                await phase(ports[side], feeds_of[side], 0.0, warm[side])
+        for server in (subject, floor, effects):
+            await server.get_json("/_bench/lag")
         phases = ("sequential", "concurrent")
         tallies = {(ph, side): Tally() for ph in phases for side in ports}
         per_round: dict[tuple[str, str, int], Tally] = {}
         meter = CpuMeter(
-            {"server": [subject.pid], "baseline": [floor.pid], "bench": [os.getpid()],
-             "postgres": postgres_pids(postmaster_pid)}
+            {"server": [subject.pid], "baseline": [floor.pid], "effects": [effects.pid],
+             "bench": [os.getpid()], "postgres": postgres_pids(postmaster_pid)}
         )  # fmt: skip
         started = time.monotonic()
         for rnd in range(p.hl7_rounds):
-            order = ("subject", "baseline") if rnd % 2 == 0 else ("baseline", "subject")
+            order = SIDES[rnd % 3 :] + SIDES[: rnd % 3]  # each side first in turn
             for ph in phases:
-                chosen = plans[:1] if ph == "sequential" else plans
                 for side in order:
+                    chosen = feeds_of[side][:1] if ph == "sequential" else feeds_of[side]
                     one = per_round.setdefault((ph, side, rnd), Tally())
                     meter.start()
                     await phase(ports[side], chosen, p.hl7_phase_seconds, one)
@@ -388,24 +483,30 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
                     total.examples += one.examples[: 5 - len(total.examples)]
         elapsed = time.monotonic() - started
         lag = {"subject": await subject.get_json("/_bench/lag"),
-               "baseline": await floor.get_json("/_bench/lag")}  # fmt: skip
+               "baseline": await floor.get_json("/_bench/lag"),
+               "effects": await effects.get_json("/_bench/lag")}  # fmt: skip
         cpu = meter.report()
     finally:
         await subject.stop()
         await floor.stop()
+        await effects.stop()
     diag = await statements_per_message(dsn, plans[0], p.hl7_diagnostic_pairs)
+    diag["backend_cpu"] = await backend_cpu(dsn, plans[0], p.hl7_diagnostic_pairs)
     costs = await asyncio.to_thread(cpu_costs, plans[0], plans[0].config, p.hl7_cpu_repeat)
     conn = await database.connect(dsn)
     try:
         check = await conn.fetchrow(
             """
-            SELECT (SELECT count(*) FROM hl7_messages) AS messages,
+            SELECT (SELECT count(*) FROM hl7_messages WHERE feed_id = ANY($1)) AS messages,
+                   (SELECT count(*) FROM hl7_messages WHERE feed_id = ANY($2)) AS effects_rows,
                    (SELECT count(*) FROM census_history WHERE source LIKE 'feed:%') AS history,
                    (SELECT count(*) FROM unit_census c JOIN feed_mappings m ON m.unit_id = c.unit_id
                      WHERE c.occupied <> 0) AS units_left_occupied,
                    (SELECT count(*) FROM hl7_beds WHERE status <> 'U') AS beds_not_free,
                    (SELECT count(*) FROM bench_mllp_log) AS floor_rows
-            """
+            """,
+            [plan.feed_id for plan in plans],
+            [plan.feed_id for plan in effects_plans],
         )
         assert check is not None
     finally:
@@ -415,6 +516,8 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
         + sum(tallies[(ph, "subject")].messages for ph in phases)
         + diag["messages"]
         + diag["warmup_messages"]
+        + diag["backend_cpu"]["messages"]
+        + diag["backend_cpu"]["warmup_messages"]
     )
 
     def cpu_per_message(side: str, ph: str) -> dict[str, Any]:
@@ -424,7 +527,7 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
             return {}
         out: dict[str, Any] = {"wall_s": row["wall_s"],
                                "machine_busy_fraction": row["machine_busy_fraction"]}  # fmt: skip
-        for name in ("server", "baseline", "postgres", "bench"):
+        for name in ("server", "baseline", "effects", "postgres", "bench"):
             key = f"{name}_cpu_s"
             if key in row and row[key] > 0:
                 out[f"{name}_us_per_message"] = round(row[key] / messages * 1e6)
@@ -435,11 +538,14 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
         s_tally, b_tally = tallies[(ph, "subject")], tallies[(ph, "baseline")]
         s = _side(s_tally, cpu_per_message("subject", ph))
         b = _side(b_tally, cpu_per_message("baseline", ph))
+        e = _side(tallies[(ph, "effects")], cpu_per_message("effects", ph))
         rounds = []
         for rnd in range(p.hl7_rounds):
             rs, rb = per_round[(ph, "subject", rnd)], per_round[(ph, "baseline", rnd)]
+            re_ = per_round[(ph, "effects", rnd)]
             rs_mps = rs.messages / rs.wall_s if rs.wall_s else 0.0
             rb_mps = rb.messages / rb.wall_s if rb.wall_s else 0.0
+            re_mps = re_.messages / re_.wall_s if re_.wall_s else 0.0
             rs_p99 = stats.summary(rs.latencies_ms).get("p99_ms", 0.0)
             rb_p99 = stats.summary(rb.latencies_ms).get("p99_ms", 0.0)
             rounds.append({
@@ -447,11 +553,21 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
                 "baseline_mps": round(rb_mps, 1), "throughput_ratio": stats.ratio(rs_mps, rb_mps),
                 "subject_p99_ms": rs_p99, "baseline_p99_ms": rb_p99,
                 "p99_ratio": stats.ratio(rs_p99, rb_p99),
+                "effects_mps": round(re_mps, 1),
+                "effects_throughput_ratio": stats.ratio(re_mps, rb_mps),
             })  # fmt: skip
         results[ph] = {
             "connections": 1 if ph == "sequential" else len(plans),
             "subject": s,
             "baseline": b,
+            "effects": e,
+            # The effects floor against the INSERT floor: what the durable work alone costs.
+            "effects_throughput_ratio": stats.ratio(e["messages_per_s"], b["messages_per_s"]),
+            "effects_p99_ratio": stats.ratio(
+                e["ack_latency"].get("p99_ms", 0.0), b["ack_latency"].get("p99_ms", 0.0)
+            ),
+            # bedboard against the effects floor: what its design costs beyond that work.
+            "subject_vs_effects_throughput": stats.ratio(s["messages_per_s"], e["messages_per_s"]),
             "throughput_ratio": stats.ratio(s["messages_per_s"], b["messages_per_s"]),
             "p50_ratio": stats.ratio(
                 s["ack_latency"].get("median_ms", 0.0), b["ack_latency"].get("median_ms", 0.0)
@@ -465,7 +581,7 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
     problems = sum(
         results[ph][side]["not_aa"] + results[ph][side]["wrong_control_id"]
         for ph in phases
-        for side in ("subject", "baseline")
+        for side in SIDES
     )
     for ph in phases:
         x = results[ph]
@@ -474,6 +590,9 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
         tallies[(ph, "baseline")].messages for ph in phases
     )
     floor_rows = int(check["floor_rows"])
+    effects_sent = warm["effects"].messages + sum(
+        tallies[(ph, "effects")].messages for ph in phases
+    )
     met = all(results[ph]["met"] for ph in phases) and problems == 0 and floor_rows == floor_sent
     return {
         "title": "HL7: ADT A01/A03 over MLLP with ACKs (bedboard listener vs a durable-INSERT "
@@ -485,7 +604,8 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
             f"ACK p99 {seq['subject']['ack_latency']['p99_ms']:.1f} ms = {seq['p99_ratio']:.2f}x; "
             f"concurrent x{conc['connections']}: {conc['subject']['messages_per_s']:.0f} msg/s = "
             f"{conc['throughput_ratio']:.2f}x, p99 {conc['p99_ratio']:.2f}x (target >= "
-            f"{THROUGHPUT_TARGET}x msg/s, <= {P99_TARGET}x p99)"
+            f"{THROUGHPUT_TARGET}x msg/s, <= {P99_TARGET}x p99); the effects floor alone "
+            f"{seq['effects_throughput_ratio']:.2f}x / {conc['effects_throughput_ratio']:.2f}x"
         ),
         "config": {
             "feeds": len(plans),
@@ -514,7 +634,11 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
         "target_throughput_ratio": THROUGHPUT_TARGET,
         "target_p99_ratio": P99_TARGET,
         "met": met,
-        "server": {"event_loop_lag": lag["subject"], "baseline_event_loop_lag": lag["baseline"]},
+        "server": {
+            "event_loop_lag": lag["subject"],
+            "baseline_event_loop_lag": lag["baseline"],
+            "effects_event_loop_lag": lag["effects"],
+        },
         "database_after": {
             "subject_messages_incl_warmup_and_diagnostic": sent,
             "hl7_messages_rows": int(check["messages"]),
@@ -523,6 +647,8 @@ async def run(h: Harness, dsn: str, postmaster_pid: int) -> dict[str, Any]:
             "beds_not_free": int(check["beds_not_free"]),
             "floor_messages_incl_warmup": floor_sent,
             "floor_rows": floor_rows,
+            "effects_messages_incl_warmup": effects_sent,
+            "effects_hl7_messages_rows": int(check["effects_rows"]),
         },
         "statements_per_message": diag,
         "cpu_costs": costs,

@@ -811,7 +811,17 @@ def _hl7(r: dict[str, Any]) -> list[str]:
         f"{c['listener_pool']}); the bench process drives it with python-hl7's MLLP client. "
         f"Each connection sends A01 then A03 for one bed, then the next bed, every message "
         f"waiting for its ACK. {c['rounds']} rounds of {c['seconds_per_phase_and_side']} s per "
-        f"phase and side, alternating with {described}, the order flipping every round.",
+        f"phase and side, alternating with {described}"
+        + (
+            ", and with the effects floor (`bench.serve mllp-effects`: the durable effects "
+            "bedboard guarantees for a bed event, on its own feeds, written by one bare "
+            "statement in its own transaction: the control id remembered, the bed upserted, "
+            "the census counted in SQL and upserted if newer with its history and freshness "
+            "rows, one outbox row and its NOTIFY, the feed's health; python-hl7 parses and "
+            "`create_ack` after the commit, as the INSERT floor), each side first in turn."
+            if "effects" in r["sequential"]
+            else ", the order flipping every round."
+        ),
         "",
         f"Message: `{c['message_example']}`",
         "",
@@ -823,6 +833,8 @@ def _hl7(r: dict[str, Any]) -> list[str]:
         label = f"{ph} ({x['connections']} connection{'s' if x['connections'] > 1 else ''})"
         out.append(f"| {label} | bedboard | {_lat_cells(x['subject'])} |")
         out.append(f"| {label} | {label_b} | {_lat_cells(x['baseline'])} |")
+        if "effects" in x:
+            out.append(f"| {label} | effects floor | {_lat_cells(x['effects'])} |")
     out.append("")
     for ph in ("sequential", "concurrent"):
         x = r[ph]
@@ -843,6 +855,22 @@ def _hl7(r: dict[str, Any]) -> list[str]:
                 for y in x["rounds"]
             ),
         ]
+        if "effects" in x:
+            out.append(
+                f"  - The effects floor reached **{_x(x['effects_throughput_ratio'])}** the "
+                f"{label_b} server's throughput (p99 {_x(x['effects_p99_ratio'])}): the durable "
+                f"work alone, with no Python beyond the parse. bedboard reached "
+                f"{_x(x['subject_vs_effects_throughput'])} the effects floor's throughput. Per "
+                f"round, effects floor msg/s: "
+                + "; ".join(f"{y['round']}: {_n(y.get('effects_mps'))}" for y in x["rounds"])
+                + (
+                    f"; its server {x['effects']['cpu'].get('effects_us_per_message', 'n/a')} us "
+                    f"and PostgreSQL {x['effects']['cpu'].get('postgres_us_per_message', 'n/a')} "
+                    "us of CPU per message."
+                    if x["effects"].get("cpu")
+                    else "."
+                )
+            )
         cpu_s, cpu_b = x["subject"].get("cpu", {}), x["baseline"].get("cpu", {})
         if cpu_s:
             out.append(
@@ -906,14 +934,31 @@ def _hl7(r: dict[str, Any]) -> list[str]:
             sql = row["sql"].replace("|", "\\|")
             out.append(f"| `{sql}` | {row['per_message']} | {row['ms_per_message']} |")
         out.append("")
+        be = st.get("backend_cpu")
+        if be:
+            out += [
+                f"PostgreSQL's own CPU per protocol step ({be['messages']} more messages, "
+                f"`log_statement_stats` sent to the client as LOG messages): "
+                f"**{be['backend_us_per_message']} us per message** in the statements' steps "
+                "(the processes' whole CPU per message in the run above also holds what a "
+                "backend spends between steps: reading and answering each round trip, "
+                "beginning and ending the transaction, the WAL writer).",
+                "",
+                "| Step | per message | us per message |",
+                "|---|---:|---:|",
+            ]
+            for row in be["steps"][:12]:
+                step = row["step"].replace("|", "\\|")
+                out.append(f"| `{step}` | {row['per_message']} | {row['us_per_message']} |")
+            out.append("")
     cc = r.get("cpu_costs")
     if cc:
         out += [
             "Pure steps every message pays in the listener, per call (timed in the bench "
             "process): `parse_message` "
             f"{cc['parse_message_us']} us, `build_ack` {cc['build_ack_us']} us, "
-            f"`Hl7Config.model_validate` of the feed's settings (done in `_route` for every "
-            f"message) {cc['feed_config_validate_us']} us with this feed's "
+            f"`Hl7Config.model_validate` of the feed's settings (once per routing-cache load, "
+            f"not per message) {cc['feed_config_validate_us']} us with this feed's "
             f"{cc['declared_beds']} declared beds and {cc['feed_config_validate_2000_beds_us']} "
             f"us with 4 x 500; the echo server's whole answer (`hl7.parse` + `create_ack`) "
             f"{cc['echo_parse_and_create_ack_us']} us.",
@@ -932,13 +977,11 @@ def _hl7_cpu_note(r: dict[str, Any]) -> str:
     if not cc:
         return ""
     return (
-        f" (python-hl7 parses {st.get('hl7_parse_calls_per_message', '?')} times per message: "
-        f"the message once, for its event and its ACK, and the ACK to check it; on their own, "
-        f"`parse_message` {cc['parse_message_us']} us and `build_ack` {cc['build_ack_us']} us, "
-        f"each reading the message itself; routing re-validates "
-        f"the feed's settings with every declared bed for every message, "
-        f"{cc['feed_config_validate_us']} us at {cc['declared_beds']} beds and "
-        f"{cc['feed_config_validate_2000_beds_us']} us at 2,000)"
+        f" (python-hl7 parses {st.get('hl7_parse_calls_per_message', '?')} times per message; "
+        f"on their own, reading the message, `parse_message`, takes {cc['parse_message_us']} "
+        f"us and `build_ack` {cc['build_ack_us']} us, each reading the message itself, "
+        f"against {cc['echo_parse_and_create_ack_us']} us for the floor's `hl7.parse` + "
+        f"`create_ack`)"
     )
 
 
@@ -1180,12 +1223,28 @@ def _discussion(results: dict[str, Any]) -> list[str]:
             f"{conc['connections']} connections (one feed each): "
             f"{_n(conc['subject']['messages_per_s'])} messages/s, p99 "
             f"{_ms(conc['subject']['ack_latency'].get('p99_ms'))}. Each message is one "
-            f"transaction of about {st.get('statements_per_message_median', 0):.0f} statements "
-            f"(routing, dedupe, bed upsert, the unit's beds, the mappings read twice, the "
-            f"census through `feeds.ingest`/`census.apply`, the feed's health) before its ACK; "
-            f"per message the listener used {cpu.get('server_us_per_message', 'n/a')} us of "
+            f"transaction of {st.get('statements_per_message_median', 0):.0f} statements before "
+            f"its ACK (`BEGIN` with the feed's lock; dedupe, bed upsert, the unit's beds and "
+            f"`census.apply`'s read in one; `census.apply`'s write, with history, freshness, "
+            f"the outbox and its NOTIFY; the feed's health with `COMMIT`); per message the "
+            f"listener used {cpu.get('server_us_per_message', 'n/a')} us of "
             f"CPU and PostgreSQL {cpu.get('postgres_us_per_message', 'n/a')} us"
-            f"{_hl7_cpu_note(h7)}. Messages of "
+            f"{_hl7_cpu_note(h7)}."
+            + (
+                f" The same durable effects written by one bare statement (the effects floor) "
+                f"reach only {_x(seq['effects_throughput_ratio'])} of the INSERT floor's "
+                f"throughput on one connection and {_x(conc['effects_throughput_ratio'])} on "
+                f"{conc['connections']}, with {seq['effects']['cpu'].get('postgres_us_per_message', '?')} "
+                f"us of PostgreSQL CPU per message against the INSERT's "
+                f"{seq['baseline']['cpu'].get('postgres_us_per_message', '?')}: at 0.5x, "
+                f"bedboard would have to be within "
+                f"{_x(0.5 / seq['effects_throughput_ratio']) if seq['effects_throughput_ratio'] else '?'} "
+                f"of a statement with no lock, no validation and no Python but the parse; it is "
+                f"at {_x(seq['subject_vs_effects_throughput'])}."
+                if "effects" in seq and seq["effects"].get("cpu")
+                else ""
+            )
+            + f" Messages of "
             f"one feed apply one at a time (a per-feed advisory lock), so one sender's rate is "
             f"bounded by one message's round trips and CPU; {conc['connections']} feeds at "
             f"once reached {_x(gain)} the one-connection rate. The machine was "

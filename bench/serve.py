@@ -13,8 +13,10 @@ broadcast; see ``Chain``). Both print
 instance with ``BEDBOARD_MLLP_LISTEN`` set would) and ``python -m bench.serve mllp-insert
 --dsn DSN`` its baseline: python-hl7's MLLP streams that parse every block, INSERT it into
 a real table (``bench_mllp_log``) in its own transaction with ``synchronous_commit`` on,
-and answer ``create_ack("AA")`` after the commit. ``mllp-echo`` is the same without the
-database (the earlier baseline). Both print ``READY <http port> <mllp
+and answer ``create_ack("AA")`` after the commit. ``mllp-effects`` is H1's second floor:
+the durable effects bedboard guarantees for a bed event written by one bare statement
+(``EFFECTS_SQL``). ``mllp-echo`` is the same without the database (the earlier
+baseline). Both print ``READY <http port> <mllp
 port>`` (the HTTP port serves only the lag probe).
 
 Both also run the same event-loop lag probe (``GET /_bench/lag``), a bench-side addition:
@@ -331,6 +333,120 @@ def _insert_handler(pool: Any) -> Any:
     return connected
 
 
+# H1's second floor: the durable effects bedboard guarantees for a bed event, written the
+# cheapest way there is: one statement in its own transaction, the census counted in SQL,
+# no lock, no validation, no routing beyond a dict. The same tables, indexes, foreign keys
+# and NOTIFY as bedboard: the control id remembered, the bed upserted, the unit's census
+# upserted (only if newer) with its history row and freshness, one outbox row and its
+# NOTIFY, the feed's health and count. Its source is ``bench-effects`` (not ``feed:…``),
+# so the bench's check of bedboard's own rows afterwards leaves it out.
+EFFECTS_SQL = """
+    WITH m AS (
+        INSERT INTO hl7_messages (sending_facility, control_id, feed_id) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING 1
+    ), b AS (
+        INSERT INTO hl7_beds AS b (feed_id, bed, point_of_care, status, last_event_at)
+        SELECT $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM m)
+        ON CONFLICT (feed_id, bed) DO UPDATE
+           SET status = EXCLUDED.status, last_event_at = EXCLUDED.last_event_at
+         WHERE b.last_event_at <= EXCLUDED.last_event_at
+        RETURNING 1
+    ), counted AS (
+        SELECT count(*) FILTER (WHERE status = 'O' AND bed <> $4)
+               + CASE WHEN $6 = 'O' THEN 1 ELSE 0 END AS occupied
+          FROM hl7_beds WHERE feed_id = $3 AND point_of_care = $5
+    ), c AS (
+        INSERT INTO unit_census AS c (unit_id, staffed, occupied, blocked, available, as_of,
+                                      source)
+        SELECT $8, $9::int, occupied, 0, $9::int - occupied, $7, 'bench-effects'
+          FROM counted WHERE EXISTS (SELECT 1 FROM b)
+        ON CONFLICT (unit_id) DO UPDATE
+           SET staffed = EXCLUDED.staffed, occupied = EXCLUDED.occupied,
+               available = EXCLUDED.available, as_of = EXCLUDED.as_of, received_at = now(),
+               source = EXCLUDED.source
+         WHERE c.as_of < EXCLUDED.as_of
+        RETURNING c.*
+    ), h AS (
+        INSERT INTO census_history (unit_id, staffed, occupied, blocked, available, as_of,
+                                    source)
+        SELECT unit_id, staffed, occupied, blocked, available, as_of, source FROM c
+    ), fresh AS (
+        INSERT INTO unit_freshness (unit_id, state) SELECT unit_id, 'fresh' FROM c
+        ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = now()
+         WHERE unit_freshness.state <> EXCLUDED.state
+    ), counter AS (
+        UPDATE outbox_counter SET seq = seq + 1 WHERE EXISTS (SELECT 1 FROM c) RETURNING seq
+    ), o AS (
+        INSERT INTO board_outbox (seq, topic, payload)
+        SELECT counter.seq, 'board', jsonb_build_object('kind', 'unit', 'unit', to_jsonb(c))
+          FROM counter CROSS JOIN c
+        RETURNING seq
+    ), rang AS (
+        SELECT pg_notify($10, max(seq)::text) FROM o HAVING count(*) > 0
+    ), health AS (
+        UPDATE feed_status SET state = 'ok', last_attempt_at = now(), last_success_at = now(),
+               reports_applied = reports_applied + (SELECT count(*) FROM c)
+         WHERE feed_id = $3
+    )
+    SELECT (SELECT count(*) FROM rang) AS rang
+"""
+
+
+async def _effects_routes(conn: Any) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
+    """sending facility -> (feed id, point of care -> (unit id, declared beds))."""
+    routes: dict[str, tuple[int, dict[str, tuple[int, int]]]] = {}
+    for r in await conn.fetch(
+        "SELECT f.id, f.config, m.source_id, m.unit_id FROM feeds f"
+        " JOIN feed_mappings m ON m.feed_id = f.id WHERE f.kind = 'hl7'"
+    ):
+        config = r["config"] if isinstance(r["config"], dict) else json.loads(r["config"])
+        feed = routes.setdefault(config["sending_facility"], (r["id"], {}))
+        declared = len(config.get("beds", {}).get(r["source_id"], []))
+        feed[1][r["source_id"]] = (r["unit_id"], declared)
+    return routes
+
+
+def _effects_handler(pool: Any, routes: dict[str, tuple[int, dict[str, tuple[int, int]]]]) -> Any:
+    """Parse with python-hl7 as the INSERT floor does, write the effects in one statement
+    (``EFFECTS_SQL``), answer ``create_ack("AA")`` after its commit."""
+    import hl7
+
+    from bedboard.outbox import CHANNEL
+
+    async def connected(reader: Any, writer: Any) -> None:
+        try:
+            while True:
+                block: bytes = await reader.readblock()
+                message = hl7.parse(block.decode("utf-8"))
+                facility = str(message.extract_field("MSH", 1, 4, 1, 1))
+                feed_id, points = routes[facility]
+                poc = str(message.extract_field("PV1", 1, 3, 1, 1))
+                unit_id, declared = points[poc]
+                trigger = str(message.extract_field("MSH", 1, 9, 1, 2))
+                async with pool.acquire() as conn:
+                    await conn.fetchval(
+                        EFFECTS_SQL,
+                        facility,
+                        str(message.extract_field("MSH", 1, 10, 1, 1)),
+                        feed_id,
+                        str(message.segment("PV1")[3]),
+                        poc,
+                        "O" if trigger == "A01" else "U",
+                        hl7.parse_datetime(str(message.segment("EVN")[2])),
+                        unit_id,
+                        declared,
+                        CHANNEL,
+                    )
+                writer.writeblock(str(message.create_ack("AA")).encode("utf-8"))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return connected
+
+
 def mllp_app(kind: str, dsn: str | None) -> web.Application:
     """An HTTP app holding only the lag probe, whose startup opens the MLLP server."""
     app = web.Application()
@@ -358,6 +474,15 @@ def mllp_app(kind: str, dsn: str | None) -> web.Application:
             async with pool.acquire() as conn:
                 await conn.execute(MLLP_LOG_DDL)
             server = await start_hl7_server(_insert_handler(pool), "127.0.0.1", 0)
+        elif kind == "mllp-effects":
+            import asyncpg
+
+            pool = await asyncpg.create_pool(
+                dsn, min_size=2, max_size=10, server_settings={"synchronous_commit": "on"}
+            )
+            async with pool.acquire() as conn:
+                routes = await _effects_routes(conn)
+            server = await start_hl7_server(_effects_handler(pool, routes), "127.0.0.1", 0)
         else:
             server = await start_hl7_server(_echo_connected, "127.0.0.1", 0)
         sockets: Any = getattr(server, "sockets", ())
@@ -439,7 +564,9 @@ async def serve(app: web.Application, profile_to: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("kind", choices=("app", "bare", "hl7", "mllp-echo", "mllp-insert"))
+    parser.add_argument(
+        "kind", choices=("app", "bare", "hl7", "mllp-echo", "mllp-insert", "mllp-effects")
+    )
     parser.add_argument("--dsn")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--profile", type=Path, help="write cProfile stats here on exit")
@@ -451,7 +578,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.dsn or not args.data_dir:
             parser.error("app needs --dsn and --data-dir")
         app = bedboard_app(args.dsn, args.data_dir)
-    elif args.kind in ("hl7", "mllp-echo", "mllp-insert"):
+    elif args.kind in ("hl7", "mllp-echo", "mllp-insert", "mllp-effects"):
         if args.kind != "mllp-echo" and not args.dsn:
             parser.error(f"{args.kind} needs --dsn")
         logging.getLogger("bedboard.hl7_ingest").setLevel(logging.WARNING)
