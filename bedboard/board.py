@@ -155,40 +155,11 @@ FACILITIES_SQL = """
 
 
 async def snapshot(conn: Connection, *, now: datetime | None = None) -> Board:
-    """The whole board and the seq it reflects, read in one repeatable-read snapshot."""
-    async with consistent_read(conn):
-        seq = await outbox.head(conn)
-        now = now or await db_now(conn)
-        facility_rows = await conn.fetch(FACILITIES_SQL)
-        units = await unit_states(conn, now=now)
-    by_facility: dict[int, list[UnitState]] = {}
-    for unit in units:
-        by_facility.setdefault(unit.facility_id, []).append(unit)
-    facilities = []
-    for row in facility_rows:
-        members = by_facility.get(row["id"], [])
-        state = worst([u.freshness for u in members])
-        reports = [u.as_of for u in members if u.as_of is not None]
-        facilities.append(
-            FacilityState.model_construct(  # from the schema's rows, as unit_state
-                id=row["id"],
-                name=row["name"],
-                kind=FacilityKind(row["kind"]),
-                city=row["city"],
-                county_fips=row["county_fips"],
-                county_name=row["county_name"],
-                latitude=row["latitude"],
-                longitude=row["longitude"],
-                phone_intake=row["phone_intake"],
-                report_cadence_minutes=row["report_cadence_minutes"],
-                freshness=state,
-                overdue=bool(members) and is_overdue(state),
-                last_report_at=max(reports) if reports else None,
-                feed_state=row["feed_state"],
-                units=members,
-            )
-        )
-    return Board.model_construct(seq=seq, generated_at=now, facilities=facilities)
+    """The whole board and the seq it reflects, read in one repeatable-read snapshot, as
+    models (the pages): ``encoded_snapshot``'s JSON validated, so the pages and the API
+    are built once and cannot show different boards."""
+    body, _ = await encoded_snapshot(conn, now=now or await db_now(conn))
+    return Board.model_validate_json(body)
 
 
 # --------------------------------------------------------------------------- the encoded board
@@ -211,11 +182,11 @@ _UNIT_KEYS = tuple(name for name in UnitState.model_fields if name != "freshness
 
 
 async def encoded_snapshot(conn: Connection, *, now: datetime) -> tuple[bytes, datetime]:
-    """The board's JSON exactly as ``snapshot(conn, now=now).model_dump_json()`` writes
-    it (a test holds them byte for byte equal), built from the rows as plain values with
-    one ``pydantic_core.to_json``: no model per unit, which at 50,000 units was most of
-    the answer's time. Also until when it stays true: its age plus the first moment a
-    unit would cross from fresh to late or from late to stale."""
+    """The board's JSON (``Board``'s schema: a test holds it to validate and dump back byte
+    for byte), built from the rows as plain values with one ``pydantic_core.to_json``: no
+    model per unit, which at 50,000 units was most of the answer's time. Also until when
+    it stays true: its age plus the first moment a unit would cross from fresh to late or
+    from late to stale."""
     async with consistent_read(conn):
         seq = await outbox.head(conn)
         facility_rows = await conn.fetch(FACILITIES_SQL)
