@@ -824,7 +824,9 @@ class CsvDropAdapter(Adapter):
 
     def _client(self, verb: str) -> Client:
         """The URL source's client: the token, both timeouts, max_bytes. Redirects are
-        followed, as they always were for CSV URLs (the fhir and have kinds do not)."""
+        followed, as they always were for CSV URLs (the fhir and have kinds do not); the
+        token goes only to the source's own origin (aiohttp drops Authorization on a
+        redirect elsewhere; tests/adapters/test_http.py holds it to that)."""
         return Client(
             headers={"User-Agent": USER_AGENT, **bearer(self.settings.bearer_token)},
             timeout_s=self.settings.timeout_s,

@@ -113,6 +113,34 @@ async def test_redirects_are_followed_only_when_asked(server: Any) -> None:
         assert (await http.get(server.make_url("/moved"))).body == b"hello"
 
 
+async def test_a_followed_redirect_to_another_origin_does_not_carry_the_token(
+    server: Any, aiohttp_server: Any
+) -> None:
+    """A CSV URL source follows redirects with its bearer token in the session's headers:
+    the token goes to the same origin only, never to wherever a redirect points."""
+    elsewhere_seen: list[dict[str, str]] = []
+
+    async def elsewhere(request: web.Request) -> web.StreamResponse:
+        elsewhere_seen.append(dict(request.headers))
+        return web.Response(body=b"moved here")
+
+    async def away(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(str(other.make_url("/elsewhere")))
+
+    other_app = web.Application()
+    other_app.router.add_get("/elsewhere", elsewhere)
+    other = await aiohttp_server(other_app)  # another port: another origin
+    away_app = web.Application()
+    away_app.router.add_get("/away", away)
+    origin = await aiohttp_server(away_app)
+    token = {"Authorization": "Bearer s3cret"}
+    async with client(headers=token, follow_redirects=True) as http:
+        assert (await http.get(origin.make_url("/away"))).body == b"moved here"
+        assert (await http.get(server.make_url("/moved"))).body == b"hello"  # same origin
+    assert "Authorization" not in elsewhere_seen[-1]
+    assert server.seen[-1]["Authorization"] == "Bearer s3cret"
+
+
 async def test_a_not_modified_answer_has_no_body(server: Any) -> None:
     async with client() as http:
         result = await http.get(server.make_url("/empty"), accept_status=range(400))
