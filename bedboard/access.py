@@ -52,6 +52,8 @@ class Action(StrEnum):
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
+    # Program reports (each figure names the roles beyond liaisons that may read it).
+    REPORT_READ = "report.read"
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _deny("not one of your facilities")
     if role is Role.LIAISON and action in _LIAISON:
         return ALLOW
+    if action is Action.REPORT_READ:
+        return _report(role, resource)
     if action is Action.SEARCH:
         return _deny("bed search is for liaisons")
     if action is Action.REFERRAL_LIST:
@@ -161,6 +165,16 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
             return _conceal("another court's record")
         return _deny("role cannot read courts")
     return _deny(f"{action.value} is for administrators")
+
+
+def _report(role: Role, resource: Resource) -> Decision:
+    """Liaisons read every figure; other roles those that name them (``Figure.also``),
+    scoped there to their own facilities or court."""
+    from bedboard.reports import audience
+
+    if role is Role.LIAISON or role in audience(resource.type.removeprefix("report:")):
+        return ALLOW
+    return _deny("this report is not open to your role")
 
 
 # --------------------------------------------------------------------------- live frames

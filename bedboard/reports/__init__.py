@@ -1,0 +1,174 @@
+"""Program reports: the figures the program publishes, computed live from the records.
+
+``figures`` holds each figure's one SQL statement and how it is shown; ``filters`` what
+every report is filtered by and whose figures a principal sees. ``run`` is the use case
+the API and the pages call: authorize, run the statement, type the values. ``to_csv``
+writes the same rows as RFC 4180 CSV. Nothing here carries person-level data: every
+figure is a count, a duration or a rate over groups (the canary test checks).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedboard.access import Action, Resource, decide
+from bedboard.auth import Principal, Role
+from bedboard.database import Connection, consistent_read
+from bedboard.errors import NotFound
+from bedboard.reports.figures import FIGURES, Column, Figure
+from bedboard.reports.filters import Filters, Scope, sql_parameters
+
+Value = str | int | float | None
+
+
+class ReportColumn(BaseModel):
+    key: str
+    label: str
+    kind: str = Field(description="text, int, hours, rate (0..1), month (YYYY-MM), day, beds.")
+
+
+class FigureInfo(BaseModel):
+    slug: str
+    title: str
+    family: str
+    summary: str
+    filters: list[str]
+
+
+class FigureList(BaseModel):
+    figures: list[FigureInfo]
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    figure: str
+    title: str
+    summary: str
+    from_: date = Field(alias="from", description="First local day covered (inclusive).")
+    to: date = Field(description="Last local day covered (inclusive).")
+    time_zone: str = Field(description="The zone of the days and months.")
+    filters: dict[str, str] = Field(description="The filters applied, as the query gave them.")
+    generated_at: datetime
+    columns: list[ReportColumn]
+    rows: list[dict[str, Value]]
+
+
+def report_resource(slug: str) -> Resource:
+    return Resource(f"report:{slug}")
+
+
+def may_read(principal: Principal, figure: Figure) -> bool:
+    return decide(principal, Action.REPORT_READ, report_resource(figure.slug)).allowed
+
+
+def visible(principal: Principal) -> list[Figure]:
+    """The figures this principal may open, in the order the index lists them."""
+    return [figure for figure in FIGURES.values() if may_read(principal, figure)]
+
+
+def audience(slug: str) -> frozenset[Role]:
+    """Who may read a figure besides administrators and liaisons (``access.decide``)."""
+    figure = FIGURES.get(slug)
+    return figure.also if figure is not None else frozenset()
+
+
+def figure_named(slug: str) -> Figure:
+    figure = FIGURES.get(slug)
+    if figure is None:
+        raise NotFound("report", f"There is no report named {slug[:60]!r}.")
+    return figure
+
+
+def _typed(column: Column, value: Any) -> Value:
+    if value is None:
+        return None
+    if column.kind in ("hours",):
+        return round(float(value), 2)
+    if column.kind == "rate":
+        return round(float(value), 4)
+    if column.kind in ("int", "beds"):
+        return int(value)
+    if column.kind == "day" and isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+async def run(
+    conn: Connection,
+    slug: str,
+    filters: Filters,
+    principal: Principal,
+    *,
+    zone_name: str,
+) -> Report:
+    """One figure for ``principal`` under ``filters``, its scope applied (the caller has
+    authorized ``Action.REPORT_READ`` on ``report_resource(slug)``). One statement, in a
+    repeatable-read snapshot with its clock."""
+    figure = figure_named(slug)
+    zone = ZoneInfo(zone_name)
+    async with consistent_read(conn):
+        now: datetime = await conn.fetchval("SELECT now()")
+        today = now.astimezone(zone).date()
+        params = sql_parameters(
+            filters, Scope.of(principal), today=today, zone=zone, zone_name=zone_name
+        )
+        records = await conn.fetch(figure.sql, *params)
+    first, last = filters.span(today)
+    return Report.model_validate(
+        {
+            "figure": figure.slug,
+            "title": figure.title,
+            "summary": figure.summary,
+            "from": first,
+            "to": last,
+            "time_zone": zone_name,
+            "filters": filters.query_string(),
+            "generated_at": now,
+            "columns": [
+                ReportColumn(key=c.key, label=c.label, kind=c.kind) for c in figure.columns
+            ],
+            "rows": [{c.key: _typed(c, r[c.key]) for c in figure.columns} for r in records],
+        }
+    )
+
+
+def to_csv(report: Report) -> bytes:
+    """The report's rows as RFC 4180 CSV (CRLF line ends, a header row of the column
+    labels, numbers as in the JSON, empty for no value)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.label for c in report.columns])
+    for row in report.rows:
+        writer.writerow(["" if row[c.key] is None else row[c.key] for c in report.columns])
+    return out.getvalue().encode("utf-8")
+
+
+def csv_filename(report: Report) -> str:
+    return f"bedboard-{report.figure}-{report.from_.isoformat()}-{report.to.isoformat()}.csv"
+
+
+__all__ = [
+    "FIGURES",
+    "Figure",
+    "FigureInfo",
+    "FigureList",
+    "Filters",
+    "Report",
+    "audience",
+    "csv_filename",
+    "figure_named",
+    "may_read",
+    "report_resource",
+    "run",
+    "to_csv",
+    "visible",
+]

@@ -1,0 +1,536 @@
+# ruff: noqa: S608 -- every statement here is composed only of constant fragments
+"""The program's figures: each one SQL statement over the records, with the same nine
+parameters (``filters.FILTER_CTE``). ``docs/reports.md`` defines each exactly; keep the
+two in step.
+
+Hours are decimal hours (``extract(epoch ...) / 3600``), medians and 90th percentiles
+are ``percentile_cont`` (interpolated), rates are fractions 0..1 (NULL when there is
+nothing to divide by), months and days are the users' local ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bedboard.auth import Role
+from bedboard.freshness import STALE_AFTER_CADENCES
+from bedboard.reports.filters import FILTER_CTE
+
+Kind = Literal["text", "int", "hours", "rate", "month", "day", "beds"]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: Kind = "int"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What the page draws: ``series`` (column keys) against the ``x`` column."""
+
+    kind: Literal["bar", "stacked", "line"]
+    x: str
+    series: tuple[str, ...]
+    y_title: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    slug: str
+    title: str
+    family: str
+    summary: str
+    columns: tuple[Column, ...]
+    chart: Chart
+    body: str  # SQL after "WITH f AS (...),"
+    filters: frozenset[str]  # which filters apply (the page offers only these)
+    # Who may open it: liaisons and administrators always; these roles too.
+    also: frozenset[Role] = field(default_factory=frozenset)
+    # Named per facility: a facility user sees its own facilities by name and every
+    # other facility combined in one row.
+    per_facility: bool = False
+
+    @property
+    def sql(self) -> str:
+        return f"WITH {FILTER_CTE},\n{self.body}"
+
+
+PLACEMENT_FILTERS = frozenset({"county", "court_id", "facility_id", "order_type", "population"})
+UNIT_FILTERS = frozenset({"county", "facility_id", "population"})
+
+# The placements a placement figure counts: requested (created) in the range and matching
+# the filters; with a facility, those referred to one of its units.
+_PLACEMENTS = """
+    p AS (
+        SELECT pl.* FROM placements pl CROSS JOIN f
+         WHERE pl.created_at >= f.start AND pl.created_at < f.stop
+           AND (f.county IS NULL OR pl.county_fips = f.county)
+           AND (f.court IS NULL OR pl.court_id = f.court)
+           AND (f.order_type IS NULL OR pl.order_type = f.order_type)
+           AND (f.population IS NULL OR pl.population = f.population)
+           AND (f.facility IS NULL OR EXISTS (
+                 SELECT 1 FROM referrals r JOIN units u ON u.id = r.unit_id
+                  WHERE r.placement_id = pl.id AND u.facility_id = f.facility))
+    )"""
+
+_HOURS = "extract(epoch FROM ({later}) - ({earlier})) / 3600.0"
+_MONTH = "to_char(date_trunc('month', {at} AT TIME ZONE f.zone), 'YYYY-MM')"
+
+
+def _median(expr: str) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
+
+
+def _p90(expr: str) -> str:
+    return f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {expr})"
+
+
+# A facility's name as a facility user may see it: its own, or one combined row.
+_FACILITY_NAME = (
+    "CASE WHEN f.own IS NULL OR fac.id = ANY(f.own) THEN fac.name ELSE 'All other facilities' END"
+)
+_FACILITY_KEY = "CASE WHEN f.own IS NULL OR fac.id = ANY(f.own) THEN fac.id ELSE 0 END"
+
+_FIRST_ACCEPTED = (
+    "(SELECT min(e.at) FROM placement_events e"
+    " WHERE e.placement_id = p.id AND e.kind = 'referral_accepted')"
+)
+
+TIME_TO_PLACEMENT = Figure(
+    slug="time-to-placement",
+    title="Time to placement",
+    family="Placements",
+    summary="How long requests took to find a bed and to be admitted, by month of request.",
+    columns=(
+        Column("month", "Month", "month"),
+        Column("requests", "Requests"),
+        Column("accepted", "Accepted"),
+        Column("admitted", "Admitted"),
+        Column("to_acceptance_median_h", "Request to first acceptance, median (h)", "hours"),
+        Column("to_acceptance_p90_h", "Request to first acceptance, 90th percentile (h)", "hours"),
+        Column("to_admission_median_h", "Request to admission, median (h)", "hours"),
+        Column("to_admission_p90_h", "Request to admission, 90th percentile (h)", "hours"),
+        Column("detention_to_admission_median_h", "Detention to admission, median (h)", "hours"),
+        Column("admitted_before_deadline", "Admitted before the deadline", "rate"),
+    ),
+    chart=Chart(
+        "line",
+        "month",
+        ("to_acceptance_median_h", "to_admission_median_h", "to_admission_p90_h"),
+        "hours",
+    ),
+    body=f"""{_PLACEMENTS.strip()},
+    t AS (
+        SELECT p.*, {_FIRST_ACCEPTED} AS first_accepted_at FROM p
+    )
+    SELECT {_MONTH.format(at="t.created_at")} AS month,
+           count(*) AS requests,
+           count(t.first_accepted_at) AS accepted,
+           count(t.admitted_at) AS admitted,
+           {_median(_HOURS.format(later="t.first_accepted_at", earlier="t.created_at"))}
+             AS to_acceptance_median_h,
+           {_p90(_HOURS.format(later="t.first_accepted_at", earlier="t.created_at"))}
+             AS to_acceptance_p90_h,
+           {_median(_HOURS.format(later="t.admitted_at", earlier="t.created_at"))}
+             AS to_admission_median_h,
+           {_p90(_HOURS.format(later="t.admitted_at", earlier="t.created_at"))}
+             AS to_admission_p90_h,
+           {_median(_HOURS.format(later="t.admitted_at", earlier="t.detention_start"))}
+             AS detention_to_admission_median_h,
+           (count(*) FILTER (WHERE t.admitted_at IS NOT NULL AND t.admitted_at <= t.deadline_at))::float8
+             / NULLIF(count(*) FILTER (WHERE t.deadline_at IS NOT NULL), 0)
+             AS admitted_before_deadline
+      FROM t CROSS JOIN f
+     GROUP BY 1 ORDER BY 1
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT}),
+)
+
+CUSTODY_HOURS = Figure(
+    slug="custody-hours",
+    title="Custody and waiting hours",
+    family="Placements",
+    summary=(
+        "Hours from the start of detention to admission (or, without one, to the close), "
+        "by requesting agency and month."
+    ),
+    columns=(
+        Column("month", "Month", "month"),
+        Column("agency", "Requesting agency", "text"),
+        Column("placements", "Placements ended"),
+        Column("waiting_median_h", "Waiting, median (h)", "hours"),
+        Column("waiting_p90_h", "Waiting, 90th percentile (h)", "hours"),
+        Column("waiting_total_h", "Waiting, total (h)", "hours"),
+    ),
+    chart=Chart("bar", "month", ("waiting_median_h", "waiting_p90_h"), "hours"),
+    body=f"""{_PLACEMENTS.strip()},
+    w AS (
+        SELECT p.created_at,
+               COALESCE(NULLIF(btrim(p.requesting_agency), ''), 'Not recorded') AS agency,
+               {_HOURS.format(later="COALESCE(p.admitted_at, p.closed_at)", earlier="p.detention_start")}
+                 AS hours
+          FROM p WHERE COALESCE(p.admitted_at, p.closed_at) IS NOT NULL
+    )
+    SELECT {_MONTH.format(at="w.created_at")} AS month, w.agency,
+           count(*) AS placements,
+           {_median("w.hours")} AS waiting_median_h,
+           {_p90("w.hours")} AS waiting_p90_h,
+           sum(w.hours) AS waiting_total_h
+      FROM w CROSS JOIN f
+     GROUP BY 1, 2 ORDER BY 1, 2
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.COURT}),
+)
+
+# The referrals a referral figure counts: sent in the range, to units matching the filters
+# (county: the facility's), for placements matching the placement filters.
+_REFERRALS = f"""
+    r AS (
+        SELECT rf.*, fac.id AS facility_id, {_FACILITY_NAME} AS facility,
+               {_FACILITY_KEY} AS facility_key
+          FROM referrals rf
+          JOIN units u ON u.id = rf.unit_id
+          JOIN facilities fac ON fac.id = u.facility_id
+          JOIN placements pl ON pl.id = rf.placement_id
+         CROSS JOIN f
+         WHERE rf.created_at >= f.start AND rf.created_at < f.stop
+           AND (f.county IS NULL OR fac.county_fips = f.county)
+           AND (f.facility IS NULL OR fac.id = f.facility)
+           AND (f.population IS NULL OR u.population = f.population)
+           AND (f.court IS NULL OR pl.court_id = f.court)
+           AND (f.order_type IS NULL OR pl.order_type = f.order_type)
+    )"""
+
+REFERRALS = Figure(
+    slug="referrals",
+    title="Referrals and response times",
+    family="Referrals",
+    summary=(
+        "Referrals each facility received, how many it accepted and declined, and how long "
+        "it took to answer."
+    ),
+    columns=(
+        Column("facility", "Facility", "text"),
+        Column("referrals", "Referrals"),
+        Column("accepted", "Accepted"),
+        Column("declined", "Declined"),
+        Column("never_answered", "Never answered"),
+        Column("acceptance_rate", "Acceptance rate", "rate"),
+        Column("decline_rate", "Decline rate", "rate"),
+        Column("response_median_h", "Response time, median (h)", "hours"),
+        Column("response_p90_h", "Response time, 90th percentile (h)", "hours"),
+    ),
+    chart=Chart("stacked", "facility", ("accepted", "declined", "never_answered"), "referrals"),
+    body=f"""{_REFERRALS.strip()},
+    answers AS (
+        -- the facility's first answer to each referral, from the timeline (a referral's
+        -- own row keeps only its last state: an acceptance that fell through is withdrawn)
+        SELECT (e.data->>'referral_id')::bigint AS referral_id, min(e.at) AS answered_at,
+               bool_or(e.kind = 'referral_accepted') AS accepted
+          FROM placement_events e
+         WHERE e.placement_id IN (SELECT r.placement_id FROM r)
+           AND e.kind IN ('referral_accepted', 'referral_declined')
+         GROUP BY 1
+    )
+    SELECT min(r.facility) AS facility,
+           count(*) AS referrals,
+           count(*) FILTER (WHERE a.accepted) AS accepted,
+           count(*) FILTER (WHERE r.status = 'declined') AS declined,
+           count(*) FILTER (WHERE a.answered_at IS NULL) AS never_answered,
+           (count(*) FILTER (WHERE a.accepted))::float8 / NULLIF(count(*), 0) AS acceptance_rate,
+           (count(*) FILTER (WHERE r.status = 'declined'))::float8 / NULLIF(count(*), 0)
+             AS decline_rate,
+           {_median(_HOURS.format(later="a.answered_at", earlier="r.created_at"))}
+             AS response_median_h,
+           {_p90(_HOURS.format(later="a.answered_at", earlier="r.created_at"))}
+             AS response_p90_h
+      FROM r LEFT JOIN answers a ON a.referral_id = r.id
+     GROUP BY r.facility_key ORDER BY r.facility_key = 0, min(r.facility)
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY}),
+    per_facility=True,
+)
+
+DECLINES = Figure(
+    slug="declines",
+    title="Declines by reason",
+    family="Referrals",
+    summary="Why facilities declined referrals: each reason, per facility and age group.",
+    columns=(
+        Column("reason", "Reason", "text"),
+        Column("facility", "Facility", "text"),
+        Column("population", "Age group", "text"),
+        Column("declines", "Declines"),
+        Column("share_of_declines", "Share of all declines", "rate"),
+    ),
+    chart=Chart("bar", "reason", ("declines",), "declines"),
+    body=f"""{_REFERRALS.strip()},
+    d AS (
+        SELECT r.decline_reason AS reason, r.facility, r.facility_key, pl.population
+          FROM r JOIN placements pl ON pl.id = r.placement_id
+         WHERE r.status = 'declined'
+    )
+    SELECT d.reason, min(d.facility) AS facility, d.population, count(*) AS declines,
+           count(*)::float8 / NULLIF(sum(count(*)) OVER (), 0) AS share_of_declines
+      FROM d
+     GROUP BY d.reason, d.facility_key, d.population
+     ORDER BY count(*) DESC, d.reason, min(d.facility), d.population
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY}),
+    per_facility=True,
+)
+
+OUTCOMES = Figure(
+    slug="outcomes",
+    title="Outcomes",
+    family="Placements",
+    summary=(
+        "How requests ended, by month of request: admitted, or closed without a bed "
+        "(released, order expired) or otherwise."
+    ),
+    columns=(
+        Column("month", "Month", "month"),
+        Column("requests", "Requests"),
+        Column("admitted", "Admitted"),
+        Column("released", "Released without a bed"),
+        Column("order_expired", "Order expired"),
+        Column("withdrawn", "Withdrawn"),
+        Column("diverted_outpatient", "Diverted to outpatient"),
+        Column("other", "Other"),
+        Column("still_open", "Still open"),
+        Column("no_bed_rate", "Closed without a bed", "rate"),
+    ),
+    chart=Chart(
+        "stacked",
+        "month",
+        ("admitted", "released", "order_expired", "withdrawn", "diverted_outpatient", "other"),
+        "requests",
+    ),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT {_MONTH.format(at="p.created_at")} AS month,
+           count(*) AS requests,
+           count(*) FILTER (WHERE p.admitted_at IS NOT NULL) AS admitted,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'released') AS released,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'order_expired')
+             AS order_expired,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'withdrawn') AS withdrawn,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'diverted_outpatient')
+             AS diverted_outpatient,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'other') AS other,
+           count(*) FILTER (WHERE p.admitted_at IS NULL AND p.status <> 'closed') AS still_open,
+           (count(*) FILTER (WHERE p.admitted_at IS NULL
+                               AND p.outcome IN ('released', 'order_expired')))::float8
+             / NULLIF(count(*), 0) AS no_bed_rate
+      FROM p CROSS JOIN f
+     GROUP BY 1 ORDER BY 1
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT}),
+)
+
+PROGRAM_COUNTS = Figure(
+    slug="program-counts",
+    title="Program counts",
+    family="Placements",
+    summary="Placement requests per month, by court, requesting agency and liaison.",
+    columns=(
+        Column("month", "Month", "month"),
+        Column("court", "Court", "text"),
+        Column("agency", "Requesting agency", "text"),
+        Column("liaison", "Liaison", "text"),
+        Column("placements", "Requests"),
+    ),
+    chart=Chart("bar", "month", ("placements",), "requests"),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT {_MONTH.format(at="p.created_at")} AS month,
+           COALESCE(c.name, 'No court') AS court,
+           COALESCE(NULLIF(btrim(p.requesting_agency), ''), 'Not recorded') AS agency,
+           COALESCE(NULLIF(btrim(us.display_name), ''), us.email, 'Unassigned') AS liaison,
+           count(*) AS placements
+      FROM p CROSS JOIN f
+      LEFT JOIN courts c ON c.id = p.court_id
+      LEFT JOIN users us ON us.id = p.liaison_id
+     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+""",
+    filters=PLACEMENT_FILTERS,
+)
+
+# Reporter compliance: each unit's reports in the range, and the one before it; the time
+# from each report to the next (or to the end of the range, or now) is fresh for one
+# cadence, late up to STALE_AFTER_CADENCES cadences, then stale. Before a unit's first
+# report ever, its time counts as never reported.
+_INTERVALS = f"""
+    span AS (
+        SELECT f.start, LEAST(f.stop, now()) AS stop FROM f
+    ), units_in AS (
+        SELECT u.id, fac.id AS facility_id, {_FACILITY_NAME} AS facility,
+               {_FACILITY_KEY} AS facility_key,
+               make_interval(mins => fac.report_cadence_minutes) AS cadence
+          FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         WHERE u.active AND fac.active
+           AND (f.county IS NULL OR fac.county_fips = f.county)
+           AND (f.facility IS NULL OR fac.id = f.facility)
+           AND (f.population IS NULL OR u.population = f.population)
+    ), reports AS (
+        SELECT ui.id AS unit_id, h.as_of, h.source
+          FROM units_in ui CROSS JOIN span
+          JOIN census_history h ON h.unit_id = ui.id
+           AND h.as_of >= span.start AND h.as_of < span.stop
+        UNION ALL
+        SELECT ui.id, before.as_of, before.source
+          FROM units_in ui CROSS JOIN span
+          CROSS JOIN LATERAL (
+              SELECT h.as_of, h.source FROM census_history h
+               WHERE h.unit_id = ui.id AND h.as_of < span.start
+               ORDER BY h.as_of DESC LIMIT 1) before
+    ), intervals AS (
+        SELECT r.unit_id, GREATEST(r.as_of, span.start) AS from_at, r.as_of,
+               LEAST(COALESCE(lead(r.as_of) OVER w, span.stop), span.stop) AS to_at, r.source
+          FROM reports r CROSS JOIN span
+        WINDOW w AS (PARTITION BY r.unit_id ORDER BY r.as_of)
+    ), parts AS (
+        SELECT ui.facility_key, ui.facility, ui.id AS unit_id, i.source,
+               -- the share of [from_at, to_at) in each state, by the age since as_of
+               GREATEST(LEAST(i.to_at, i.as_of + ui.cadence) - i.from_at, interval '0')
+                 AS fresh,
+               GREATEST(LEAST(i.to_at, i.as_of + ui.cadence * {STALE_AFTER_CADENCES})
+                        - GREATEST(i.from_at, i.as_of + ui.cadence), interval '0') AS late,
+               GREATEST(i.to_at - GREATEST(i.from_at, i.as_of + ui.cadence * {STALE_AFTER_CADENCES}),
+                        interval '0') AS stale,
+               (i.to_at - i.as_of > ui.cadence) AS overdue,
+               GREATEST(i.to_at - (i.as_of + ui.cadence), interval '0') AS overdue_for
+          FROM intervals i JOIN units_in ui ON ui.id = i.unit_id
+         WHERE i.to_at > i.from_at
+    )"""
+
+COMPLIANCE = Figure(
+    slug="compliance",
+    title="Reporter compliance",
+    family="Capacity",
+    summary=(
+        "For each facility, the share of time its units' numbers were fresh, late or stale "
+        "against its reporting cadence, its overdue episodes, and how it reports."
+    ),
+    columns=(
+        Column("facility", "Facility", "text"),
+        Column("units", "Units"),
+        Column("fresh", "Fresh", "rate"),
+        Column("late", "Late", "rate"),
+        Column("stale", "Stale", "rate"),
+        Column("never", "Never reported", "rate"),
+        Column("overdue_episodes", "Overdue episodes"),
+        Column("overdue_median_h", "Overdue episode, median length (h)", "hours"),
+        Column("reporting_paths", "Reported by", "text"),
+    ),
+    chart=Chart("stacked", "facility", ("fresh", "late", "stale", "never"), "share of time"),
+    body=f"""{_INTERVALS.strip()},
+    totals AS (
+        SELECT ui.facility_key, min(ui.facility) AS facility, count(*) AS units,
+               extract(epoch FROM (SELECT stop - start FROM span)) * count(*) AS seconds
+          FROM units_in ui GROUP BY ui.facility_key
+    ), sums AS (
+        SELECT facility_key,
+               sum(extract(epoch FROM fresh)) AS fresh, sum(extract(epoch FROM late)) AS late,
+               sum(extract(epoch FROM stale)) AS stale,
+               count(*) FILTER (WHERE overdue) AS overdue_episodes,
+               {_median("extract(epoch FROM overdue_for) / 3600.0")}
+                 FILTER (WHERE overdue) AS overdue_median_h,
+               string_agg(DISTINCT CASE WHEN source LIKE 'feed:%' THEN 'feed'
+                                        ELSE source END, ', ') AS reporting_paths
+          FROM parts GROUP BY facility_key
+    )
+    SELECT t.facility, t.units,
+           COALESCE(s.fresh, 0) / NULLIF(t.seconds, 0) AS fresh,
+           COALESCE(s.late, 0) / NULLIF(t.seconds, 0) AS late,
+           COALESCE(s.stale, 0) / NULLIF(t.seconds, 0) AS stale,
+           GREATEST(t.seconds - COALESCE(s.fresh + s.late + s.stale, 0), 0)
+             / NULLIF(t.seconds, 0) AS never,
+           COALESCE(s.overdue_episodes, 0) AS overdue_episodes,
+           s.overdue_median_h,
+           COALESCE(s.reporting_paths, '') AS reporting_paths
+      FROM totals t LEFT JOIN sums s ON s.facility_key = t.facility_key
+     ORDER BY t.facility_key = 0, t.facility
+""",
+    filters=UNIT_FILTERS,
+    also=frozenset({Role.FACILITY}),
+    per_facility=True,
+)
+
+CAPACITY = Figure(
+    slug="capacity",
+    title="Capacity over time",
+    family="Capacity",
+    summary=(
+        "Staffed, occupied, blocked and free beds each day (each unit's last report of the "
+        "day), with occupancy."
+    ),
+    columns=(
+        Column("day", "Day", "day"),
+        Column("units_reported", "Units reported"),
+        Column("staffed", "Staffed", "beds"),
+        Column("occupied", "Occupied", "beds"),
+        Column("blocked", "Blocked", "beds"),
+        Column("available", "Available", "beds"),
+        Column("occupancy", "Occupancy", "rate"),
+    ),
+    chart=Chart("line", "day", ("staffed", "occupied", "available"), "beds"),
+    body="""
+    units_in AS (
+        SELECT u.id FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         WHERE u.active AND fac.active
+           AND (f.county IS NULL OR fac.county_fips = f.county)
+           AND (f.facility IS NULL OR fac.id = f.facility)
+           AND (f.population IS NULL OR u.population = f.population)
+    ), days AS (
+        SELECT d::date AS day,
+               ((d + interval '1 day') AT TIME ZONE f.zone) AS day_end
+          FROM f CROSS JOIN generate_series(
+                 date_trunc('day', f.start AT TIME ZONE f.zone),
+                 date_trunc('day', (LEAST(f.stop, now()) - interval '1 microsecond')
+                                   AT TIME ZONE f.zone),
+                 interval '1 day') AS d
+    ), state AS (
+        -- each unit's reports, each valid until the next
+        SELECT h.unit_id, h.as_of, lead(h.as_of) OVER w AS until,
+               h.staffed, h.occupied, h.blocked, h.available
+          FROM census_history h JOIN units_in ui ON ui.id = h.unit_id CROSS JOIN f
+         WHERE h.as_of < f.stop
+        WINDOW w AS (PARTITION BY h.unit_id ORDER BY h.as_of)
+    ), daily AS (
+        SELECT d.day, s.*
+          FROM days d JOIN state s
+            ON s.as_of < d.day_end AND (s.until IS NULL OR s.until >= d.day_end)
+    )
+    SELECT d.day, count(daily.unit_id) AS units_reported,
+           COALESCE(sum(daily.staffed), 0) AS staffed,
+           COALESCE(sum(daily.occupied), 0) AS occupied,
+           COALESCE(sum(daily.blocked), 0) AS blocked,
+           COALESCE(sum(daily.available), 0) AS available,
+           sum(daily.occupied)::float8 / NULLIF(sum(daily.staffed), 0) AS occupancy
+      FROM days d LEFT JOIN daily ON daily.day = d.day
+     GROUP BY d.day ORDER BY d.day
+""",
+    filters=UNIT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT, Role.VIEWER}),
+)
+
+FIGURES: dict[str, Figure] = {
+    figure.slug: figure
+    for figure in (
+        TIME_TO_PLACEMENT,
+        CUSTODY_HOURS,
+        OUTCOMES,
+        PROGRAM_COUNTS,
+        REFERRALS,
+        DECLINES,
+        COMPLIANCE,
+        CAPACITY,
+    )
+}

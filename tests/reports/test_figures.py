@@ -1,0 +1,212 @@
+"""Every figure against the small world of conftest.py, with the numbers worked out by
+hand there; filters narrow; a facility user sees its own facility and the rest combined;
+a court user its own court only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bedboard import reports
+from bedboard.auth import Principal, Role
+from bedboard.reports import Filters
+from tests.reports.conftest import World
+
+ZONE = "America/Chicago"
+AUTUMN = {"from": "2026-10-01", "to": "2026-11-30"}
+
+
+def liaison() -> Principal:
+    return Principal(user_id=1, role=Role.LIAISON, email="l@example.org", display_name="")
+
+
+async def rows(
+    conn: Any, slug: str, who: Principal | None = None, **filters: Any
+) -> list[dict[str, Any]]:
+    query = Filters.model_validate({**AUTUMN, **filters})
+    report = await reports.run(conn, slug, query, who or liaison(), zone_name=ZONE)
+    return report.rows
+
+
+async def test_time_to_placement_by_month_of_request(conn: Any, world: World) -> None:
+    october, november = await rows(conn, "time-to-placement")
+    assert october == {
+        "month": "2026-10",
+        "requests": 3,
+        "accepted": 2,  # P1 after 3 h, P2 after 2 h
+        "admitted": 2,
+        "to_acceptance_median_h": 2.5,
+        "to_acceptance_p90_h": 2.9,  # 2 + 0.9 * (3 - 2)
+        "to_admission_median_h": 8.0,  # 10 h and 6 h
+        "to_admission_p90_h": 9.6,
+        "detention_to_admission_median_h": 9.0,  # 12 h and 6 h
+        "admitted_before_deadline": 0.6667,  # 2 of 3 with a deadline
+    }
+    assert november["requests"] == 1 and november["admitted"] == 0
+    assert november["to_admission_median_h"] is None
+    assert november["admitted_before_deadline"] == 0.0
+
+
+async def test_outcomes_count_the_no_bed_closes(conn: Any, world: World) -> None:
+    october, november = await rows(conn, "outcomes")
+    assert (october["requests"], october["admitted"], october["order_expired"]) == (3, 2, 1)
+    assert october["no_bed_rate"] == 0.3333
+    assert (november["released"], november["no_bed_rate"], november["still_open"]) == (1, 1.0, 0)
+
+
+async def test_referrals_per_facility_with_response_times(conn: Any, world: World) -> None:
+    alpha, beta = await rows(conn, "referrals")
+    assert alpha == {
+        "facility": "Alpha Hospital",
+        "referrals": 3,
+        "accepted": 1,
+        "declined": 2,
+        "never_answered": 0,
+        "acceptance_rate": 0.3333,
+        "decline_rate": 0.6667,
+        "response_median_h": 2.0,  # answered after 1, 2 and 4 h
+        "response_p90_h": 3.6,  # 2 + 0.8 * (4 - 2)
+    }
+    assert beta["facility"] == "Beta Hospital"
+    assert (beta["referrals"], beta["accepted"], beta["never_answered"]) == (2, 1, 1)
+    assert (beta["response_median_h"], beta["decline_rate"]) == (2.0, 0.0)
+
+
+async def test_declines_by_reason_facility_and_age_group(conn: Any, world: World) -> None:
+    found = await rows(conn, "declines")
+    assert sorted((r["reason"], r["facility"], r["population"], r["declines"]) for r in found) == [
+        ("acuity", "Alpha Hospital", "adult", 1),
+        ("no_bed", "Alpha Hospital", "adult", 1),
+    ]
+    assert all(r["share_of_declines"] == 0.5 for r in found)
+
+
+async def test_custody_hours_from_detention_to_admission_or_close(conn: Any, world: World) -> None:
+    october, november = await rows(conn, "custody-hours")
+    assert october["agency"] == "Boone County Sheriff" and october["placements"] == 3
+    assert october["waiting_median_h"] == 12.0  # 12 h, 6 h and 96 h
+    assert october["waiting_p90_h"] == 79.2  # 12 + 0.8 * (96 - 12)
+    assert october["waiting_total_h"] == 114.0
+    assert (november["agency"], november["waiting_total_h"]) == ("Columbia Police", 20.0)
+
+
+async def test_program_counts_per_month_and_court(conn: Any, world: World) -> None:
+    found = await rows(conn, "program-counts")
+    counts = {(r["month"], r["court"]): r["placements"] for r in found}
+    assert counts == {
+        ("2026-10", "Boone Probate"): 2,
+        ("2026-10", "Cole Probate"): 1,
+        ("2026-11", "Boone Probate"): 1,
+    }
+    assert {r["liaison"] for r in found} == {"Unassigned"}
+
+
+async def test_compliance_splits_the_day_into_fresh_late_and_stale(conn: Any, world: World) -> None:
+    day = {"from": "2026-10-10", "to": "2026-10-10"}
+    alpha, beta = await rows(conn, "compliance", **day)
+    # The local day is 24 h. Reported 03:00Z (before it), 07:00Z and 07:30Z, cadence 1 h:
+    # stale 05:00-07:00, fresh 07:00-08:30, late 08:30-09:30, stale 09:30-05:00.
+    assert alpha["facility"] == "Alpha Hospital" and alpha["units"] == 1
+    assert (alpha["fresh"], alpha["late"], alpha["stale"], alpha["never"]) == (
+        0.0625, 0.0417, 0.8958, 0.0,
+    )  # fmt: skip
+    assert alpha["overdue_episodes"] == 2  # 3 h and 20.5 h overdue
+    assert alpha["overdue_median_h"] == 11.75
+    assert alpha["reporting_paths"] == "api, form"
+    assert (beta["never"], beta["fresh"], beta["overdue_episodes"]) == (1.0, 0.0, 0)
+
+
+async def test_capacity_takes_each_units_last_report_of_the_day(conn: Any, world: World) -> None:
+    days = await rows(conn, "capacity", **{"from": "2026-10-08", "to": "2026-10-11"})
+    assert [d["day"] for d in days] == ["2026-10-08", "2026-10-09", "2026-10-10", "2026-10-11"]
+    assert days[0]["units_reported"] == 0 and days[0]["occupancy"] is None
+    # 10-10 03:00Z is 22:00 on 10-09 in Central time: that day already has the report.
+    assert days[1]["units_reported"] == 1
+    assert days[2] == {
+        "day": "2026-10-10",
+        "units_reported": 1,
+        "staffed": 10,
+        "occupied": 7,
+        "blocked": 1,
+        "available": 2,
+        "occupancy": 0.7,
+    }
+    assert days[3]["units_reported"] == 1  # the last report still stands
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"facility_id": "b"}, 2),  # P1 and P3 were referred to Beta
+        ({"county": "29051"}, 0),
+        ({"court_id": "other"}, 1),
+        ({"population": "adolescent"}, 0),
+        ({"order_type": "voluntary"}, 0),
+        ({"from": "2026-10-06", "to": "2026-10-31"}, 2),  # P2 and P3
+    ],
+)
+async def test_filters_narrow_the_placements_counted(
+    conn: Any, world: World, filters: dict[str, str], expected: int
+) -> None:
+    ids = {"b": world.b.id, "other": world.other_court.id}
+    given = {k: ids.get(v, v) for k, v in filters.items()}
+    found = await rows(conn, "outcomes", **given)
+    october = [r for r in found if r["month"] == "2026-10"]
+    assert (october[0]["requests"] if october else 0) == expected
+
+
+async def test_a_facility_user_sees_its_own_facility_and_the_others_combined(
+    conn: Any, world: World
+) -> None:
+    alpha_staff = Principal(
+        user_id=2,
+        role=Role.FACILITY,
+        email="f@example.org",
+        display_name="",
+        facility_ids=frozenset({world.a.id}),
+    )
+    found = await rows(conn, "referrals", alpha_staff)
+    assert [r["facility"] for r in found] == ["Alpha Hospital", "All other facilities"]
+    beta_staff = Principal(
+        user_id=3,
+        role=Role.FACILITY,
+        email="g@example.org",
+        display_name="",
+        facility_ids=frozenset({world.b.id}),
+    )
+    found = await rows(conn, "referrals", beta_staff)
+    assert [r["facility"] for r in found] == ["Beta Hospital", "All other facilities"]
+    assert found[1]["referrals"] == 3
+
+
+async def test_a_court_user_counts_only_its_own_courts_placements(conn: Any, world: World) -> None:
+    clerk = Principal(
+        user_id=4,
+        role=Role.COURT,
+        email="c@example.org",
+        display_name="",
+        court_id=world.other_court.id,
+    )
+    october = (await rows(conn, "outcomes", clerk, court_id=world.court.id))[0]
+    assert (october["requests"], october["order_expired"]) == (1, 1)  # P3 only, whatever asked
+    nobody = Principal(
+        user_id=5, role=Role.COURT, email="d@example.org", display_name="", court_id=None
+    )
+    assert await rows(conn, "outcomes", nobody) == []
+
+
+async def test_csv_has_the_same_rows_as_json(conn: Any, world: World) -> None:
+    import csv
+    import io
+
+    for slug in reports.FIGURES:
+        query = Filters.model_validate(AUTUMN)
+        report = await reports.run(conn, slug, query, liaison(), zone_name=ZONE)
+        text = reports.to_csv(report).decode()
+        assert "\r\n" in text or not report.rows
+        table = list(csv.reader(io.StringIO(text, newline="")))
+        assert table[0] == [c.label for c in report.columns]
+        assert len(table) == 1 + len(report.rows)
+        for line, row in zip(table[1:], report.rows, strict=True):
+            assert line == ["" if row[c.key] is None else str(row[c.key]) for c in report.columns]
