@@ -37,6 +37,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/placements", "Placements"),
         NavItem("/referrals", "Referrals"),
         NavItem("/court", "Case lookup"),
+        NavItem("/reports", "Reports"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/feeds", "Feeds"),
@@ -50,6 +51,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
         NavItem("/court", "Case lookup"),
+        NavItem("/reports", "Reports"),
         NavItem("/directory", "Facilities"),
     ),
     Role.FACILITY: (
@@ -57,6 +59,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/census", "Report census"),
         NavItem("/referrals", "Referrals"),
         NavItem("/board", "Board"),
+        NavItem("/reports", "Reports"),
         NavItem("/directory", "Facilities"),
     ),
     # Court staff may read the board (every role may; it carries no health information).
@@ -64,10 +67,12 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/", "Home"),
         NavItem("/court", "Case lookup"),
         NavItem("/board", "Board"),
+        NavItem("/reports", "Reports"),
     ),
     Role.VIEWER: (
         NavItem("/", "Home"),
         NavItem("/board", "Board"),
+        NavItem("/reports", "Reports"),
         NavItem("/directory", "Facilities"),
     ),
 }
@@ -124,7 +129,7 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, feeds, help, home, login, placements
+    from bedboard.pages import admin, board, feeds, help, home, login, placements, reports
 
     login.setup(app)
     home.setup(app)
@@ -133,3 +138,4 @@ def setup_pages(app: web.Application) -> None:
     admin.setup(app)
     feeds.setup(app)
     help.setup(app)
+    reports.setup(app)

@@ -34,6 +34,7 @@ GUIDES: tuple[Guide, ...] = (
     Guide("intake", "guide-intake.md", "Hospital intake staff"),
     Guide("court", "guide-court.md", "Court staff"),
     Guide("glossary", "glossary.md", "Everyone"),
+    Guide("reports", "reports.md", "Everyone who reads the program's figures"),
 )
 _BY_NAME = {g.name: g for g in GUIDES}
 _BY_FILE = {g.filename: g for g in GUIDES}
@@ -56,6 +57,11 @@ class Rendered:
     html: Markup
 
 
+def anchor(text: str) -> str:
+    """The id a guide's heading gets: its words, lower case, joined by hyphens."""
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -72,6 +78,9 @@ def rendered(name: str) -> Rendered:
         if token.type == "heading_open" and token.tag == "h1":
             title = tokens[i + 1].content
             break
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag in ("h2", "h3"):
+            token.attrSet("id", anchor(tokens[i + 1].content))  # so a page can link to it
     for token in tokens:
         for child in token.children or ():
             if child.type != "link_open":

@@ -47,7 +47,7 @@ class FigureList(BaseModel):
 
 
 class Report(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
     figure: str
     title: str
     summary: str

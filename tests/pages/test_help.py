@@ -28,12 +28,14 @@ async def test_every_guide_renders_from_its_markdown(client: Any, make_user: Any
         assert resp.status == 200, guide.name
         html = await resp.text()
         article = html.split('<article class="card prose"', 1)[1].split("</article>", 1)[0]
-        assert "<h1>" in article and "<h2>" in article, guide.name
+        assert "<h1>" in article and "<h2 id=" in article, guide.name
         assert ".md" not in article  # links between guides point at /help/...
     glossary = await (await client.get("/help/glossary")).text()
     assert "<table>" in glossary and "<td><strong>Stale</strong></td>" in glossary
     for band in ("0\u201312", "13\u201317", "18\u201364", "65+"):  # en dashes, as written
         assert band in glossary
+    reports = await (await client.get("/help/reports")).text()
+    assert '<h2 id="time-to-placement">' in reports  # the report pages link to it
     liaison = await (await client.get("/help/liaison")).text()
     assert 'href="/help/glossary"' in liaison
 

@@ -80,6 +80,7 @@ async def test_each_role_sees_its_own_navigation(
             "Placements",
             "Referrals",
             "Case lookup",
+            "Reports",
             "Facilities",
             "Courts",
             "Feeds",
@@ -87,10 +88,18 @@ async def test_each_role_sees_its_own_navigation(
             "API tokens",
             "Audit trail",
         ],
-        Role.LIAISON: ["Home", "Placements", "Board", "Find a bed", "Case lookup", "Facilities"],
-        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Facilities"],
-        Role.COURT: ["Home", "Case lookup", "Board"],
-        Role.VIEWER: ["Home", "Board", "Facilities"],
+        Role.LIAISON: [
+            "Home",
+            "Placements",
+            "Board",
+            "Find a bed",
+            "Case lookup",
+            "Reports",
+            "Facilities",
+        ],
+        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Reports", "Facilities"],
+        Role.COURT: ["Home", "Case lookup", "Board", "Reports"],
+        Role.VIEWER: ["Home", "Board", "Reports", "Facilities"],
     }
     for role, labels in expected.items():
         account = await make_user(

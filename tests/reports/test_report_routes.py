@@ -1,0 +1,126 @@
+"""The reports as people and programs reach them: the pages (filters in the address,
+chart, table, CSV), the JSON API, and who may open which."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from tests.reports.conftest import World
+
+AUTUMN = "from=2026-10-01&to=2026-11-30"
+
+
+async def test_a_liaison_opens_a_figure_with_its_chart_table_and_csv(
+    client: Any, world: World, make_user: Any, sign_in: Any
+) -> None:
+    await sign_in(await make_user("liaison"))
+    index = await client.get("/reports")
+    assert index.status == 200
+    text = await index.text()
+    for title in ("Time to placement", "Referrals and response times", "Reporter compliance"):
+        assert title in text
+    page = await client.get(f"/reports/time-to-placement?{AUTUMN}")
+    html = await page.text()
+    assert page.status == 200, html
+    assert "October 2026" in html and "2.5 h" in html and "66.7 %" in html
+    assert f'src="/reports/time-to-placement/chart.svg?{AUTUMN.replace("&", "&amp;")}"' in html
+    chart = await client.get(f"/reports/time-to-placement/chart.svg?{AUTUMN}")
+    assert chart.status == 200 and chart.content_type == "image/svg+xml"
+    assert chart.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert b"<svg" in await chart.read()
+    download = await client.get(f"/reports/time-to-placement?{AUTUMN}&format=csv")
+    assert download.status == 200 and download.content_type == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(await download.text(), newline="")))
+    assert table[0][0] == "Month" and [r[0] for r in table[1:]] == ["2026-10", "2026-11"]
+
+
+async def test_a_bad_filter_is_a_sentence_next_to_the_field(
+    client: Any, world: World, make_user: Any, sign_in: Any
+) -> None:
+    await sign_in(await make_user("liaison"))
+    page = await client.get("/reports/outcomes?from=2026-11-30&to=2026-10-01")
+    assert page.status == 422
+    assert "must not be after" in await page.text()
+    page = await client.get("/reports/outcomes?from=yesterday")
+    assert page.status == 422
+    assert 'id="f-from-error"' in await page.text()
+
+
+async def test_the_api_answers_json_csv_and_problems(
+    client: Any, world: World, make_user: Any, make_token: Any
+) -> None:
+    account = await make_user("liaison")
+    auth = {"Authorization": f"Bearer {await make_token(account.id)}"}
+    listed = await client.get("/api/v1/reports", headers=auth)
+    assert len((await listed.json())["figures"]) == 8
+    answer = await client.get(f"/api/v1/reports/outcomes?{AUTUMN}", headers=auth)
+    body = await answer.json()
+    assert answer.status == 200, body
+    assert body["from"] == "2026-10-01" and body["time_zone"] == "America/Chicago"
+    assert [r["requests"] for r in body["rows"]] == [3, 1]
+    as_csv = await client.get(f"/api/v1/reports/outcomes?{AUTUMN}&format=csv", headers=auth)
+    assert as_csv.content_type == "text/csv"
+    lines = (await as_csv.text()).split("\r\n")
+    assert lines[1].startswith("2026-10,3,2,")
+    missing = await client.get("/api/v1/reports/nonsense", headers=auth)
+    assert missing.status == 404 and missing.content_type == "application/problem+json"
+    bad = await client.get("/api/v1/reports/outcomes?county=boone", headers=auth)
+    assert bad.status == 422 and bad.content_type == "application/problem+json"
+    unknown = await client.get("/api/v1/reports/outcomes?colour=red", headers=auth)
+    assert unknown.status == 422
+    anonymous = await client.get("/api/v1/reports/outcomes")
+    assert anonymous.status == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "refused"),
+    [
+        ("viewer", ["capacity"], ["outcomes", "referrals", "program-counts"]),
+        ("court", ["outcomes", "custody-hours", "capacity"], ["referrals", "compliance"]),
+        ("facility", ["referrals", "declines", "compliance"], ["program-counts", "custody-hours"]),
+    ],
+)
+async def test_each_role_opens_only_its_figures(
+    client: Any,
+    world: World,
+    make_user: Any,
+    sign_in: Any,
+    role: str,
+    allowed: list[str],
+    refused: list[str],
+) -> None:
+    kwargs: dict[str, Any] = {}
+    if role == "court":
+        kwargs["court_id"] = world.court.id
+    if role == "facility":
+        kwargs["facility_ids"] = [world.a.id]
+    await sign_in(await make_user(role, **kwargs))
+    index = await (await client.get("/reports")).text()
+    for slug in allowed:
+        assert f'href="/reports/{slug}"' in index
+        assert (await client.get(f"/reports/{slug}?{AUTUMN}")).status == 200
+    for slug in refused:
+        assert f'href="/reports/{slug}"' not in index
+        assert (await client.get(f"/reports/{slug}?{AUTUMN}")).status == 403
+        assert (await client.get(f"/reports/{slug}/chart.svg?{AUTUMN}")).status == 403
+
+
+async def test_no_report_carries_person_level_data(
+    client: Any, world: World, make_user: Any, sign_in: Any, conn: Any
+) -> None:
+    await conn.execute(
+        "UPDATE placements SET person_initials = 'QZX', case_number = '26-CANARY-01',"
+        " clinical_notes = 'canary clinical text'"
+    )
+    await sign_in(await make_user("admin"))
+    from bedboard.reports import FIGURES
+
+    for slug in FIGURES:
+        for suffix in ("", "&format=csv"):
+            text = await (await client.get(f"/reports/{slug}?{AUTUMN}{suffix}")).text()
+            assert "QZX" not in text and "CANARY" not in text and "canary" not in text
