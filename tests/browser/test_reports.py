@@ -1,0 +1,66 @@
+"""In a real browser, by the real controls, at desktop and phone widths: a liaison opens
+Reports from the navigation, picks a figure, changes a filter and sees the chart and the
+table change, and downloads the CSV."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from bedboard.auth import Role
+from tests.browser.conftest import assert_no_horizontal_overflow
+from tests.browser.test_placement_path import as_user
+from tests.reports.conftest import World, world
+
+pytestmark = pytest.mark.browser
+__all__ = ["world"]
+
+
+async def test_a_liaison_filters_a_report_and_downloads_it(
+    browser: Browser, viewport: dict[str, int], live_url: str, world: World, make_user: Any
+) -> None:
+    liaison = await make_user(Role.LIAISON)
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    nav = page.get_by_role("navigation", name="Main")
+    async with page.expect_navigation():
+        await nav.get_by_role("link", name="Reports").click()
+    await assert_no_horizontal_overflow(page)
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Outcomes").click()
+    await page.get_by_label("From").fill("2026-10-01")
+    await page.get_by_label("To").fill("2026-11-30")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    table = page.locator("#report-table")
+    await expect(table.get_by_text("October 2026")).to_be_visible()
+    await expect(table.get_by_text("November 2026")).to_be_visible()
+    chart = page.locator(".report-chart img")
+    before = await chart.get_attribute("src")
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    await assert_no_horizontal_overflow(page)
+
+    # Only the requests referred to Beta Hospital: P1 and P3 in October, none in November.
+    await page.get_by_label("Facility").select_option(label="Beta Hospital")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    await expect(table.get_by_text("October 2026")).to_be_visible()
+    await expect(table.get_by_text("November 2026")).to_have_count(0)
+    first_row = table.locator("tbody tr").first
+    await expect(first_row.locator('td[data-label="Requests"]')).to_have_text("2")
+    after = await chart.get_attribute("src")
+    assert after != before and f"facility_id={world.b.id}" in (after or "")
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="Download CSV").click()
+    download = await downloading.value
+    path = await download.path()
+    lines = (await asyncio.to_thread(Path(path).read_text, encoding="utf-8")).splitlines()
+    assert lines[0].startswith("Month,Requests,Admitted")
+    assert lines[1].startswith("2026-10,2,")
+    assert len(lines) == 2
+    await page.context.close()
