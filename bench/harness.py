@@ -76,6 +76,12 @@ class Profile:
     s7_rate: float = 20.0
     s7_seconds: float = 36.0  # measured PUT time per kind (one/two instances), over the rounds
     s7_rounds: int = 6
+    # REPORTS: each report figure at a year of history (reports_units units, placements).
+    reports_units: int = 5000
+    reports_days: int = 365
+    reports_placements: int = 20000
+    reports_rounds: int = 4
+    reports_requests: int = 4  # per side, figure and round
 
 
 DEFAULT = Profile(
@@ -133,6 +139,11 @@ QUICK = Profile(
     s5_sizes=((100, 1000), (500, 5000)),
     s5_rounds=2,
     s5_requests=5,
+    reports_units=300,
+    reports_days=60,
+    reports_placements=500,
+    reports_rounds=2,
+    reports_requests=2,
     s6_clients=200,
     s6_processes=2,
     s6_rounds=2,
