@@ -370,10 +370,16 @@ _INTERVALS = f"""
     span AS (
         SELECT f.start, LEAST(f.stop, now()) AS stop FROM f
     ), units_in AS (
+        -- a unit counts from when it is known: created, or its first report if earlier
+        -- (history loaded from before the unit was registered)
         SELECT u.id, fac.id AS facility_id, {_FACILITY_NAME} AS facility,
                {_FACILITY_KEY} AS facility_key,
-               make_interval(mins => fac.report_cadence_minutes) AS cadence
+               make_interval(mins => fac.report_cadence_minutes) AS cadence,
+               GREATEST(span.start, LEAST(u.created_at, (
+                   SELECT min(h.as_of) FROM census_history h WHERE h.unit_id = u.id)))
+                 AS unit_start
           FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         CROSS JOIN span
          WHERE u.active AND fac.active
            AND (f.county IS NULL OR fac.county_fips = f.county)
            AND (f.facility IS NULL OR fac.id = f.facility)
@@ -391,9 +397,9 @@ _INTERVALS = f"""
                WHERE h.unit_id = ui.id AND h.as_of < span.start
                ORDER BY h.as_of DESC LIMIT 1) before
     ), intervals AS (
-        SELECT r.unit_id, GREATEST(r.as_of, span.start) AS from_at, r.as_of,
+        SELECT r.unit_id, GREATEST(r.as_of, ui.unit_start) AS from_at, r.as_of,
                LEAST(COALESCE(lead(r.as_of) OVER w, span.stop), span.stop) AS to_at, r.source
-          FROM reports r CROSS JOIN span
+          FROM reports r JOIN units_in ui ON ui.id = r.unit_id CROSS JOIN span
         WINDOW w AS (PARTITION BY r.unit_id ORDER BY r.as_of)
     ), parts AS (
         SELECT ui.facility_key, ui.facility, ui.id AS unit_id, i.source,
@@ -433,8 +439,10 @@ COMPLIANCE = Figure(
     body=f"""{_INTERVALS.strip()},
     totals AS (
         SELECT ui.facility_key, min(ui.facility) AS facility, count(*) AS units,
-               extract(epoch FROM (SELECT stop - start FROM span)) * count(*) AS seconds
-          FROM units_in ui GROUP BY ui.facility_key
+               sum(extract(epoch FROM span.stop - ui.unit_start)) AS seconds
+          FROM units_in ui CROSS JOIN span
+         WHERE ui.unit_start < span.stop
+         GROUP BY ui.facility_key
     ), sums AS (
         SELECT facility_key,
                sum(extract(epoch FROM fresh)) AS fresh, sum(extract(epoch FROM late)) AS late,

@@ -142,4 +142,6 @@ async def world(
     await _history(conn, a1.id, day + 3 * H, "form")
     await _history(conn, a1.id, day + 7 * H, "form")
     await _history(conn, a1.id, day + 7.5 * H, "api")
+    # b1 was registered before the autumn and never reported.
+    await conn.execute("UPDATE units SET created_at = $2 WHERE id = $1", b1.id, T0 - 30 * D)
     return World(a, b, a1, b1, court, other, p)

@@ -4,6 +4,7 @@ a court user its own court only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -210,3 +211,14 @@ async def test_csv_has_the_same_rows_as_json(conn: Any, world: World) -> None:
         assert len(table) == 1 + len(report.rows)
         for line, row in zip(table[1:], report.rows, strict=True):
             assert line == ["" if row[c.key] is None else str(row[c.key]) for c in report.columns]
+
+
+async def test_compliance_counts_a_unit_from_when_it_was_registered(
+    conn: Any, world: World
+) -> None:
+    registered = datetime(2026, 10, 10, 17, 0, tzinfo=UTC)  # noon on 10-10, Central
+    await conn.execute("UPDATE units SET created_at = $2 WHERE id = $1", world.b1.id, registered)
+    before = await rows(conn, "compliance", **{"from": "2026-10-09", "to": "2026-10-09"})
+    assert [r["facility"] for r in before] == ["Alpha Hospital"]  # b1 did not exist yet
+    _, beta = await rows(conn, "compliance", **{"from": "2026-10-10", "to": "2026-10-10"})
+    assert (beta["facility"], beta["units"], beta["never"]) == ("Beta Hospital", 1, 1.0)
