@@ -124,7 +124,7 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, feeds, help, home, login, placements
+    from bedboard.pages import admin, board, feeds, help, home, login, placements, public
 
     login.setup(app)
     home.setup(app)
@@ -133,3 +133,4 @@ def setup_pages(app: web.Application) -> None:
     admin.setup(app)
     feeds.setup(app)
     help.setup(app)
+    public.setup(app)
