@@ -22,12 +22,13 @@ from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database, localtime, logsafe, scheduler, workers
+from bedboard import auth, database, localtime, logsafe, public, ratelimit, scheduler, workers
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
 from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
+from bedboard.api import public as _public_api  # noqa: F401 -- registers routes
 from bedboard.api import reports as _reports_api  # noqa: F401 -- registers routes
 from bedboard.api import search as _search_api  # noqa: F401 -- registers routes
 from bedboard.api import session as _session_api  # noqa: F401 -- registers routes
@@ -42,6 +43,9 @@ from bedboard.context import (
     METRICS,
     POOL,
     PRINCIPAL,
+    PUBLIC_CACHEABLE,
+    PUBLIC_LIMITER,
+    PUBLIC_SUMMARY,
     REQUEST_ID,
     SECRET,
     SETTINGS,
@@ -242,8 +246,10 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     # Nothing shown to a signed-in person is kept by the browser: after sign-out on a
     # shared ward workstation, Back must not show clinical notes. Static assets excepted.
     private = current_principal(request) is not None
-    if not request.path.startswith("/static/") and (
-        private or request.path.startswith("/api/") or request.path == "/login"
+    if request.path in PUBLIC_CACHEABLE and response.status == 200:
+        pass  # the same for everyone: the handler's Cache-Control (context.public_cache_headers)
+    elif not request.path.startswith("/static/") and (
+        private or request.path.startswith("/api/") or request.path in ("/login", *PUBLIC_CACHEABLE)
     ):
         headers["Cache-Control"] = "no-store"
     if request.app[SETTINGS].secure_cookies:
@@ -420,6 +426,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     app[TOKENS] = auth.TokenCache()
     app[BOARD_CACHE] = BoardCache()
+    app[PUBLIC_SUMMARY] = public.SummaryCache(
+        zone=settings.timezone, with_facilities=settings.public_facilities
+    )
+    app[PUBLIC_LIMITER] = ratelimit.TokenBuckets(
+        capacity=public.RATE_BURST, per_second=public.RATE_PER_S
+    )
     app.cleanup_ctx.append(_database_ctx(migrate))
     app.cleanup_ctx.append(_live_ctx)
     app.cleanup_ctx.append(_mllp_ctx)

@@ -21,6 +21,8 @@ from bedboard.board import BoardCache
 from bedboard.database import Connection, Pool, acquire
 from bedboard.live import Hub, OutboxListener
 from bedboard.problems import Problem, forbidden, not_found, unauthenticated
+from bedboard.public import CACHE_SECONDS, Cached, SummaryCache
+from bedboard.ratelimit import TokenBuckets
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ CENSUS_OUTCOMES = web.AppKey("census_outcomes", Counter)
 LISTENER = web.AppKey("listener", OutboxListener)
 TOKENS = web.AppKey("tokens", TokenCache)
 BOARD_CACHE = web.AppKey("board_cache", BoardCache)
+PUBLIC_SUMMARY = web.AppKey("public_summary", SummaryCache)
+PUBLIC_LIMITER = web.AppKey("public_limiter", TokenBuckets)
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -61,6 +65,32 @@ def remote_addr(request: web.Request) -> str:
         except ValueError:
             pass
     return request.remote or "unknown"
+
+
+def throttle_public(request: web.Request) -> None:
+    """Take a token from the client address's bucket for the pages anyone may open
+    (the public summary); when it is empty, 429 with Retry-After."""
+    wait_s = request.app[PUBLIC_LIMITER].take(remote_addr(request))
+    if wait_s:
+        raise Problem(
+            429,
+            f"Too many requests from this address. Try again in {int(wait_s)} seconds.",
+            code="rate-limited",
+            headers={"Retry-After": str(int(wait_s))},
+        )
+
+
+def public_cache_headers(request: web.Request, cached: Cached) -> dict[str, str]:
+    """Browsers and proxies may keep the public summary for the rest of its minute: the
+    answer says how old it already is (``Age``), so no copy is kept past CACHE_SECONDS.
+    ``security_headers`` keeps these on 200 answers of PUBLIC_CACHEABLE paths."""
+    age = min(cached.age_s(request.app[PUBLIC_SUMMARY].clock()), CACHE_SECONDS)
+    return {"Cache-Control": f"public, max-age={CACHE_SECONDS}", "Age": str(age)}
+
+
+# Paths whose 200 answers are the same for everyone and may be cached (every other answer
+# of a signed-in person, and every /api/ answer, is no-store).
+PUBLIC_CACHEABLE = frozenset({"/public", "/api/v1/public/summary"})
 
 
 def origin_allowed(request: web.Request) -> bool:

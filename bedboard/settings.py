@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token a scraper sends to read /metrics. Unset: /metrics answers 404.",
     )
+    public_facilities: bool = Field(
+        default=False,
+        description="The public summary (/public, no sign-in) also lists each facility's "
+        "units with their free beds; false: only totals by county.",
+    )
     demo_simulate: bool = Field(
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",

@@ -129,7 +129,17 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
 
 
 def setup_pages(app: web.Application) -> None:
-    from bedboard.pages import admin, board, feeds, help, home, login, placements, reports
+    from bedboard.pages import (
+        admin,
+        board,
+        feeds,
+        help,
+        home,
+        login,
+        placements,
+        public,
+        reports,
+    )
 
     login.setup(app)
     home.setup(app)
@@ -139,3 +149,4 @@ def setup_pages(app: web.Application) -> None:
     feeds.setup(app)
     help.setup(app)
     reports.setup(app)
+    public.setup(app)

@@ -333,6 +333,18 @@ async def test_the_clinical_canary_never_leaks(
             await world.call("court", "GET", "/api/v1/court/placements?case_number=26P-CV-0042")
         ).text()
     )
+    # The public summary counts the placement (moved into a complete month) and no more.
+    await world.conn.execute(
+        "UPDATE placements SET created_at = created_at - interval '40 days' WHERE id = $1", pid
+    )
+    for path in ("/api/v1/public/summary", "/public"):
+        resp = await world.call("anonymous", "GET", path)
+        assert resp.status == 200
+        text = await resp.text()
+        for person_level in (placement["reference"], "26P-CV-0042", "Boone County Sheriff"):
+            assert person_level not in text
+        bodies.append(text)
+    assert '"suppressed":true' in bodies[-2]  # the summary did count it (as <11)
     for text in bodies:
         assert CANARY not in text
     assert CANARY not in caplog.text

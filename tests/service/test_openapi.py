@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from bedboard.api.registry import ENDPOINTS
@@ -45,3 +46,19 @@ async def test_facility_create_schema_requires_what_the_validator_requires(clien
     schema = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert set(schema["required"]) == {"name", "kind", "county_fips"}
     assert "422" in op["responses"] and "401" in op["responses"]
+
+
+async def test_the_public_summary_is_documented_without_sign_in_and_answers_its_schema(
+    client: Any,
+) -> None:
+    doc = await (await client.get("/api/openapi.json")).json()
+    op = doc["paths"]["/api/v1/public/summary"]["get"]
+    assert "security" not in op
+    assert "401" not in op["responses"] and "403" not in op["responses"]
+    assert "429" in op["responses"]
+    ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/PublicSummary"
+    count = doc["components"]["schemas"]["PeopleCount"]
+    assert set(count["required"]) == {"value", "suppressed", "display", "reason"}
+    body = await (await client.get("/api/v1/public/summary")).json()
+    Draft202012Validator({"$ref": ref, "components": doc["components"]}).validate(body)

@@ -32,6 +32,7 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         ("BEDBOARD_SESSION_IDLE_MINUTES", "0"),
         ("BEDBOARD_LOG_LEVEL", "LOUD"),
         ("BEDBOARD_DEMO_SIMULATE", "perhaps"),
+        ("BEDBOARD_PUBLIC_FACILITIES", "perhaps"),
     ],
 )
 def test_an_invalid_setting_stops_start_up_with_one_line_naming_it(
@@ -50,6 +51,15 @@ def test_defaults_bind_loopback_port_8080(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(f"BEDBOARD_{name.upper()}", raising=False)
     settings = load_settings()
     assert (settings.host, settings.port, settings.database_url) == ("127.0.0.1", 8080, None)
+
+
+def test_public_facilities_are_off_unless_the_environment_turns_them_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BEDBOARD_PUBLIC_FACILITIES", raising=False)
+    assert load_settings().public_facilities is False
+    monkeypatch.setenv("BEDBOARD_PUBLIC_FACILITIES", "true")
+    assert load_settings().public_facilities is True
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
