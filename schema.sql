@@ -25,6 +25,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.no_bed_reports_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'no_bed_reports is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -281,6 +290,37 @@ CREATE TABLE public.login_failures (
 
 ALTER TABLE public.login_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.login_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.no_bed_reports (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    trigger text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    county_fips text NOT NULL,
+    order_type text NOT NULL,
+    age_band text NOT NULL,
+    payer text,
+    outcome text,
+    elapsed_hours numeric(10,2) NOT NULL,
+    referred jsonb NOT NULL,
+    declined jsonb NOT NULL,
+    CONSTRAINT no_bed_reports_age_band_check CHECK ((age_band = ANY (ARRAY['0-11'::text, '12-17'::text, '18-25'::text, '26-44'::text, '45-64'::text, '65+'::text, 'unknown'::text]))),
+    CONSTRAINT no_bed_reports_declined_check CHECK ((jsonb_typeof(declined) = 'array'::text)),
+    CONSTRAINT no_bed_reports_outcome_check CHECK ((outcome = ANY (ARRAY['released'::text, 'order_expired'::text]))),
+    CONSTRAINT no_bed_reports_outcome_only_when_closed CHECK (((trigger = 'closed'::text) = (outcome IS NOT NULL))),
+    CONSTRAINT no_bed_reports_referred_check CHECK ((jsonb_typeof(referred) = 'array'::text)),
+    CONSTRAINT no_bed_reports_trigger_check CHECK ((trigger = ANY (ARRAY['declared'::text, 'deadline_passed'::text, 'closed'::text])))
+);
+
+ALTER TABLE public.no_bed_reports ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.no_bed_reports_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -647,6 +687,12 @@ ALTER TABLE ONLY public.idempotency_keys
 ALTER TABLE ONLY public.login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.no_bed_reports
+    ADD CONSTRAINT no_bed_reports_once_per_trigger UNIQUE (placement_id, trigger);
+
+ALTER TABLE ONLY public.no_bed_reports
+    ADD CONSTRAINT no_bed_reports_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.order_types
     ADD CONSTRAINT order_types_pkey PRIMARY KEY (code);
 
@@ -728,6 +774,8 @@ CREATE INDEX login_failures_addr_idx ON public.login_failures USING btree (remot
 
 CREATE INDEX login_failures_email_idx ON public.login_failures USING btree (email, at);
 
+CREATE INDEX no_bed_reports_occurred_idx ON public.no_bed_reports USING btree (occurred_at);
+
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
 
 CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
@@ -773,6 +821,10 @@ CREATE TRIGGER feed_mappings_bump_feed_routing_version AFTER INSERT OR DELETE OR
 CREATE TRIGGER feeds_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OF enabled, facility_id ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_directory_version();
 
 CREATE TRIGGER feeds_bump_feed_routing_version AFTER INSERT OR DELETE OR UPDATE OF kind, config, enabled, facility_id OR TRUNCATE ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_feed_routing_version();
+
+CREATE TRIGGER no_bed_reports_no_truncate BEFORE TRUNCATE ON public.no_bed_reports FOR EACH STATEMENT EXECUTE FUNCTION public.no_bed_reports_refuse_change();
+
+CREATE TRIGGER no_bed_reports_no_update_delete BEFORE DELETE OR UPDATE ON public.no_bed_reports FOR EACH ROW EXECUTE FUNCTION public.no_bed_reports_refuse_change();
 
 CREATE TRIGGER placement_events_no_truncate BEFORE TRUNCATE ON public.placement_events FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
 
@@ -821,6 +873,15 @@ ALTER TABLE ONLY public.hl7_messages
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.no_bed_reports
+    ADD CONSTRAINT no_bed_reports_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.no_bed_reports
+    ADD CONSTRAINT no_bed_reports_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
+
+ALTER TABLE ONLY public.no_bed_reports
+    ADD CONSTRAINT no_bed_reports_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);

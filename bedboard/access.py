@@ -46,6 +46,8 @@ class Action(StrEnum):
     PLACEMENT_READ = "placement.read"
     PLACEMENT_TIMELINE = "placement.timeline"
     PLACEMENT_WRITE = "placement.write"
+    # Declaring "no bed found" (a no-bed record): the same rule as placement.write.
+    PLACEMENT_NO_BED = "placement.no_bed"
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
@@ -98,6 +100,7 @@ _LIAISON = frozenset(
         Action.PLACEMENT_READ,
         Action.PLACEMENT_TIMELINE,
         Action.PLACEMENT_WRITE,
+        Action.PLACEMENT_NO_BED,
         Action.REFERRAL_LIST,
         Action.REFERRAL_RESPOND,
         Action.COURT_LOOKUP,
@@ -130,7 +133,12 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _deny("bed search is for liaisons")
     if action is Action.REFERRAL_LIST:
         return ALLOW if role is Role.FACILITY else _deny("role cannot list referrals")
-    if action in (Action.PLACEMENT_READ, Action.PLACEMENT_TIMELINE, Action.PLACEMENT_WRITE):
+    if action in (
+        Action.PLACEMENT_READ,
+        Action.PLACEMENT_TIMELINE,
+        Action.PLACEMENT_WRITE,
+        Action.PLACEMENT_NO_BED,
+    ):
         referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
         if referred and action is Action.PLACEMENT_READ:
             return ALLOW

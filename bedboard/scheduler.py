@@ -40,11 +40,13 @@ async def publish_freshness(pool: database.Pool) -> int:
 
 
 async def placement_clock(pool: database.Pool, settings: Settings) -> None:
-    """Expire bed holds that ran out, and raise legal-deadline alerts."""
+    """Expire bed holds that ran out, raise legal-deadline alerts, and make the no-bed
+    records of deadlines that passed before admission."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         await placements.expire_holds(conn, now)
         await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
+        await placements.record_passed_deadlines(conn, now)
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:

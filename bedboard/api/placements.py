@@ -27,6 +27,7 @@ from bedboard.context import (
 )
 from bedboard.database import Connection, acquire, transaction
 from bedboard.fields import DbId
+from bedboard.nobed import NoBedReport
 from bedboard.placements import (
     CourtPlacementList,
     DeclineIn,
@@ -338,6 +339,32 @@ async def transition_placement(request: web.Request, body: TransitionIn) -> web.
         )
         await placements.transition(conn, placement_id, body, principal, if_match_version(request))
     return await _read_back(request, placement_id)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/no-bed",
+    summary="Declare that no bed was found",
+    tag="placements",
+    status=201,
+    model=NoBedReport,
+    responses={
+        200: "Already declared: the record made the first time",
+        409: "The placement is not open (a bed accepted, in transit, admitted or closed)",
+    },
+)
+async def declare_no_bed(request: web.Request) -> web.StreamResponse:
+    """Makes the placement's no-bed record (`trigger` `declared`): a snapshot of the
+    county, order type, age band, payer, the facilities referred and their declines, and
+    the hours since the detention start. Only for an open placement, which stays open.
+    Once per placement: a repeat answers 200 with the first record and writes nothing."""
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.PLACEMENT_NO_BED, await _placement_resource(conn, placement_id)
+        )
+        done = await placements.declare_no_bed(conn, placement_id, principal)
+    return model_response(done.report, 201 if done.created else 200)
 
 
 @route(

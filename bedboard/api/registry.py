@@ -341,17 +341,14 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         for code, description in ep.extra_responses.items():
-            op["responses"].setdefault(
-                str(code),
-                {
-                    "description": description,
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                },
-            )
+            if 200 <= code < 300 and ep.response is not None:
+                # Another success (200 for a repeat of a 201): the same body.
+                content = {"application/json": {"schema": key_map[(ep.response, "serialization")]}}
+            else:
+                content = {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }
+            op["responses"].setdefault(str(code), {"description": description, "content": content})
         if not ep.public:
             op["security"] = [{"bearer": []}, {"session": []}]
         paths.setdefault(ep.path, {})[ep.method.lower()] = op

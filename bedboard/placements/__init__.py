@@ -29,8 +29,9 @@ Rooms: ``models`` (vocabularies, state tables, request and view models), ``error
 (refusals), ``order_types`` (the legal rule set and deadlines), ``views`` (read
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
 order), ``referrals`` (refer, accept, decline, withdraw), ``record`` (create, edit, move
-on, links, notes), ``clock`` (hold expiry and deadline alerts), ``demo_history`` (the
-demo's placements moved to realistic times).
+on, links, notes, no bed found), ``clock`` (hold expiry, deadline alerts, no-bed records of
+passed deadlines), ``demo_history`` (the demo's placements moved to realistic times).
+No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from __future__ import annotations
 from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placements publish to
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
+    NO_BED_LOCK_KEY,
     alert_points,
     expire_holds,
     raise_deadline_alerts,
+    record_passed_deadlines,
 )
 from bedboard.placements.demo_history import spread_demo_history
 from bedboard.placements.models import (
@@ -86,11 +89,13 @@ from bedboard.placements.order_types import (
     set_order_deadline,
 )
 from bedboard.placements.record import (
+    NoBedDeclared,
     Recorded,
     add_link,
     add_note,
     create,
     create_once,
+    declare_no_bed,
     look_up_case,
     match_person,
     transition,
@@ -119,6 +124,7 @@ __all__ = [
     "ALERTS_LOCK_KEY",
     "COURT",
     "DECLINE_LABELS",
+    "NO_BED_LOCK_KEY",
     "OUTCOME_LABELS",
     "PLACEMENTS",
     "REFERRALS",
@@ -135,6 +141,7 @@ __all__ = [
     "LinkIn",
     "Needs",
     "NeedsIn",
+    "NoBedDeclared",
     "Note",
     "NoteIn",
     "OrderType",
@@ -165,6 +172,7 @@ __all__ = [
     "court_lookup",
     "create",
     "create_once",
+    "declare_no_bed",
     "decline",
     "expire_holds",
     "facility_view",
@@ -174,6 +182,7 @@ __all__ = [
     "match_person",
     "order_types",
     "raise_deadline_alerts",
+    "record_passed_deadlines",
     "refer",
     "referral_scope",
     "referrals_for_facilities",

@@ -1,4 +1,5 @@
-"""The placement clock (the scheduler's entry points): hold expiry and deadline alerts."""
+"""The placement clock (the scheduler's entry points): hold expiry, deadline alerts, and the
+no-bed records of deadlines that passed before admission."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bedboard import outbox
+from bedboard import nobed, outbox
 from bedboard.database import Connection
 from bedboard.placements.locks import _lock_referral
 from bedboard.placements.models import UNDER_WAY_SQL
@@ -14,6 +15,7 @@ from bedboard.placements.referrals import _release_hold, _reopen_after_release
 from bedboard.placements.timeline import _event, _events, _publish
 
 ALERTS_LOCK_KEY = 0x6265_6462_616C_7274  # "bedbalrt"
+NO_BED_LOCK_KEY = 0x6265_6462_6E6F_6264  # "bedbnobd"
 
 
 async def expire_holds(conn: Connection, now: datetime) -> int:
@@ -101,3 +103,35 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
                 announced += 1
         await outbox.append(conn, pending)  # one NOTIFY for the whole run
     return announced
+
+
+async def record_passed_deadlines(conn: Connection, now: datetime) -> int:
+    """Make the ``deadline_passed`` no-bed record of every placement still under way whose
+    deadline is at or before ``now``; return how many were made. One instance at a time
+    (``pg_try_advisory_xact_lock``: another one at it means skip this round); the table's
+    unique constraint keeps one record per placement whoever makes it (a transition that
+    admits or closes a placement past its deadline makes it too). Each new record gets a
+    ``placements`` outbox event, so an open placement page shows it."""
+    made = 0
+    pending: list[tuple[str, dict[str, Any]]] = []
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", NO_BED_LOCK_KEY):
+            return 0
+        due = await conn.fetch(
+            f"""
+            SELECT p.id FROM placements p
+             WHERE p.deadline_at IS NOT NULL AND p.deadline_at <= $1 AND {UNDER_WAY_SQL}
+               AND NOT EXISTS (SELECT 1 FROM no_bed_reports n
+                                WHERE n.placement_id = p.id AND n.trigger = $2)
+             ORDER BY p.id
+            """,  # noqa: S608 -- constant fragments
+            now,
+            nobed.Trigger.DEADLINE_PASSED.value,
+        )
+        for row in due:
+            report = await nobed.record(conn, row["id"], nobed.Trigger.DEADLINE_PASSED, now=now)
+            if report is not None:
+                pending += await _events(conn, row["id"], "no_bed_recorded")
+                made += 1
+        await outbox.append(conn, pending)  # one NOTIFY for the whole run
+    return made

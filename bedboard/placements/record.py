@@ -1,4 +1,5 @@
-"""The placement record: create (matching the person), edit, move on, links and notes."""
+"""The placement record: create (matching the person), edit, move on, links and notes, and
+declaring that no bed was found."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from typing import Any
 
 import asyncpg
 
-from bedboard import audit, census, idempotency, matching
+from bedboard import audit, census, idempotency, matching, nobed
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.errors import BadReference, StaleVersion
 from bedboard.matching import MatchingError
-from bedboard.placements.errors import bad_reference, final, illegal, invalid
+from bedboard.placements.errors import NotOpen, bad_reference, final, illegal, invalid
 from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
     TERMINAL,
@@ -367,6 +368,10 @@ async def transition(
             )
         units: list[int] = []
         referral_ids: list[int] = []
+        if wanted in TERMINAL:
+            # Past its deadline and never admitted: the no-bed record, if the clock has not
+            # made it yet (it runs every 30 s); nothing when the deadline has not passed.
+            await nobed.record(conn, placement_id, nobed.Trigger.DEADLINE_PASSED)
         if wanted is Status.IN_TRANSIT:
             await conn.execute(
                 "UPDATE referrals SET hold_expires_at = NULL WHERE id = $1",
@@ -410,6 +415,8 @@ async def transition(
                 change.outcome.value,
                 change.note,
             )
+            # Closed as order_expired or released (court-ordered): the no-bed record.
+            await nobed.record(conn, placement_id, nobed.Trigger.CLOSED)
         data: dict[str, Any] = {"outcome": change.outcome.value if change.outcome else None}
         if change.note:
             # The text stays in rows that access rules cover and that can be corrected
@@ -480,3 +487,40 @@ async def add_note(conn: Connection, placement_id: int, note: NoteIn, actor: Pri
         detail = {"note_id": note_id}
         await audit.changed(conn, actor, "placement.note", "placement", placement_id, detail)
         return int(note_id)
+
+
+@dataclass(frozen=True)
+class NoBedDeclared:
+    """The placement's ``declared`` no-bed record; ``created`` is False when it had been
+    declared before (the first record is returned, nothing new is written)."""
+
+    report: nobed.NoBedReport
+    created: bool
+
+
+async def declare_no_bed(conn: Connection, placement_id: int, actor: Principal) -> NoBedDeclared:
+    """A liaison declares "no bed found" for an open placement: the no-bed record (once per
+    placement), a ``no_bed_declared`` timeline event, an outbox event and an audit row, in
+    one transaction. The placement stays open. Not open (a bed accepted, in transit,
+    admitted, closed): ``NotOpen`` (409)."""
+    async with conn.transaction():
+        row = await _lock(conn, placement_id)
+        if row["status"] != Status.OPEN.value:
+            raise NotOpen(
+                f"Only an open placement can be declared “no bed found”; this one is"
+                f" {row['status'].replace('_', ' ')}.",
+                row["status"],
+            )
+        report = await nobed.record(conn, placement_id, nobed.Trigger.DECLARED)
+        created = report is not None
+        if report is None:
+            report = await nobed.report_of(conn, placement_id, nobed.Trigger.DECLARED)
+            assert report is not None  # open, under the lock: only an earlier one stops it
+        else:
+            await _event(
+                conn, placement_id, actor, "no_bed_declared", data={"report_id": report.id}
+            )
+            await _publish(conn, placement_id, "no_bed_declared")
+        detail = {"report_id": report.id, "created": created}
+        await audit.changed(conn, actor, "placement.no_bed", "placement", placement_id, detail)
+        return NoBedDeclared(report, created)

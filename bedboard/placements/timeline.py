@@ -93,7 +93,9 @@ async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict
 
 
 # Changes a court does not see at all (its lookup shows status, not the search for a bed).
-_NOT_FOR_COURTS = frozenset({"referred", "edited", "link_added", "note_added"})
+_NOT_FOR_COURTS = frozenset(
+    {"referred", "edited", "link_added", "note_added", "no_bed_declared", "no_bed_recorded"}
+)
 
 
 async def _court_event(

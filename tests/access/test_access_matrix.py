@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from bedboard import auth, courts, database, facilities, users
+from bedboard import access, auth, courts, database, facilities, users
 from bedboard.api.registry import ENDPOINTS
 from bedboard.app import create_app
 from bedboard.auth import Role
@@ -496,6 +496,60 @@ def test_the_matrix_covers_every_directory_and_admin_route() -> None:
     registered = {(e.method, e.path) for e in ENDPOINTS if e.tag in ("directory", "admin")}
     covered = {(endpoint.method, endpoint.route) for endpoint, _ in MATRIX}
     assert registered == covered
+
+
+# --------------------------------------------------------------------------- placement actions
+# ``decide`` is pure, so the placement actions outside the directory's HTTP matrix are a
+# table too: (role, the placement is referred to one of their facilities / their court's)
+# -> allowed, concealed. Every placement endpoint over HTTP, for every role, is
+# tests/placements/test_access.py.
+
+PLACEMENT_ID, OWN_FACILITY, OWN_COURT = 41, 7, 3
+
+# (column, expected for placement.no_bed): "allow", 403 (deny) or 404 (conceal).
+NO_BED_MATRIX: list[tuple[Column, Literal["allow", 403, 404]]] = [
+    ("admin", "allow"),
+    ("liaison", "allow"),
+    ("fac_own", 403),  # a receiving facility answers referrals; it does not declare
+    ("fac_other", 404),
+    ("court_own", 404),
+    ("court_other", 404),
+    ("viewer", 404),  # an existing placement answers like a missing one
+]
+
+
+def _principal(column: Column) -> auth.Principal:
+    role = Role(ROLE_OF_COLUMN[column])
+    return auth.Principal(
+        user_id=1,
+        email="someone@example.org",
+        display_name="Someone",
+        role=role,
+        facility_ids=frozenset({OWN_FACILITY if column == "fac_own" else OWN_FACILITY + 1})
+        if role is Role.FACILITY
+        else frozenset(),
+        court_id=(OWN_COURT if column == "court_own" else OWN_COURT + 1)
+        if role is Role.COURT
+        else None,
+    )
+
+
+REFERRED = access.Resource(
+    "placement", PLACEMENT_ID, court_id=OWN_COURT, facility_ids=frozenset({OWN_FACILITY})
+)
+
+
+@pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
+def test_only_liaisons_and_admins_may_declare_no_bed_and_others_get_the_write_answer(
+    column: Column, expected: Literal["allow", 403, 404]
+) -> None:
+    principal = _principal(column)
+    decision = access.decide(principal, access.Action.PLACEMENT_NO_BED, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+    # The same answer as any other write to the placement (edit, refer, move on).
+    write = access.decide(principal, access.Action.PLACEMENT_WRITE, REFERRED)
+    assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
 
 
 # --------------------------------------------------------------------------- spot checks

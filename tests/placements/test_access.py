@@ -158,6 +158,13 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
     ),
     ("timeline", "GET", "/api/v1/placements/{pid}/timeline", None, LIAISON_ONLY_WRITE),
     (
+        "no_bed",
+        "POST",
+        "/api/v1/placements/{pid}/no-bed",
+        None,
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    (
         "referral_list",
         "GET",
         "/api/v1/referrals",
@@ -252,6 +259,28 @@ async def test_placement_access(
     if role in ("court", "other_court", "viewer", "anonymous", "facility_b"):
         assert CANARY not in text
         assert "clinical_notes" not in text and "needs" not in text
+
+
+@pytest.mark.parametrize("role", ["facility_a", "facility_b", "court", "other_court", "viewer"])
+async def test_declaring_no_bed_is_refused_with_the_answer_of_any_other_write(
+    world: World, role: str
+) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    await world.refer(pid, "a1")
+    declared = await world.call(role, "POST", f"/api/v1/placements/{pid}/no-bed")
+    noted = await world.call(role, "POST", f"/api/v1/placements/{pid}/notes", json={"body": "x"})
+    missing = await world.call(role, "POST", "/api/v1/placements/987654/no-bed")
+    assert declared.status == noted.status
+    assert declared.content_type == noted.content_type == "application/problem+json"
+    declared_body, noted_body = await declared.json(), await noted.json()
+    for key in ("type", "title", "status"):
+        assert declared_body[key] == noted_body[key]
+    if declared.status == 404:  # concealed: an existing placement answers like a missing one
+        missing_body = await missing.json()
+        for key in ("type", "title", "detail"):
+            assert declared_body[key] == missing_body[key]
+    assert await world.conn.fetchval("SELECT count(*) FROM no_bed_reports") == 0
 
 
 async def test_a_facility_sees_only_its_own_referrals_and_what_it_needs(world: World) -> None:

@@ -176,3 +176,55 @@ async def test_the_referrals_page_leaves_out_placements_that_are_closed_or_admit
     assert waiting["reference"] in html
     assert done["reference"] not in html  # closed: nothing left to act on
     assert html.count('data-referral-status="pending"') == 1  # only its own referral
+
+
+async def test_no_bed_found_asks_to_confirm_then_records_and_shows_it(
+    world: World, client: Any, make_user: Any, conn: Any
+) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    liaison = await make_user(Role.LIAISON)
+    session = await login(client, liaison.email)
+    html = await (await client.get(f"/placements/{pid}")).text()
+    assert f'action="/placements/{pid}/no-bed"' in html and "No-bed records" not in html
+
+    ask = await client.post(
+        f"/placements/{pid}/no-bed", data={"csrf_token": session.csrf}, allow_redirects=False
+    )
+    assert ask.status == 200
+    assert "cannot be undone" in (text := await ask.text()) and "Yes, record no bed found" in text
+    assert await conn.fetchval("SELECT count(*) FROM no_bed_reports") == 0
+
+    done = await client.post(
+        f"/placements/{pid}/no-bed",
+        data={"csrf_token": session.csrf, "confirmed": "1"},
+        allow_redirects=False,
+    )
+    assert done.status == 303 and "No-bed%20record%20made." in done.headers["Location"]
+    html = await (await client.get(done.headers["Location"])).text()
+    assert "No-bed records" in html and "No bed found (declared by a liaison)" in html
+    assert f'action="/placements/{pid}/no-bed"' not in html  # declared: the button is gone
+    assert "no bed declared" in html  # on the timeline
+    assert await conn.fetchval("SELECT count(*) FROM no_bed_reports") == 1
+
+
+async def test_no_bed_found_on_a_closed_placement_says_why_not(
+    world: World, client: Any, make_user: Any, conn: Any
+) -> None:
+    pid = (await world.create())["id"]
+    await world.call(
+        "liaison",
+        "POST",
+        f"/api/v1/placements/{pid}/transition",
+        json={"to": "closed", "outcome": "withdrawn"},
+    )
+    liaison = await make_user(Role.LIAISON)
+    session = await login(client, liaison.email)
+    resp = await client.post(
+        f"/placements/{pid}/no-bed",
+        data={"csrf_token": session.csrf, "confirmed": "1"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    assert "Not%20done:%20Only%20an%20open%20placement" in resp.headers["Location"]
+    assert await conn.fetchval("SELECT count(*) FROM no_bed_reports") == 0

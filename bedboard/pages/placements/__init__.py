@@ -16,6 +16,7 @@ from bedboard.pages.placements.detail import (
     placement_add_link,
     placement_add_note,
     placement_live_fragment,
+    placement_no_bed,
     placement_page,
     placement_refer,
     placement_transition,
@@ -45,6 +46,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/transition", placement_transition)
     r.add_post("/placements/{id}/links", placement_add_link)
     r.add_post("/placements/{id}/notes", placement_add_note)
+    r.add_post("/placements/{id}/no-bed", placement_no_bed)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
     r.add_get("/referrals", referrals_page)
     r.add_get("/referrals/list", referrals_fragment)

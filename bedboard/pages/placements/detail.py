@@ -1,5 +1,5 @@
 """One placement's page and the liaison's actions on it: refer, move on, links, notes,
-withdraw a referral.
+withdraw a referral, declare that no bed was found.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import outbox, placements, search
+from bedboard import nobed, outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id, record_success
@@ -58,6 +58,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
         placement = await placements.get_placement(conn, placement_id)
         events = await placements.timeline(conn, placement_id)
+        no_bed = await nobed.for_placement(conn, placement_id)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -72,6 +73,9 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         },
         "p": placement,
         "events": events,
+        "no_bed": no_bed,
+        "no_bed_declared": any(r.trigger is nobed.Trigger.DECLARED for r in no_bed),
+        "no_bed_labels": {t.value: label for t, label in nobed.TRIGGER_LABELS.items()},
         "result": results,
         "referred": referred,
         "outcomes": [(o.value, label) for o, label in OUTCOME_LABELS.items()],
@@ -97,21 +101,24 @@ async def placement_live_fragment(request: web.Request) -> web.StreamResponse:
 
 
 async def _act(
-    request: web.Request, placement_id: int, work: Any, success: str
+    request: web.Request,
+    placement_id: int,
+    work: Any,
+    success: str,
+    action: Action = Action.PLACEMENT_WRITE,
 ) -> web.StreamResponse:
-    """Run a liaison's change; a refusal comes back as a message on the placement page."""
+    """Run a liaison's change; a refusal comes back as a message on the placement page.
+    ``work`` may return its own notice instead of ``success``."""
     try:
         async with transaction(request.app[POOL]) as conn:
-            principal = authorize(
-                request, Action.PLACEMENT_WRITE, await resource_of(conn, placement_id)
-            )
-            await work(conn, principal)
+            principal = authorize(request, action, await resource_of(conn, placement_id))
+            notice = await work(conn, principal)
     except ValidationError as exc:
         message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
         raise back_to(placement_id, f"Not done: {message}") from None
     except (Conflict, StaleVersion, Invalid) as exc:
         raise back_to(placement_id, f"Not done: {exc.detail}") from None
-    raise back_to(placement_id, success)
+    raise back_to(placement_id, notice if isinstance(notice, str) else success)
 
 
 async def placement_refer(request: web.Request) -> web.StreamResponse:
@@ -241,3 +248,32 @@ async def referral_withdraw(request: web.Request) -> web.StreamResponse:
         await placements.withdraw(conn, referral_id, principal)
 
     return await _act(request, placement_id, work, "Referral withdrawn.")
+
+
+async def placement_no_bed(request: web.Request) -> web.StreamResponse:
+    """*No bed found*: after a confirmation step, the placement's no-bed record."""
+    placement_id = path_id(request)
+    form = await request.post()
+    if form.get("confirmed") != "1":
+        async with acquire(request.app[POOL]) as conn:
+            authorize(request, Action.PLACEMENT_NO_BED, await resource_of(conn, placement_id))
+            p = await placements.get_placement(conn, placement_id)
+        return confirm_page(
+            request,
+            reference=p.reference,
+            back=f"/placements/{placement_id}",
+            title=f"Record “No bed found” for {p.reference}?",
+            question="Confirm that no bed could be found for this person.",
+            consequence="A no-bed record is kept for the program's reports with what is "
+            "known now: the county, the order type, an age band, the payer, the facilities "
+            "referred and their decline reasons. It cannot be changed or removed. The "
+            "placement stays open: you can go on referring.",
+            confirm_label="Yes, record no bed found",
+            form=form,
+        )
+
+    async def work(conn: Connection, principal: Principal) -> str:
+        done = await placements.declare_no_bed(conn, placement_id, principal)
+        return "No-bed record made." if done.created else "No bed found was already recorded."
+
+    return await _act(request, placement_id, work, "", Action.PLACEMENT_NO_BED)
