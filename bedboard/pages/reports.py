@@ -36,7 +36,7 @@ FILTER_LABELS = {
     "order_type": "Order type",
     "population": "Age group",
 }
-FAMILIES = ("Placements", "Referrals", "Capacity")
+FAMILIES = ("Placements", "No bed found", "Referrals", "Capacity")
 
 _MONTHS = tuple(calendar.month_name)[1:]
 
@@ -182,8 +182,9 @@ async def figure_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-def chart_svg(figure: Figure, report: Report) -> bytes:
-    """The figure's chart as SVG (pygal)."""
+def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
+    """The figure's chart as SVG (pygal); ``narrow`` for a phone's width, where the same
+    drawing scaled down would have unreadable labels."""
     chart_class = {
         "line": pygal.Line,
         "bar": pygal.Bar,
@@ -199,13 +200,13 @@ def chart_svg(figure: Figure, report: Report) -> bytes:
     chart = chart_class(
         js=[],
         style=CHART_STYLE,
-        width=960,
-        height=max(360, 28 * len(rows) + 120) if horizontal else 420,
+        width=420 if narrow else 960,
+        height=(max(360, 28 * len(rows) + 120) if horizontal else (380 if narrow else 420)),
         show_legend=True,
         legend_at_bottom=True,
         legend_at_bottom_columns=3,
         x_label_rotation=0 if horizontal else 30,
-        truncate_label=40,
+        truncate_label=18 if narrow else 40,
         show_minor_x_labels=len(rows) <= 40,
         x_labels_major_count=12,
         y_title=figure.chart.y_title,
@@ -217,12 +218,23 @@ def chart_svg(figure: Figure, report: Report) -> bytes:
         # Horizontal bars list the first row at the bottom; read top to bottom instead.
         rows = list(reversed(rows))
     chart.x_labels = [cell(r[figure.chart.x], labels_column.kind, figure.chart.x) for r in rows]
-    for column in figure.columns:
-        if column.key in figure.chart.series:
-            values = [r[column.key] for r in rows]
-            if column.kind == "rate":
-                values = [None if v is None else round(float(v) * 100, 1) for v in values]
-            chart.add(column.label, values)
+    plotted = [c for c in figure.columns if c.key in figure.chart.series]
+    for column in plotted:
+        values = [r[column.key] for r in rows]
+        if column.kind == "rate":
+            values = [None if v is None else round(float(v) * 100, 1) for v in values]
+        chart.add(column.label, values)
+    if all(c.kind in ("int", "beds") for c in plotted):
+        # Counts: whole-number ticks (pygal would put 0.2, 0.4, … under a bar of 2).
+        totals = [
+            sum(int(r[c.key] or 0) for c in plotted)
+            if figure.chart.kind == "stacked"
+            else max((int(r[c.key] or 0) for c in plotted), default=0)
+            for r in rows
+        ]
+        top = max(totals, default=0)
+        if top <= 10:
+            chart.y_labels = list(range(0, top + 1))
     rendered: bytes = chart.render()
     return rendered
 
@@ -235,7 +247,7 @@ async def figure_chart(request: web.Request) -> web.StreamResponse:
         raise web.HTTPUnprocessableEntity(text="These filters cannot be used.") from None
     report = await _report(request, figure, principal, filters)
     return web.Response(
-        body=chart_svg(figure, report),
+        body=chart_svg(figure, report, narrow=request.query.get("size") == "narrow"),
         content_type="image/svg+xml",
         headers={
             # An image: its own styles only; pygal's config script never runs.

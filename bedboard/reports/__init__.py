@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -121,7 +122,12 @@ async def run(
         params = sql_parameters(
             filters, Scope.of(principal), today=today, zone=zone, zone_name=zone_name
         )
-        records = await conn.fetch(figure.sql, *params)
+        records: Sequence[Any]
+        if figure.computed is not None:
+            start, stop = filters.instants(today, zone)
+            records = await figure.computed(conn, start, stop, zone_name, filters.county)
+        else:
+            records = await conn.fetch(figure.sql, *params)
     first, last = filters.span(today)
     return Report.model_validate(
         {

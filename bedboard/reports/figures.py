@@ -10,8 +10,10 @@ nothing to divide by), months and days are the users' local ones.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from bedboard.auth import Role
 from bedboard.freshness import STALE_AFTER_CADENCES
@@ -45,17 +47,25 @@ class Figure:
     summary: str
     columns: tuple[Column, ...]
     chart: Chart
-    body: str  # SQL after "WITH f AS (...),"
+    body: str  # SQL after "WITH f AS (...),"; empty for a figure ``computed`` in Python
     filters: frozenset[str]  # which filters apply (the page offers only these)
     # Who may open it: liaisons and administrators always; these roles too.
     also: frozenset[Role] = field(default_factory=frozenset)
     # Named per facility: a facility user sees its own facilities by name and every
     # other facility combined in one row.
     per_facility: bool = False
+    # A figure another module already aggregates (the no-bed records): its rows from
+    # ``computed(conn, start, stop, zone_name, county)`` instead of ``body``.
+    computed: Computed | None = None
 
     @property
     def sql(self) -> str:
+        if not self.body:
+            raise ValueError(f"{self.slug} is computed in Python, not one statement")
         return f"WITH {FILTER_CTE},\n{self.body}"
+
+
+Computed = Callable[[Any, datetime, datetime, str, str | None], Awaitable[list[Mapping[str, Any]]]]
 
 
 PLACEMENT_FILTERS = frozenset({"county", "court_id", "facility_id", "order_type", "population"})
@@ -310,7 +320,15 @@ OUTCOMES = Figure(
     chart=Chart(
         "stacked",
         "month",
-        ("admitted", "released", "order_expired", "withdrawn", "diverted_outpatient", "other"),
+        (
+            "admitted",
+            "released",
+            "order_expired",
+            "withdrawn",
+            "diverted_outpatient",
+            "other",
+            "still_open",
+        ),
         "requests",
     ),
     body=f"""{_PLACEMENTS.strip()}
@@ -529,6 +547,116 @@ CAPACITY = Figure(
     also=frozenset({Role.FACILITY, Role.COURT, Role.VIEWER}),
 )
 
+
+def _counts(counts: Mapping[str, int], labels: Mapping[str, str] | None = None) -> str:
+    return ", ".join(f"{(labels or {}).get(k, k)} {n}" for k, n in counts.items())
+
+
+def _facilities(found: Any) -> str:
+    return ", ".join(f"{f.name} ({f.count})" for f in found)
+
+
+async def _no_bed_by_county_month(
+    conn: Any, start: datetime, stop: datetime, zone_name: str, county: str | None
+) -> list[Mapping[str, Any]]:
+    from bedboard import nobed
+
+    return [
+        {
+            "month": row.month.strftime("%Y-%m"),
+            "county": row.county_name,
+            "placements": row.count,
+            "refusing_facilities": _facilities(row.refusing_facilities),
+            "reasons": _counts(row.reasons, _REASON_LABELS),
+            "triggers": _counts(row.triggers, _TRIGGER_LABELS),
+        }
+        for row in await nobed.by_county_month(conn, start, stop, zone_name)
+        if county is None or row.county_fips == county
+    ]
+
+
+async def _no_bed_quarters(
+    conn: Any, start: datetime, stop: datetime, zone_name: str, county: str | None
+) -> list[Mapping[str, Any]]:
+    from bedboard import nobed
+
+    out: list[Mapping[str, Any]] = []
+    for q in await nobed.quarterly_totals(conn, start, stop, zone_name):
+        counties = [c for c in q.counties if county is None or c.county_fips == county]
+        if not counties:
+            continue
+        out.append(
+            {
+                "quarter": f"{q.year} Q{q.quarter}",
+                "placements": sum(c.count for c in counties),
+                "counties": ", ".join(f"{c.county_name} ({c.count})" for c in counties),
+                "refusing_facilities": _facilities(q.refusing_facilities) if county is None else "",
+                "reasons": _counts(q.reasons, _REASON_LABELS) if county is None else "",
+            }
+        )
+    return out
+
+
+_TRIGGER_LABELS = {
+    "declared": "declared by a liaison",
+    "deadline_passed": "deadline passed",
+    "closed": "closed without a bed",
+}
+_REASON_LABELS = {
+    "no_bed": "no bed",
+    "acuity": "acuity",
+    "medical_complexity": "medical complexity",
+    "aggression_safety": "aggression or safety",
+    "age_gender_mismatch": "age or gender mismatch",
+    "payer": "payer",
+    "developmental_disability": "developmental disability",
+    "substance_use": "substance use",
+    "legal_status": "legal status",
+    "staffing": "staffing",
+    "other": "other",
+}
+
+NO_BED = Figure(
+    slug="no-bed",
+    title="No bed found, by county and month",
+    family="No bed found",
+    summary=(
+        "Court-ordered placements for which no bed was found (declared by a liaison, past "
+        "the deadline unadmitted, or closed without admission), by county and month, with "
+        "the facilities that declined and why."
+    ),
+    columns=(
+        Column("month", "Month", "month"),
+        Column("county", "County", "text"),
+        Column("placements", "Placements without a bed"),
+        Column("refusing_facilities", "Facilities that declined (placements)", "text"),
+        Column("reasons", "Decline reasons (referrals)", "text"),
+        Column("triggers", "How it was recorded", "text"),
+    ),
+    chart=Chart("bar", "month", ("placements",), "placements"),
+    body="",
+    filters=frozenset({"county"}),
+    computed=_no_bed_by_county_month,
+)
+
+NO_BED_QUARTERS = Figure(
+    slug="no-bed-quarterly",
+    title="No bed found, quarterly totals",
+    family="No bed found",
+    summary="The same records by calendar quarter, statewide (or for one county).",
+    columns=(
+        Column("quarter", "Quarter", "text"),
+        Column("placements", "Placements without a bed"),
+        Column("counties", "Counties (placements)", "text"),
+        Column("refusing_facilities", "Facilities that declined (placements)", "text"),
+        Column("reasons", "Decline reasons (referrals)", "text"),
+    ),
+    chart=Chart("bar", "quarter", ("placements",), "placements"),
+    body="",
+    filters=frozenset({"county"}),
+    computed=_no_bed_quarters,
+)
+
 FIGURES: dict[str, Figure] = {
     figure.slug: figure
     for figure in (
@@ -540,5 +668,7 @@ FIGURES: dict[str, Figure] = {
         DECLINES,
         COMPLIANCE,
         CAPACITY,
+        NO_BED,
+        NO_BED_QUARTERS,
     )
 }

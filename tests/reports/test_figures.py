@@ -222,3 +222,24 @@ async def test_compliance_counts_a_unit_from_when_it_was_registered(
     assert [r["facility"] for r in before] == ["Alpha Hospital"]  # b1 did not exist yet
     _, beta = await rows(conn, "compliance", **{"from": "2026-10-10", "to": "2026-10-10"})
     assert (beta["facility"], beta["units"], beta["never"]) == ("Beta Hospital", 1, 1.0)
+
+
+async def test_no_bed_figures_count_each_placement_once_by_county_and_month(
+    conn: Any, world: World
+) -> None:
+    from bedboard import nobed
+
+    # P3 (October) closed order_expired at its deadline; P4 (November) closed released.
+    assert await nobed.record(conn, world.placements["P3"], nobed.Trigger.CLOSED) is not None
+    assert await nobed.record(conn, world.placements["P4"], nobed.Trigger.CLOSED) is not None
+    october, november = await rows(conn, "no-bed")
+    assert (october["month"], october["county"], october["placements"]) == ("2026-10", "Boone", 1)
+    assert october["triggers"] == "closed without a bed 1"
+    assert october["refusing_facilities"] == ""  # P3's referral was never answered
+    assert (november["placements"], november["refusing_facilities"]) == (1, "Alpha Hospital (1)")
+    assert november["reasons"] == "acuity 1"
+    (quarter,) = await rows(conn, "no-bed-quarterly")
+    assert (quarter["quarter"], quarter["placements"], quarter["counties"]) == (
+        "2026 Q4", 2, "Boone (2)",
+    )  # fmt: skip
+    assert await rows(conn, "no-bed", county="29051") == []
