@@ -7,6 +7,7 @@ and nothing loads from elsewhere."""
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import date
 from typing import Any
 
@@ -60,9 +61,9 @@ def cell(value: Any, kind: str, key: str = "") -> str:
     if value is None:
         return "—"
     if kind == "hours":
-        return f"{value:,.1f} h"
+        return f"{value:,.1f}\u00a0h"
     if kind == "rate":
-        return f"{value * 100:.1f} %"
+        return f"{value * 100:.1f}\u00a0%"
     if kind == "month":
         year, month = str(value).split("-")
         return f"{_MONTHS[int(month) - 1]} {year}"
@@ -233,8 +234,9 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
             for r in rows
         ]
         top = max(totals, default=0)
-        if top <= 10:
-            chart.y_labels = list(range(0, top + 1))
+        if top <= 50:
+            step = max(1, math.ceil(top / (4 if narrow else 8)))
+            chart.y_labels = list(range(0, top + step, step))
     rendered: bytes = chart.render()
     return rendered
 

@@ -26,7 +26,7 @@ async def test_a_liaison_opens_a_figure_with_its_chart_table_and_csv(
     page = await client.get(f"/reports/time-to-placement?{AUTUMN}")
     html = await page.text()
     assert page.status == 200, html
-    assert "October 2026" in html and "2.5 h" in html and "66.7 %" in html
+    assert "October 2026" in html and "2.5\u00a0h" in html and "66.7\u00a0%" in html
     assert f'src="/reports/time-to-placement/chart.svg?{AUTUMN.replace("&", "&amp;")}"' in html
     chart = await client.get(f"/reports/time-to-placement/chart.svg?{AUTUMN}")
     assert chart.status == 200 and chart.content_type == "image/svg+xml"
