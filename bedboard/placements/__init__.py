@@ -30,7 +30,8 @@ Rooms: ``models`` (vocabularies, state tables, request and view models), ``error
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
 order), ``referrals`` (refer, accept, decline, withdraw), ``record`` (create, edit, move
 on, links, notes), ``clock`` (hold expiry and deadline alerts), ``demo_history`` (the
-demo's placements moved to realistic times).
+demo's placements moved to realistic times), ``history`` (past placements written in
+bulk, for a synthetic history).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ from bedboard.placements.clock import (
     raise_deadline_alerts,
 )
 from bedboard.placements.demo_history import spread_demo_history
+from bedboard.placements.history import (
+    LoadedHistory,
+    PastEvent,
+    PastPlacement,
+    PastReferral,
+    load_history,
+)
 from bedboard.placements.models import (
     DECLINE_LABELS,
     OUTCOME_LABELS,
@@ -133,6 +141,7 @@ __all__ = [
     "FacilityPlacementList",
     "Link",
     "LinkIn",
+    "LoadedHistory",
     "Needs",
     "NeedsIn",
     "Note",
@@ -141,6 +150,9 @@ __all__ = [
     "OrderTypeList",
     "OrderTypePatch",
     "Outcome",
+    "PastEvent",
+    "PastPlacement",
+    "PastReferral",
     "Person",
     "PersonIn",
     "Placement",
@@ -170,6 +182,7 @@ __all__ = [
     "facility_view",
     "get_placement",
     "list_placements",
+    "load_history",
     "look_up_case",
     "match_person",
     "order_types",
