@@ -19,7 +19,7 @@ from bedboard.board import UnitState
 from bedboard.database import Connection
 from bedboard.errors import FieldError, Invalid, NotFound
 from bedboard.fields import DbId, Instant
-from bedboard.freshness import freshness, sql_state
+from bedboard.freshness import STALE_AFTER_CADENCES, freshness, sql_state
 
 MAX_COUNT = 2000
 FUTURE_SKEW = timedelta(minutes=5)
@@ -490,6 +490,78 @@ async def history(
         limit,
     )
     return [HistoryEntry(**dict(r)) for r in rows]
+
+
+# --------------------------------------------------------------------------- past history
+# A past history arrives in bulk (``synthetic.py``): rows staged in this transaction's
+# temporary table ``census_import`` (unit_id, staffed, occupied, blocked, as_of,
+# received_at, source, reported_by), in the order they are to be appended.
+
+IMPORT_TABLE = "census_import"
+
+_IMPORT_SQL = f"""
+    INSERT INTO census_history
+           (unit_id, staffed, occupied, blocked, available, as_of, received_at, source, reported_by)
+    SELECT unit_id, staffed, occupied, blocked, staffed - occupied - blocked, as_of, received_at,
+           source, reported_by
+      FROM {IMPORT_TABLE}
+"""  # noqa: S608 -- a constant table name
+
+# Each unit without a census gets its newest history row as its census (none held), and
+# the freshness that row has at $2, dated when that state began, as the freshness job
+# would have recorded it.
+_CURRENT_FROM_HISTORY_SQL = f"""
+    WITH last AS (
+        SELECT h.* FROM unnest($1::bigint[]) AS i(unit_id)
+         CROSS JOIN LATERAL (
+             SELECT * FROM census_history h WHERE h.unit_id = i.unit_id
+              ORDER BY h.as_of DESC, h.id DESC LIMIT 1) h
+    ), written AS (
+        INSERT INTO unit_census (unit_id, staffed, occupied, blocked, available, as_of,
+                                 received_at, source, reported_by)
+        SELECT unit_id, staffed, occupied, blocked, available, as_of, received_at, source,
+               reported_by
+          FROM last ORDER BY unit_id
+        ON CONFLICT (unit_id) DO NOTHING
+        RETURNING unit_id, as_of, received_at
+    ), states AS (
+        SELECT w.*, make_interval(mins => f.report_cadence_minutes) AS cadence,
+               {sql_state("w.as_of", "f.report_cadence_minutes", "$2::timestamptz")} AS state
+          FROM written w JOIN units u ON u.id = w.unit_id JOIN facilities f ON f.id = u.facility_id
+    )
+    INSERT INTO unit_freshness AS uf (unit_id, state, changed_at)
+    SELECT unit_id, state,
+           LEAST($2::timestamptz, CASE state WHEN 'fresh' THEN received_at
+                                            WHEN 'late' THEN as_of + cadence
+                                            ELSE as_of + {STALE_AFTER_CADENCES} * cadence END)
+      FROM states ORDER BY unit_id
+    ON CONFLICT (unit_id) DO UPDATE SET state = EXCLUDED.state, changed_at = EXCLUDED.changed_at
+"""  # noqa: S608 -- composed only of constant fragments
+
+
+@dataclass(frozen=True)
+class ImportedHistory:
+    rows: int  # census_history rows appended
+    censuses: int  # units given their newest history row as their census
+
+
+async def import_history(
+    conn: Connection, unit_ids: Sequence[int], now: datetime
+) -> ImportedHistory:
+    """Append a past history staged in ``census_import`` (above), in one transaction:
+
+    1. its rows go to ``census_history``;
+    2. each of ``unit_ids`` that has no census gets its newest history row as its census
+       (``held`` 0), so the census stays the unit's last history row; a unit with a
+       census keeps it (the caller stages only rows older than it);
+    3. those units' freshness at ``now`` goes to ``unit_freshness``.
+
+    No outbox event and no NOTIFY: this is history, not news for open boards.
+    """
+    async with conn.transaction():
+        status = await conn.execute(_IMPORT_SQL)
+        written = await conn.execute(_CURRENT_FROM_HISTORY_SQL, list(unit_ids), now)
+    return ImportedHistory(int(status.rsplit(" ", 1)[1]), int(written.rsplit(" ", 1)[1]))
 
 
 # --------------------------------------------------------------------------- bed holds

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bedboard import auth, board, census, courts, matching, placements, search, users
+from bedboard import auth, board, census, courts, matching, placements, search, synthetic, users
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.errors import NotFound
@@ -44,6 +44,9 @@ CREDENTIALS_FILE = "demo-credentials.json"
 SIMULATOR_TOKEN_FILE = "demo-simulator-token"
 DEMO_SEED = 20261129
 FACILITY_COUNT = 40
+# The synthetic history before the demo's own data: enough for every report to show.
+HISTORY_DAYS = 90
+HISTORY_PLACEMENTS = 300
 
 _PLACE_WORDS = (
     "Cedar Bluff",
@@ -307,6 +310,7 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             await load_census(conn, rng, facility_ids)
             await load_placements(conn, rng)
             await placements.spread_demo_history(conn)
+            await load_history(conn)
             _write_credentials(data_dir, creds)
             return creds
         existing = _read_credentials(data_dir)
@@ -340,6 +344,29 @@ async def load_census(conn: Connection, rng: random.Random, facility_ids: list[i
             )
             reports.append((unit.id, report))
     await census.apply(conn, reports, census.Source("demo"))
+
+
+async def load_history(conn: Connection) -> synthetic.HistoryCounts:
+    """Months of synthetic history before the demo's own records (``synthetic.py``):
+    census reports at each facility's cadence, and placements that ended (or a few still
+    open). It comes after ``spread_demo_history``, which moves every timeline it finds,
+    and each unit's history ends before the demo's first census of it."""
+    counts = await synthetic.generate_history(
+        conn,
+        days=HISTORY_DAYS,
+        placements=HISTORY_PLACEMENTS,
+        census_changes_per_unit_per_day=None,
+        seed=DEMO_SEED,
+        now=await board.db_now(conn),
+    )
+    log.info(
+        "demo history: %d census reports, %d placements over %d days (%.1f s)",
+        counts.census_rows,
+        counts.placements,
+        HISTORY_DAYS,
+        counts.seconds,
+    )
+    return counts
 
 
 _DEMO_CASES = (

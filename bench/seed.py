@@ -10,6 +10,7 @@ so the freshness job publishes only the changes that happen during the run.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,8 +63,17 @@ def _census(
     return (unit_id, staffed, occupied, blocked, available, 0, as_of, received, "bench", None)
 
 
-async def seed_directory(conn: database.Connection, facilities: int, units: int) -> Seeded:
-    """Facilities (``units`` spread evenly over them) with census for about 95% of units."""
+async def seed_directory(
+    conn: database.Connection,
+    facilities: int,
+    units: int,
+    *,
+    census: bool = True,
+    cadences_min: Sequence[int] = CADENCES_MIN,
+) -> Seeded:
+    """Facilities (``units`` spread evenly over them) with census for about 95% of units
+    (none with ``census=False``: every unit ``never`` reported, for a history to fill);
+    each facility's reporting cadence drawn from ``cadences_min``."""
     import time
 
     started = time.perf_counter()
@@ -74,7 +84,7 @@ async def seed_directory(conn: database.Connection, facilities: int, units: int)
     cadence_of: dict[int, int] = {}
     for fid in range(1, facilities + 1):
         county = counties[rng.randrange(len(counties))]
-        cadence = rng.choice(CADENCES_MIN)
+        cadence = rng.choice(cadences_min)
         cadence_of[fid] = cadence
         facility_rows.append(
             (
@@ -121,7 +131,7 @@ async def seed_directory(conn: database.Connection, facilities: int, units: int)
                     rng.random() < 0.97,
                 )
             )
-            if rng.random() < 0.95:
+            if rng.random() < 0.95 and census:
                 census_rows.append(_census(rng, uid, beds, cadence_of[fid], now))
     async with conn.transaction():
         await conn.copy_records_to_table(

@@ -30,7 +30,8 @@ Rooms: ``models`` (vocabularies, state tables, request and view models), ``error
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
 order), ``referrals`` (refer, accept, decline, withdraw), ``record`` (create, edit, move
 on, links, notes, no bed found), ``clock`` (hold expiry, deadline alerts, no-bed records of
-passed deadlines), ``demo_history`` (the demo's placements moved to realistic times).
+passed deadlines), ``demo_history`` (the demo's placements moved to realistic times),
+``history`` (past placements written in bulk, for a synthetic history).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 
@@ -46,6 +47,13 @@ from bedboard.placements.clock import (
     record_passed_deadlines,
 )
 from bedboard.placements.demo_history import spread_demo_history
+from bedboard.placements.history import (
+    LoadedHistory,
+    PastEvent,
+    PastPlacement,
+    PastReferral,
+    load_history,
+)
 from bedboard.placements.models import (
     DECLINE_LABELS,
     OUTCOME_LABELS,
@@ -139,6 +147,7 @@ __all__ = [
     "FacilityPlacementList",
     "Link",
     "LinkIn",
+    "LoadedHistory",
     "Needs",
     "NeedsIn",
     "NoBedDeclared",
@@ -148,6 +157,9 @@ __all__ = [
     "OrderTypeList",
     "OrderTypePatch",
     "Outcome",
+    "PastEvent",
+    "PastPlacement",
+    "PastReferral",
     "Person",
     "PersonIn",
     "Placement",
@@ -178,6 +190,7 @@ __all__ = [
     "facility_view",
     "get_placement",
     "list_placements",
+    "load_history",
     "look_up_case",
     "match_person",
     "order_types",
