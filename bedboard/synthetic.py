@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bedboard import census, matching
+from bedboard import census, matching, nobed
 from bedboard.database import Connection
 from bedboard.placements import PastEvent, PastPlacement, PastReferral, load_history
 
@@ -141,6 +141,7 @@ class HistoryCounts:
     referrals: int
     events: int
     alerts: int
+    no_bed_records: int
     seconds: float
 
 
@@ -934,6 +935,7 @@ async def generate_history(
             )
         past = [drawer.draw(i, at) for i, at in enumerate(_detentions(rng, placements, start, now))]
         loaded = await load_history(conn, past)
+        no_bed = await _no_bed_records(conn, start, now)
     return HistoryCounts(
         units=sum(1 for u in world.units if u.until > start),
         census_rows=imported.rows,
@@ -942,5 +944,28 @@ async def generate_history(
         referrals=loaded.referrals,
         events=loaded.events,
         alerts=loaded.alerts,
+        no_bed_records=no_bed,
         seconds=time.perf_counter() - started,
     )
+
+
+async def _no_bed_records(conn: Connection, start: datetime, now: datetime) -> int:
+    """The no-bed records the real triggers would have made for the history's
+    placements (``nobed.record`` decides each, as the clock and the closing do)."""
+    candidates = await conn.fetch(
+        """
+        SELECT id FROM placements
+         WHERE created_at >= $1
+           AND ((admitted_at IS NULL AND outcome IN ('released', 'order_expired'))
+                OR deadline_at < COALESCE(admitted_at, closed_at, $2))
+         ORDER BY id
+        """,
+        start,
+        now,
+    )
+    made = 0
+    for row in candidates:
+        for trigger in (nobed.Trigger.DEADLINE_PASSED, nobed.Trigger.CLOSED):
+            if await nobed.record(conn, row["id"], trigger, now=now) is not None:
+                made += 1
+    return made

@@ -407,3 +407,20 @@ async def test_the_demo_loads_months_of_history_under_its_own_records(
     assert months >= 3
     assert await conn.fetchval("SELECT count(*) FROM placements") == demo.HISTORY_PLACEMENTS + 6
     assert await conn.fetchval("SELECT count(*) FROM referrals WHERE status = 'declined'") > 50
+
+
+async def test_the_history_has_the_no_bed_records_its_placements_call_for(
+    conn: Any, world: Any
+) -> None:
+    counts = await _generate(conn)
+    closed = await conn.fetchval(
+        "SELECT count(*) FROM placements p JOIN order_types o ON o.code = p.order_type"
+        " WHERE p.admitted_at IS NULL AND p.outcome IN ('released', 'order_expired')"
+        " AND (o.court_ordered OR o.deadline_hours IS NOT NULL)"
+    )
+    recorded = await conn.fetchval("SELECT count(*) FROM no_bed_reports WHERE trigger = 'closed'")
+    assert closed > 0 and recorded == closed
+    assert counts.no_bed_records == await conn.fetchval("SELECT count(*) FROM no_bed_reports")
+    assert await conn.fetchval(
+        "SELECT count(*) FROM no_bed_reports WHERE trigger = 'deadline_passed'"
+    )
