@@ -81,7 +81,7 @@ class Profile:
     reports_days: int = 365
     reports_placements: int = 20000
     reports_rounds: int = 4
-    reports_requests: int = 4  # per side, figure and round
+    reports_requests: int = 2  # per side, figure and round
 
 
 DEFAULT = Profile(

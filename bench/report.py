@@ -985,6 +985,34 @@ def _hl7_cpu_note(r: dict[str, Any]) -> str:
     )
 
 
+def _reports(r: dict[str, Any]) -> list[str]:
+    c = r["config"]
+    out = [
+        f"## {r['title']}",
+        "",
+        f"{c.get('units', '?'):,} units, {c.get('days')} days: "
+        f"{c.get('census_history_rows', 0):,} census history rows, "
+        f"{c.get('placements', 0):,} placements, {c.get('referrals', 0):,} referrals, "
+        f"{c.get('timeline_events', 0):,} timeline events, {c.get('no_bed_records', 0):,} "
+        f"no-bed records (built in {c.get('build_s')} s). Period {c['period']['from']} to "
+        f"{c['period']['to']}; {c['requests_per_side_and_figure']} requests per side and "
+        f"figure. Target: {r['target']}.",
+        "",
+        "| Figure | rows | API p50 | API p99 | bare SQL p50 | bare SQL p99 | ratio p99 | "
+        "median of round ratios | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for slug, f in r["figures"].items():
+        out.append(
+            f"| {slug} | {f.get('rows')} | {_ms(f['subject'].get('median_ms'))} | "
+            f"{_ms(f['subject'].get('p99_ms'))} | {_ms(f['bare_sql'].get('median_ms'))} | "
+            f"{_ms(f['bare_sql'].get('p99_ms'))} | {_x(f['ratio_p99'])} | "
+            f"{_x(f['median_of_round_ratios'])} | {_verdict(f['met'])} |"
+        )
+    out.append("")
+    return out
+
+
 def _start(r: dict[str, Any]) -> list[str]:
     out = [
         "## START: `bedboard demo` start-up, Popen -> first /readyz 200",
@@ -1332,6 +1360,11 @@ METHODS = {
     "server (one INSERT per message, synchronous_commit on, ACK after the commit): msg/s >= "
     "0.5x and ACK p99 <= 2x in both (results from before it were measured against a bare "
     "echo, with no target).",
+    "REPORTS": "each report figure's JSON (`GET /api/v1/reports/{figure}`, a whole year, a "
+    "liaison token) at a year of synthetic history (`bench/reports_data.py`), against the "
+    "figure's own SQL run bare in a repeatable-read snapshot, alternating; p99 < 2 s and "
+    "<= 1.5x the bare SQL's p99 for every figure (figures computed in Python from another "
+    "module's aggregates are timed against that module's own call).",
     "START": "`bedboard demo` from Popen to the first /readyz 200, cold and warm; measured, "
     "no target.",
 }
@@ -1504,6 +1537,7 @@ def write_markdown(path: Path, results: dict[str, Any]) -> None:
         ("S6", _s6),
         ("S7", _s7),
         ("HL7", _hl7),
+        ("REPORTS", _reports),
         ("START", _start),
     )
     for name, render in renders:

@@ -38,6 +38,8 @@ from bench import (
     hl7_throughput,
     pg,
     report,
+    reports_data,
+    reports_figures,
     s1_end_to_end,
     s2_ingest,
     s3_search,
@@ -61,7 +63,7 @@ from bench.serve import raise_nofile_limit
 from bench.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "HL7", "START")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "HL7", "REPORTS", "START")
 BOARD_SCENARIOS = ("S1", "S4", "S6", "S7")  # on the state-sized board database and its app
 # A run that starts with a 1-minute load average above this many per usable core is not
 # merged into results.json / RESULTS.md: a busy machine's ratios judge nothing.
@@ -142,6 +144,41 @@ async def _s5(h: Harness, admin: str) -> dict[str, Any]:
         finally:
             await app.stop()
     return s5_board.combine(by_size)
+
+
+async def _reports(h: Harness, admin: str) -> dict[str, Any]:
+    """REPORTS: a year of history in its own database, a liaison token, its own app."""
+    p = h.profile
+    dsn = await pg.create_database(admin, "bench_reports")
+    conn = await database.connect(dsn)
+    try:
+        year = await reports_data.build_reports_year(
+            conn,
+            facilities=max(1, p.reports_units // 10),
+            units=p.reports_units,
+            days=p.reports_days,
+            placements=p.reports_placements,
+        )
+        liaison = await seed.make_user(conn, "reports-liaison@bench.example", Role.LIAISON)
+        token = (await seed.make_tokens(conn, liaison, 1))[0]
+        sizes = {
+            "units": year.history.units,
+            "days": p.reports_days,
+            "census_history_rows": year.history.census_rows,
+            "placements": year.history.placements,
+            "referrals": year.history.referrals,
+            "timeline_events": year.history.events,
+            "no_bed_records": year.history.no_bed_records,
+            "build_s": round(year.seconds, 1),
+        }
+    finally:
+        await conn.close()
+    app = _app(h, "reports", dsn)
+    await app.start()
+    try:
+        return await reports_figures.measure(h, app, dsn, token, sizes)
+    finally:
+        await app.stop()
 
 
 def _app(h: Harness, name: str, dsn: str) -> ServerProcess:
@@ -260,6 +297,8 @@ async def run(
         if "S2" in scenarios:
             ingest_dsn = await pg.create_database(admin, "bench_ingest")
             await _scenario(scenario_results, "S2", lambda: s2_ingest.run(h, ingest_dsn))
+        if "REPORTS" in scenarios:
+            await _scenario(scenario_results, "REPORTS", lambda: _reports(h, admin))
         if "HL7" in scenarios:
             hl7_dsn = await pg.create_database(admin, "bench_hl7")
             postmaster = server.postmaster_pid

@@ -403,34 +403,38 @@ _INTERVALS = f"""
            AND (f.facility IS NULL OR fac.id = f.facility)
            AND (f.population IS NULL OR u.population = f.population)
     ), reports AS (
-        SELECT ui.id AS unit_id, h.as_of, h.source
+        -- each unit's reports in the period and the one in force at its start, carrying
+        -- the unit's own columns (no join back to units_in: a CTE's row estimate is 1)
+        SELECT ui.id AS unit_id, ui.facility_key, ui.facility, ui.cadence, ui.unit_start,
+               h.as_of, h.source
           FROM units_in ui CROSS JOIN span
           JOIN census_history h ON h.unit_id = ui.id
            AND h.as_of >= span.start AND h.as_of < span.stop
         UNION ALL
-        SELECT ui.id, before.as_of, before.source
+        SELECT ui.id, ui.facility_key, ui.facility, ui.cadence, ui.unit_start,
+               before.as_of, before.source
           FROM units_in ui CROSS JOIN span
           CROSS JOIN LATERAL (
               SELECT h.as_of, h.source FROM census_history h
                WHERE h.unit_id = ui.id AND h.as_of < span.start
                ORDER BY h.as_of DESC LIMIT 1) before
     ), intervals AS (
-        SELECT r.unit_id, GREATEST(r.as_of, ui.unit_start) AS from_at, r.as_of,
-               LEAST(COALESCE(lead(r.as_of) OVER w, span.stop), span.stop) AS to_at, r.source
-          FROM reports r JOIN units_in ui ON ui.id = r.unit_id CROSS JOIN span
+        SELECT r.*, GREATEST(r.as_of, r.unit_start) AS from_at,
+               LEAST(COALESCE(lead(r.as_of) OVER w, span.stop), span.stop) AS to_at
+          FROM reports r CROSS JOIN span
         WINDOW w AS (PARTITION BY r.unit_id ORDER BY r.as_of)
     ), parts AS (
-        SELECT ui.facility_key, ui.facility, ui.id AS unit_id, i.source,
+        SELECT i.facility_key, i.facility, i.unit_id, i.source,
                -- the share of [from_at, to_at) in each state, by the age since as_of
-               GREATEST(LEAST(i.to_at, i.as_of + ui.cadence) - i.from_at, interval '0')
+               GREATEST(LEAST(i.to_at, i.as_of + i.cadence) - i.from_at, interval '0')
                  AS fresh,
-               GREATEST(LEAST(i.to_at, i.as_of + ui.cadence * {STALE_AFTER_CADENCES})
-                        - GREATEST(i.from_at, i.as_of + ui.cadence), interval '0') AS late,
-               GREATEST(i.to_at - GREATEST(i.from_at, i.as_of + ui.cadence * {STALE_AFTER_CADENCES}),
+               GREATEST(LEAST(i.to_at, i.as_of + i.cadence * {STALE_AFTER_CADENCES})
+                        - GREATEST(i.from_at, i.as_of + i.cadence), interval '0') AS late,
+               GREATEST(i.to_at - GREATEST(i.from_at, i.as_of + i.cadence * {STALE_AFTER_CADENCES}),
                         interval '0') AS stale,
-               (i.to_at - i.as_of > ui.cadence) AS overdue,
-               GREATEST(i.to_at - (i.as_of + ui.cadence), interval '0') AS overdue_for
-          FROM intervals i JOIN units_in ui ON ui.id = i.unit_id
+               (i.to_at - i.as_of > i.cadence) AS overdue,
+               GREATEST(i.to_at - (i.as_of + i.cadence), interval '0') AS overdue_for
+          FROM intervals i
          WHERE i.to_at > i.from_at
     )"""
 
@@ -515,33 +519,49 @@ CAPACITY = Figure(
            AND (f.facility IS NULL OR fac.id = f.facility)
            AND (f.population IS NULL OR u.population = f.population)
     ), days AS (
-        SELECT d::date AS day,
-               ((d + interval '1 day') AT TIME ZONE f.zone) AS day_end
+        SELECT d::date AS day
           FROM f CROSS JOIN generate_series(
                  date_trunc('day', f.start AT TIME ZONE f.zone),
                  date_trunc('day', (LEAST(f.stop, now()) - interval '1 microsecond')
                                    AT TIME ZONE f.zone),
                  interval '1 day') AS d
-    ), state AS (
-        -- each unit's reports, each valid until the next
-        SELECT h.unit_id, h.as_of, lead(h.as_of) OVER w AS until,
+    ), daily_last AS (
+        -- each unit's last report of each local day (up to the period's end): in force
+        -- from the end of that day until the end of the day of its successor
+        SELECT DISTINCT ON (h.unit_id, (h.as_of AT TIME ZONE f.zone)::date)
+               h.unit_id, (h.as_of AT TIME ZONE f.zone)::date AS day,
                h.staffed, h.occupied, h.blocked, h.available
-          FROM census_history h JOIN units_in ui ON ui.id = h.unit_id CROSS JOIN f
+          FROM units_in ui JOIN census_history h ON h.unit_id = ui.id CROSS JOIN f
          WHERE h.as_of < f.stop
-        WINDOW w AS (PARTITION BY h.unit_id ORDER BY h.as_of)
-    ), daily AS (
-        SELECT d.day, s.*
-          FROM days d JOIN state s
-            ON s.as_of < d.day_end AND (s.until IS NULL OR s.until >= d.day_end)
+         ORDER BY h.unit_id, (h.as_of AT TIME ZONE f.zone)::date, h.as_of DESC
+    ), spans AS (
+        SELECT d.*, lead(d.day) OVER (PARTITION BY d.unit_id ORDER BY d.day) AS next_day
+          FROM daily_last d
+    ), deltas AS (
+        -- +values on the first day a report is in force, -values on the day after its last
+        SELECT s.day, 1 AS units, s.staffed, s.occupied, s.blocked, s.available FROM spans s
+        UNION ALL
+        SELECT s.next_day, -1, -s.staffed, -s.occupied, -s.blocked, -s.available
+          FROM spans s WHERE s.next_day IS NOT NULL
+    ), per_day AS (
+        SELECT day, sum(units) AS units, sum(staffed) AS staffed, sum(occupied) AS occupied,
+               sum(blocked) AS blocked, sum(available) AS available
+          FROM deltas GROUP BY day
+    ), running AS (
+        SELECT d.day,
+               sum(p.units) OVER w AS units_reported, sum(p.staffed) OVER w AS staffed,
+               sum(p.occupied) OVER w AS occupied, sum(p.blocked) OVER w AS blocked,
+               sum(p.available) OVER w AS available
+          FROM (SELECT day FROM days UNION SELECT day FROM per_day) d
+          LEFT JOIN per_day p ON p.day = d.day
+        WINDOW w AS (ORDER BY d.day)
     )
-    SELECT d.day, count(daily.unit_id) AS units_reported,
-           COALESCE(sum(daily.staffed), 0) AS staffed,
-           COALESCE(sum(daily.occupied), 0) AS occupied,
-           COALESCE(sum(daily.blocked), 0) AS blocked,
-           COALESCE(sum(daily.available), 0) AS available,
-           sum(daily.occupied)::float8 / NULLIF(sum(daily.staffed), 0) AS occupancy
-      FROM days d LEFT JOIN daily ON daily.day = d.day
-     GROUP BY d.day ORDER BY d.day
+    SELECT r.day, COALESCE(r.units_reported, 0) AS units_reported,
+           COALESCE(r.staffed, 0) AS staffed, COALESCE(r.occupied, 0) AS occupied,
+           COALESCE(r.blocked, 0) AS blocked, COALESCE(r.available, 0) AS available,
+           r.occupied::float8 / NULLIF(r.staffed, 0) AS occupancy
+      FROM running r JOIN days d ON d.day = r.day
+     ORDER BY r.day
 """,
     filters=UNIT_FILTERS,
     also=frozenset({Role.FACILITY, Role.COURT, Role.VIEWER}),
