@@ -33,6 +33,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "Placements",
             "Referrals",
             "Case lookup",
+            "Reports",
             "Facilities",
             "Courts",
             "Feeds",
@@ -40,9 +41,17 @@ async def test_each_role_signs_in_and_sees_its_navigation(
             "API tokens",
             "Audit trail",
         ],
-        Role.LIAISON: ["Home", "Placements", "Board", "Find a bed", "Case lookup", "Facilities"],
-        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Facilities"],
-        Role.COURT: ["Home", "Case lookup", "Board"],
+        Role.LIAISON: [
+            "Home",
+            "Placements",
+            "Board",
+            "Find a bed",
+            "Case lookup",
+            "Reports",
+            "Facilities",
+        ],
+        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Reports", "Facilities"],
+        Role.COURT: ["Home", "Case lookup", "Board", "Reports"],
     }
     for role, labels in expected.items():
         account = await make_user(
