@@ -3,7 +3,8 @@
 Subject: ``GET /api/v1/reports/{figure}?from=…&to=…`` for the whole year, with a liaison
 token (every facility and court by name), the body read in full. Baseline: the figure's
 own SQL (``Figure.sql`` with the same nine parameters) run bare through asyncpg in a
-repeatable-read snapshot, as ``reports.run`` reads it, with no encoding. Subject and
+repeatable-read snapshot under the product's plan mode (``force_custom_plan``), as
+``reports.run`` reads it, with no encoding. Subject and
 baseline alternate, the order flipping every round. Targets (issue 12): every figure's
 p99 under 2 s, and at most 1.5 x its bare SQL's p99.
 """
@@ -117,6 +118,7 @@ async def _figure(
     async def bare(rnd: int | None) -> None:
         started = time.monotonic()
         async with raw.transaction(isolation="repeatable_read", readonly=True):
+            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # as the product
             rows = await read(raw)
         elapsed = (time.monotonic() - started) * 1000
         sizes["rows"] = rows
