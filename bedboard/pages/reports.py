@@ -202,7 +202,9 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
         js=[],
         style=CHART_STYLE,
         width=420 if narrow else 960,
-        height=(max(360, 28 * len(rows) + 120) if horizontal else (380 if narrow else 420)),
+        # room for the legend: three series a line under the chart
+        height=(max(360, 28 * len(rows) + 120) if horizontal else (380 if narrow else 420))
+        + 24 * math.ceil(len(figure.chart.series) / 3),
         show_legend=True,
         legend_at_bottom=True,
         legend_at_bottom_columns=3,
