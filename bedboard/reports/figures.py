@@ -87,6 +87,12 @@ _PLACEMENTS = """
     )"""
 
 _HOURS = "extract(epoch FROM ({later}) - ({earlier})) / 3600.0"
+# The units a unit figure counts (``u`` units, ``fac`` facilities): on the board, and
+# matching the county (the facility's), facility and age group filters.
+_UNITS_ON_THE_BOARD = """u.active AND fac.active
+           AND (f.county IS NULL OR fac.county_fips = f.county)
+           AND (f.facility IS NULL OR fac.id = f.facility)
+           AND (f.population IS NULL OR u.population = f.population)"""
 _MONTH = "to_char(date_trunc('month', {at} AT TIME ZONE f.zone), 'YYYY-MM')"
 
 
@@ -398,10 +404,7 @@ _INTERVALS = f"""
                  AS unit_start
           FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
          CROSS JOIN span
-         WHERE u.active AND fac.active
-           AND (f.county IS NULL OR fac.county_fips = f.county)
-           AND (f.facility IS NULL OR fac.id = f.facility)
-           AND (f.population IS NULL OR u.population = f.population)
+         WHERE {_UNITS_ON_THE_BOARD}
     ), reports AS (
         -- each unit's reports in the period and the one in force at its start, carrying
         -- the unit's own columns (no join back to units_in: a CTE's row estimate is 1)
@@ -511,13 +514,10 @@ CAPACITY = Figure(
         Column("occupancy", "Occupancy", "rate"),
     ),
     chart=Chart("line", "day", ("staffed", "occupied", "available"), "beds"),
-    body="""
+    body=f"""
     units_in AS (
         SELECT u.id FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
-         WHERE u.active AND fac.active
-           AND (f.county IS NULL OR fac.county_fips = f.county)
-           AND (f.facility IS NULL OR fac.id = f.facility)
-           AND (f.population IS NULL OR u.population = f.population)
+         WHERE {_UNITS_ON_THE_BOARD}
     ), days AS (
         SELECT d::date AS day
           FROM f CROSS JOIN generate_series(
