@@ -29,9 +29,9 @@ from bedboard.placements import order_types
 from bedboard.placements.models import DECLINE_LABELS, DeclineReason
 from bedboard.reports import Figure, Filters, Report
 
+# The form's labels, by query name (the page's fields and its error sentences use them).
 FILTER_LABELS = {
     "from": "From",
-    "from_": "From",
     "to": "To",
     "county": "County",
     "court_id": "Court",
@@ -95,8 +95,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 def _raw_filters(request: web.Request) -> dict[str, str]:
     """The query's filter values (blank ones left out), as the form gave them."""
-    known = {"from", "to", "county", "court_id", "facility_id", "order_type", "population"}
-    return {k: v.strip() for k, v in request.query.items() if k in known and v.strip()}
+    return {k: v.strip() for k, v in request.query.items() if k in FILTER_LABELS and v.strip()}
 
 
 async def _choices(conn: Any, figure: Figure, principal: Principal) -> dict[str, Any]:
@@ -150,7 +149,8 @@ async def figure_page(request: web.Request) -> web.StreamResponse:
         filters = Filters.model_validate(raw)
     except ValidationError as exc:
         errors = {
-            ("from" if k == "from_" else k): v for k, v in field_errors(exc, FILTER_LABELS).items()
+            ("from" if k == "from_" else k): v
+            for k, v in field_errors(exc, {**FILTER_LABELS, "from_": "From"}).items()
         }
     else:
         report = await _report(request, figure, principal, filters)
@@ -180,6 +180,7 @@ async def figure_page(request: web.Request) -> web.StreamResponse:
         choices=choices,
         query=query,
         cell=cell,
+        labels=FILTER_LABELS,
         chart_series=[c for c in figure.columns if c.key in figure.chart.series],
         chart=_data_uri(chart_svg(figure, report)) if report and report.rows else "",
         narrow_chart=(
