@@ -9,6 +9,7 @@ from playwright.async_api import Browser, Page, expect
 
 from bedboard.auth import Role
 from tests.conftest import DEFAULT_PASSWORD
+from tests.pages.test_pages import EXPECTED_NAVIGATION
 
 pytestmark = pytest.mark.browser
 
@@ -25,34 +26,7 @@ async def test_each_role_signs_in_and_sees_its_navigation(
 ) -> None:
     facility = await make_facility(name="Riverbend Behavioral Health")
     court = await make_court()
-    expected = {
-        Role.ADMIN: [
-            "Home",
-            "Board",
-            "Find a bed",
-            "Placements",
-            "Referrals",
-            "Case lookup",
-            "Reports",
-            "Facilities",
-            "Courts",
-            "Feeds",
-            "Users",
-            "API tokens",
-            "Audit trail",
-        ],
-        Role.LIAISON: [
-            "Home",
-            "Placements",
-            "Board",
-            "Find a bed",
-            "Case lookup",
-            "Reports",
-            "Facilities",
-        ],
-        Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Reports", "Facilities"],
-        Role.COURT: ["Home", "Case lookup", "Board", "Reports"],
-    }
+    expected = EXPECTED_NAVIGATION
     for role, labels in expected.items():
         account = await make_user(
             role,
