@@ -209,16 +209,17 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
             figure.chart.kind, chart_class
         )
     rows = report.rows
+    legend_columns = 1 if narrow else 3  # a phone's legend: one series a line
     chart = chart_class(
         js=[],
         style=CHART_STYLE,
         width=420 if narrow else 960,
-        # room for the legend: three series a line under the chart
+        # room for the legend's lines under the chart
         height=(max(360, 28 * len(rows) + 120) if horizontal else (380 if narrow else 420))
-        + 24 * math.ceil(len(figure.chart.series) / 3),
+        + 24 * math.ceil(len(figure.chart.series) / legend_columns),
         show_legend=True,
         legend_at_bottom=True,
-        legend_at_bottom_columns=3,
+        legend_at_bottom_columns=legend_columns,
         x_label_rotation=0 if horizontal else 30,
         truncate_label=18 if narrow else 40,
         show_minor_x_labels=len(rows) <= 40,
