@@ -1,4 +1,5 @@
-"""Periodic jobs (APScheduler): freshness publishing, outbox pruning, session cleanup.
+"""Periodic jobs (APScheduler): freshness publishing, the placement clock, feed polling,
+the report roll-ups, and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -23,6 +24,7 @@ from bedboard import (
     outbox,
     placements,
 )
+from bedboard.reports import rollups
 from bedboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,19 @@ async def housekeeping(pool: database.Pool, settings: Settings) -> None:
         await idempotency.prune(conn)
         await feeds.hl7.prune_messages(conn)
         await outbox.prune(conn, keep_hours=OUTBOX_KEEP_HOURS)
+
+
+async def refresh_report_rollups(pool: database.Pool, settings: Settings) -> None:
+    """The compliance and capacity roll-ups, up to now (one instance at a time)."""
+    async with database.acquire(pool) as conn:
+        done = await rollups.refresh(conn, settings.timezone)
+    if done is not None and done.rebuilt:
+        log.info(
+            "report roll-ups: %d groups recomputed (%d from their first report) in %d ms",
+            done.groups,
+            done.rebuilt,
+            done.took_ms,
+        )
 
 
 def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
@@ -103,6 +118,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         _guarded("feeds", lambda: feeds.poll_due(pool, allowed_dirs=settings.allowed_feed_dirs)),
         IntervalTrigger(seconds=feeds.SCAN_INTERVAL_S),
         id="feeds",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("report-rollups", lambda: refresh_report_rollups(pool, settings)),
+        IntervalTrigger(seconds=rollups.INTERVAL_S),
+        id="report-rollups",
         max_instances=1,
         coalesce=True,
     )

@@ -1010,6 +1010,19 @@ def _reports(r: dict[str, Any]) -> list[str]:
             f"{_x(f['median_of_round_ratios'])} | {_verdict(f['met'])} |"
         )
     out.append("")
+    rolled = {slug: f for slug, f in r["figures"].items() if "live_sql_once_ms" in f}
+    if rolled:
+        names = ", ".join(rolled)
+        live = "; ".join(f"{slug} {_ms(f['live_sql_once_ms'])}" for slug, f in rolled.items())
+        out += [
+            f"{names}: read from the report roll-ups (`bedboard/reports/rollups.py`); their "
+            "bare SQL above is the roll-up statement. Built from nothing over the year in "
+            f"{c.get('rollup_build_s')} s ({c.get('rollup_groups', 0):,} groups); brought up "
+            "to date after 10 % of the units reported once (what the scheduler does every "
+            f"5 minutes) in {_ms(c.get('rollup_refresh_after_burst_ms'))}. The live "
+            f"statement each replaces, run once bare: {live}.",
+            "",
+        ]
     return out
 
 

@@ -2,9 +2,11 @@
 
 Subject: ``GET /api/v1/reports/{figure}?from=…&to=…`` for the whole year, with a liaison
 token (every facility and court by name), the body read in full. Baseline: the figure's
-own SQL (``Figure.sql`` with the same nine parameters) run bare through asyncpg in a
+own SQL with the same nine parameters (``Figure.sql``, or ``Figure.rollup_sql`` for the
+figures read from the roll-ups, which the run builds first) run bare through asyncpg in a
 repeatable-read snapshot under the product's plan mode (``force_custom_plan``), as
-``reports.run`` reads it, with no encoding. Subject and
+``reports.run`` reads it, with no encoding. The live statement a roll-up replaces is
+timed once beside it. Subject and
 baseline alternate, the order flipping every round. Targets (issue 12): every figure's
 p99 under 2 s, and at most 1.5 x its bare SQL's p99.
 """
@@ -57,13 +59,17 @@ async def measure(
                 async def read(conn: Any, c: Any = computed, a: Any = start, b: Any = stop) -> int:
                     return len(await c(conn, a, b, ZONE, None))
             else:
+                # What ``reports.run`` runs: the roll-up statement once the roll-ups exist.
+                sql = figure.rollup_sql if figure.rollup_body else figure.sql
 
-                async def read(conn: Any, sql: str = figure.sql) -> int:
+                async def read(conn: Any, sql: str = sql) -> int:
                     return len(await conn.fetch(sql, *params))
 
             results[slug] = await _figure(
                 h, session, raw, f"{app.base_url}/api/v1/reports/{slug}", query, headers, read
             )
+            if figure.rollup_body:
+                results[slug]["live_sql_once_ms"] = await _once(raw, figure.sql, params)
     finally:
         await session.close()
         await raw.close()
@@ -88,6 +94,16 @@ async def measure(
         },
         "figures": results,
     }
+
+
+async def _once(raw: asyncpg.Connection, sql: str, params: list[Any]) -> float:
+    """The live statement a roll-up replaces, run once bare: what the figure would cost
+    without its roll-up."""
+    started = time.monotonic()
+    async with raw.transaction(isolation="repeatable_read", readonly=True):
+        await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await raw.fetch(sql, *params)
+    return round((time.monotonic() - started) * 1000, 1)
 
 
 async def _figure(

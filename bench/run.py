@@ -33,6 +33,7 @@ from typing import Any
 
 from bedboard import database
 from bedboard.auth import Role
+from bedboard.reports import rollups
 from bench import diagnostics as diag
 from bench import (
     hl7_throughput,
@@ -170,6 +171,7 @@ async def _reports(h: Harness, admin: str) -> dict[str, Any]:
             "timeline_events": year.history.events,
             "no_bed_records": year.history.no_bed_records,
             "build_s": round(year.seconds, 1),
+            **await _rollups(conn),
         }
     finally:
         await conn.close()
@@ -179,6 +181,26 @@ async def _reports(h: Harness, admin: str) -> dict[str, Any]:
         return await reports_figures.measure(h, app, dsn, token, sizes)
     finally:
         await app.stop()
+
+
+async def _rollups(conn: Any) -> dict[str, Any]:
+    """The report roll-ups over the year: built from nothing, then brought up to date
+    after a burst of new reports (10 % of the units report once), as the scheduler does."""
+    full = await rollups.refresh(conn, reports_figures.ZONE)
+    await conn.execute(
+        """
+        INSERT INTO census_history (unit_id, staffed, occupied, blocked, available, as_of,
+                                    source)
+        SELECT id, 10, 7, 1, 2, now(), 'api' FROM units WHERE id % 10 = 0
+        """
+    )
+    incremental = await rollups.refresh(conn, reports_figures.ZONE)
+    assert full is not None and incremental is not None
+    return {
+        "rollup_build_s": round(full.took_ms / 1000, 1),
+        "rollup_groups": full.groups,
+        "rollup_refresh_after_burst_ms": incremental.took_ms,
+    }
 
 
 def _app(h: Harness, name: str, dsn: str) -> ServerProcess:

@@ -3,7 +3,8 @@
 ``figures`` holds each figure's one SQL statement and how it is shown; ``filters`` what
 every report is filtered by and whose figures a principal sees. ``run`` is the use case
 the API and the pages call: authorize, run the statement, type the values. ``to_csv``
-writes the same rows as RFC 4180 CSV. Nothing here carries person-level data: every
+writes the same rows as RFC 4180 CSV. ``rollups`` keeps the roll-ups the compliance and
+capacity figures read once they exist. Nothing here carries person-level data: every
 figure is a count, a duration or a rate over groups (the canary test checks).
 """
 
@@ -23,6 +24,7 @@ from bedboard.access import Action, Resource, decide
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection, consistent_read
 from bedboard.errors import NotFound
+from bedboard.reports import rollups
 from bedboard.reports.figures import FIGURES, Column, Figure
 from bedboard.reports.filters import Filters, Scope, sql_parameters
 
@@ -57,6 +59,14 @@ class Report(BaseModel):
     time_zone: str = Field(description="The zone of the days and months.")
     filters: dict[str, str] = Field(description="The filters applied, as the query gave them.")
     generated_at: datetime
+    data_as_of: datetime | None = Field(
+        default=None,
+        description=(
+            "For a figure read from the roll-ups (compliance, capacity): it counts the "
+            "reports received up to this instant (refreshed every few minutes). Null: "
+            "computed from the records as they are now."
+        ),
+    )
     columns: list[ReportColumn]
     rows: list[dict[str, Value]]
 
@@ -127,10 +137,15 @@ async def run(
             filters, Scope.of(principal), today=today, zone=zone, zone_name=zone_name
         )
         records: Sequence[Any]
+        data_as_of: datetime | None = None
+        rollup = await rollups.state(conn) if figure.rollup_body else None
         if figure.computed is not None:
             start, stop = filters.instants(today, zone)
             records = await figure.computed(conn, start, stop, zone_name, filters.county)
-        else:
+        elif rollup is not None and rollup.zone == zone_name:
+            records = await conn.fetch(figure.rollup_sql, *params)
+            data_as_of = rollup.refreshed_at
+        else:  # before the first refresh (or just after a change of zone)
             records = await conn.fetch(figure.sql, *params)
     first, last = filters.span(today)
     return Report.model_validate(
@@ -143,6 +158,7 @@ async def run(
             "time_zone": zone_name,
             "filters": filters.query_string(),
             "generated_at": now,
+            "data_as_of": data_as_of,
             "columns": [
                 ReportColumn(key=c.key, label=c.label, kind=c.kind) for c in figure.columns
             ],

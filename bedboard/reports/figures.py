@@ -57,12 +57,21 @@ class Figure:
     # A figure another module already aggregates (the no-bed records): its rows from
     # ``computed(conn, start, stop, zone_name, county)`` instead of ``body``.
     computed: Computed | None = None
+    # The same figure read from the roll-ups (``rollups.py``), as of their last refresh:
+    # what ``reports.run`` uses once they exist in the figure's zone.
+    rollup_body: str = ""
 
     @property
     def sql(self) -> str:
         if not self.body:
             raise ValueError(f"{self.slug} is computed in Python, not one statement")
         return f"WITH {FILTER_CTE},\n{self.body}"
+
+    @property
+    def rollup_sql(self) -> str:
+        if not self.rollup_body:
+            raise ValueError(f"{self.slug} has no roll-up")
+        return f"WITH {FILTER_CTE},\n{self.rollup_body}"
 
 
 Computed = Callable[[Any, datetime, datetime, str, str | None], Awaitable[list[Mapping[str, Any]]]]
@@ -441,6 +450,92 @@ _INTERVALS = f"""
          WHERE i.to_at > i.from_at
     )"""
 
+# The roll-ups' period: up to their refresh (``t``), in whole local days.
+_ROLLUP_SPAN = """
+    span AS (
+        SELECT f.start, LEAST(f.stop, s.refreshed_at) AS stop, s.refreshed_at AS t,
+               (f.start AT TIME ZONE f.zone)::date AS first_day,
+               ((LEAST(f.stop, s.refreshed_at) - interval '1 microsecond')
+                 AT TIME ZONE f.zone)::date AS last_day
+          FROM f CROSS JOIN report_rollup_state s
+    )"""
+
+# The units the compliance figure counts, and when each starts counting: as ``_INTERVALS``.
+_COMPLIANCE_UNITS = f"""
+    units_in AS (
+        SELECT u.id, fac.id AS facility_id, u.population, {_FACILITY_NAME} AS facility,
+               {_FACILITY_KEY} AS facility_key,
+               GREATEST(span.start, LEAST(u.created_at, (
+                   SELECT min(h.as_of) FROM census_history h WHERE h.unit_id = u.id)))
+                 AS unit_start
+          FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         CROSS JOIN span
+         WHERE {_UNITS_ON_THE_BOARD}
+    )"""
+
+_COMPLIANCE_TOTALS = """
+    totals AS (
+        SELECT ui.facility_key, min(ui.facility) AS facility, count(*) AS units,
+               sum(extract(epoch FROM span.stop - ui.unit_start)) AS seconds
+          FROM units_in ui CROSS JOIN span
+         WHERE ui.unit_start < span.stop
+         GROUP BY ui.facility_key
+    )"""
+
+_COMPLIANCE_SELECT = """
+    SELECT t.facility, t.units,
+           COALESCE(s.fresh, 0) / NULLIF(t.seconds, 0) AS fresh,
+           COALESCE(s.late, 0) / NULLIF(t.seconds, 0) AS late,
+           COALESCE(s.stale, 0) / NULLIF(t.seconds, 0) AS stale,
+           GREATEST(t.seconds - COALESCE(s.fresh + s.late + s.stale, 0), 0)
+             / NULLIF(t.seconds, 0) AS never,
+           COALESCE(s.overdue_episodes, 0) AS overdue_episodes,
+           s.overdue_median_h,
+           COALESCE(s.reporting_paths, '') AS reporting_paths
+      FROM totals t LEFT JOIN sums s ON s.facility_key = t.facility_key
+     ORDER BY t.facility_key = 0, t.facility
+"""
+
+_EPISODE_HOURS = (
+    "extract(epoch FROM LEAST(COALESCE(o.ended_at, span.t), span.stop) - o.began_at) / 3600.0"
+)
+
+_COMPLIANCE_ROLLUP = f"""{_ROLLUP_SPAN.strip()},
+    {_COMPLIANCE_UNITS.strip()},
+    {_COMPLIANCE_TOTALS.strip()},
+    groups AS (
+        SELECT DISTINCT facility_id, population, facility_key FROM units_in
+    ), days AS (
+        SELECT g.facility_key, c.fresh_s, c.late_s, c.stale_s, c.paths
+          FROM compliance_daily c CROSS JOIN span
+          JOIN groups g ON g.facility_id = c.facility_id AND g.population = c.population
+         WHERE c.day >= span.first_day AND c.day <= span.last_day
+    ), seconds AS (
+        SELECT facility_key, sum(fresh_s) AS fresh, sum(late_s) AS late, sum(stale_s) AS stale
+          FROM days GROUP BY facility_key
+    ), paths AS (
+        SELECT d.facility_key, string_agg(DISTINCT p.path, ', ') AS reporting_paths
+          FROM days d CROSS JOIN LATERAL unnest(d.paths) AS p(path)
+         GROUP BY d.facility_key
+    ), episodes AS (
+        -- an episode overlapping the period, its length cut at the period's end
+        SELECT ui.facility_key, count(*) AS overdue_episodes,
+               {_median(_EPISODE_HOURS)}
+                 AS overdue_median_h
+          FROM compliance_overdue o CROSS JOIN span
+          JOIN units_in ui ON ui.id = o.unit_id
+         WHERE o.began_at < LEAST(COALESCE(o.ended_at, span.t), span.stop)
+           AND COALESCE(o.ended_at, span.t) > span.start
+         GROUP BY ui.facility_key
+    ), sums AS (
+        SELECT s.facility_key, s.fresh, s.late, s.stale, e.overdue_episodes,
+               e.overdue_median_h, p.reporting_paths
+          FROM seconds s LEFT JOIN episodes e USING (facility_key)
+          LEFT JOIN paths p USING (facility_key)
+    )
+    {_COMPLIANCE_SELECT.strip()}
+"""
+
 COMPLIANCE = Figure(
     slug="compliance",
     title="Reporter compliance",
@@ -462,13 +557,8 @@ COMPLIANCE = Figure(
     ),
     chart=Chart("stacked", "facility", ("fresh", "late", "stale", "never"), "share of time"),
     body=f"""{_INTERVALS.strip()},
-    totals AS (
-        SELECT ui.facility_key, min(ui.facility) AS facility, count(*) AS units,
-               sum(extract(epoch FROM span.stop - ui.unit_start)) AS seconds
-          FROM units_in ui CROSS JOIN span
-         WHERE ui.unit_start < span.stop
-         GROUP BY ui.facility_key
-    ), sums AS (
+    {_COMPLIANCE_TOTALS.strip()},
+    sums AS (
         SELECT facility_key,
                sum(extract(epoch FROM fresh)) AS fresh, sum(extract(epoch FROM late)) AS late,
                sum(extract(epoch FROM stale)) AS stale,
@@ -479,18 +569,9 @@ COMPLIANCE = Figure(
                                         ELSE source END, ', ') AS reporting_paths
           FROM parts GROUP BY facility_key
     )
-    SELECT t.facility, t.units,
-           COALESCE(s.fresh, 0) / NULLIF(t.seconds, 0) AS fresh,
-           COALESCE(s.late, 0) / NULLIF(t.seconds, 0) AS late,
-           COALESCE(s.stale, 0) / NULLIF(t.seconds, 0) AS stale,
-           GREATEST(t.seconds - COALESCE(s.fresh + s.late + s.stale, 0), 0)
-             / NULLIF(t.seconds, 0) AS never,
-           COALESCE(s.overdue_episodes, 0) AS overdue_episodes,
-           s.overdue_median_h,
-           COALESCE(s.reporting_paths, '') AS reporting_paths
-      FROM totals t LEFT JOIN sums s ON s.facility_key = t.facility_key
-     ORDER BY t.facility_key = 0, t.facility
+    {_COMPLIANCE_SELECT.strip()}
 """,
+    rollup_body=_COMPLIANCE_ROLLUP,
     filters=UNIT_FILTERS,
     also=frozenset({Role.FACILITY}),
     per_facility=True,
@@ -562,6 +643,31 @@ CAPACITY = Figure(
            r.occupied::float8 / NULLIF(r.staffed, 0) AS occupancy
       FROM running r JOIN days d ON d.day = r.day
      ORDER BY r.day
+""",
+    rollup_body=f"""{_ROLLUP_SPAN.strip()},
+    groups AS (
+        SELECT DISTINCT u.facility_id, u.population
+          FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         WHERE {_UNITS_ON_THE_BOARD}
+    ), days AS (
+        SELECT d::date AS day
+          FROM span CROSS JOIN generate_series(
+                 span.first_day::timestamp, span.last_day::timestamp, interval '1 day') AS d
+    ), per_day AS (
+        SELECT c.day, sum(c.units) AS units_reported, sum(c.staffed) AS staffed,
+               sum(c.occupied) AS occupied, sum(c.blocked) AS blocked,
+               sum(c.available) AS available
+          FROM capacity_daily c CROSS JOIN span
+          JOIN groups g ON g.facility_id = c.facility_id AND g.population = c.population
+         WHERE c.day >= span.first_day AND c.day <= span.last_day
+         GROUP BY c.day
+    )
+    SELECT d.day, COALESCE(p.units_reported, 0) AS units_reported,
+           COALESCE(p.staffed, 0) AS staffed, COALESCE(p.occupied, 0) AS occupied,
+           COALESCE(p.blocked, 0) AS blocked, COALESCE(p.available, 0) AS available,
+           p.occupied::float8 / NULLIF(p.staffed, 0) AS occupancy
+      FROM days d LEFT JOIN per_day p ON p.day = d.day
+     ORDER BY d.day
 """,
     filters=UNIT_FILTERS,
     also=frozenset({Role.FACILITY, Role.COURT, Role.VIEWER}),

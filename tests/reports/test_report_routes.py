@@ -128,3 +128,25 @@ async def test_no_report_carries_person_level_data(
         for suffix in ("", "&format=csv"):
             text = await (await client.get(f"/reports/{slug}?{AUTUMN}{suffix}")).text()
             assert "QZX" not in text and "CANARY" not in text and "canary" not in text
+
+
+async def test_a_rolled_up_figure_says_how_current_it_is(
+    client: Any, conn: Any, world: World, make_user: Any, sign_in: Any, make_token: Any
+) -> None:
+    from bedboard.reports import rollups
+
+    account = await make_user("liaison")
+    await sign_in(account)
+    page = await client.get(f"/reports/capacity?{AUTUMN}")
+    assert "computed " in await page.text()  # no roll-up yet: from the records
+    done = await rollups.refresh(conn, "America/Chicago")
+    assert done is not None
+    page = await client.get(f"/reports/capacity?{AUTUMN}")
+    html = await page.text()
+    assert page.status == 200 and "includes census reports received up to" in html
+    token = await make_token(account.id)
+    answer = await client.get(
+        f"/api/v1/reports/compliance?{AUTUMN}", headers={"Authorization": f"Bearer {token}"}
+    )
+    body = await answer.json()
+    assert answer.status == 200 and body["data_as_of"] is not None
