@@ -24,7 +24,7 @@ import asyncpg
 
 from bedboard import database
 from bedboard.auth import Role
-from bedboard.reports import FIGURES, Filters
+from bedboard.reports import FIGURES, SESSION_SQL, Filters
 from bedboard.reports.filters import Scope, sql_parameters
 from bench import stats
 from bench.harness import Harness
@@ -101,7 +101,7 @@ async def _once(raw: asyncpg.Connection, sql: str, params: list[Any]) -> float:
     without its roll-up."""
     started = time.monotonic()
     async with raw.transaction(isolation="repeatable_read", readonly=True):
-        await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await raw.execute(SESSION_SQL)
         await raw.fetch(sql, *params)
     return round((time.monotonic() - started) * 1000, 1)
 
@@ -134,7 +134,7 @@ async def _figure(
     async def bare(rnd: int | None) -> None:
         started = time.monotonic()
         async with raw.transaction(isolation="repeatable_read", readonly=True):
-            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # as the product
+            await raw.execute(SESSION_SQL)  # as the product
             rows = await read(raw)
         elapsed = (time.monotonic() - started) * 1000
         sizes["rows"] = rows

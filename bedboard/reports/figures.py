@@ -452,7 +452,7 @@ _INTERVALS = f"""
 
 # The roll-ups' period: up to their refresh (``t``), in whole local days.
 _ROLLUP_SPAN = """
-    span AS (
+    span AS MATERIALIZED (
         SELECT f.start, LEAST(f.stop, s.refreshed_at) AS stop, s.refreshed_at AS t,
                (f.start AT TIME ZONE f.zone)::date AS first_day,
                ((LEAST(f.stop, s.refreshed_at) - interval '1 microsecond')
@@ -462,7 +462,7 @@ _ROLLUP_SPAN = """
 
 # The units the compliance figure counts, and when each starts counting: as ``_INTERVALS``.
 _COMPLIANCE_UNITS = f"""
-    units_in AS (
+    units_in AS MATERIALIZED (
         SELECT u.id, fac.id AS facility_id, u.population, {_FACILITY_NAME} AS facility,
                {_FACILITY_KEY} AS facility_key,
                GREATEST(span.start, LEAST(u.created_at, (
@@ -474,7 +474,7 @@ _COMPLIANCE_UNITS = f"""
     )"""
 
 _COMPLIANCE_TOTALS = """
-    totals AS (
+    totals AS MATERIALIZED (
         SELECT ui.facility_key, min(ui.facility) AS facility, count(*) AS units,
                sum(extract(epoch FROM span.stop - ui.unit_start)) AS seconds
           FROM units_in ui CROSS JOIN span
@@ -500,34 +500,57 @@ _EPISODE_HOURS = (
     "extract(epoch FROM LEAST(COALESCE(o.ended_at, span.t), span.stop) - o.began_at) / 3600.0"
 )
 
+# The roll-ups are filtered with the parameters themselves ($1 and $2 the period, $3 the
+# zone, $4 county, $6 facility, $8 age group, $9 the viewer's own facilities), not through
+# ``f``: planned for each call (``force_custom_plan``), the conditions fold to constants
+# and the row estimates stay true, so the planner scans and hashes instead of probing
+# per group.
+_ROLLUP_DAYS = """c.day >= ($1::timestamptz AT TIME ZONE $3::text)::date
+           AND c.day < ($2::timestamptz AT TIME ZONE $3::text)::date
+           AND c.day <= (SELECT last_day FROM span)
+           AND ($6::bigint IS NULL OR c.facility_id = $6::bigint)
+           AND ($8::text IS NULL OR c.population = $8::text)"""
+_ROLLUP_FACILITY_KEY = (
+    "CASE WHEN $9::bigint[] IS NULL OR {id} = ANY($9::bigint[]) THEN {id} ELSE 0 END"
+)
+
 _COMPLIANCE_ROLLUP = f"""{_ROLLUP_SPAN.strip()},
     {_COMPLIANCE_UNITS.strip()},
     {_COMPLIANCE_TOTALS.strip()},
-    groups AS (
-        SELECT DISTINCT facility_id, population, facility_key FROM units_in
-    ), days AS (
-        SELECT g.facility_key, c.fresh_s, c.late_s, c.stale_s, c.paths
-          FROM compliance_daily c CROSS JOIN span
-          JOIN groups g ON g.facility_id = c.facility_id AND g.population = c.population
-         WHERE c.day >= span.first_day AND c.day <= span.last_day
-    ), seconds AS (
-        SELECT facility_key, sum(fresh_s) AS fresh, sum(late_s) AS late, sum(stale_s) AS stale
-          FROM days GROUP BY facility_key
-    ), paths AS (
-        SELECT d.facility_key, string_agg(DISTINCT p.path, ', ') AS reporting_paths
-          FROM days d CROSS JOIN LATERAL unnest(d.paths) AS p(path)
-         GROUP BY d.facility_key
-    ), episodes AS (
+    by_group AS MATERIALIZED (
+        SELECT c.facility_id, c.population, c.paths, sum(c.fresh_s) AS fresh,
+               sum(c.late_s) AS late, sum(c.stale_s) AS stale
+          FROM compliance_daily c
+         WHERE {_ROLLUP_DAYS}
+         GROUP BY c.facility_id, c.population, c.paths
+    ), keyed AS MATERIALIZED (
+        -- the groups still on the board, under the facility keys this viewer sees
+        SELECT g.facility_key, b.paths, b.fresh, b.late, b.stale
+          FROM by_group b
+          JOIN (SELECT DISTINCT facility_id, population, facility_key FROM units_in) g
+            ON g.facility_id = b.facility_id AND g.population = b.population
+    ), seconds AS MATERIALIZED (
+        SELECT facility_key, sum(fresh) AS fresh, sum(late) AS late, sum(stale) AS stale
+          FROM keyed GROUP BY facility_key
+    ), paths AS MATERIALIZED (
+        SELECT k.facility_key, string_agg(DISTINCT p.path, ', ') AS reporting_paths
+          FROM keyed k CROSS JOIN LATERAL unnest(k.paths) AS p(path)
+         GROUP BY k.facility_key
+    ), episodes AS MATERIALIZED (
         -- an episode overlapping the period, its length cut at the period's end
-        SELECT ui.facility_key, count(*) AS overdue_episodes,
-               {_median(_EPISODE_HOURS)}
-                 AS overdue_median_h
+        SELECT {_ROLLUP_FACILITY_KEY.format(id="o.facility_id")} AS facility_key,
+               count(*) AS overdue_episodes, {_median(_EPISODE_HOURS)} AS overdue_median_h
           FROM compliance_overdue o CROSS JOIN span
-          JOIN units_in ui ON ui.id = o.unit_id
-         WHERE o.began_at < LEAST(COALESCE(o.ended_at, span.t), span.stop)
+          JOIN facilities fac ON fac.id = o.facility_id
+         WHERE fac.active AND ($4::text IS NULL OR fac.county_fips = $4::text)
+           AND ($6::bigint IS NULL OR o.facility_id = $6::bigint)
+           AND ($8::text IS NULL OR o.population = $8::text)
+           AND o.began_at < LEAST(COALESCE(o.ended_at, span.t), span.stop)
            AND COALESCE(o.ended_at, span.t) > span.start
-         GROUP BY ui.facility_key
-    ), sums AS (
+         GROUP BY 1
+    ), sums AS MATERIALIZED (
+        -- (materialized, as the CTEs above: each is a few hundred rows the planner cannot
+        -- count, and joined in a nested loop it would be computed again for every row)
         SELECT s.facility_key, s.fresh, s.late, s.stale, e.overdue_episodes,
                e.overdue_median_h, p.reporting_paths
           FROM seconds s LEFT JOIN episodes e USING (facility_key)
@@ -645,11 +668,7 @@ CAPACITY = Figure(
      ORDER BY r.day
 """,
     rollup_body=f"""{_ROLLUP_SPAN.strip()},
-    groups AS (
-        SELECT DISTINCT u.facility_id, u.population
-          FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
-         WHERE {_UNITS_ON_THE_BOARD}
-    ), days AS (
+    days AS (
         SELECT d::date AS day
           FROM span CROSS JOIN generate_series(
                  span.first_day::timestamp, span.last_day::timestamp, interval '1 day') AS d
@@ -657,9 +676,9 @@ CAPACITY = Figure(
         SELECT c.day, sum(c.units) AS units_reported, sum(c.staffed) AS staffed,
                sum(c.occupied) AS occupied, sum(c.blocked) AS blocked,
                sum(c.available) AS available
-          FROM capacity_daily c CROSS JOIN span
-          JOIN groups g ON g.facility_id = c.facility_id AND g.population = c.population
-         WHERE c.day >= span.first_day AND c.day <= span.last_day
+          FROM capacity_daily c JOIN facilities fac ON fac.id = c.facility_id
+         WHERE {_ROLLUP_DAYS}
+           AND fac.active AND ($4::text IS NULL OR fac.county_fips = $4::text)
          GROUP BY c.day
     )
     SELECT d.day, COALESCE(p.units_reported, 0) AS units_reported,

@@ -260,6 +260,6 @@ async def test_every_report_is_planned_for_its_own_parameters(conn: Any, world: 
         await asyncio.sleep(0)  # the connection calls its loggers soon after each query
     finally:
         conn.remove_query_logger(log)
-    setting = [i for i, q in enumerate(seen) if "plan_cache_mode = force_custom_plan" in q]
+    setting = [i for i, q in enumerate(seen) if "'plan_cache_mode', 'force_custom_plan'" in q]
     figure = [i for i, q in enumerate(seen) if "FROM referrals rf" in q]
     assert setting and figure and setting[0] < figure[0]

@@ -47,7 +47,7 @@ async def live_and_rolled(conn: Any, slug: str, who: Principal | None = None, **
         filters, Scope.of(who), today=today, zone=ZoneInfo(ZONE), zone_name=ZONE
     )
     async with conn.transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await conn.execute(reports.SESSION_SQL)
         live = await conn.fetch(figure.sql, *params)
     cols = figure.columns
     return [{c.key: reports._typed(c, r[c.key]) for c in cols} for r in live], report.rows
