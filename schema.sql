@@ -85,6 +85,17 @@ CREATE TABLE public.board_outbox (
     payload jsonb NOT NULL
 );
 
+CREATE TABLE public.capacity_daily (
+    day date NOT NULL,
+    facility_id bigint NOT NULL,
+    population text NOT NULL,
+    units integer NOT NULL,
+    staffed bigint,
+    occupied bigint,
+    blocked bigint,
+    available bigint
+);
+
 CREATE TABLE public.census_history (
     id bigint NOT NULL,
     unit_id bigint NOT NULL,
@@ -105,6 +116,25 @@ ALTER TABLE public.census_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.compliance_daily (
+    day date NOT NULL,
+    facility_id bigint NOT NULL,
+    population text NOT NULL,
+    fresh_s double precision NOT NULL,
+    late_s double precision NOT NULL,
+    stale_s double precision NOT NULL,
+    paths text[] NOT NULL
+);
+
+CREATE TABLE public.compliance_overdue (
+    unit_id bigint NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    facility_id bigint NOT NULL,
+    population text NOT NULL,
+    began_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone
 );
 
 CREATE TABLE public.counties (
@@ -542,6 +572,21 @@ ALTER TABLE public.referrals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.report_rollup_groups (
+    facility_id bigint NOT NULL,
+    population text NOT NULL,
+    digest text NOT NULL
+);
+
+CREATE TABLE public.report_rollup_state (
+    only_row boolean DEFAULT true NOT NULL,
+    zone text NOT NULL,
+    refreshed_at timestamp with time zone NOT NULL,
+    last_history_id bigint NOT NULL,
+    took_ms integer NOT NULL,
+    CONSTRAINT report_rollup_state_only_row_check CHECK (only_row)
+);
+
 CREATE TABLE public.schema_migrations (
     version integer NOT NULL,
     name text NOT NULL,
@@ -642,8 +687,17 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.board_outbox
     ADD CONSTRAINT board_outbox_pkey PRIMARY KEY (seq);
 
+ALTER TABLE ONLY public.capacity_daily
+    ADD CONSTRAINT capacity_daily_pkey PRIMARY KEY (day, facility_id, population);
+
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.compliance_daily
+    ADD CONSTRAINT compliance_daily_pkey PRIMARY KEY (day, facility_id, population);
+
+ALTER TABLE ONLY public.compliance_overdue
+    ADD CONSTRAINT compliance_overdue_pkey PRIMARY KEY (unit_id, as_of);
 
 ALTER TABLE ONLY public.counties
     ADD CONSTRAINT counties_pkey PRIMARY KEY (fips);
@@ -720,6 +774,12 @@ ALTER TABLE ONLY public.placements
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.report_rollup_groups
+    ADD CONSTRAINT report_rollup_groups_pkey PRIMARY KEY (facility_id, population);
+
+ALTER TABLE ONLY public.report_rollup_state
+    ADD CONSTRAINT report_rollup_state_pkey PRIMARY KEY (only_row);
+
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
@@ -752,7 +812,13 @@ CREATE INDEX audit_log_object_idx ON public.audit_log USING btree (object_type, 
 
 CREATE INDEX board_outbox_at_idx ON public.board_outbox USING btree (at);
 
+CREATE INDEX census_history_received_brin ON public.census_history USING brin (received_at);
+
 CREATE INDEX census_history_unit_as_of_idx ON public.census_history USING btree (unit_id, as_of);
+
+CREATE INDEX compliance_overdue_began_idx ON public.compliance_overdue USING btree (began_at);
+
+CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btree (facility_id, population);
 
 CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
 
@@ -933,6 +999,9 @@ ALTER TABLE ONLY public.referrals
 
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.report_rollup_groups
+    ADD CONSTRAINT report_rollup_groups_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
