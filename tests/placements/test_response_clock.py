@@ -347,6 +347,39 @@ async def test_a_referral_nobody_answered_expires_after_the_expiry_hours(world: 
     assert await world.refer(pid, "a1")
 
 
+async def test_the_scheduled_clock_expires_unanswered_referrals_after_the_setting(
+    world: World, client: Any
+) -> None:
+    from bedboard import scheduler
+    from bedboard.context import POOL, SETTINGS
+
+    placement = await world.create()
+    old, recent = await world.refer(placement["id"], "a1", "b1")
+    await world.conn.execute(
+        "UPDATE referrals SET created_at = now() - interval '90 minutes' WHERE id = $1", old
+    )
+    await world.conn.execute(
+        "UPDATE referrals SET created_at = now() - interval '30 minutes' WHERE id = $1", recent
+    )
+    settings = client.app[SETTINGS].model_copy(update={"referral_expire_hours": 1.0})
+    await scheduler.placement_clock(client.app[POOL], settings)
+    rows = await world.conn.fetch(
+        "SELECT id, status FROM referrals WHERE placement_id = $1", placement["id"]
+    )
+    assert {r["id"]: r["status"] for r in rows} == {old: "expired", recent: "pending"}
+
+
+@pytest.mark.parametrize("value", ["0", "0.4", "73", "soon"])
+def test_an_expiry_setting_out_of_range_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from bedboard.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("BEDBOARD_REFERRAL_EXPIRE_HOURS", value)
+    with pytest.raises(SettingsError, match=r"^invalid setting BEDBOARD_REFERRAL_EXPIRE_HOURS:"):
+        load_settings()
+
+
 async def test_a_referral_the_facility_acknowledged_or_asked_about_does_not_expire(
     world: World,
 ) -> None:
