@@ -263,3 +263,27 @@ async def test_an_administrator_sets_the_response_target_on_the_facility_page(
         )
         == 45
     )
+
+
+async def test_another_facilitys_pages_never_show_the_question_or_the_answer(
+    world: World, client: Any, make_user: Any
+) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    ref_a, _ref_b = await world.refer(pid, "a1", "b1")
+    await world.call(
+        "facility_a", "POST", f"/api/v1/referrals/{ref_a}/question", json={"question": QUESTION}
+    )
+    await world.call(
+        "liaison", "POST", f"/api/v1/referrals/{ref_a}/answer", json={"answer": ANSWER}
+    )
+    await _as(client, make_user, Role.FACILITY, facility_ids=[world.ids["facility_b"]])
+    # (A facility opening the placement page is sent to its referrals page.)
+    for path in ("/referrals", "/referrals/list", f"/placements/{pid}"):
+        html = await (await client.get(path)).text()
+        assert placement["reference"] in html  # B's own referral is there
+        assert f"{CANARY}-q" not in html and f"{CANARY}-a" not in html
+        assert f'data-referral-id="{ref_a}"' not in html
+    await _as(client, make_user, Role.FACILITY, facility_ids=[world.ids["facility_a"]])
+    html = await (await client.get("/referrals")).text()
+    assert QUESTION in html and ANSWER in html
