@@ -191,11 +191,13 @@ CREATE TABLE public.facilities (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
+    response_target_minutes integer DEFAULT 30 NOT NULL,
     CONSTRAINT facilities_kind_check CHECK ((kind = ANY (ARRAY['psychiatric_hospital'::text, 'general_hospital'::text, 'state_hospital'::text, 'crisis_stabilization'::text, 'residential_treatment'::text]))),
     CONSTRAINT facilities_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
     CONSTRAINT facilities_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision))),
     CONSTRAINT facilities_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
-    CONSTRAINT facilities_report_cadence_minutes_check CHECK (((report_cadence_minutes >= 5) AND (report_cadence_minutes <= 10080)))
+    CONSTRAINT facilities_report_cadence_minutes_check CHECK (((report_cadence_minutes >= 5) AND (report_cadence_minutes <= 10080))),
+    CONSTRAINT facilities_response_target_minutes_check CHECK (((response_target_minutes >= 5) AND (response_target_minutes <= 1440)))
 );
 
 ALTER TABLE public.facilities ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -544,6 +546,35 @@ CREATE VIEW public.principals AS
           WHERE (uf.user_id = u.id)), '{}'::bigint[]) AS facility_ids
    FROM public.users u;
 
+CREATE TABLE public.referral_nudges (
+    referral_id bigint NOT NULL,
+    threshold text NOT NULL,
+    raised_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.referral_questions (
+    id bigint NOT NULL,
+    referral_id bigint NOT NULL,
+    question text NOT NULL,
+    asked_by bigint,
+    asked_at timestamp with time zone DEFAULT now() NOT NULL,
+    answer text,
+    answered_by bigint,
+    answered_at timestamp with time zone,
+    CONSTRAINT referral_questions_answer_check CHECK (((answer IS NULL) OR ((length(btrim(answer)) >= 1) AND (length(btrim(answer)) <= 4000)))),
+    CONSTRAINT referral_questions_answer_has_time CHECK (((answer IS NULL) = (answered_at IS NULL))),
+    CONSTRAINT referral_questions_question_check CHECK (((length(btrim(question)) >= 1) AND (length(btrim(question)) <= 2000)))
+);
+
+ALTER TABLE public.referral_questions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.referral_questions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.referrals (
     id bigint NOT NULL,
     placement_id bigint NOT NULL,
@@ -557,10 +588,16 @@ CREATE TABLE public.referrals (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     responded_by bigint,
     responded_at timestamp with time zone,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by bigint,
+    info_requested_at timestamp with time zone,
+    info_answered_at timestamp with time zone,
+    first_response_at timestamp with time zone,
+    unanswered_expired_at timestamp with time zone,
     CONSTRAINT referrals_decline_has_reason CHECK (((status = 'declined'::text) = (decline_reason IS NOT NULL))),
     CONSTRAINT referrals_decline_reason_check CHECK ((decline_reason = ANY (ARRAY['no_bed'::text, 'acuity'::text, 'medical_complexity'::text, 'aggression_safety'::text, 'age_gender_mismatch'::text, 'payer'::text, 'developmental_disability'::text, 'substance_use'::text, 'legal_status'::text, 'staffing'::text, 'other'::text]))),
     CONSTRAINT referrals_hold_only_when_accepted CHECK (((NOT hold_active) OR (status = 'accepted'::text))),
-    CONSTRAINT referrals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'accepted'::text, 'declined'::text, 'withdrawn'::text, 'expired'::text])))
+    CONSTRAINT referrals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'acknowledged'::text, 'info_requested'::text, 'accepted'::text, 'declined'::text, 'withdrawn'::text, 'expired'::text])))
 );
 
 ALTER TABLE public.referrals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -771,6 +808,12 @@ ALTER TABLE ONLY public.placements
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_reference_key UNIQUE (reference);
 
+ALTER TABLE ONLY public.referral_nudges
+    ADD CONSTRAINT referral_nudges_pkey PRIMARY KEY (referral_id, threshold);
+
+ALTER TABLE ONLY public.referral_questions
+    ADD CONSTRAINT referral_questions_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_pkey PRIMARY KEY (id);
 
@@ -856,11 +899,17 @@ CREATE INDEX placements_liaison_idx ON public.placements USING btree (liaison_id
 
 CREATE INDEX placements_status_idx ON public.placements USING btree (status);
 
+CREATE UNIQUE INDEX referral_questions_one_open ON public.referral_questions USING btree (referral_id) WHERE (answered_at IS NULL);
+
+CREATE INDEX referral_questions_referral_idx ON public.referral_questions USING btree (referral_id, id);
+
 CREATE INDEX referrals_hold_expiry_idx ON public.referrals USING btree (hold_expires_at) WHERE hold_active;
 
-CREATE UNIQUE INDEX referrals_one_open_per_unit ON public.referrals USING btree (placement_id, unit_id) WHERE (status = ANY (ARRAY['pending'::text, 'accepted'::text]));
+CREATE UNIQUE INDEX referrals_one_open_per_unit ON public.referrals USING btree (placement_id, unit_id) WHERE (status = ANY (ARRAY['pending'::text, 'acknowledged'::text, 'info_requested'::text, 'accepted'::text]));
 
 CREATE INDEX referrals_placement_idx ON public.referrals USING btree (placement_id);
+
+CREATE INDEX referrals_unanswered_idx ON public.referrals USING btree (created_at) WHERE (status = 'pending'::text);
 
 CREATE INDEX referrals_unit_idx ON public.referrals USING btree (unit_id, status);
 
@@ -987,6 +1036,21 @@ ALTER TABLE ONLY public.placements
 
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
+
+ALTER TABLE ONLY public.referral_nudges
+    ADD CONSTRAINT referral_nudges_referral_id_fkey FOREIGN KEY (referral_id) REFERENCES public.referrals(id);
+
+ALTER TABLE ONLY public.referral_questions
+    ADD CONSTRAINT referral_questions_answered_by_fkey FOREIGN KEY (answered_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.referral_questions
+    ADD CONSTRAINT referral_questions_asked_by_fkey FOREIGN KEY (asked_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.referral_questions
+    ADD CONSTRAINT referral_questions_referral_id_fkey FOREIGN KEY (referral_id) REFERENCES public.referrals(id);
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_acknowledged_by_fkey FOREIGN KEY (acknowledged_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);

@@ -94,6 +94,13 @@ class FacilityIn(BaseModel):
     phone_intake: Phone = ""
     active: StrictBool = True
     report_cadence_minutes: int = Field(default=720, ge=5, le=10080)
+    response_target_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=1440,
+        description="How soon the facility answers a referral; past it the liaison sees "
+        '"no answer for …" (5 minutes to 24 hours).',
+    )
 
 
 class FacilityPatch(BaseModel):
@@ -109,6 +116,7 @@ class FacilityPatch(BaseModel):
     phone_intake: Phone | None = None
     active: StrictBool | None = None
     report_cadence_minutes: int | None = Field(default=None, ge=5, le=10080)
+    response_target_minutes: int | None = Field(default=None, ge=5, le=1440)
 
 
 # Fields a facility's own staff may change; everything else is the administrator's.
@@ -129,6 +137,7 @@ class Facility(BaseModel):
     phone_intake: str
     active: bool
     report_cadence_minutes: int
+    response_target_minutes: int
     created_at: datetime
     updated_at: datetime
     version: int
@@ -206,7 +215,8 @@ class UnitList(BaseModel):
 _FACILITY_SELECT = """
     SELECT f.id, f.name, f.kind, f.address, f.city, f.county_fips, c.name AS county_name,
            f.latitude, f.longitude, f.phone_main, f.phone_intake, f.active,
-           f.report_cadence_minutes, f.created_at, f.updated_at, f.version
+           f.report_cadence_minutes, f.response_target_minutes, f.created_at, f.updated_at,
+           f.version
       FROM facilities f JOIN counties c ON c.fips = f.county_fips
 """
 
@@ -270,8 +280,9 @@ async def _create_facility(conn: Connection, data: FacilityIn) -> Facility:
         facility_id = await conn.fetchval(
             """
             INSERT INTO facilities (name, kind, address, city, county_fips, latitude, longitude,
-                                    phone_main, phone_intake, active, report_cadence_minutes)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+                                    phone_main, phone_intake, active, report_cadence_minutes,
+                                    response_target_minutes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id
             """,
             data.name,
             data.kind.value,
@@ -284,6 +295,7 @@ async def _create_facility(conn: Connection, data: FacilityIn) -> Facility:
             data.phone_intake,
             data.active,
             data.report_cadence_minutes,
+            data.response_target_minutes,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "facility") from None
@@ -307,6 +319,7 @@ _UPDATE_FACILITY = """
            phone_main = COALESCE($10, phone_main), phone_intake = COALESCE($11, phone_intake),
            active = COALESCE($12, active),
            report_cadence_minutes = COALESCE($13, report_cadence_minutes),
+           response_target_minutes = COALESCE($14, response_target_minutes),
            updated_at = now(), version = version + 1
      WHERE id = $1 AND ($2::int IS NULL OR version = $2)
  RETURNING id
@@ -340,6 +353,7 @@ async def _update_facility(
             c("phone_intake"),
             c("active"),
             c("report_cadence_minutes"),
+            c("response_target_minutes"),
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc, "facility") from None

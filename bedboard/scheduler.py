@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -42,11 +43,14 @@ async def publish_freshness(pool: database.Pool) -> int:
 
 
 async def placement_clock(pool: database.Pool, settings: Settings) -> None:
-    """Expire bed holds that ran out, raise legal-deadline alerts, and make the no-bed
-    records of deadlines that passed before admission."""
+    """Expire bed holds that ran out and referrals nobody answered, raise legal-deadline
+    alerts, and make the no-bed records of deadlines that passed before admission."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         await placements.expire_holds(conn, now)
+        await placements.expire_unanswered(
+            conn, now, timedelta(hours=settings.referral_expire_hours)
+        )
         await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
         await placements.record_passed_deadlines(conn, now)
 

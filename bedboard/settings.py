@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     hold_hours: float = Field(
         default=4.0, gt=0, le=72, description="How long an accepted referral holds its bed."
     )
+    referral_expire_hours: float = Field(
+        default=4.0,
+        ge=0.5,
+        le=72,
+        description="A referral nobody at the facility answered (no acknowledgement, question, "
+        "acceptance or decline) expires this many hours after it was sent.",
+    )
     deadline_alert_hours: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [24, 12, 4],
         description="Alert this many hours before a legal deadline (comma-separated), and when it passes.",

@@ -29,6 +29,8 @@ from bedboard.database import Connection, acquire, transaction
 from bedboard.fields import DbId
 from bedboard.nobed import NoBedReport
 from bedboard.placements import (
+    OPEN_REFERRAL,
+    AnswerIn,
     CourtPlacementList,
     DeclineIn,
     FacilityPlacement,
@@ -42,6 +44,7 @@ from bedboard.placements import (
     PlacementIn,
     PlacementList,
     PlacementPatch,
+    QuestionIn,
     ReferralsIn,
     Status,
     Timeline,
@@ -66,7 +69,18 @@ class PlacementQuery(BaseModel):
 
 class ReferralQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["pending", "accepted", "declined", "withdrawn", "expired"] | None = None
+    status: (
+        Literal[
+            "pending",
+            "acknowledged",
+            "info_requested",
+            "accepted",
+            "declined",
+            "withdrawn",
+            "expired",
+        ]
+        | None
+    ) = None
 
 
 class CourtQuery(BaseModel):
@@ -243,12 +257,15 @@ async def create_referrals(request: web.Request, body: ReferralsIn) -> Created:
 
 
 async def _respond(
-    request: web.Request, action: str, decline: DeclineIn | None = None
+    request: web.Request,
+    action: str,
+    decline: DeclineIn | None = None,
+    text: QuestionIn | AnswerIn | None = None,
 ) -> web.StreamResponse:
     referral_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
         placement_id, facility_id = await placements.referral_scope(conn, referral_id)
-        if action == "withdraw":
+        if action in ("withdraw", "answer"):
             resource = await _placement_resource(conn, placement_id)
             principal = authorize(request, Action.PLACEMENT_WRITE, resource)
         else:
@@ -256,6 +273,12 @@ async def _respond(
             principal = authorize(request, Action.REFERRAL_RESPOND, resource)
         if action == "accept":
             await placements.accept(conn, referral_id, principal, _hold(request))
+        elif action == "acknowledge":
+            await placements.acknowledge(conn, referral_id, principal)
+        elif isinstance(text, QuestionIn):
+            await placements.ask(conn, referral_id, text.question, principal)
+        elif isinstance(text, AnswerIn):
+            await placements.answer(conn, referral_id, text.answer, principal)
         elif decline is not None:
             await placements.decline(conn, referral_id, decline.reason, decline.note, principal)
         else:
@@ -301,12 +324,53 @@ async def withdraw_referral(request: web.Request) -> web.StreamResponse:
     return await _respond(request, "withdraw")
 
 
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/acknowledge",
+    model=PlacementView,
+    summary="Acknowledge a referral: we are reviewing",
+    tag="referrals",
+    responses={409: "The referral is not waiting for a first answer, or the placement is not open"},
+)
+async def acknowledge_referral(request: web.Request) -> web.StreamResponse:
+    """The receiving facility has seen the referral and is deciding (from `pending` or
+    `acknowledged`; a question waiting is answered by the liaison instead)."""
+    return await _respond(request, "acknowledge")
+
+
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/question",
+    model=PlacementView,
+    summary="Ask the liaison a question about a referral",
+    tag="referrals",
+    responses={409: "The referral already has a question waiting, or is no longer open"},
+)
+async def ask_about_referral(request: web.Request, body: QuestionIn) -> web.StreamResponse:
+    """The referral becomes `info_requested` until the liaison answers. The question is
+    clinical text: only the liaisons and this facility see it, never in a live frame."""
+    return await _respond(request, "ask", text=body)
+
+
+@route(
+    "POST",
+    "/api/v1/referrals/{id}/answer",
+    model=PlacementView,
+    summary="Answer the facility's question about a referral",
+    tag="referrals",
+    responses={409: "The referral has no question waiting"},
+)
+async def answer_referral_question(request: web.Request, body: AnswerIn) -> web.StreamResponse:
+    """For liaisons: the referral goes back to `acknowledged` and the facility decides."""
+    return await _respond(request, "answer", text=body)
+
+
 @route("GET", "/api/v1/referrals", summary="Referrals to your facilities", tag="referrals")
 async def list_referrals(request: web.Request, query: ReferralQuery) -> FacilityPlacementList:
     """For facility staff: placements referred to their facilities, with what they need to
-    decide. Pending and accepted by default."""
+    decide. Open ones (awaiting an answer or accepted) by default."""
     principal = authorize(request, Action.REFERRAL_LIST, Resource("referral"))
-    statuses = [query.status] if query.status else ["pending", "accepted"]
+    statuses = [query.status] if query.status else sorted(OPEN_REFERRAL)
     async with acquire(request.app[POOL]) as conn:
         facility_ids = principal.facility_ids
         if principal.role is not Role.FACILITY:

@@ -15,11 +15,17 @@ A placement (``models.TRANSITIONS``)::
         └──────────► closed (outcome: released, withdrawn, order_expired,
                              diverted_outpatient, other)
 
-A referral::
+A referral (``models.REFERRAL_TRANSITIONS``)::
 
-    pending ──► accepted (holds one bed) ──► declined | withdrawn | expired
-       │                                      (the bed is released; the placement
-       └──► declined | withdrawn               is open again)
+    pending ──► acknowledged ◄──(the liaison answers)── info_requested
+       │  │          │  └──────(the facility asks)──────────►  │
+       │  └──────────┼──────(the facility asks)───────────────►│
+       │             ▼                                          ▼
+       ├───────► accepted (holds one bed) ──► declined | withdrawn | expired
+       │           (from pending, acknowledged     (the bed is released; the
+       │            or info_requested)              placement is open again)
+       ├──► declined | withdrawn  (from any state awaiting an answer)
+       └──► expired  (the clock: nobody answered within BEDBOARD_REFERRAL_EXPIRE_HOURS)
 
 The last bed: a hold is ``UPDATE unit_census SET held = held + 1 WHERE available - held
 > 0``, backed by ``CHECK (held <= available)``; of two racing acceptances exactly one
@@ -28,9 +34,10 @@ gets the bed and the other a 409.
 Rooms: ``models`` (vocabularies, state tables, request and view models), ``errors``
 (refusals), ``order_types`` (the legal rule set and deadlines), ``views`` (read
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
-order), ``referrals`` (refer, accept, decline, withdraw), ``record`` (create, edit, move
-on, links, notes, no bed found), ``clock`` (hold expiry, deadline alerts, no-bed records of
-passed deadlines), ``demo_history`` (the demo's placements moved to realistic times),
+order), ``referrals`` (refer, refer to all that fit, acknowledge, ask, answer, accept,
+decline, withdraw), ``record`` (create, edit, move on, links, notes, no bed found),
+``clock`` (hold expiry, deadline alerts, no-bed records of passed deadlines, unanswered
+referrals' expiry, response-target nudges), ``demo_history`` (the demo's placements moved to realistic times),
 ``history`` (past placements written in bulk, for a synthetic history).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
@@ -41,8 +48,12 @@ from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placement
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
     NO_BED_LOCK_KEY,
+    NUDGE_THRESHOLDS,
+    ResponseNudge,
     alert_points,
+    due_response_nudges,
     expire_holds,
+    expire_unanswered,
     raise_deadline_alerts,
     record_passed_deadlines,
 )
@@ -55,10 +66,15 @@ from bedboard.placements.history import (
     load_history,
 )
 from bedboard.placements.models import (
+    AWAITING,
     DECLINE_LABELS,
+    OPEN_REFERRAL,
     OUTCOME_LABELS,
+    REFERRAL_LABELS,
+    REFERRAL_TRANSITIONS,
     TERMINAL,
     TRANSITIONS,
+    AnswerIn,
     CourtPlacement,
     CourtPlacementList,
     DeclineIn,
@@ -83,7 +99,9 @@ from bedboard.placements.models import (
     PlacementList,
     PlacementPatch,
     PlacementSummary,
+    QuestionIn,
     Referral,
+    ReferralQuestion,
     ReferralsIn,
     ReferralStatus,
     Status,
@@ -91,6 +109,8 @@ from bedboard.placements.models import (
     Timeline,
     TimelineEntry,
     TransitionIn,
+    past_target,
+    waited_words,
 )
 from bedboard.placements.order_types import (
     order_types,
@@ -111,8 +131,12 @@ from bedboard.placements.record import (
 )
 from bedboard.placements.referrals import (
     accept,
+    acknowledge,
+    answer,
+    ask,
     decline,
     refer,
+    refer_all,
     withdraw,
 )
 from bedboard.placements.views import (
@@ -130,14 +154,20 @@ from bedboard.placements.views import (
 
 __all__ = [
     "ALERTS_LOCK_KEY",
+    "AWAITING",
     "COURT",
     "DECLINE_LABELS",
     "NO_BED_LOCK_KEY",
+    "NUDGE_THRESHOLDS",
+    "OPEN_REFERRAL",
     "OUTCOME_LABELS",
     "PLACEMENTS",
     "REFERRALS",
+    "REFERRAL_LABELS",
+    "REFERRAL_TRANSITIONS",
     "TERMINAL",
     "TRANSITIONS",
+    "AnswerIn",
     "CourtPlacement",
     "CourtPlacementList",
     "DeclineIn",
@@ -167,26 +197,34 @@ __all__ = [
     "PlacementList",
     "PlacementPatch",
     "PlacementSummary",
+    "QuestionIn",
     "Recorded",
     "Referral",
+    "ReferralQuestion",
     "ReferralStatus",
     "ReferralsIn",
+    "ResponseNudge",
     "Status",
     "Text",
     "Timeline",
     "TimelineEntry",
     "TransitionIn",
     "accept",
+    "acknowledge",
     "add_link",
     "add_note",
     "alert_points",
     "all_facility_ids",
+    "answer",
+    "ask",
     "court_lookup",
     "create",
     "create_once",
     "declare_no_bed",
     "decline",
+    "due_response_nudges",
     "expire_holds",
+    "expire_unanswered",
     "facility_view",
     "get_placement",
     "list_placements",
@@ -194,9 +232,11 @@ __all__ = [
     "look_up_case",
     "match_person",
     "order_types",
+    "past_target",
     "raise_deadline_alerts",
     "record_passed_deadlines",
     "refer",
+    "refer_all",
     "referral_scope",
     "referrals_for_facilities",
     "referrals_of",
@@ -206,5 +246,6 @@ __all__ = [
     "timeline",
     "transition",
     "update",
+    "waited_words",
     "withdraw",
 ]

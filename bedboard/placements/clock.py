@@ -1,11 +1,14 @@
-"""The placement clock (the scheduler's entry points): hold expiry, deadline alerts, and the
-no-bed records of deadlines that passed before admission."""
+"""The placement clock (the scheduler's entry points): hold expiry, deadline alerts, the
+no-bed records of deadlines that passed before admission, and the referral response clock
+(referrals nobody answered expire; the response-target nudges due)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel
 
 from bedboard import nobed, outbox
 from bedboard.database import Connection
@@ -135,3 +138,108 @@ async def record_passed_deadlines(conn: Connection, now: datetime) -> int:
                 made += 1
         await outbox.append(conn, pending)  # one NOTIFY for the whole run
     return made
+
+
+async def expire_unanswered(conn: Connection, now: datetime, after: timedelta) -> int:
+    """Expire the referrals still ``pending`` (nobody at the facility acknowledged, asked
+    or answered) that were sent ``after`` ago or longer, so the liaison moves on. A
+    referral the facility acknowledged or asked about does not expire here. Returns how
+    many expired."""
+    due = await conn.fetch(
+        "SELECT id FROM referrals WHERE status = 'pending' AND created_at <= $1 ORDER BY id",
+        now - after,
+    )
+    count = 0
+    for row in due:
+        async with conn.transaction():
+            placement, referral = await _lock_referral(conn, row["id"])
+            if referral["status"] != "pending" or referral["created_at"] > now - after:
+                continue  # answered meanwhile
+            await conn.execute(
+                "UPDATE referrals SET status = 'expired', unanswered_expired_at = $2 WHERE id = $1",
+                referral["id"],
+                now,
+            )
+            await _event(
+                conn,
+                placement["id"],
+                None,
+                "referral_expired",
+                from_state="pending",
+                to_state="expired",
+                data={
+                    "referral_id": referral["id"],
+                    "unit_id": referral["unit_id"],
+                    "reason": "no_answer",
+                },
+            )
+            await _publish(conn, placement["id"], "referral_expired", referral_ids=[referral["id"]])
+            count += 1
+    return count
+
+
+# The response-target nudges: (threshold name, multiple of the facility's target).
+NUDGE_THRESHOLDS: tuple[tuple[str, int], ...] = (("target", 1), ("twice_target", 2))
+
+
+class ResponseNudge(BaseModel):
+    """A pending referral past a threshold of its facility's response target: what a
+    notification to the facility's intake contact may say (ids, names, times; nothing
+    clinical or personal)."""
+
+    referral_id: int
+    placement_id: int
+    reference: str
+    facility_id: int
+    facility_name: str
+    unit_name: str
+    phone_intake: str
+    threshold: str
+    target_minutes: int
+    sent_at: datetime
+    waited_minutes: int
+
+
+async def due_response_nudges(conn: Connection, now: datetime) -> list[ResponseNudge]:
+    """Claim and return the nudges due at ``now``: each referral still ``pending`` past
+    each threshold of its facility's response target, once per referral and threshold
+    (``referral_nudges``; an instance racing another claims each at most once). Sends
+    nothing: the caller notifies."""
+    nudges: list[ResponseNudge] = []
+    async with conn.transaction():
+        for name, multiple in NUDGE_THRESHOLDS:
+            rows = await conn.fetch(
+                """
+                WITH claimed AS (
+                    INSERT INTO referral_nudges (referral_id, threshold, raised_at)
+                    SELECT r.id, $2, $3 FROM referrals r
+                      JOIN units un ON un.id = r.unit_id
+                      JOIN facilities f ON f.id = un.facility_id
+                     WHERE r.status = 'pending'
+                       AND r.created_at + make_interval(mins => f.response_target_minutes * $1)
+                           <= $3
+                    ON CONFLICT DO NOTHING
+                    RETURNING referral_id
+                )
+                SELECT r.id AS referral_id, r.placement_id, p.reference, f.id AS facility_id,
+                       f.name AS facility_name, un.name AS unit_name, f.phone_intake,
+                       f.response_target_minutes AS target_minutes, r.created_at AS sent_at
+                  FROM claimed c JOIN referrals r ON r.id = c.referral_id
+                  JOIN placements p ON p.id = r.placement_id
+                  JOIN units un ON un.id = r.unit_id
+                  JOIN facilities f ON f.id = un.facility_id
+                 ORDER BY r.id
+                """,
+                multiple,
+                name,
+                now,
+            )
+            nudges += [
+                ResponseNudge(
+                    **dict(r),
+                    threshold=name,
+                    waited_minutes=int((now - r["sent_at"]).total_seconds() // 60),
+                )
+                for r in rows
+            ]
+    return nudges

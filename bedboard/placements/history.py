@@ -90,7 +90,7 @@ _PLACEMENT_COLUMNS = [
 ]  # fmt: skip
 _REFERRAL_COLUMNS = [
     "id", "placement_id", "unit_id", "status", "decline_reason", "created_by", "created_at",
-    "responded_by", "responded_at",
+    "responded_by", "responded_at", "first_response_at",
 ]  # fmt: skip
 _EVENT_COLUMNS = [
     "id", "placement_id", "at", "actor_id", "actor", "kind", "from_state", "to_state", "data",
@@ -166,6 +166,9 @@ async def load_history(conn: Connection, items: Sequence[PastPlacement]) -> Load
                     (
                         rid, pid, r.unit_id, r.status, r.decline_reason, r.created_by,
                         r.created_at, r.responded_by, r.responded_at,
+                        # A facility's answer (accepted or declined) is its first response;
+                        # a withdrawal (no responder) is not one.
+                        r.responded_at if r.responded_by is not None else None,
                     )
                 )  # fmt: skip
             if p.accepted_referral is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -51,24 +51,90 @@ class Outcome(StrEnum):
 
 class ReferralStatus(StrEnum):
     PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    INFO_REQUESTED = "info_requested"
     ACCEPTED = "accepted"
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
 
 
-# What a person may do to a referral, from each state. The clock alone moves an accepted
-# referral to ``expired`` when its hold runs out; an accepted referral may be ended only
-# while its placement is still ``accepted``.
+# What a person may do to a referral, from each state. The facility acknowledges ("we are
+# reviewing") or asks the liaison a question; the liaison's answer takes an
+# ``info_requested`` referral back to ``acknowledged``. The clock alone moves a referral
+# to ``expired``: an accepted one when its hold runs out, a pending one nobody answered
+# within the program's expiry hours. An accepted referral may be ended only while its
+# placement is still ``accepted``.
 REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.PENDING: frozenset(
-        {ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}
+        {
+            ReferralStatus.ACKNOWLEDGED,
+            ReferralStatus.INFO_REQUESTED,
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.DECLINED,
+            ReferralStatus.WITHDRAWN,
+        }
+    ),
+    ReferralStatus.ACKNOWLEDGED: frozenset(
+        {
+            ReferralStatus.INFO_REQUESTED,
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.DECLINED,
+            ReferralStatus.WITHDRAWN,
+        }
+    ),
+    ReferralStatus.INFO_REQUESTED: frozenset(
+        {
+            ReferralStatus.ACKNOWLEDGED,  # the liaison answered
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.DECLINED,
+            ReferralStatus.WITHDRAWN,
+        }
     ),
     ReferralStatus.ACCEPTED: frozenset({ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}),
     ReferralStatus.DECLINED: frozenset(),
     ReferralStatus.WITHDRAWN: frozenset(),
     ReferralStatus.EXPIRED: frozenset(),
 }
+
+# Sent and not yet decided: the facility has still to accept or decline.
+AWAITING = frozenset(
+    {ReferralStatus.PENDING, ReferralStatus.ACKNOWLEDGED, ReferralStatus.INFO_REQUESTED}
+)
+# An open referral: one per unit and placement (the unique index of migration 0012).
+OPEN_REFERRAL = AWAITING | {ReferralStatus.ACCEPTED}
+AWAITING_SQL = "({})".format(", ".join(f"'{s.value}'" for s in sorted(AWAITING)))
+
+# Words the pages use for a referral's state.
+REFERRAL_LABELS = {
+    ReferralStatus.PENDING: "Waiting for an answer",
+    ReferralStatus.ACKNOWLEDGED: "Reviewing",
+    ReferralStatus.INFO_REQUESTED: "Question asked",
+    ReferralStatus.ACCEPTED: "Accepted",
+    ReferralStatus.DECLINED: "Declined",
+    ReferralStatus.WITHDRAWN: "Withdrawn",
+    ReferralStatus.EXPIRED: "Expired",
+}
+
+
+def waited_words(since: datetime, now: datetime) -> str:
+    """How long since ``since``, as a nurse would say it: "less than a minute", "1 min",
+    "45 min", "1 hr", "2 hr 5 min", "1 day 3 hr". Whole minutes, rounded down."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, mins = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} hr" + (f" {mins} min" if mins else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} hr" if hours else "")
+
+
+def past_target(status: str, sent_at: datetime, target_minutes: int, now: datetime) -> bool:
+    """A referral nobody at the facility has answered, past the facility's target."""
+    return status == ReferralStatus.PENDING and now - sent_at >= timedelta(minutes=target_minutes)
 
 
 class DeclineReason(StrEnum):
@@ -237,6 +303,22 @@ class DeclineIn(BaseModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
 
 
+class QuestionIn(BaseModel):
+    """A facility's question about a referral: clinical free text (the notes' rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ]
+
+
+class AnswerIn(BaseModel):
+    """The liaison's answer to the referral's open question: clinical free text."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
@@ -278,6 +360,14 @@ class Needs(BaseModel):
     payer: str | None
 
 
+class ReferralQuestion(BaseModel):
+    id: int
+    question: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+
 class Referral(BaseModel):
     id: int
     placement_id: int
@@ -292,6 +382,23 @@ class Referral(BaseModel):
     hold_expires_at: datetime | None
     created_at: datetime
     responded_at: datetime | None
+    acknowledged_at: datetime | None = None
+    info_requested_at: datetime | None = None
+    info_answered_at: datetime | None = None
+    first_response_at: datetime | None = Field(
+        default=None,
+        description="The facility's first answer of any kind (acknowledged, a question, "
+        "accepted or declined).",
+    )
+    unanswered_expired_at: datetime | None = Field(
+        default=None, description="Expired by the clock: nobody at the facility answered."
+    )
+    response_target_minutes: int = Field(
+        default=30, description="The receiving facility's response target."
+    )
+    questions: list[ReferralQuestion] = Field(
+        default_factory=list, description="The facility's questions and the liaison's answers."
+    )
 
 
 class Link(BaseModel):
@@ -420,6 +527,11 @@ class PlacementSummary(BaseModel):
     accepted_facility_name: str | None
     pending_referrals: int
     declined_referrals: int
+    unanswered_since: datetime | None = Field(
+        default=None,
+        description="When the oldest referral still unanswered past its facility's response "
+        "target was sent.",
+    )
 
 
 class PlacementList(BaseModel):

@@ -17,6 +17,7 @@ from bedboard.matching import MatchingError
 from bedboard.placements.errors import NotOpen, bad_reference, final, illegal, invalid
 from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
+    AWAITING,
     TERMINAL,
     TRANSITIONS,
     CourtPlacement,
@@ -403,8 +404,9 @@ async def transition(
                 units.append(referral["unit_id"])
             pending = await conn.fetch(
                 "UPDATE referrals SET status = 'withdrawn', responded_at = now()"
-                " WHERE placement_id = $1 AND status = 'pending' RETURNING id",
+                " WHERE placement_id = $1 AND status = ANY($2::text[]) RETURNING id",
                 placement_id,
+                sorted(AWAITING),
             )
             referral_ids = [r["id"] for r in pending]
             assert change.outcome is not None

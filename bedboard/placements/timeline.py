@@ -94,7 +94,19 @@ async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict
 
 # Changes a court does not see at all (its lookup shows status, not the search for a bed).
 _NOT_FOR_COURTS = frozenset(
-    {"referred", "edited", "link_added", "note_added", "no_bed_declared", "no_bed_recorded"}
+    {
+        "referred",
+        "edited",
+        "link_added",
+        "note_added",
+        "no_bed_declared",
+        "no_bed_recorded",
+        # The response clock: a referral's progress, not the placement's status.
+        "referral_acknowledged",
+        "referral_info_requested",
+        "referral_info_answered",
+        "referral_expired",
+    }
 )
 
 

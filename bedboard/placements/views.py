@@ -10,6 +10,8 @@ from typing import Any
 from bedboard.database import Connection
 from bedboard.errors import NotFound
 from bedboard.placements.models import (
+    AWAITING_SQL,
+    OPEN_REFERRAL,
     OVERDUE_SQL,
     TRANSITIONS,
     UNDER_WAY_SQL,
@@ -23,6 +25,7 @@ from bedboard.placements.models import (
     Placement,
     PlacementSummary,
     Referral,
+    ReferralQuestion,
     Status,
     TimelineEntry,
 )
@@ -51,7 +54,9 @@ _PLACEMENT_SQL = f"""
 _REFERRAL_SQL = """
     SELECT r.id, r.placement_id, r.unit_id, un.name AS unit_name, f.id AS facility_id,
            f.name AS facility_name, r.status, r.decline_reason, r.decline_note, r.hold_active,
-           r.hold_expires_at, r.created_at, r.responded_at
+           r.hold_expires_at, r.created_at, r.responded_at, r.acknowledged_at,
+           r.info_requested_at, r.info_answered_at, r.first_response_at,
+           r.unanswered_expired_at, f.response_target_minutes
       FROM referrals r JOIN units un ON un.id = r.unit_id JOIN facilities f ON f.id = un.facility_id
 """
 
@@ -85,11 +90,33 @@ async def _row(conn: Connection, placement_id: int) -> Any:
     return row
 
 
+async def _with_questions(conn: Connection, rows: Sequence[Any]) -> list[Referral]:
+    """Referrals with their questions and answers (one more statement for all of them).
+    Callers show a referral only to those who may see it: its questions go with it."""
+    questions = await conn.fetch(
+        "SELECT id, referral_id, question, asked_at, answer, answered_at FROM referral_questions"
+        " WHERE referral_id = ANY($1::bigint[]) ORDER BY id",
+        [r["id"] for r in rows],
+    )
+    by_referral: dict[int, list[ReferralQuestion]] = {}
+    for q in questions:
+        by_referral.setdefault(q["referral_id"], []).append(
+            ReferralQuestion(
+                id=q["id"],
+                question=q["question"],
+                asked_at=q["asked_at"],
+                answer=q["answer"],
+                answered_at=q["answered_at"],
+            )
+        )
+    return [Referral(**dict(r), questions=by_referral.get(r["id"], [])) for r in rows]
+
+
 async def referrals_of(conn: Connection, placement_id: int) -> list[Referral]:
     rows = await conn.fetch(
         _REFERRAL_SQL + " WHERE r.placement_id = $1 ORDER BY r.id", placement_id
     )
-    return [Referral(**dict(r)) for r in rows]
+    return await _with_questions(conn, rows)
 
 
 async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozenset[int]]:
@@ -224,8 +251,13 @@ async def list_placements(
                co.name AS county_name, p.person_initials, p.population, p.status,
                p.detention_start, p.deadline_at, p.liaison_id, af.name AS accepted_facility_name,
                {OVERDUE_SQL} AS overdue,
-               (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'pending')
-                 AS pending_referrals,
+               (SELECT count(*) FROM referrals r
+                 WHERE r.placement_id = p.id AND r.status IN {AWAITING_SQL}) AS pending_referrals,
+               (SELECT min(r.created_at) FROM referrals r
+                  JOIN units un ON un.id = r.unit_id JOIN facilities f ON f.id = un.facility_id
+                 WHERE r.placement_id = p.id AND r.status = 'pending'
+                   AND r.created_at + make_interval(mins => f.response_target_minutes) <= now())
+                 AS unanswered_since,
                (SELECT count(*) FROM referrals r WHERE r.placement_id = p.id AND r.status = 'declined')
                  AS declined_referrals
           FROM placements p
@@ -271,11 +303,11 @@ async def referrals_for_facilities(
     conn: Connection,
     facility_ids: frozenset[int],
     *,
-    statuses: Sequence[str] = ("pending", "accepted"),
+    statuses: Sequence[str] = tuple(sorted(OPEN_REFERRAL)),
     under_way_only: bool = True,
 ) -> list[FacilityPlacement]:
-    """Placements with referrals to these facilities in ``statuses`` (pending or accepted
-    by default), each showing only those referrals. ``under_way_only``: leave out
+    """Placements with referrals to these facilities in ``statuses`` (open: awaiting an
+    answer or accepted, by default), each showing only those referrals. ``under_way_only``: leave out
     admitted and closed placements (what a facility still has to act on)."""
     # Two statements whatever the number of placements: their referrals here, then the
     # placements those referrals belong to.
@@ -286,8 +318,8 @@ async def referrals_for_facilities(
         list(statuses),
     )
     by_placement: dict[int, list[Referral]] = {}
-    for r in referrals:
-        by_placement.setdefault(r["placement_id"], []).append(Referral(**dict(r)))
+    for r in await _with_questions(conn, referrals):
+        by_placement.setdefault(r.placement_id, []).append(r)
     rows = await conn.fetch(
         _PLACEMENT_SQL + f" WHERE p.id = ANY($1::bigint[]) AND (NOT $2::bool OR {UNDER_WAY_SQL})",
         list(by_placement),

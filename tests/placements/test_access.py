@@ -136,6 +136,46 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
     ),
     ("withdraw", "POST", "/api/v1/referrals/{rid}/withdraw", None, LIAISON_ONLY_WRITE),
     (
+        "acknowledge",
+        "POST",
+        "/api/v1/referrals/{rid}/acknowledge",
+        None,
+        expect(
+            anonymous=401,
+            viewer=404,
+            court=404,
+            other_court=404,
+            facility_a=200,
+            facility_b=404,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "question",
+        "POST",
+        "/api/v1/referrals/{rid}/question",
+        {"question": f"Any history of violence? {CANARY}"},
+        expect(
+            anonymous=401,
+            viewer=404,
+            court=404,
+            other_court=404,
+            facility_a=200,
+            facility_b=404,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    # The referral has a question waiting (asked by facility_a first).
+    (
+        "answer",
+        "POST",
+        "/api/v1/referrals/{rid}/answer",
+        {"answer": "None known."},
+        LIAISON_ONLY_WRITE,
+    ),
+    (
         "transition",
         "POST",
         "/api/v1/placements/{pid}/transition",
@@ -240,6 +280,14 @@ async def test_placement_access(
 ) -> None:
     placement = await world.create()
     (rid,) = await world.refer(placement["id"], "a1")
+    if name == "answer":
+        asked = await world.call(
+            "facility_a",
+            "POST",
+            f"/api/v1/referrals/{rid}/question",
+            json={"question": f"Any history of violence? {CANARY}"},
+        )
+        assert asked.status == 200, await asked.text()
     url = path.format(pid=placement["id"], rid=rid)
     if body == "placement":
         body = world.placement_body()

@@ -19,7 +19,9 @@ from bedboard.pages.placements.detail import (
     placement_no_bed,
     placement_page,
     placement_refer,
+    placement_refer_all,
     placement_transition,
+    referral_answer,
     referral_withdraw,
 )
 from bedboard.pages.placements.form import (
@@ -43,12 +45,14 @@ def setup(app: web.Application) -> None:
     r.add_get("/placements/{id}/edit", placement_edit)
     r.add_post("/placements/{id}/edit", placement_update)
     r.add_post("/placements/{id}/refer", placement_refer)
+    r.add_post("/placements/{id}/refer-all", placement_refer_all)
     r.add_post("/placements/{id}/transition", placement_transition)
     r.add_post("/placements/{id}/links", placement_add_link)
     r.add_post("/placements/{id}/notes", placement_add_note)
     r.add_post("/placements/{id}/no-bed", placement_no_bed)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
+    r.add_post("/referrals/{id}/answer", referral_answer)
     r.add_get("/referrals", referrals_page)
     r.add_get("/referrals/list", referrals_fragment)
-    r.add_post("/referrals/{id}/{action:accept|decline}", referral_respond)
+    r.add_post("/referrals/{id}/{action:accept|decline|acknowledge|question}", referral_respond)
     r.add_get("/court", court_page)

@@ -1,12 +1,15 @@
-"""One placement's page and the liaison's actions on it: refer, move on, links, notes,
-withdraw a referral, declare that no bed was found.
+"""One placement's page and the liaison's actions on it: refer (one unit, or all that fit),
+answer a facility's question, move on, links, notes, withdraw a referral, declare that no
+bed was found.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict
 from pydantic import ValidationError
 
 from bedboard import nobed, outbox, placements, search
@@ -19,11 +22,16 @@ from bedboard.pages import field_errors, render, require_role
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
+    OPEN_REFERRAL,
     OUTCOME_LABELS,
+    REFERRAL_LABELS,
+    AnswerIn,
     LinkIn,
     NoteIn,
     Status,
     TransitionIn,
+    past_target,
+    waited_words,
 )
 from bedboard.search import SearchQuery
 
@@ -31,6 +39,8 @@ from bedboard.search import SearchQuery
 
 
 FIRST_MATCHES = 8
+# "Refer to all that fit" and "show all" use the same search: every unit that fits.
+ALL_MATCHES = 200
 
 
 def _search_for(placement: placements.Placement, limit: int = FIRST_MATCHES) -> SearchQuery:
@@ -62,11 +72,24 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
-            limit = 200 if show_all else FIRST_MATCHES
+            limit = ALL_MATCHES if show_all else FIRST_MATCHES
             results = await search.search(conn, _search_for(placement, limit))
         await record_success(request, conn, "placement.read", "placement", placement_id)
-    referred = {r.unit_id for r in placement.referrals if r.status in ("pending", "accepted")}
+    referred = {r.unit_id for r in placement.referrals if r.status in OPEN_REFERRAL}
+    unreferred = (
+        0
+        if results is None
+        else sum(1 for r in results.results if r.unit_id not in referred)
+        + results.excluded.get("beyond_limit", 0)
+    )
     return {
+        "now": datetime.now(UTC),
+        "waited": waited_words,
+        "past_target": past_target,
+        "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
+        "unreferred": unreferred,
+        "answer_error": request.query.get("answer_error", ""),
+        "answer_sentence": _ANSWER_SENTENCE,
         "live_seq": live_seq,
         "unit_names": {
             r.unit_id: f"{r.facility_name} — {r.unit_name}" for r in placement.referrals
@@ -79,7 +102,8 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "result": results,
         "referred": referred,
         "outcomes": [(o.value, label) for o, label in OUTCOME_LABELS.items()],
-        "decline_labels": {r.value: label for r, label in DECLINE_LABELS.items()},
+        "decline_labels": {r.value: label for r, label in DECLINE_LABELS.items()}
+        | {"no_answer": "nobody at the facility answered"},
         "reason_text": search.reason_text,
         "show_all": show_all,
         "notice": request.query.get("notice", ""),
@@ -132,6 +156,83 @@ async def placement_refer(request: web.Request) -> web.StreamResponse:
         await placements.refer(conn, placement_id, unit_ids, principal)
 
     return await _act(request, placement_id, work, "Referral sent.")
+
+
+async def _fitting(conn: Connection, placement: placements.Placement) -> dict[int, str]:
+    """Every unit the placement's own search says fits now: id -> "Facility — Unit"."""
+    result = await search.search(conn, _search_for(placement, ALL_MATCHES))
+    return {r.unit_id: f"{r.facility_name} — {r.unit_name}" for r in result.results}
+
+
+async def placement_refer_all(request: web.Request) -> web.StreamResponse:
+    """*Refer to all that fit*: one confirmation naming the units (those the placement's
+    search says fit and that have no open referral yet), then one action that refers to
+    exactly those still fitting. A second submit of the same confirmation refers nobody."""
+    placement_id = path_id(request)
+    form = await request.post()
+    if form.get("confirmed") != "1":
+        async with acquire(request.app[POOL]) as conn:
+            authorize(request, Action.PLACEMENT_WRITE, await resource_of(conn, placement_id))
+            p = await placements.get_placement(conn, placement_id)
+            if p.status is not Status.OPEN:
+                raise back_to(placement_id, f"Not done: the placement is {p.status.value}.")
+            fitting = await _fitting(conn, p)
+        referred = {r.unit_id for r in p.referrals if r.status in OPEN_REFERRAL}
+        todo = {u: name for u, name in fitting.items() if u not in referred}
+        if not todo:
+            raise back_to(placement_id, "Every unit that fits is already referred.")
+        fields: MultiDict[str] = MultiDict([("unit_id", str(u)) for u in todo])
+        count = f"{len(todo)} unit" + ("s" if len(todo) > 1 else "")
+        return confirm_page(
+            request,
+            reference=p.reference,
+            back=f"/placements/{placement_id}",
+            title=f"Refer {p.reference} to all {count} that fit?",
+            question="Send a referral to each of: " + "; ".join(todo.values()) + ".",
+            consequence="Each facility sees the referral and the clinical notes at once. "
+            "You can withdraw any referral afterwards.",
+            confirm_label=f"Yes, refer to all {count}",
+            form=fields,
+        )
+    chosen = {int(str(v)) for v in form.getall("unit_id", []) if str(v).isdigit()}
+
+    async def work(conn: Connection, principal: Principal) -> str:
+        p = await placements.get_placement(conn, placement_id)
+        still_fit = set(await _fitting(conn, p)) if p.status is Status.OPEN else set()
+        ids = await placements.refer_all(conn, placement_id, sorted(chosen & still_fit), principal)
+        if not ids:
+            return "Every unit that fits is already referred."
+        gone = len(chosen - still_fit)
+        sent = f"Referral sent to {len(ids)} unit" + ("s." if len(ids) > 1 else ".")
+        return sent + (f" {gone} no longer fit and were left out." if gone else "")
+
+    return await _act(request, placement_id, work, "")
+
+
+_ANSWER_SENTENCE = "Write the answer for the facility (up to 4,000 characters)."
+
+
+async def referral_answer(request: web.Request) -> web.StreamResponse:
+    """The liaison answers a facility's question; the facility then accepts or declines."""
+    referral_id = path_id(request)
+    form = await request.post()
+    async with acquire(request.app[POOL]) as conn:
+        placement_id, _facility = await placements.referral_scope(conn, referral_id)
+    try:
+        answer = AnswerIn.model_validate({"answer": form.get("answer", "")})
+    except ValidationError:
+        async with acquire(request.app[POOL]) as conn:
+            authorize(request, Action.PLACEMENT_WRITE, await resource_of(conn, placement_id))
+        raise web.HTTPSeeOther(
+            f"/placements/{placement_id}?answer_error={referral_id}#answer-{referral_id}"
+        ) from None
+
+    async def work(conn: Connection, principal: Principal) -> None:
+        await placements.answer(conn, referral_id, answer.answer, principal)
+
+    return await _act(
+        request, placement_id, work, "Answer sent: the facility now accepts or declines."
+    )
 
 
 _OUTCOME_TEXT = {o.value: label.lower() for o, label in OUTCOME_LABELS.items()}

@@ -88,6 +88,8 @@ async def _list_context(
     return {
         "live_seq": live_seq,
         "items": items,
+        "now": datetime.now(UTC),
+        "waited": placements.waited_words,
         "mine": mine,
         "show": show,
         "show_label": SHOW[show][0],

@@ -1,8 +1,9 @@
-"""Facility staff: the referrals sent to their units, accept and decline."""
+"""Facility staff: the referrals sent to their units: acknowledge ("we are reviewing"), ask
+the liaison a question, accept and decline."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,12 @@ from bedboard.pages import render, require_role
 from bedboard.pages.placements.shared import confirm_page
 from bedboard.placements import (
     DECLINE_LABELS,
+    OPEN_REFERRAL,
+    REFERRAL_LABELS,
     DeclineIn,
+    QuestionIn,
+    past_target,
+    waited_words,
 )
 
 # --------------------------------------------------------------------------- facility: referrals
@@ -50,6 +56,12 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
         "facility_ids": facility_ids,
         "notice": request.query.get("notice", ""),
         "hold_hours": request.app[SETTINGS].hold_hours,
+        "now": datetime.now(UTC),
+        "question_error": request.query.get("question_error", ""),
+        "question_sentence": _QUESTION_SENTENCE,
+        "waited": waited_words,
+        "past_target": past_target,
+        "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
     }
 
 
@@ -63,8 +75,12 @@ async def referrals_fragment(request: web.Request) -> web.StreamResponse:
     return render(request, "placements/_referrals.html", **await _referrals_context(request))
 
 
+_QUESTION_SENTENCE = "Write your question for the liaison (up to 2,000 characters)."
+
+
 async def referral_respond(request: web.Request) -> web.StreamResponse:
-    """Accept (hold a bed) or decline (with a reason): two clicks on the referrals page."""
+    """Acknowledge ("we are reviewing"), ask the liaison a question, accept (hold a bed) or
+    decline (with a reason): from the referrals page."""
     require_role(request, Role.FACILITY)
     referral_id = path_id(request)
     action = request.match_info["action"]
@@ -85,6 +101,19 @@ async def referral_respond(request: web.Request) -> web.StreamResponse:
                 hold = timedelta(hours=request.app[SETTINGS].hold_hours)
                 await placements.accept(conn, referral_id, principal, hold)
                 notice = "Accepted: a bed is held for this person."
+            elif action == "acknowledge":
+                await placements.acknowledge(conn, referral_id, principal)
+                notice = "The liaison sees that you are reviewing this referral."
+            elif action == "question":
+                try:
+                    asked = QuestionIn.model_validate({"question": form.get("question", "")})
+                except ValidationError:
+                    # The sentence goes next to this referral's question field.
+                    raise web.HTTPSeeOther(
+                        f"/referrals?question_error={referral_id}#question-{referral_id}"
+                    ) from None
+                await placements.ask(conn, referral_id, asked.question, principal)
+                notice = "Question sent: the liaison answers here, then you accept or decline."
             else:
                 decline = DeclineIn.model_validate(
                     {"reason": form.get("reason") or None, "note": form.get("note", "")}
@@ -113,7 +142,7 @@ async def _confirm_decline(
             Resource("referral", referral_id, facility_id=facility_id),
         )
         items = await placements.referrals_for_facilities(
-            conn, principal.facility_ids, statuses=("pending", "accepted")
+            conn, principal.facility_ids, statuses=tuple(sorted(OPEN_REFERRAL))
         )
     found = [(p, r) for p in items for r in p.referrals if r.id == referral_id]
     if not found:
