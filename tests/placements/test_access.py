@@ -37,6 +37,18 @@ LIAISON_ONLY_WRITE = expect(
     liaison=200,
     admin=200,
 )
+# What the receiving facility (a) does to its referral, liaisons and admins too; the
+# facility not referred (b) and everyone else are answered as if it did not exist.
+RECEIVING_FACILITY = expect(
+    anonymous=401,
+    viewer=404,
+    court=404,
+    other_court=404,
+    facility_a=200,
+    facility_b=404,
+    liaison=200,
+    admin=200,
+)
 
 # (name, method, path template, body, expected status by role)
 CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
@@ -77,16 +89,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "GET",
         "/api/v1/placements/{pid}",
         None,
-        expect(
-            anonymous=401,
-            viewer=404,
-            court=404,
-            other_court=404,
-            facility_a=200,
-            facility_b=404,
-            liaison=200,
-            admin=200,
-        ),
+        RECEIVING_FACILITY,
     ),
     (
         "edit",
@@ -107,32 +110,14 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/referrals/{rid}/accept",
         None,
-        expect(
-            anonymous=401,
-            viewer=404,
-            court=404,
-            other_court=404,
-            facility_a=200,
-            facility_b=404,
-            liaison=200,
-            admin=200,
-        ),
+        RECEIVING_FACILITY,
     ),
     (
         "decline",
         "POST",
         "/api/v1/referrals/{rid}/decline",
         {"reason": "no_bed"},
-        expect(
-            anonymous=401,
-            viewer=404,
-            court=404,
-            other_court=404,
-            facility_a=200,
-            facility_b=404,
-            liaison=200,
-            admin=200,
-        ),
+        RECEIVING_FACILITY,
     ),
     ("withdraw", "POST", "/api/v1/referrals/{rid}/withdraw", None, LIAISON_ONLY_WRITE),
     (
@@ -140,32 +125,14 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/referrals/{rid}/acknowledge",
         None,
-        expect(
-            anonymous=401,
-            viewer=404,
-            court=404,
-            other_court=404,
-            facility_a=200,
-            facility_b=404,
-            liaison=200,
-            admin=200,
-        ),
+        RECEIVING_FACILITY,
     ),
     (
         "question",
         "POST",
         "/api/v1/referrals/{rid}/question",
         {"question": f"Any history of violence? {CANARY}"},
-        expect(
-            anonymous=401,
-            viewer=404,
-            court=404,
-            other_court=404,
-            facility_a=200,
-            facility_b=404,
-            liaison=200,
-            admin=200,
-        ),
+        RECEIVING_FACILITY,
     ),
     # The referral has a question waiting (asked by facility_a first).
     (
