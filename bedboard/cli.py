@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from bedboard import audit, auth, database, demo, users, workers
 from bedboard.auth import Role
 from bedboard.feeds import demo as demo_feeds
-from bedboard.reports import rollups
 from bedboard.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bedboard")
@@ -129,8 +128,6 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         async with database.acquire(app_[POOL]) as conn:
             creds = await demo.ensure_demo(conn, settings.data_dir)
             token = await demo.simulator_token(conn, settings.data_dir)
-            # The reports' roll-ups over the demo's history, before the first visitor.
-            await rollups.refresh(conn, settings.timezone)
         url = str(settings.public_url or f"http://{settings.host}:{settings.port}/")
         print(demo.credentials_banner(creds, url), flush=True)
         app_[DEMO_FEEDS] = await demo_feeds.start(app_[POOL], settings)

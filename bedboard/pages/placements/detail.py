@@ -189,8 +189,8 @@ async def placement_refer_all(request: web.Request) -> web.StreamResponse:
             back=f"/placements/{placement_id}",
             title=f"Refer {p.reference} to all {count} that fit?",
             question="Send a referral to each of: " + "; ".join(todo.values()) + ".",
-            consequence="Each facility sees the referral and the clinical notes at once. "
-            "You can withdraw any referral afterwards.",
+            consequence="Each facility sees the referral and the clinical notes at once; "
+            "withdrawing a referral later does not take back what it has seen.",
             confirm_label=f"Yes, refer to all {count}",
             form=fields,
         )
