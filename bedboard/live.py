@@ -343,14 +343,16 @@ class OutboxListener:
         next_keepalive = loop.time() + KEEPALIVE_S
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=FALLBACK_POLL_S)
+                async with asyncio.timeout(FALLBACK_POLL_S):
+                    await self._wake.wait()
             self._wake.clear()
             if conn.is_closed():
                 raise database.DatabaseUnavailable("listen connection closed")
             await self.drain()
             if loop.time() >= next_keepalive:
                 next_keepalive = loop.time() + KEEPALIVE_S
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=KEEPALIVE_TIMEOUT_S)
+                async with asyncio.timeout(KEEPALIVE_TIMEOUT_S):
+                    await conn.fetchval("SELECT 1")
 
     async def drain(self) -> None:
         """Read and publish every change after the last one seen, in seq order, one drain
@@ -379,7 +381,8 @@ class OutboxListener:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), timeout=2)
+                async with asyncio.timeout(2):
+                    await conn.close()
             if not conn.is_closed():
                 conn.terminate()
 

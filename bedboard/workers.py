@@ -129,7 +129,8 @@ class Supervisor:
                 _, writer = await asyncio.open_connection(self.settings.host, self.settings.port)
             except OSError:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 0.1)
+                    async with asyncio.timeout(0.1):
+                        await self._stopping.wait()
                 continue
             writer.close()
             with contextlib.suppress(OSError):
@@ -160,7 +161,8 @@ class Supervisor:
                 return
             log.warning("worker %d exited (status %s); starting it again", worker.number, code)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), RESTART_DELAY_S)
+                async with asyncio.timeout(RESTART_DELAY_S):
+                    await self._stopping.wait()
 
     async def _stop_all(self) -> None:
         running = [
@@ -172,9 +174,8 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(p.wait() for p in running)), timeout=STOP_TIMEOUT_S
-            )
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await asyncio.gather(*(p.wait() for p in running))
         except TimeoutError:
             for process in running:
                 if process.returncode is None:

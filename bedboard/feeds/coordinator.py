@@ -108,7 +108,8 @@ async def _poll_locked(
     interval = timedelta(seconds=feed.poll_interval_s)
     retry = backoff(feed.poll_interval_s, feed.consecutive_failures + 1)
     try:
-        fetched = await asyncio.wait_for(adapter.fetch(feed.cursor), timeout=POLL_TIMEOUT_S)
+        async with asyncio.timeout(POLL_TIMEOUT_S):
+            fetched = await adapter.fetch(feed.cursor)
     except (AdapterError, TimeoutError, OSError) as exc:
         permanent = isinstance(exc, AdapterError) and exc.permanent
         rejected = exc.rejected if isinstance(exc, AdapterError) else []
@@ -158,7 +159,8 @@ async def check_feed(
         return "no such feed"
     try:
         adapter = build_adapter(*found, allowed_dirs)
-        await asyncio.wait_for(adapter.check(), timeout=POLL_TIMEOUT_S)
+        async with asyncio.timeout(POLL_TIMEOUT_S):
+            await adapter.check()
     except AdapterError as exc:
         return f"{'permanent' if exc.permanent else 'temporary'} problem: {exc}"
     except (TimeoutError, OSError) as exc:

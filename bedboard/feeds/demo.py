@@ -269,7 +269,8 @@ async def _hl7_sender(host: str, port: int, wards: list[Ward], rng: random.Rando
                     bed = f"{ward.source_id}^{100 + i // 2}^{'AB'[i % 2]}"
                     writer.write(b"\x0b" + _hl7_message(kind, bed, control) + b"\x1c\x0d")
                     await writer.drain()
-                    await asyncio.wait_for(reader.readuntil(b"\x1c\x0d"), timeout=10)
+                    async with asyncio.timeout(10):
+                        await reader.readuntil(b"\x1c\x0d")
             finally:
                 writer.close()
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:

@@ -139,7 +139,8 @@ async def _serve(
             return
         while True:
             try:
-                raw: bytes = await asyncio.wait_for(reader.readblock(), IDLE_TIMEOUT_S)
+                async with asyncio.timeout(IDLE_TIMEOUT_S):
+                    raw: bytes = await reader.readblock()
             except TimeoutError:
                 log.debug("HL7 peer %s: idle for %s s; closing", peer_ip, IDLE_TIMEOUT_S)
                 return
