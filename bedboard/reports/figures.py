@@ -237,7 +237,7 @@ REFERRALS = Figure(
     family="Referrals",
     summary=(
         "Referrals each facility received, how many it accepted and declined, and how long "
-        "it took to answer."
+        "it took to respond."
     ),
     columns=(
         Column("facility", "Facility", "text"),
@@ -261,20 +261,27 @@ REFERRALS = Figure(
          WHERE e.placement_id IN (SELECT r.placement_id FROM r)
            AND e.kind IN ('referral_accepted', 'referral_declined')
          GROUP BY 1
+    ),
+    responses AS (
+        -- the first response of any kind: "we are reviewing", a question, an acceptance
+        -- or a decline (referrals.first_response_at; referrals sent before it existed
+        -- have only the timeline's answer)
+        SELECT r.*, a.accepted, LEAST(r.first_response_at, a.answered_at) AS responded_first_at
+          FROM r LEFT JOIN answers a ON a.referral_id = r.id
     )
     SELECT min(r.facility) AS facility,
            count(*) AS referrals,
-           count(*) FILTER (WHERE a.accepted) AS accepted,
+           count(*) FILTER (WHERE r.accepted) AS accepted,
            count(*) FILTER (WHERE r.status = 'declined') AS declined,
-           count(*) FILTER (WHERE a.answered_at IS NULL) AS never_answered,
-           (count(*) FILTER (WHERE a.accepted))::float8 / NULLIF(count(*), 0) AS acceptance_rate,
+           count(*) FILTER (WHERE r.responded_first_at IS NULL) AS never_answered,
+           (count(*) FILTER (WHERE r.accepted))::float8 / NULLIF(count(*), 0) AS acceptance_rate,
            (count(*) FILTER (WHERE r.status = 'declined'))::float8 / NULLIF(count(*), 0)
              AS decline_rate,
-           {_median(_HOURS.format(later="a.answered_at", earlier="r.created_at"))}
+           {_median(_HOURS.format(later="r.responded_first_at", earlier="r.created_at"))}
              AS response_median_h,
-           {_p90(_HOURS.format(later="a.answered_at", earlier="r.created_at"))}
+           {_p90(_HOURS.format(later="r.responded_first_at", earlier="r.created_at"))}
              AS response_p90_h
-      FROM r LEFT JOIN answers a ON a.referral_id = r.id
+      FROM responses r
      GROUP BY r.facility_key ORDER BY r.facility_key = 0, min(r.facility)
 """,
     filters=PLACEMENT_FILTERS,

@@ -59,7 +59,7 @@ async def _placement(
     return pid
 
 
-async def _referral(
+async def referral(
     conn: database.Connection,
     placement_id: int,
     unit_id: int,
@@ -68,11 +68,16 @@ async def _referral(
     status: str,
     answered: datetime | None = None,
     reason: str | None = None,
+    acknowledged: datetime | None = None,
 ) -> int:
+    """A referral as its code path leaves it: ``first_response_at`` is the acknowledgement
+    when there was one, else the answer (``answered``)."""
+    first = acknowledged or (answered if status in ("accepted", "declined") else None)
     rid: int = await conn.fetchval(
         "INSERT INTO referrals (placement_id, unit_id, status, decline_reason, created_at,"
-        " responded_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        placement_id, unit_id, status, reason, sent, answered,
+        " responded_at, acknowledged_at, first_response_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        placement_id, unit_id, status, reason, sent, answered, acknowledged, first,
     )  # fmt: skip
     await conn.execute(
         "INSERT INTO placement_events (placement_id, at, actor, kind, data)"
@@ -105,36 +110,38 @@ async def world(
     a1, b1 = await make_unit(a.id, name="A adult"), await make_unit(b.id, name="B adult")
     court, other = await make_court(name="Boone Probate"), await make_court(name="Cole Probate")
     p: dict[str, int] = {}
-    # P1: referred to A (declined, no bed, after 1 h) and to B (sent at +1 h, accepted 2 h
-    # later); admitted at +10 h; detained 2 h before the request.
+    # P1: referred to A (declined, no bed, after 1 h) and to B (sent at +1 h, "we are
+    # reviewing" 15 min later, accepted 2 h after sending); admitted at +10 h; detained 2 h
+    # before the request.
     p["P1"] = await _placement(
         conn, "P1", created=T0, detention=T0 - 2 * H, court_id=court.id, status="admitted",
         admitted=T0 + 10 * H,
     )  # fmt: skip
-    await _referral(conn, p["P1"], a1.id, sent=T0 + 0.5 * H, status="declined",
+    await referral(conn, p["P1"], a1.id, sent=T0 + 0.5 * H, status="declined",
                     answered=T0 + 1.5 * H, reason="no_bed")  # fmt: skip
-    await _referral(conn, p["P1"], b1.id, sent=T0 + H, status="accepted", answered=T0 + 3 * H)
+    await referral(conn, p["P1"], b1.id, sent=T0 + H, status="accepted", answered=T0 + 3 * H,
+                    acknowledged=T0 + 1.25 * H)  # fmt: skip
     # P2: referred to A, accepted after 2 h, admitted at +6 h; detained at the request.
     t2 = T0 + D
     p["P2"] = await _placement(
         conn, "P2", created=t2, detention=t2, court_id=court.id, status="admitted",
         admitted=t2 + 6 * H,
     )  # fmt: skip
-    await _referral(conn, p["P2"], a1.id, sent=t2, status="accepted", answered=t2 + 2 * H)
+    await referral(conn, p["P2"], a1.id, sent=t2, status="accepted", answered=t2 + 2 * H)
     # P3: referred to B, never answered; the order expired 96 h after detention.
     t3 = T0 + 2 * D
     p["P3"] = await _placement(
         conn, "P3", created=t3, detention=t3, court_id=other.id, status="closed",
         outcome="order_expired", closed=t3 + 96 * H,
     )  # fmt: skip
-    await _referral(conn, p["P3"], b1.id, sent=t3, status="expired")
+    await referral(conn, p["P3"], b1.id, sent=t3, status="expired")
     # P4 (November): referred to A, declined for acuity after 4 h, released at +20 h.
     t4 = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
     p["P4"] = await _placement(
         conn, "P4", created=t4, detention=t4, court_id=court.id, status="closed",
         outcome="released", closed=t4 + 20 * H, agency="Columbia Police",
     )  # fmt: skip
-    await _referral(conn, p["P4"], a1.id, sent=t4, status="declined", answered=t4 + 4 * H,
+    await referral(conn, p["P4"], a1.id, sent=t4, status="declined", answered=t4 + 4 * H,
                     reason="acuity")  # fmt: skip
     # Unit a1's reports around 2026-10-10 (local day = [10-10 05:00Z, 10-11 05:00Z)): one
     # at 03:00Z before the day, then 07:00Z (form) and 07:30Z (api), then none.

@@ -12,7 +12,7 @@ import pytest
 from bedboard import reports
 from bedboard.auth import Principal, Role
 from bedboard.reports import Filters
-from tests.reports.conftest import World
+from tests.reports.conftest import H, World, referral
 
 ZONE = "America/Chicago"
 AUTUMN = {"from": "2026-10-01", "to": "2026-11-30"}
@@ -56,7 +56,7 @@ async def test_outcomes_count_the_no_bed_closes(conn: Any, world: World) -> None
     assert (november["released"], november["no_bed_rate"], november["still_open"]) == (1, 1.0, 0)
 
 
-async def test_referrals_per_facility_with_response_times(conn: Any, world: World) -> None:
+async def testreferrals_per_facility_with_response_times(conn: Any, world: World) -> None:
     alpha, beta = await rows(conn, "referrals")
     assert alpha == {
         "facility": "Alpha Hospital",
@@ -71,7 +71,24 @@ async def test_referrals_per_facility_with_response_times(conn: Any, world: Worl
     }
     assert beta["facility"] == "Beta Hospital"
     assert (beta["referrals"], beta["accepted"], beta["never_answered"]) == (2, 1, 1)
-    assert (beta["response_median_h"], beta["decline_rate"]) == (2.0, 0.0)
+    # Beta's one response: "we are reviewing" 15 minutes after sending, before it accepted
+    assert (beta["response_median_h"], beta["decline_rate"]) == (0.25, 0.0)
+
+
+async def test_an_acknowledgement_is_a_response_even_without_an_answer(
+    conn: Any, world: World
+) -> None:
+    # A third referral to Beta in October: "we are reviewing" after 45 minutes, then the
+    # liaison withdrew it (placed elsewhere) before Beta accepted or declined.
+    sent = datetime(2026, 10, 20, 14, 0, tzinfo=UTC)
+    await referral(
+        conn, world.placements["P2"], world.b1.id, sent=sent, status="withdrawn",
+        acknowledged=sent + 0.75 * H,
+    )  # fmt: skip
+    beta = (await rows(conn, "referrals"))[1]
+    assert (beta["referrals"], beta["accepted"], beta["never_answered"]) == (3, 1, 1)
+    assert beta["response_median_h"] == 0.5  # 15 and 45 minutes
+    assert beta["response_p90_h"] == 0.7  # 0.25 + 0.9 * (0.75 - 0.25)
 
 
 async def test_declines_by_reason_facility_and_age_group(conn: Any, world: World) -> None:
