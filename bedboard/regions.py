@@ -138,7 +138,9 @@ async def _check_counties(conn: Connection, counties: Sequence[str], region_id: 
     for row in rows:
         if row["county"] is None:
             raise BadReference(
-                "counties", f"There is no county with the FIPS code {row['fips']}.", "Unknown county."
+                "counties",
+                f"There is no county with the FIPS code {row['fips']}.",
+                "Unknown county.",
             )
     for row in rows:
         if row["region_id"] is not None and row["region_id"] != region_id:

@@ -56,6 +56,3 @@ async def delete_region(request: web.Request) -> web.StreamResponse:
         principal = authorize(request, Action.REGION_DELETE, Resource("region", region_id))
         await regions.delete_region(conn, region_id, by=principal)
     return web.Response(status=204)
-
-
-
