@@ -609,6 +609,27 @@ ALTER TABLE public.referrals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.region_counties (
+    county_fips text NOT NULL,
+    region_id bigint NOT NULL
+);
+
+CREATE TABLE public.regions (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT regions_name_check CHECK ((btrim(name) <> ''::text))
+);
+
+ALTER TABLE public.regions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.regions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.report_rollup_groups (
     facility_id bigint NOT NULL,
     population text NOT NULL,
@@ -817,6 +838,12 @@ ALTER TABLE ONLY public.referral_questions
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.region_counties
+    ADD CONSTRAINT region_counties_pkey PRIMARY KEY (county_fips);
+
+ALTER TABLE ONLY public.regions
+    ADD CONSTRAINT regions_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.report_rollup_groups
     ADD CONSTRAINT report_rollup_groups_pkey PRIMARY KEY (facility_id, population);
 
@@ -912,6 +939,10 @@ CREATE INDEX referrals_placement_idx ON public.referrals USING btree (placement_
 CREATE INDEX referrals_unanswered_idx ON public.referrals USING btree (created_at) WHERE (status = 'pending'::text);
 
 CREATE INDEX referrals_unit_idx ON public.referrals USING btree (unit_id, status);
+
+CREATE INDEX region_counties_region_idx ON public.region_counties USING btree (region_id);
+
+CREATE UNIQUE INDEX regions_name_key ON public.regions USING btree (lower(name));
 
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id);
 
@@ -1063,6 +1094,12 @@ ALTER TABLE ONLY public.referrals
 
 ALTER TABLE ONLY public.referrals
     ADD CONSTRAINT referrals_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.region_counties
+    ADD CONSTRAINT region_counties_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.region_counties
+    ADD CONSTRAINT region_counties_region_id_fkey FOREIGN KEY (region_id) REFERENCES public.regions(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.report_rollup_groups
     ADD CONSTRAINT report_rollup_groups_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);

@@ -29,6 +29,11 @@ class Action(StrEnum):
     COURT_READ = "court.read"
     COURT_CREATE = "court.create"
     COURT_UPDATE = "court.update"
+    # Regions (named sets of counties): read by every signed-in role (directory.read),
+    # defined by administrators.
+    REGION_CREATE = "region.create"
+    REGION_UPDATE = "region.update"
+    REGION_DELETE = "region.delete"
     USER_READ = "user.read"
     USER_MANAGE = "user.manage"
     TOKEN_READ = "token.read"

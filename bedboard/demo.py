@@ -1,4 +1,5 @@
-"""Demo data: ~40 fictional facilities over real Missouri counties, courts, and one user per role.
+"""Demo data: ~40 fictional facilities over real Missouri counties, courts, five regions
+of counties, and one user per role.
 
 Everything here is synthetic. Facility names, addresses and phone numbers are invented
 (phone numbers use the 555-01xx range reserved for fiction).
@@ -19,7 +20,18 @@ from typing import Any
 
 import aiohttp
 
-from bedboard import auth, board, census, courts, matching, placements, search, synthetic, users
+from bedboard import (
+    auth,
+    board,
+    census,
+    courts,
+    matching,
+    placements,
+    regions,
+    search,
+    synthetic,
+    users,
+)
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.errors import NotFound
@@ -171,6 +183,42 @@ _COURTS = (
     ("Boone County Probate Division (demo)", 13, "29019"),
 )
 
+# Five regions in the manner of the Missouri Department of Mental Health's service areas
+# (demo data: the names and the counties of each are illustrative, not the department's
+# own). Every county of the reference data is in one of them.
+_REGIONS = (
+    (
+        "Eastern (demo)",
+        "St. Louis, St. Louis City, St. Charles, Jefferson, Franklin, Lincoln, Warren, "
+        "Washington, St. Francois, Ste. Genevieve, Pike, Marion, Ralls, Lewis, Clark, Knox, "
+        "Shelby, Monroe, Montgomery, Gasconade, Crawford, Scotland",
+    ),
+    (
+        "Central (demo)",
+        "Boone, Cole, Callaway, Audrain, Howard, Cooper, Moniteau, Miller, Morgan, Camden, "
+        "Osage, Maries, Phelps, Pulaski, Laclede, Randolph, Chariton, Macon, Adair, Linn, "
+        "Schuyler, Putnam, Sullivan",
+    ),
+    (
+        "Northwest (demo)",
+        "Jackson, Clay, Platte, Cass, Buchanan, Andrew, Atchison, Nodaway, Holt, Worth, "
+        "Gentry, Harrison, Mercer, Grundy, Daviess, DeKalb, Clinton, Caldwell, Livingston, "
+        "Carroll, Ray, Lafayette, Johnson, Saline, Pettis, Henry, Bates",
+    ),
+    (
+        "Southwest (demo)",
+        "Greene, Jasper, Newton, McDonald, Barry, Stone, Taney, Christian, Lawrence, Barton, "
+        "Vernon, Cedar, Dade, Polk, Dallas, Webster, Douglas, Ozark, Wright, Hickory, "
+        "St. Clair, Benton",
+    ),
+    (
+        "Southeast (demo)",
+        "Cape Girardeau, Scott, Mississippi, New Madrid, Pemiscot, Dunklin, Stoddard, Butler, "
+        "Ripley, Wayne, Bollinger, Perry, Madison, Reynolds, Carter, Shannon, Oregon, Howell, "
+        "Dent, Iron, Texas",
+    ),
+)
+
 
 @dataclass(frozen=True)
 class DemoCredential:
@@ -248,6 +296,18 @@ async def load_courts(conn: Connection) -> list[int]:
     return ids
 
 
+async def load_regions(conn: Connection) -> list[int]:
+    """The five demo regions, their counties named as in the reference data."""
+    fips_of = {r["name"]: r["fips"] for r in await conn.fetch("SELECT name, fips FROM counties")}
+    ids = []
+    for name, counties in _REGIONS:
+        data = regions.RegionIn(
+            name=name, counties=[fips_of[c.strip()] for c in counties.split(",")]
+        )
+        ids.append((await regions.create_region(conn, data)).id)
+    return ids
+
+
 async def load_users(
     conn: Connection, facility_ids: list[int], court_ids: list[int]
 ) -> list[DemoCredential]:
@@ -306,6 +366,7 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             rng = random.Random(DEMO_SEED)
             facility_ids = await load_facilities(conn, rng)
             court_ids = await load_courts(conn)
+            await load_regions(conn)
             creds = await load_users(conn, facility_ids, court_ids)
             await load_census(conn, rng, facility_ids)
             await load_placements(conn, rng)

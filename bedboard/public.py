@@ -1,10 +1,14 @@
 """The public summary: what anyone may see without signing in (``GET /public`` and
 ``GET /api/v1/public/summary``).
 
-- **Beds** (not about people, never suppressed): free beds of active units by region
-  (the facility's county: the reference data has no coarser region), age group and
-  whether the unit accepts involuntary admissions, with how many of the units' numbers
-  are fresh, late, stale or never reported (``freshness``).
+- **Beds** (not about people, never suppressed): free beds of active units by region,
+  age group and whether the unit accepts involuntary admissions, with how many of the
+  units' numbers are fresh, late, stale or never reported (``freshness``). The region is
+  the facility's county until an administrator defines regions (``regions.py``); from
+  then on it is the region of the facility's county, and facilities in a county of no
+  region are one group, "Not in a region" (``grouped_by`` and ``region_meaning`` say
+  which). A reader of a regional summary thinks in the program's service areas, and a
+  county left out of every region is still counted, under a name that says so.
 - **Program counts** (about people, suppressed): for each of the 12 complete local months
   before the current one, placement requests recorded, placements admitted, and
   placements closed without a bed (outcome ``order_expired`` or ``released``, never
@@ -25,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,10 +51,19 @@ SMALL_CELL_DISPLAY = "<11"
 HIDDEN_TOTAL_DISPLAY = "not shown"
 # Outcomes that end a placement without a bed (with admitted_at empty).
 NO_BED_OUTCOMES = ("order_expired", "released")
-REGION_MEANING = (
-    "county: the Missouri county (FIPS code) of the facility; bedboard's reference data "
-    "has no coarser region"
+# What a region is, as the answer says (region_meaning): the county until administrators
+# define regions, then the region of the facility's county.
+COUNTY_MEANING = (
+    "county: the Missouri county (FIPS code) of the facility; no regions are defined, so "
+    "free beds are grouped by county"
 )
+NOT_IN_A_REGION = "Not in a region"
+REGION_MEANING = (
+    "region: a named set of Missouri counties defined by the program's administrators "
+    "(each county in one region at most); a facility counts in the region of its county, "
+    f'and facilities in counties of no region are grouped as "{NOT_IN_A_REGION}"'
+)
+Grouping = Literal["county", "region"]
 AGE_ORDER = (Population.CHILD, Population.ADOLESCENT, Population.ADULT, Population.GERIATRIC)
 
 
@@ -122,8 +135,18 @@ class FreshnessCounts(BaseModel):
 class BedGroup(BaseModel):
     """Active units of one region, age group and involuntary acceptance."""
 
-    region: str = Field(description="The region's name: a Missouri county (see region_meaning).")
-    region_fips: str
+    region: str = Field(
+        description="The region's name: a Missouri county, or a region of counties, or "
+        f'"{NOT_IN_A_REGION}" (see grouped_by and region_meaning).'
+    )
+    region_fips: str | None = Field(
+        description="The county's FIPS code when grouped by county; null when grouped by region."
+    )
+    region_id: int | None = Field(
+        default=None,
+        description="The region's id (GET /api/v1/regions) when grouped by region; null "
+        f'when grouped by county and for "{NOT_IN_A_REGION}".',
+    )
     population: Population
     accepts_involuntary: bool
     units: int
@@ -149,8 +172,8 @@ class PublicUnit(BaseModel):
 class PublicFacility(BaseModel):
     name: str
     city: str
-    region: str
-    region_fips: str
+    region: str = Field(description="The facility's county (whatever beds are grouped by).")
+    region_fips: str = Field(description="The facility's county's FIPS code.")
     units: list[PublicUnit]
 
 
@@ -182,6 +205,10 @@ class PublicSummary(BaseModel):
         f"{CACHE_SECONDS} s before the answer on the instance that served it."
     )
     time_zone: str = Field(description="The zone the months are counted in.")
+    grouped_by: Grouping = Field(
+        default="county",
+        description="What beds are grouped by: county (no regions are defined) or region.",
+    )
     region_meaning: str = Field(description="What a region is.")
     small_cell_max: int = Field(
         default=SMALL_CELL_MAX, description="Counts of people from 1 to this are suppressed."
@@ -204,7 +231,8 @@ class PublicSummary(BaseModel):
 _STATE = sql_state("c.as_of", "f.report_cadence_minutes", "now()")
 
 _BEDS_SQL = f"""
-    SELECT f.county_fips, co.name AS county_name, u.population, u.accepts_involuntary,
+    SELECT f.county_fips AS region_fips, co.name AS region_name, NULL::bigint AS region_id,
+           u.population, u.accepts_involuntary,
            count(*) AS units, sum({sql_free("c")}) AS free_beds,
            count(*) FILTER (WHERE s.state = 'fresh') AS fresh,
            count(*) FILTER (WHERE s.state = 'late') AS late,
@@ -218,6 +246,26 @@ _BEDS_SQL = f"""
      WHERE u.active AND f.active
      GROUP BY f.county_fips, co.name, u.population, u.accepts_involuntary
 """  # noqa: S608 -- composed only of constant fragments
+
+# The same by region of the facility's county (NULL: a county in no region).
+_BEDS_BY_REGION_SQL = f"""
+    SELECT NULL::text AS region_fips, COALESCE(r.name, '{NOT_IN_A_REGION}') AS region_name,
+           r.id AS region_id, u.population, u.accepts_involuntary,
+           count(*) AS units, sum({sql_free("c")}) AS free_beds,
+           count(*) FILTER (WHERE s.state = 'fresh') AS fresh,
+           count(*) FILTER (WHERE s.state = 'late') AS late,
+           count(*) FILTER (WHERE s.state = 'stale') AS stale,
+           count(*) FILTER (WHERE s.state = 'never') AS never
+      FROM units u
+      JOIN facilities f ON f.id = u.facility_id
+      LEFT JOIN region_counties rc ON rc.county_fips = f.county_fips
+      LEFT JOIN regions r ON r.id = rc.region_id
+      LEFT JOIN unit_census c ON c.unit_id = u.id
+     CROSS JOIN LATERAL (SELECT {_STATE} AS state) s
+     WHERE u.active AND f.active
+     GROUP BY r.id, r.name, u.population, u.accepts_involuntary
+"""  # noqa: S608 -- composed only of constant fragments
+_ANY_REGION_SQL = "SELECT EXISTS (SELECT 1 FROM regions)"
 
 _FACILITY_UNITS_SQL = f"""
     SELECT f.id AS facility_id, f.name AS facility_name, f.city, f.county_fips,
@@ -279,19 +327,23 @@ def freshness_counts(fresh: int, late: int, stale: int, never: int) -> Freshness
 
 def _bed_groups(rows: Sequence[Any]) -> tuple[list[BedGroup], BedTotals]:
     age = {p.value: i for i, p in enumerate(AGE_ORDER)}
+    # By name ("Not in a region", whose id is null, after every region), then age group.
     ordered = sorted(
         rows,
         key=lambda r: (
-            r["county_name"],
-            r["county_fips"],
+            r["region_fips"] is None and r["region_id"] is None,
+            r["region_name"].lower(),
+            r["region_fips"] or "",
+            r["region_id"] or 0,
             age[r["population"]],
             not r["accepts_involuntary"],
         ),
     )
     groups = [
         BedGroup(
-            region=r["county_name"],
-            region_fips=r["county_fips"],
+            region=r["region_name"],
+            region_fips=r["region_fips"],
+            region_id=r["region_id"],
             population=Population(r["population"]),
             accepts_involuntary=r["accepts_involuntary"],
             units=r["units"],
@@ -367,11 +419,13 @@ def _facilities(rows: Sequence[Any]) -> list[PublicFacility]:
 
 
 async def summary(conn: Connection, *, zone: str, with_facilities: bool) -> PublicSummary:
-    """The public summary, read in one repeatable-read snapshot (three statements, or
-    two without facilities)."""
+    """The public summary, read in one repeatable-read snapshot (four statements, or
+    three without facilities): free beds by region once regions are defined, by county
+    until then."""
     async with consistent_read(conn):
         now: datetime = await conn.fetchval("SELECT now()")
-        bed_rows = await conn.fetch(_BEDS_SQL)
+        by_region = bool(await conn.fetchval(_ANY_REGION_SQL))
+        bed_rows = await conn.fetch(_BEDS_BY_REGION_SQL if by_region else _BEDS_SQL)
         month_rows = await conn.fetch(_MONTHS_SQL, zone, MONTHS)
         facility_rows = await conn.fetch(_FACILITY_UNITS_SQL) if with_facilities else []
     beds, bed_totals = _bed_groups(bed_rows)
@@ -379,7 +433,8 @@ async def summary(conn: Connection, *, zone: str, with_facilities: bool) -> Publ
     return PublicSummary(
         generated_at=now,
         time_zone=zone,
-        region_meaning=REGION_MEANING,
+        grouped_by="region" if by_region else "county",
+        region_meaning=REGION_MEANING if by_region else COUNTY_MEANING,
         beds=beds,
         bed_totals=bed_totals,
         months=months,

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from pygal.style import Style  # type: ignore[import-untyped]
 
-from bedboard import courts, facilities, reports
+from bedboard import courts, facilities, regions, reports
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize
@@ -34,6 +34,7 @@ FILTER_LABELS = {
     "from": "From",
     "to": "To",
     "county": "County",
+    "region": "Region",
     "court_id": "Court",
     "facility_id": "Facility",
     "order_type": "Order type",
@@ -104,6 +105,10 @@ async def _choices(conn: Any, figure: Figure, principal: Principal) -> dict[str,
         options["county"] = [("", "All counties")] + [
             (c.fips, labels.county(c.name)) for c in await facilities.list_counties(conn)
         ]
+    if "region" in figure.filters:
+        defined = await regions.list_regions(conn)
+        if defined:  # offered only once an administrator has defined a region
+            options["region"] = [("", "All regions")] + [(str(r.id), r.name) for r in defined]
     if "court_id" in figure.filters and principal.role is not Role.COURT:
         options["court_id"] = [("", "All courts")] + [
             (str(c.id), c.name) for c in await courts.list_courts(conn)

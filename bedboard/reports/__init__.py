@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedboard import regions
 from bedboard.access import Action, Resource, decide
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection, consistent_read
@@ -119,6 +120,15 @@ def _typed(column: Column, value: Any) -> Value:
     return str(value)
 
 
+def _area(county: str | None, region_counties: list[str] | None) -> frozenset[str] | None:
+    """The counties the county and region filters leave (both: the county if it is in the
+    region), None for every county."""
+    area: frozenset[str] | None = None if county is None else frozenset({county})
+    if region_counties is not None:
+        area = frozenset(region_counties) if area is None else area & set(region_counties)
+    return area
+
+
 async def run(
     conn: Connection,
     slug: str,
@@ -141,15 +151,28 @@ async def run(
         await conn.execute(SESSION_SQL)
         now: datetime = await conn.fetchval("SELECT now()")
         today = now.astimezone(zone).date()
+        # The region filter's counties, read in the same snapshot as the figure.
+        region_counties = (
+            await regions.counties_of_regions(conn, [filters.region])
+            if filters.region is not None
+            else None
+        )
         params = sql_parameters(
-            filters, Scope.of(principal), today=today, zone=zone, zone_name=zone_name
+            filters,
+            Scope.of(principal),
+            today=today,
+            zone=zone,
+            zone_name=zone_name,
+            region_counties=region_counties,
         )
         records: Sequence[Any]
         data_as_of: datetime | None = None
         rollup = await rollups.state(conn) if figure.rollup_body else None
         if figure.computed is not None:
             start, stop = filters.instants(today, zone)
-            records = await figure.computed(conn, start, stop, zone_name, filters.county)
+            records = await figure.computed(
+                conn, start, stop, zone_name, _area(filters.county, region_counties)
+            )
         elif rollup is not None and rollup.zone == zone_name:
             records = await conn.fetch(figure.rollup_sql, *params)
             data_as_of = rollup.refreshed_at

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 -- every statement here is composed only of constant fragments
-"""The program's figures: each one SQL statement over the records, with the same nine
+"""The program's figures: each one SQL statement over the records, with the same ten
 parameters (``filters.FILTER_CTE``). ``docs/reports.md`` defines each exactly; keep the
 two in step.
 
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from bedboard.auth import Role
 from bedboard.freshness import STALE_AFTER_CADENCES
-from bedboard.reports.filters import FILTER_CTE
+from bedboard.reports.filters import FILTER_CTE, in_area, rollup_in_area
 
 Kind = Literal["text", "int", "hours", "rate", "month", "day", "beds"]
 
@@ -55,7 +55,8 @@ class Figure:
     # other facility combined in one row.
     per_facility: bool = False
     # A figure another module already aggregates (the no-bed records): its rows from
-    # ``computed(conn, start, stop, zone_name, county)`` instead of ``body``.
+    # ``computed(conn, start, stop, zone_name, counties)`` instead of ``body`` (counties:
+    # the county and region filters as one set of FIPS codes, None for all).
     computed: Computed | None = None
     # The same figure read from the roll-ups (``rollups.py``), as of their last refresh:
     # what ``reports.run`` uses once they exist in the figure's zone.
@@ -74,19 +75,23 @@ class Figure:
         return f"WITH {FILTER_CTE},\n{self.rollup_body}"
 
 
-Computed = Callable[[Any, datetime, datetime, str, str | None], Awaitable[list[Mapping[str, Any]]]]
+Computed = Callable[
+    [Any, datetime, datetime, str, frozenset[str] | None], Awaitable[list[Mapping[str, Any]]]
+]
 
 
-PLACEMENT_FILTERS = frozenset({"county", "court_id", "facility_id", "order_type", "population"})
-UNIT_FILTERS = frozenset({"county", "facility_id", "population"})
+PLACEMENT_FILTERS = frozenset(
+    {"county", "region", "court_id", "facility_id", "order_type", "population"}
+)
+UNIT_FILTERS = frozenset({"county", "region", "facility_id", "population"})
 
 # The placements a placement figure counts: requested (created) in the range and matching
 # the filters; with a facility, those referred to one of its units.
-_PLACEMENTS = """
+_PLACEMENTS = f"""
     p AS (
         SELECT pl.* FROM placements pl CROSS JOIN f
          WHERE pl.created_at >= f.start AND pl.created_at < f.stop
-           AND (f.county IS NULL OR pl.county_fips = f.county)
+           AND {in_area("pl.county_fips")}
            AND (f.court IS NULL OR pl.court_id = f.court)
            AND (f.order_type IS NULL OR pl.order_type = f.order_type)
            AND (f.population IS NULL OR pl.population = f.population)
@@ -98,8 +103,8 @@ _PLACEMENTS = """
 _HOURS = "extract(epoch FROM ({later}) - ({earlier})) / 3600.0"
 # The units a unit figure counts (``u`` units, ``fac`` facilities): on the board, and
 # matching the county (the facility's), facility and age group filters.
-_UNITS_ON_THE_BOARD = """u.active AND fac.active
-           AND (f.county IS NULL OR fac.county_fips = f.county)
+_UNITS_ON_THE_BOARD = f"""u.active AND fac.active
+           AND {in_area("fac.county_fips")}
            AND (f.facility IS NULL OR fac.id = f.facility)
            AND (f.population IS NULL OR u.population = f.population)"""
 _MONTH = "to_char(date_trunc('month', {at} AT TIME ZONE f.zone), 'YYYY-MM')"
@@ -224,7 +229,7 @@ _REFERRALS = f"""
           JOIN placements pl ON pl.id = rf.placement_id
          CROSS JOIN f
          WHERE rf.created_at >= f.start AND rf.created_at < f.stop
-           AND (f.county IS NULL OR fac.county_fips = f.county)
+           AND {in_area("fac.county_fips")}
            AND (f.facility IS NULL OR fac.id = f.facility)
            AND (f.population IS NULL OR u.population = f.population)
            AND (f.court IS NULL OR pl.court_id = f.court)
@@ -508,7 +513,8 @@ _EPISODE_HOURS = (
 )
 
 # The roll-ups are filtered with the parameters themselves ($1 and $2 the period, $3 the
-# zone, $4 county, $6 facility, $8 age group, $9 the viewer's own facilities), not through
+# zone, $4 county, $6 facility, $8 age group, $9 the viewer's own facilities, $10 the
+# region's counties), not through
 # ``f``: planned for each call (``force_custom_plan``), the conditions fold to constants
 # and the row estimates stay true, so the planner scans and hashes instead of probing
 # per group.
@@ -549,7 +555,7 @@ _COMPLIANCE_ROLLUP = f"""{_ROLLUP_SPAN.strip()},
                count(*) AS overdue_episodes, {_median(_EPISODE_HOURS)} AS overdue_median_h
           FROM compliance_overdue o CROSS JOIN span
           JOIN facilities fac ON fac.id = o.facility_id
-         WHERE fac.active AND ($4::text IS NULL OR fac.county_fips = $4::text)
+         WHERE fac.active AND {rollup_in_area("fac.county_fips")}
            AND ($6::bigint IS NULL OR o.facility_id = $6::bigint)
            AND ($8::text IS NULL OR o.population = $8::text)
            AND o.began_at < LEAST(COALESCE(o.ended_at, span.t), span.stop)
@@ -685,7 +691,7 @@ CAPACITY = Figure(
                sum(c.available) AS available
           FROM capacity_daily c JOIN facilities fac ON fac.id = c.facility_id
          WHERE {_ROLLUP_DAYS}
-           AND fac.active AND ($4::text IS NULL OR fac.county_fips = $4::text)
+           AND fac.active AND {rollup_in_area("fac.county_fips")}
          GROUP BY c.day
     )
     SELECT d.day, COALESCE(p.units_reported, 0) AS units_reported,
@@ -709,7 +715,7 @@ def _facilities(found: Any) -> str:
 
 
 async def _no_bed_by_county_month(
-    conn: Any, start: datetime, stop: datetime, zone_name: str, county: str | None
+    conn: Any, start: datetime, stop: datetime, zone_name: str, counties: frozenset[str] | None
 ) -> list[Mapping[str, Any]]:
     from bedboard import nobed
 
@@ -723,27 +729,29 @@ async def _no_bed_by_county_month(
             "triggers": _counts(row.triggers, _TRIGGER_LABELS),
         }
         for row in await nobed.by_county_month(conn, start, stop, zone_name)
-        if county is None or row.county_fips == county
+        if counties is None or row.county_fips in counties
     ]
 
 
 async def _no_bed_quarters(
-    conn: Any, start: datetime, stop: datetime, zone_name: str, county: str | None
+    conn: Any, start: datetime, stop: datetime, zone_name: str, counties: frozenset[str] | None
 ) -> list[Mapping[str, Any]]:
     from bedboard import nobed
 
     out: list[Mapping[str, Any]] = []
     for q in await nobed.quarterly_totals(conn, start, stop, zone_name):
-        counties = [c for c in q.counties if county is None or c.county_fips == county]
-        if not counties:
+        # (the statewide columns are left empty for a county or a region: they are not its)
+        statewide = counties is None
+        found = [c for c in q.counties if statewide or c.county_fips in (counties or ())]
+        if not found:
             continue
         out.append(
             {
                 "quarter": f"{q.year} Q{q.quarter}",
-                "placements": sum(c.count for c in counties),
-                "counties": ", ".join(f"{c.county_name} ({c.count})" for c in counties),
-                "refusing_facilities": _facilities(q.refusing_facilities) if county is None else "",
-                "reasons": _counts(q.reasons, _REASON_LABELS) if county is None else "",
+                "placements": sum(c.count for c in found),
+                "counties": ", ".join(f"{c.county_name} ({c.count})" for c in found),
+                "refusing_facilities": _facilities(q.refusing_facilities) if statewide else "",
+                "reasons": _counts(q.reasons, _REASON_LABELS) if statewide else "",
             }
         )
     return out
@@ -787,7 +795,7 @@ NO_BED = Figure(
     ),
     chart=Chart("bar", "month", ("placements",), "placements"),
     body="",
-    filters=frozenset({"county"}),
+    filters=frozenset({"county", "region"}),
     computed=_no_bed_by_county_month,
 )
 
@@ -805,7 +813,7 @@ NO_BED_QUARTERS = Figure(
     ),
     chart=Chart("bar", "quarter", ("placements",), "placements"),
     body="",
-    filters=frozenset({"county"}),
+    filters=frozenset({"county", "region"}),
     computed=_no_bed_quarters,
 )
 

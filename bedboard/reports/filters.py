@@ -33,6 +33,11 @@ class Filters(BaseModel):
     county: str | None = Field(
         default=None, pattern=r"^\d{5}$", description="County FIPS code (5 digits)."
     )
+    region: DbId | None = Field(
+        default=None,
+        description="Region id: the county (as the county filter means it) is one of the "
+        "region's counties. An unknown region matches nothing.",
+    )
     court_id: DbId | None = Field(default=None, description="Court (placements it ordered).")
     facility_id: DbId | None = Field(
         default=None, description="Facility (its units; for placements: referred to it)."
@@ -100,9 +105,19 @@ class Scope:
 
 
 def sql_parameters(
-    filters: Filters, scope: Scope, *, today: date, zone: ZoneInfo, zone_name: str
+    filters: Filters,
+    scope: Scope,
+    *,
+    today: date,
+    zone: ZoneInfo,
+    zone_name: str,
+    region_counties: list[str] | None = None,
 ) -> list[Any]:
-    """The nine parameters every figure's SQL takes, in order (``FILTER_CTE``)."""
+    """The ten parameters every figure's SQL takes, in order (``FILTER_CTE``).
+    ``region_counties`` is the FIPS codes of the region filter's counties (the caller
+    reads them in the report's snapshot), None without a region filter."""
+    if filters.region is not None and region_counties is None:
+        raise ValueError("a region filter needs the region's counties")
     start, stop = filters.instants(today, zone)
     # A court user sees only its own court's placements (0 matches none: a court account
     # without a court sees nothing, not everything).
@@ -117,6 +132,7 @@ def sql_parameters(
         filters.order_type,
         filters.population.value if filters.population else None,
         scope.own(),
+        None if filters.region is None else list(region_counties or []),
     ]
 
 
@@ -125,5 +141,22 @@ FILTER_CTE = """
     f AS (
         SELECT $1::timestamptz AS start, $2::timestamptz AS stop, $3::text AS zone,
                $4::text AS county, $5::bigint AS court, $6::bigint AS facility,
-               $7::text AS order_type, $8::text AS population, $9::bigint[] AS own
+               $7::text AS order_type, $8::text AS population, $9::bigint[] AS own,
+               $10::text[] AS counties
     )"""
+
+
+def in_area(column: str) -> str:
+    """The county and region filters on a county column (``f.county``, ``f.counties``)."""
+    return (
+        f"(f.county IS NULL OR {column} = f.county)"
+        f" AND (f.counties IS NULL OR {column} = ANY(f.counties))"
+    )
+
+
+def rollup_in_area(column: str) -> str:
+    """The same, on the parameters themselves ($4, $10: the roll-up statements)."""
+    return (
+        f"($4::text IS NULL OR {column} = $4::text)"
+        f" AND ($10::text[] IS NULL OR {column} = ANY($10::text[]))"
+    )

@@ -26,12 +26,13 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from bedboard import access, auth, courts, database, facilities, users
+from bedboard import access, auth, courts, database, facilities, regions, users
 from bedboard.api.registry import ENDPOINTS
 from bedboard.app import create_app
 from bedboard.auth import Role
 from bedboard.courts import CourtIn
 from bedboard.facilities import FacilityIn, FacilityKind, Population, UnitIn
+from bedboard.regions import RegionIn
 from bedboard.settings import Settings
 from bedboard.users import UserIn
 from tests.conftest import TEMPLATE_DB, TEST_SECRET, Account, drop_database
@@ -70,6 +71,8 @@ class Targets:
     court: int
     user: int
     token: int
+    region: int
+    doomed_region: int  # the one DELETE removes (every other case keeps ``region``)
 
 
 Body = Callable[[Targets], dict[str, Any]]
@@ -80,7 +83,9 @@ class Endpoint:
     name: str
     method: str
     route: str  # the registered route, e.g. /api/v1/facilities/{id}
-    target: Literal["facility", "unit", "court", "user", "token"] | None = None
+    target: (
+        Literal["facility", "unit", "court", "user", "token", "region", "doomed_region"] | None
+    ) = None
     suffix: str = ""
     body: Body | None = None
     scope: Literal["facility", "court"] | None = None
@@ -143,11 +148,20 @@ def _new_token(t: Targets) -> dict[str, Any]:
     return {"user_id": t.user, "name": f"new {next(_serial)}"}
 
 
+def _new_region(_: Targets) -> dict[str, Any]:
+    return {"name": f"New Region {next(_serial)}", "counties": []}
+
+
+def _renamed_region(_: Targets) -> dict[str, Any]:
+    return {"name": f"Renamed Region {next(_serial)}", "counties": ["29019"]}
+
+
 def _const(value: dict[str, Any]) -> Body:
     return lambda _: dict(value)
 
 
 F, U, C = "/api/v1/facilities", "/api/v1/units", "/api/v1/courts"
+R = "/api/v1/regions"
 
 # fmt: off
 MATRIX: list[tuple[Endpoint, tuple[int | None, ...]]] = [
@@ -199,6 +213,15 @@ MATRIX: list[tuple[Endpoint, tuple[int | None, ...]]] = [
     (Endpoint("courts.patch", "PATCH", C + "/{id}", "court",
               body=_const({"name": "Renamed Court"}), scope="court", object_type="court"),
      (200, 403, 403, None, 403, 403, 403, 401)),
+    (Endpoint("regions.list", "GET", R, object_type="region"),
+     (200, 200, 200, None, 200, None, 200, 401)),
+    (Endpoint("regions.create", "POST", R, body=_new_region, object_type="region"),
+     (201, 403, 403, None, 403, None, 403, 401)),
+    (Endpoint("regions.put", "PUT", R + "/{id}", "region", body=_renamed_region,
+              object_type="region"),
+     (200, 403, 403, None, 403, None, 403, 401)),
+    (Endpoint("regions.delete", "DELETE", R + "/{id}", "doomed_region", object_type="region"),
+     (204, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("users.list", "GET", "/api/v1/users", object_type="user"),
      (200, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("users.create", "POST", "/api/v1/users", body=_new_user, object_type="user"),
@@ -278,6 +301,8 @@ class World:
     court_other: int
     subject_user: int
     subject_token: int
+    region: int
+    doomed_region: int
     actors: dict[str, Account]
     tokens: dict[str, str]
 
@@ -290,6 +315,8 @@ class World:
             court=self.court_other if court_other else self.court_own,
             user=self.subject_user,
             token=self.subject_token,
+            region=self.region,
+            doomed_region=self.doomed_region,
         )
 
     def headers(self, role: str) -> dict[str, str]:
@@ -339,6 +366,8 @@ async def build_world(conn: database.Connection) -> World:
     }
     subject = await users.create_user(conn, UserIn(email="subject@example.org", role=Role.VIEWER))
     subject_token = await auth.create_token(conn, subject.id, "subject's token")
+    region = await regions.create_region(conn, RegionIn(name="Own Region", counties=["29019"]))
+    doomed = await regions.create_region(conn, RegionIn(name="Doomed Region"))
     return World(
         facility_own=own,
         facility_other=other,
@@ -348,6 +377,8 @@ async def build_world(conn: database.Connection) -> World:
         court_other=court_other,
         subject_user=subject.id,
         subject_token=subject_token.id,
+        region=region.id,
+        doomed_region=doomed.id,
         actors=actors,
         tokens=tokens,
     )
@@ -401,6 +432,8 @@ SNAPSHOT_QUERIES: Mapping[str, str] = {
     "api_tokens": "SELECT id, user_id, name, prefix, token_hash, created_at, revoked_at"
     " FROM api_tokens ORDER BY id",
     "sessions": "SELECT * FROM sessions ORDER BY token_hash",
+    "regions": "SELECT * FROM regions ORDER BY id",
+    "region_counties": "SELECT * FROM region_counties ORDER BY county_fips",
 }
 
 

@@ -1,7 +1,7 @@
-"""The public summary over HTTP: anyone may read it, bed counts by county are exact,
-program counts are counted in local months and suppressed, facility-level figures appear
-only when the administrator turns them on, and the answer is cached for a minute and
-limited per client address."""
+"""The public summary over HTTP: anyone may read it, bed counts by county (by region once
+regions are defined) are exact, program counts are counted in local months and
+suppressed, facility-level figures appear only when the administrator turns them on, and
+the answer is cached for a minute and limited per client address."""
 
 from __future__ import annotations
 
@@ -324,3 +324,64 @@ async def test_a_signed_in_person_gets_the_same_cacheable_page_without_their_acc
 async def test_the_sign_in_page_footer_links_to_the_public_summary(client: Any) -> None:
     html = await (await client.get("/login")).text()
     assert '<a href="/public">Public bed summary</a>' in html
+
+
+async def test_once_regions_are_defined_free_beds_are_grouped_by_region(
+    client: Any, conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    from bedboard import regions
+    from bedboard.public import NOT_IN_A_REGION, REGION_MEANING
+    from bedboard.regions import RegionIn
+
+    boone = await make_facility(name="Boone Behavioral", county_fips="29019")
+    cole = await make_facility(name="Cole Mental Health", county_fips="29051")
+    greene = await make_facility(name="Greene Psychiatric", county_fips="29077")
+    a = await make_unit(boone.id, name="Adult A", population="adult")
+    b = await make_unit(cole.id, name="Adult B", population="adult")
+    teen = await make_unit(greene.id, name="Teens", population="adolescent")
+    await _report(conn, a.id, 10, 7, timedelta(minutes=5))  # 3 free, fresh
+    await _report(conn, b.id, 10, 8, timedelta(hours=13))  # 2 free, late
+    await _report(conn, teen.id, 4, 1, timedelta(minutes=1))  # 3 free, fresh
+    central = await regions.create_region(
+        conn, RegionIn(name="Central", counties=["29019", "29051"])
+    )
+    await regions.create_region(conn, RegionIn(name="Eastern", counties=["29189"]))  # no units
+
+    body = await _summary(client)
+
+    assert body["grouped_by"] == "region"
+    assert body["region_meaning"] == REGION_MEANING
+    assert [
+        (g["region"], g["region_id"], g["region_fips"], g["population"], g["units"], g["free_beds"])
+        for g in body["beds"]
+    ] == [
+        ("Central", central.id, None, "adult", 2, 5),  # Boone's 3 and Cole's 2
+        (NOT_IN_A_REGION, None, None, "adolescent", 1, 3),  # Greene is in no region
+    ]
+    assert body["beds"][0]["freshness"]["late"] == 1
+    assert body["bed_totals"]["free_beds"] == 8
+    html = await (await client.get("/public")).text()
+    assert '<th scope="col">Region</th>' in html
+    assert (
+        '<th scope="row">Central</th>' in html and f'<th scope="row">{NOT_IN_A_REGION}</th>' in html
+    )
+    assert "Boone County" not in html
+
+
+async def test_without_regions_free_beds_stay_grouped_by_county(
+    client: Any, conn: Any, make_facility: Any, make_unit: Any
+) -> None:
+    from bedboard import regions
+    from bedboard.regions import RegionIn
+
+    boone = await make_facility(name="Boone Behavioral", county_fips="29019")
+    await _report(conn, (await make_unit(boone.id)).id, 10, 7, timedelta(minutes=5))
+    region = await regions.create_region(conn, RegionIn(name="Central", counties=["29019"]))
+    await regions.delete_region(conn, region.id)  # defined, then deleted: none again
+
+    body = await _summary(client)
+
+    assert body["grouped_by"] == "county"
+    [group] = body["beds"]
+    assert (group["region"], group["region_fips"], group["region_id"]) == ("Boone", "29019", None)
+    assert '<th scope="col">County</th>' in await (await client.get("/public")).text()

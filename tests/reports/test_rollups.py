@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bedboard import reports
+from bedboard import regions, reports
 from bedboard.auth import Principal, Role
 from bedboard.reports import Filters, rollups
 from bedboard.reports.filters import Scope, sql_parameters
@@ -43,8 +43,16 @@ async def live_and_rolled(conn: Any, slug: str, who: Principal | None = None, **
     report = await reports.run(conn, slug, filters, who, zone_name=ZONE)
     assert report.data_as_of is not None, "run() did not read the roll-ups"
     today = (await conn.fetchval("SELECT now()")).astimezone(ZoneInfo(ZONE)).date()
+    region_counties = (
+        await regions.counties_of_regions(conn, [filters.region]) if filters.region else None
+    )
     params = sql_parameters(
-        filters, Scope.of(who), today=today, zone=ZoneInfo(ZONE), zone_name=ZONE
+        filters,
+        Scope.of(who),
+        today=today,
+        zone=ZoneInfo(ZONE),
+        zone_name=ZONE,
+        region_counties=region_counties,
     )
     async with conn.transaction():
         await conn.execute(reports.SESSION_SQL)
@@ -75,6 +83,14 @@ async def test_the_rolled_up_figures_equal_the_live_ones(conn: Any, world: World
     await assert_same(conn)
     await assert_same(conn, facility_id=world.a.id)
     await assert_same(conn, population="adolescent")
+    central = await regions.create_region(
+        conn, regions.RegionIn(name="Central", counties=["29019"])
+    )
+    elsewhere = await regions.create_region(
+        conn, regions.RegionIn(name="Elsewhere", counties=["29077"])
+    )
+    await assert_same(conn, region=central.id)
+    await assert_same(conn, region=elsewhere.id)
     facility_user = Principal(
         user_id=2, role=Role.FACILITY, email="f@example.org", display_name="",
         facility_ids=(world.b.id,),

@@ -1,9 +1,10 @@
-"""Administration pages: facilities, units, courts, users, API tokens and the audit trail.
+"""Administration pages: facilities, units, courts, regions, users, API tokens and the
+audit trail.
 
 Forms are validated by the same pydantic models as the JSON API, and every change
 goes through the same domain functions, access policy and audit trail. Rooms: ``shared``
 (form reading, choices, the administrator check), ``directory`` (facilities, units,
-courts), ``accounts`` (users, tokens, audit).
+courts), ``regions`` (regions of counties), ``accounts`` (users, tokens, audit).
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ from bedboard.pages.admin.directory import (
     unit_new,
     unit_update,
 )
+from bedboard.pages.admin.regions import (
+    region_create,
+    region_delete,
+    region_delete_confirm,
+    region_edit,
+    region_list,
+    region_new,
+    region_update,
+)
 from bedboard.pages.admin.shared import require_admin
 
 
@@ -57,6 +67,13 @@ def setup(app: web.Application) -> None:
     r.add_post("/admin/courts/new", court_create)
     r.add_get("/admin/courts/{id}", court_edit)
     r.add_post("/admin/courts/{id}", court_update)
+    r.add_get("/admin/regions", region_list)
+    r.add_get("/admin/regions/new", region_new)
+    r.add_post("/admin/regions/new", region_create)
+    r.add_get("/admin/regions/{id}", region_edit)
+    r.add_post("/admin/regions/{id}", region_update)
+    r.add_get("/admin/regions/{id}/delete", region_delete_confirm)
+    r.add_post("/admin/regions/{id}/delete", region_delete)
     r.add_get("/admin/users", user_list)
     r.add_get("/admin/users/new", user_new)
     r.add_post("/admin/users/new", user_create)
