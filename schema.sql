@@ -25,6 +25,18 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.no_bed_corrections_check_report() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM no_bed_reports WHERE id = NEW.no_bed_report_id) THEN
+        RAISE EXCEPTION 'no_bed_corrections: no no-bed record %', NEW.no_bed_report_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
 CREATE FUNCTION public.no_bed_corrections_refuse_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -990,6 +1002,8 @@ CREATE TRIGGER no_bed_corrections_no_truncate BEFORE TRUNCATE ON public.no_bed_c
 
 CREATE TRIGGER no_bed_corrections_no_update_delete BEFORE DELETE OR UPDATE ON public.no_bed_corrections FOR EACH ROW EXECUTE FUNCTION public.no_bed_corrections_refuse_change();
 
+CREATE TRIGGER no_bed_corrections_report_exists BEFORE INSERT ON public.no_bed_corrections FOR EACH ROW EXECUTE FUNCTION public.no_bed_corrections_check_report();
+
 CREATE TRIGGER no_bed_reports_no_truncate BEFORE TRUNCATE ON public.no_bed_reports FOR EACH STATEMENT EXECUTE FUNCTION public.no_bed_reports_refuse_change();
 
 CREATE TRIGGER no_bed_reports_no_update_delete BEFORE DELETE OR UPDATE ON public.no_bed_reports FOR EACH ROW EXECUTE FUNCTION public.no_bed_reports_refuse_change();
@@ -1047,9 +1061,6 @@ ALTER TABLE ONLY public.no_bed_corrections
 
 ALTER TABLE ONLY public.no_bed_corrections
     ADD CONSTRAINT no_bed_corrections_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
-
-ALTER TABLE ONLY public.no_bed_corrections
-    ADD CONSTRAINT no_bed_corrections_no_bed_report_id_fkey FOREIGN KEY (no_bed_report_id) REFERENCES public.no_bed_reports(id);
 
 ALTER TABLE ONLY public.no_bed_corrections
     ADD CONSTRAINT no_bed_corrections_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);

@@ -11,7 +11,11 @@
 -- order is the order they were made in). Only codes, never free text: nothing clinical.
 CREATE TABLE no_bed_corrections (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    no_bed_report_id  bigint NOT NULL REFERENCES no_bed_reports (id),
+    -- The record corrected. Not a FOREIGN KEY: a table referenced by one cannot be
+    -- TRUNCATEd, and PostgreSQL says so before no_bed_reports' own trigger can refuse
+    -- with 'append-only'. Records are never deleted, so the insert trigger below (the
+    -- record must exist) is all a key would check.
+    no_bed_report_id  bigint NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     corrected_by      bigint NOT NULL REFERENCES users (id),
     kind              text NOT NULL CHECK (kind IN ('retract', 'amend')),
@@ -38,6 +42,20 @@ CREATE TABLE no_bed_corrections (
         END)
 );
 CREATE INDEX no_bed_corrections_report_idx ON no_bed_corrections (no_bed_report_id, id);
+
+CREATE FUNCTION no_bed_corrections_check_report() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM no_bed_reports WHERE id = NEW.no_bed_report_id) THEN
+        RAISE EXCEPTION 'no_bed_corrections: no no-bed record %', NEW.no_bed_report_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER no_bed_corrections_report_exists
+    BEFORE INSERT ON no_bed_corrections
+    FOR EACH ROW EXECUTE FUNCTION no_bed_corrections_check_report();
 
 CREATE FUNCTION no_bed_corrections_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

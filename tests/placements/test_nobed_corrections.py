@@ -478,3 +478,12 @@ async def test_a_retraction_on_the_page_with_a_mismatched_reason_says_so_next_to
     assert ok.status == 200
     html = await ok.text()
     assert 'data-no-bed-counted="no"' in html and "Retracted" in html
+
+
+async def test_the_database_refuses_a_correction_of_no_record(world: World) -> None:
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="no no-bed record"):
+        await world.conn.execute(
+            "INSERT INTO no_bed_corrections (no_bed_report_id, corrected_by, kind, reason)"
+            " VALUES (987654, $1, 'retract', 'other')",
+            world.ids["user_liaison"],
+        )
