@@ -25,6 +25,27 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.no_bed_corrections_check_report() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM no_bed_reports WHERE id = NEW.no_bed_report_id) THEN
+        RAISE EXCEPTION 'no_bed_corrections: no no-bed record %', NEW.no_bed_report_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE FUNCTION public.no_bed_corrections_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'no_bed_corrections is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
 CREATE FUNCTION public.no_bed_reports_refuse_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -322,6 +343,41 @@ CREATE TABLE public.login_failures (
 
 ALTER TABLE public.login_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.login_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.no_bed_corrections (
+    id bigint NOT NULL,
+    no_bed_report_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    corrected_by bigint NOT NULL,
+    kind text NOT NULL,
+    reason text NOT NULL,
+    county_fips text,
+    order_type text,
+    age_band text,
+    payer text,
+    CONSTRAINT no_bed_corrections_age_band_check CHECK ((age_band = ANY (ARRAY['0-11'::text, '12-17'::text, '18-25'::text, '26-44'::text, '45-64'::text, '65+'::text, 'unknown'::text]))),
+    CONSTRAINT no_bed_corrections_fields_by_kind CHECK (
+CASE kind
+    WHEN 'retract'::text THEN ((county_fips IS NULL) AND (order_type IS NULL) AND (age_band IS NULL) AND (payer IS NULL))
+    ELSE ((county_fips IS NOT NULL) AND (order_type IS NOT NULL) AND (age_band IS NOT NULL))
+END),
+    CONSTRAINT no_bed_corrections_kind_check CHECK ((kind = ANY (ARRAY['retract'::text, 'amend'::text]))),
+    CONSTRAINT no_bed_corrections_reason_by_kind CHECK (
+CASE kind
+    WHEN 'retract'::text THEN (reason = ANY (ARRAY['entered_in_error'::text, 'admitted_elsewhere'::text, 'other'::text]))
+    ELSE (reason = ANY (ARRAY['entered_in_error'::text, 'wrong_county'::text, 'wrong_order_type'::text, 'other'::text]))
+END),
+    CONSTRAINT no_bed_corrections_reason_check CHECK ((reason = ANY (ARRAY['entered_in_error'::text, 'wrong_county'::text, 'wrong_order_type'::text, 'admitted_elsewhere'::text, 'other'::text])))
+);
+
+ALTER TABLE public.no_bed_corrections ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.no_bed_corrections_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -799,6 +855,9 @@ ALTER TABLE ONLY public.idempotency_keys
 ALTER TABLE ONLY public.login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.no_bed_corrections
+    ADD CONSTRAINT no_bed_corrections_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.no_bed_reports
     ADD CONSTRAINT no_bed_reports_once_per_trigger UNIQUE (placement_id, trigger);
 
@@ -910,6 +969,8 @@ CREATE INDEX login_failures_addr_idx ON public.login_failures USING btree (remot
 
 CREATE INDEX login_failures_email_idx ON public.login_failures USING btree (email, at);
 
+CREATE INDEX no_bed_corrections_report_idx ON public.no_bed_corrections USING btree (no_bed_report_id, id);
+
 CREATE INDEX no_bed_reports_occurred_idx ON public.no_bed_reports USING btree (occurred_at);
 
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
@@ -968,6 +1029,12 @@ CREATE TRIGGER feeds_bump_directory_version AFTER INSERT OR DELETE OR UPDATE OF 
 
 CREATE TRIGGER feeds_bump_feed_routing_version AFTER INSERT OR DELETE OR UPDATE OF kind, config, enabled, facility_id OR TRUNCATE ON public.feeds FOR EACH STATEMENT EXECUTE FUNCTION public.bump_feed_routing_version();
 
+CREATE TRIGGER no_bed_corrections_no_truncate BEFORE TRUNCATE ON public.no_bed_corrections FOR EACH STATEMENT EXECUTE FUNCTION public.no_bed_corrections_refuse_change();
+
+CREATE TRIGGER no_bed_corrections_no_update_delete BEFORE DELETE OR UPDATE ON public.no_bed_corrections FOR EACH ROW EXECUTE FUNCTION public.no_bed_corrections_refuse_change();
+
+CREATE TRIGGER no_bed_corrections_report_exists BEFORE INSERT ON public.no_bed_corrections FOR EACH ROW EXECUTE FUNCTION public.no_bed_corrections_check_report();
+
 CREATE TRIGGER no_bed_reports_no_truncate BEFORE TRUNCATE ON public.no_bed_reports FOR EACH STATEMENT EXECUTE FUNCTION public.no_bed_reports_refuse_change();
 
 CREATE TRIGGER no_bed_reports_no_update_delete BEFORE DELETE OR UPDATE ON public.no_bed_reports FOR EACH ROW EXECUTE FUNCTION public.no_bed_reports_refuse_change();
@@ -1019,6 +1086,15 @@ ALTER TABLE ONLY public.hl7_messages
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.no_bed_corrections
+    ADD CONSTRAINT no_bed_corrections_corrected_by_fkey FOREIGN KEY (corrected_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.no_bed_corrections
+    ADD CONSTRAINT no_bed_corrections_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.no_bed_corrections
+    ADD CONSTRAINT no_bed_corrections_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
 
 ALTER TABLE ONLY public.no_bed_reports
     ADD CONSTRAINT no_bed_reports_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);

@@ -53,6 +53,9 @@ class Action(StrEnum):
     PLACEMENT_WRITE = "placement.write"
     # Declaring "no bed found" (a no-bed record): the same rule as placement.write.
     PLACEMENT_NO_BED = "placement.no_bed"
+    # Reading a placement's no-bed records with their corrections uses placement.no_bed;
+    # correcting one (a new correction row) is this, by the same rule.
+    PLACEMENT_NO_BED_CORRECT = "placement.no_bed_correct"
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
@@ -106,6 +109,7 @@ _LIAISON = frozenset(
         Action.PLACEMENT_TIMELINE,
         Action.PLACEMENT_WRITE,
         Action.PLACEMENT_NO_BED,
+        Action.PLACEMENT_NO_BED_CORRECT,
         Action.REFERRAL_LIST,
         Action.REFERRAL_RESPOND,
         Action.COURT_LOOKUP,
@@ -143,6 +147,7 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         Action.PLACEMENT_TIMELINE,
         Action.PLACEMENT_WRITE,
         Action.PLACEMENT_NO_BED,
+        Action.PLACEMENT_NO_BED_CORRECT,
     ):
         referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
         if referred and action is Action.PLACEMENT_READ:

@@ -22,7 +22,7 @@ trigger applies to the placement as it stands and takes the snapshot. This modul
 imports nothing from ``placements`` (``placements`` imports it).
 
 The snapshot, frozen at creation (the database refuses UPDATE, DELETE and TRUNCATE; a
-correction would be a new row): when it happened (``occurred_at``: the declaration, the
+correction is a new row, see below): when it happened (``occurred_at``: the declaration, the
 deadline itself, the closing) and when it was written (``created_at``), the trigger,
 the county, the order type, an age band, the payer, the outcome of a closing, the hours
 from the detention start to ``occurred_at``, every facility referred (id and name) and
@@ -30,26 +30,40 @@ every declined referral (facility and reason code). Never initials, case numbers
 or any free text. ``placement_id`` links the record to its placement; the aggregates
 never show it.
 
+Also owns ``no_bed_corrections`` (migration 0012), append-only as well. A liaison or an
+administrator corrects a record (:func:`correct`) with a new row: ``retract`` (not a
+no-bed: entered in error, admitted elsewhere) or ``amend`` (the snapshot's coded fields
+corrected: county, order type, age band, payer; each amendment carries the whole set), with
+a reason code from a fixed list and never free text. A correction of a correction is a
+later row; the latest (highest id) wins. The record's **effective** values are those of
+its latest amendment, or the snapshot's without one; it is **counted** unless its latest
+correction is a retraction (a later amendment counts it again).
+
 Aggregates (:func:`by_county_month`, :func:`quarterly_totals`) count **placements**, not
-records: a placement with several records (declared on day 2, deadline passed on day 4)
-counts once, by its first record (earliest ``occurred_at``), whose snapshot gives the
-county, the period and the declines.
+records, on the effective values: a placement with several records (declared on day 2,
+deadline passed on day 4) counts once, by its first counted record (earliest
+``occurred_at``; retracted records are left out as if never made), whose effective county
+and snapshot period and declines are used.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from bedboard import audit, idempotency
+from bedboard.auth import Principal
 from bedboard.database import Connection
-from bedboard.errors import Invalid, NotFound
+from bedboard.errors import BadReference, Conflict, FieldError, Invalid, NotFound
+from bedboard.facilities import PAYERS
 
 
 class Trigger(StrEnum):
@@ -264,6 +278,331 @@ async def for_placement(conn: Connection, placement_id: int) -> list[NoBedReport
     return [_report(r) for r in rows]
 
 
+# --------------------------------------------------------------------------- corrections
+
+
+class CorrectionKind(StrEnum):
+    RETRACT = "retract"
+    AMEND = "amend"
+
+
+class CorrectionReason(StrEnum):
+    ENTERED_IN_ERROR = "entered_in_error"
+    WRONG_COUNTY = "wrong_county"
+    WRONG_ORDER_TYPE = "wrong_order_type"
+    ADMITTED_ELSEWHERE = "admitted_elsewhere"
+    OTHER = "other"
+
+
+CORRECTION_KIND_LABELS = {
+    CorrectionKind.RETRACT: "Retract: not a no-bed",
+    CorrectionKind.AMEND: "Amend the recorded fields",
+}
+CORRECTION_REASON_LABELS = {
+    CorrectionReason.ENTERED_IN_ERROR: "Entered in error",
+    CorrectionReason.WRONG_COUNTY: "Wrong county",
+    CorrectionReason.WRONG_ORDER_TYPE: "Wrong order type",
+    CorrectionReason.ADMITTED_ELSEWHERE: "Admitted elsewhere",
+    CorrectionReason.OTHER: "Other",
+}
+# Which reasons go with which kind (the migration checks the same).
+REASONS_BY_KIND = {
+    CorrectionKind.RETRACT: (
+        CorrectionReason.ENTERED_IN_ERROR,
+        CorrectionReason.ADMITTED_ELSEWHERE,
+        CorrectionReason.OTHER,
+    ),
+    CorrectionKind.AMEND: (
+        CorrectionReason.ENTERED_IN_ERROR,
+        CorrectionReason.WRONG_COUNTY,
+        CorrectionReason.WRONG_ORDER_TYPE,
+        CorrectionReason.OTHER,
+    ),
+}
+AGE_BAND_CODES = (*(band for _, _, band in AGE_BANDS), UNKNOWN_AGE)
+# The snapshot's coded fields an amendment may correct, in the order forms show them.
+AMENDABLE = ("county_fips", "order_type", "age_band", "payer")
+
+AgeBand = Literal["0-11", "12-17", "18-25", "26-44", "45-64", "65+", "unknown"]
+Payer = Literal["medicaid", "medicare", "commercial", "tricare", "uninsured", "county_funded"]
+assert AgeBand.__args__ == AGE_BAND_CODES and Payer.__args__ == PAYERS  # type: ignore[attr-defined]
+
+
+class CorrectionIn(BaseModel):
+    """A correction of one no-bed record: codes only, never free text.
+
+    ``retract`` takes no field. ``amend`` takes the fields it corrects (at least one);
+    those left out keep their current value, and ``payer`` may be null (not recorded)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: CorrectionKind
+    reason: CorrectionReason = Field(
+        description="retract: entered_in_error, admitted_elsewhere or other; amend:"
+        " entered_in_error, wrong_county, wrong_order_type or other."
+    )
+    county_fips: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{5}$")] | None
+    ) = Field(default=None, description="amend: the corrected county (FIPS code).")
+    order_type: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_]{1,60}$")]
+        | None
+    ) = Field(default=None, description="amend: the corrected order type code.")
+    age_band: AgeBand | None = Field(default=None, description="amend: the corrected age band.")
+    payer: Payer | None = Field(
+        default=None, description="amend: the corrected payer (null: not recorded)."
+    )
+
+
+class Correction(BaseModel):
+    """One correction as it was made."""
+
+    id: int
+    no_bed_report_id: int
+    created_at: datetime
+    corrected_by: int = Field(description="The user id of who corrected it.")
+    corrected_by_name: str
+    kind: CorrectionKind
+    reason: CorrectionReason
+    county_fips: str | None = Field(description="amend: the effective values it sets.")
+    order_type: str | None
+    age_band: str | None
+    payer: str | None
+
+
+class Effective(BaseModel):
+    """A record as its latest correction leaves it (the snapshot, without any)."""
+
+    counted: bool = Field(description="False when the latest correction retracts it.")
+    county_fips: str
+    county_name: str
+    order_type: str
+    age_band: str
+    payer: str | None
+
+
+class CorrectedReport(BaseModel):
+    """A no-bed record: its frozen snapshot, its corrections oldest first, and the values
+    the reports use."""
+
+    report: NoBedReport
+    corrections: list[Correction]
+    effective: Effective
+
+
+class CorrectedReportList(BaseModel):
+    placement_id: int
+    items: list[CorrectedReport]
+
+
+_CORRECTION_SQL = """
+    SELECT k.id, k.no_bed_report_id, k.created_at, k.corrected_by,
+           COALESCE(NULLIF(u.display_name, ''), u.email) AS corrected_by_name, k.kind, k.reason,
+           k.county_fips, k.order_type, k.age_band, k.payer
+      FROM no_bed_corrections k JOIN users u ON u.id = k.corrected_by
+"""
+
+
+async def _county_names(conn: Connection, fips: Iterable[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT fips, name FROM counties WHERE fips = ANY($1::text[])", sorted(set(fips))
+    )
+    return {r["fips"]: r["name"] for r in rows}
+
+
+def _effective(
+    report: NoBedReport, corrections: list[Correction], names: dict[str, str]
+) -> Effective:
+    values = {f: getattr(report, f) for f in AMENDABLE}
+    counted = True
+    for c in corrections:  # oldest first: the latest wins
+        counted = c.kind is CorrectionKind.AMEND
+        if c.kind is CorrectionKind.AMEND:
+            values = {f: getattr(c, f) for f in AMENDABLE}
+    return Effective(counted=counted, county_name=names.get(values["county_fips"], ""), **values)
+
+
+async def _corrected(conn: Connection, reports: list[NoBedReport]) -> list[CorrectedReport]:
+    rows = await conn.fetch(
+        _CORRECTION_SQL + " WHERE k.no_bed_report_id = ANY($1::bigint[]) ORDER BY k.id",
+        [r.id for r in reports],
+    )
+    by_report: dict[int, list[Correction]] = defaultdict(list)
+    for row in rows:
+        by_report[row["no_bed_report_id"]].append(Correction(**dict(row)))
+    names = await _county_names(
+        conn,
+        [r.county_fips for r in reports]
+        + [c.county_fips for cs in by_report.values() for c in cs if c.county_fips],
+    )
+    return [
+        CorrectedReport(
+            report=r, corrections=by_report[r.id], effective=_effective(r, by_report[r.id], names)
+        )
+        for r in reports
+    ]
+
+
+async def corrected_for_placement(conn: Connection, placement_id: int) -> list[CorrectedReport]:
+    """A placement's records, oldest first, each with its corrections and effective values
+    (the placement page and ``GET …/no-bed``). A missing placement: ``NotFound``."""
+    if not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM placements WHERE id = $1)", placement_id
+    ):
+        raise NotFound("placement")
+    return await _corrected(conn, await for_placement(conn, placement_id))
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """The record after a correction (``body``: its JSON, as answered); ``replayed``: an
+    Idempotency-Key retry, nothing new written."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def _amended_values(data: CorrectionIn, current: Effective) -> dict[str, Any]:
+    """The whole corrected set: the fields given, the others as they are now."""
+    given = [f for f in AMENDABLE if f in data.model_fields_set]
+    if not given:
+        raise Invalid.field(
+            "kind",
+            "An amendment corrects at least one field: the county, the order type, the age"
+            " band or the payer.",
+        )
+    errors = [
+        FieldError(f, "cannot be empty in an amendment", "missing")
+        for f in ("county_fips", "order_type", "age_band")
+        if f in given and getattr(data, f) is None
+    ]
+    if errors:
+        raise Invalid("An amendment cannot empty the county, order type or age band.", errors)
+    values = {f: getattr(current, f) for f in AMENDABLE}
+    values.update({f: getattr(data, f) for f in given})
+    return values
+
+
+def _check(data: CorrectionIn, current: Effective) -> dict[str, Any] | None:
+    """The amended values (None for a retraction), or ``Invalid`` naming the field."""
+    if data.reason not in REASONS_BY_KIND[data.kind]:
+        allowed = ", ".join(CORRECTION_REASON_LABELS[r].lower() for r in REASONS_BY_KIND[data.kind])
+        raise Invalid.field(
+            "reason",
+            f"For this kind of correction choose one of: {allowed}.",
+            "enum",
+        )
+    if data.kind is CorrectionKind.RETRACT:
+        extra = [f for f in AMENDABLE if f in data.model_fields_set]
+        if extra:
+            raise Invalid(
+                "A retraction changes no field; leave the fields out.",
+                [FieldError(f, "not allowed in a retraction", "extra") for f in extra],
+            )
+        if not current.counted:
+            raise Conflict("This record is already retracted.")
+        return None
+    values = _amended_values(data, current)
+    changed = [f for f in AMENDABLE if values[f] != getattr(current, f)]
+    needs = {
+        CorrectionReason.WRONG_COUNTY: ("county_fips", "Choose the correct county."),
+        CorrectionReason.WRONG_ORDER_TYPE: ("order_type", "Choose the correct order type."),
+    }.get(data.reason)
+    if needs is not None and needs[0] not in changed:
+        raise Invalid.field(needs[0], needs[1], "matching")
+    if current.counted and not changed:
+        raise Invalid.field(
+            next(f for f in AMENDABLE if f in data.model_fields_set),
+            "is already this value: the amendment changes nothing",
+        )
+    return values
+
+
+async def correct(
+    conn: Connection,
+    placement_id: int,
+    report_id: int,
+    data: CorrectionIn,
+    actor: Principal,
+    *,
+    key: str | None = None,
+    digest: str = "",
+    now: datetime | None = None,
+) -> Corrected:
+    """Correct the placement's record ``report_id`` with a new row (the record itself
+    never changes), with an audit row, in one transaction. Once per ``key`` (the API's
+    Idempotency-Key): a retry with the same key and body gets the first answer.
+
+    1. Lock the record (``FOR NO KEY UPDATE``: corrections of one record are made one at
+       a time, so id order is the order they were made in). Not the placement's:
+       ``NotFound``.
+    2. Check the correction against the record as its latest correction leaves it:
+       a reason that fits the kind; a retraction of a counted record, with no field; an
+       amendment that changes something (a county for ``wrong_county``, an order type for
+       ``wrong_order_type``) to a county and order type that exist.
+    3. Insert the correction (``created_at``: ``now`` or the database clock) and audit it
+       (``placement.no_bed_correction``: the ids, the kind, the reason, the fields changed).
+    """
+    async with conn.transaction():
+        if key is not None:
+            stored = await idempotency.lookup(conn, actor.user_id, key, digest)
+            if stored is not None:
+                return Corrected(stored.body, replayed=True)
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM no_bed_reports"  # noqa: S608 -- constant
+            " WHERE id = $1 AND placement_id = $2 FOR NO KEY UPDATE",
+            report_id,
+            placement_id,
+        )
+        if row is None:
+            raise NotFound("no-bed record", "This placement has no such no-bed record.")
+        (before,) = await _corrected(conn, [_report(row)])
+        values = _check(data, before.effective)
+        if values is not None:
+            if not await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM counties WHERE fips = $1)", values["county_fips"]
+            ):
+                raise BadReference("county_fips", "no such county")
+            if not await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM order_types WHERE code = $1)", values["order_type"]
+            ):
+                raise BadReference("order_type", "no such order type")
+        fields = values or {}
+        correction_id = await conn.fetchval(
+            """
+            INSERT INTO no_bed_corrections (no_bed_report_id, created_at, corrected_by, kind,
+                                            reason, county_fips, order_type, age_band, payer)
+            VALUES ($1, COALESCE($2::timestamptz, now()), $3, $4, $5, $6, $7, $8, $9)
+            RETURNING id
+            """,
+            report_id,
+            now,
+            actor.user_id,
+            data.kind.value,
+            data.reason.value,
+            fields.get("county_fips"),
+            fields.get("order_type"),
+            fields.get("age_band"),
+            fields.get("payer"),
+        )
+        (after,) = await _corrected(conn, [before.report])
+        detail = {
+            "report_id": report_id,
+            "correction_id": correction_id,
+            "kind": data.kind.value,
+            "reason": data.reason.value,
+            "fields": [
+                f for f in AMENDABLE if values and values[f] != getattr(before.effective, f)
+            ],
+        }
+        await audit.changed(
+            conn, actor, "placement.no_bed_correction", "placement", placement_id, detail
+        )
+        body = after.model_dump(mode="json")
+        if key is not None:
+            await idempotency.remember(conn, actor.user_id, key, digest, 201, body)
+        return Corrected(body)
+
+
 # --------------------------------------------------------------------------- aggregates
 
 
@@ -308,16 +647,29 @@ class QuarterTotal(BaseModel):
     reasons: dict[str, int]
 
 
-# Each placement's first record (earliest occurred_at, then id) whose occurred_at is in
-# [$1, $2), with its local period ($4: 'month' or 'quarter') in zone $3. A first record
-# is first over all of the placement's records, not only those in the range.
+# Each placement's first counted record (earliest occurred_at, then id) whose occurred_at
+# is in [$1, $2), with its local period ($4: 'month' or 'quarter') in zone $3. A first
+# record is first over all of the placement's counted records, not only those in the range.
+# ``effective``: every record as its latest correction leaves it, the county of its latest
+# amendment (the snapshot's without one) and whether it is counted (its latest correction
+# is not a retraction); NOT MATERIALIZED, so the range reaches no_bed_reports' index.
 _COUNTED_SQL = """
+    WITH effective AS NOT MATERIALIZED (
+        SELECT n.id, n.placement_id, n.trigger, n.occurred_at, n.declined,
+               CASE WHEN k.kind = 'amend' THEN k.county_fips ELSE n.county_fips END
+                 AS county_fips,
+               k.kind IS DISTINCT FROM 'retract' AS counted
+          FROM no_bed_reports n
+          LEFT JOIN LATERAL (SELECT kind, county_fips FROM no_bed_corrections
+                              WHERE no_bed_report_id = n.id
+                              ORDER BY id DESC LIMIT 1) k ON true
+    )
     SELECT n.id, n.trigger, n.occurred_at, n.county_fips, c.name AS county_name, n.declined,
            date_trunc($4::text, n.occurred_at AT TIME ZONE $3::text)::date AS period
-      FROM no_bed_reports n JOIN counties c ON c.fips = n.county_fips
-     WHERE n.occurred_at >= $1 AND n.occurred_at < $2
-       AND NOT EXISTS (SELECT 1 FROM no_bed_reports e
-                        WHERE e.placement_id = n.placement_id
+      FROM effective n JOIN counties c ON c.fips = n.county_fips
+     WHERE n.occurred_at >= $1 AND n.occurred_at < $2 AND n.counted
+       AND NOT EXISTS (SELECT 1 FROM effective e
+                        WHERE e.placement_id = n.placement_id AND e.counted
                           AND (e.occurred_at, e.id) < (n.occurred_at, n.id))
      ORDER BY period, n.occurred_at, n.id
 """

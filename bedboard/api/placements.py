@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
-from bedboard import idempotency, placements
+from bedboard import idempotency, nobed, placements
 from bedboard.access import Action, Resource
 from bedboard.api.registry import model_response, read_json, route
 from bedboard.auth import Principal, Role
@@ -27,7 +27,7 @@ from bedboard.context import (
 )
 from bedboard.database import Connection, acquire, transaction
 from bedboard.fields import DbId
-from bedboard.nobed import NoBedReport
+from bedboard.nobed import CorrectedReport, CorrectedReportList, CorrectionIn, NoBedReport
 from bedboard.placements import (
     OPEN_REFERRAL,
     AnswerIn,
@@ -429,6 +429,72 @@ async def declare_no_bed(request: web.Request) -> web.StreamResponse:
         )
         done = await placements.declare_no_bed(conn, placement_id, principal)
     return model_response(done.report, 201 if done.created else 200)
+
+
+@route(
+    "GET",
+    "/api/v1/placements/{id}/no-bed",
+    summary="A placement's no-bed records with their corrections",
+    tag="placements",
+)
+async def list_no_bed(request: web.Request) -> CorrectedReportList:
+    """Each no-bed record of the placement, oldest first: its frozen snapshot, its
+    corrections oldest first, and the effective values the reports count (those of the
+    latest amendment, or the snapshot's; `counted` is false when the latest correction
+    retracts it). For liaisons and administrators."""
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.PLACEMENT_NO_BED, await _placement_resource(conn, placement_id))
+        items = await nobed.corrected_for_placement(conn, placement_id)
+        await record_success(
+            request, conn, "placement.no_bed.read", "placement", placement_id, {"count": len(items)}
+        )
+    return CorrectedReportList(placement_id=placement_id, items=items)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/no-bed/{report_id}/correction",
+    summary="Correct a no-bed record",
+    tag="placements",
+    status=201,
+    model=CorrectedReport,
+    responses={
+        404: "No such placement, or the record is not one of this placement's",
+        409: "The record is already retracted",
+    },
+)
+async def correct_no_bed(request: web.Request, body: CorrectionIn) -> web.StreamResponse:
+    """Adds a correction to one of the placement's no-bed records; the record itself never
+    changes. `retract` (no fields) takes it out of the reports; `amend` corrects the coded
+    fields given (the others keep their current value). The reason must fit the kind
+    (`wrong_county` changes the county, `wrong_order_type` the order type). A later
+    correction wins over an earlier one. Answers the record with all its corrections.
+    Send `Idempotency-Key` to make retries safe: the first answer is replayed."""
+    placement_id = path_id(request)
+    report_id = path_id(request, "report_id")
+    raw_key = request.headers.get("Idempotency-Key")
+    key = idempotency.check_key(raw_key) if raw_key is not None else None
+    digest = idempotency.request_hash(
+        {
+            "placement_id": placement_id,
+            "report_id": report_id,
+            "body": body.model_dump(mode="json", exclude_unset=True),
+        }
+    )
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request,
+            Action.PLACEMENT_NO_BED_CORRECT,
+            await _placement_resource(conn, placement_id),
+        )
+        done = await nobed.correct(
+            conn, placement_id, report_id, body, principal, key=key, digest=digest
+        )
+    response = web.json_response(done.body, status=201)
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @route(

@@ -585,6 +585,20 @@ def test_only_liaisons_and_admins_may_declare_no_bed_and_others_get_the_write_an
     assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
 
 
+@pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
+def test_only_liaisons_and_admins_may_correct_a_no_bed_record(
+    column: Column, expected: Literal["allow", 403, 404]
+) -> None:
+    """Correcting a no-bed record (a new correction row) is refused to facility and court
+    users, and to viewers, with the answer of any other write to the placement."""
+    principal = _principal(column)
+    decision = access.decide(principal, access.Action.PLACEMENT_NO_BED_CORRECT, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+    write = access.decide(principal, access.Action.PLACEMENT_WRITE, REFERRED)
+    assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
+
+
 # --------------------------------------------------------------------------- spot checks
 
 

@@ -171,6 +171,15 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         None,
         {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
     ),
+    # The placement has a declared no-bed record ({nid}) for these two.
+    ("no_bed_records", "GET", "/api/v1/placements/{pid}/no-bed", None, LIAISON_ONLY_WRITE),
+    (
+        "no_bed_correct",
+        "POST",
+        "/api/v1/placements/{pid}/no-bed/{nid}/correction",
+        {"kind": "retract", "reason": "entered_in_error"},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
     (
         "referral_list",
         "GET",
@@ -255,7 +264,14 @@ async def test_placement_access(
             json={"question": f"Any history of violence? {CANARY}"},
         )
         assert asked.status == 200, await asked.text()
-    url = path.format(pid=placement["id"], rid=rid)
+    nid = 0
+    if name.startswith("no_bed_"):
+        declared = await world.call(
+            "liaison", "POST", f"/api/v1/placements/{placement['id']}/no-bed"
+        )
+        assert declared.status == 201, await declared.text()
+        nid = (await declared.json())["id"]
+    url = path.format(pid=placement["id"], rid=rid, nid=nid)
     if body == "placement":
         body = world.placement_body()
     elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:

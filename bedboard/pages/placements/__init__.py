@@ -17,6 +17,7 @@ from bedboard.pages.placements.detail import (
     placement_add_note,
     placement_live_fragment,
     placement_no_bed,
+    placement_no_bed_correct,
     placement_page,
     placement_refer,
     placement_refer_all,
@@ -50,6 +51,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/links", placement_add_link)
     r.add_post("/placements/{id}/notes", placement_add_note)
     r.add_post("/placements/{id}/no-bed", placement_no_bed)
+    r.add_post("/placements/{id}/no-bed/{report_id}/correction", placement_no_bed_correct)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
     r.add_post("/referrals/{id}/answer", referral_answer)
     r.add_get("/referrals", referrals_page)

@@ -1,6 +1,6 @@
 """One placement's page and the liaison's actions on it: refer (one unit, or all that fit),
 answer a facility's question, move on, links, notes, withdraw a referral, declare that no
-bed was found.
+bed was found, correct a no-bed record.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from aiohttp import web
 from multidict import MultiDict
 from pydantic import ValidationError
 
-from bedboard import nobed, outbox, placements, search
+from bedboard import facilities, nobed, outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id, record_success
 from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, StaleVersion
-from bedboard.pages import field_errors, render, require_role
+from bedboard.pages import field_errors, labels, render, require_role
+from bedboard.pages.forms import FORM, domain_errors
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -68,7 +69,8 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
         placement = await placements.get_placement(conn, placement_id)
         events = await placements.timeline(conn, placement_id)
-        no_bed = await nobed.for_placement(conn, placement_id)
+        no_bed = await nobed.corrected_for_placement(conn, placement_id)
+        correction_choices = await _correction_choices(conn) if no_bed else {}
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -97,8 +99,12 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "p": placement,
         "events": events,
         "no_bed": no_bed,
-        "no_bed_declared": any(r.trigger is nobed.Trigger.DECLARED for r in no_bed),
+        "no_bed_declared": any(r.report.trigger is nobed.Trigger.DECLARED for r in no_bed),
         "no_bed_labels": {t.value: label for t, label in nobed.TRIGGER_LABELS.items()},
+        "correction_choices": correction_choices,
+        "correction_for": None,
+        "correction_errors": {},
+        "correction_values": {},
         "result": results,
         "referred": referred,
         "outcomes": [(o.value, label) for o, label in OUTCOME_LABELS.items()],
@@ -367,8 +373,9 @@ async def placement_no_bed(request: web.Request) -> web.StreamResponse:
             question="Confirm that no bed could be found for this person.",
             consequence="A no-bed record is kept for the program's reports with what is "
             "known now: the county, the order type, an age band, the payer, the facilities "
-            "referred and their decline reasons. It cannot be changed or removed. The "
-            "placement stays open: you can go on referring.",
+            "referred and their decline reasons. It cannot be changed or removed, only "
+            "corrected by a later correction kept beside it. The placement stays open: you "
+            "can go on referring.",
             confirm_label="Yes, record no bed found",
             form=form,
         )
@@ -378,3 +385,90 @@ async def placement_no_bed(request: web.Request) -> web.StreamResponse:
         return "No-bed record made." if done.created else "No bed found was already recorded."
 
     return await _act(request, placement_id, work, "", Action.PLACEMENT_NO_BED)
+
+
+# --------------------------------------------------------------------------- no-bed corrections
+
+_CORRECTION_LABELS = {
+    "kind": "Kind of correction",
+    "reason": "Reason",
+    "county_fips": "County",
+    "order_type": "Order type",
+    "age_band": "Age band",
+    "payer": "Payer",
+}
+
+
+async def _correction_choices(conn: Connection) -> dict[str, Any]:
+    """The selects of the *Correct this record* form, and the labels its history uses."""
+    order_types = await placements.order_types(conn)
+    return {
+        "kinds": [(k.value, label) for k, label in nobed.CORRECTION_KIND_LABELS.items()],
+        "reasons": [(r.value, label) for r, label in nobed.CORRECTION_REASON_LABELS.items()],
+        "reasons_by_kind": {
+            k.value: [r.value for r in rs] for k, rs in nobed.REASONS_BY_KIND.items()
+        },
+        "counties": [(c.fips, c.name) for c in await facilities.list_counties(conn)],
+        "order_types": [(o.code, o.label) for o in order_types],
+        "age_bands": [(b, b) for b in nobed.AGE_BAND_CODES],
+        "payers": [("", "Not recorded"), *labels.choices(facilities.PAYERS, "payer")],
+        "kind_labels": {k.value: label for k, label in nobed.CORRECTION_KIND_LABELS.items()},
+        "reason_labels": {r.value: label for r, label in nobed.CORRECTION_REASON_LABELS.items()},
+        "order_type_labels": {o.code: o.label for o in order_types},
+    }
+
+
+def _sentences(errors: dict[str, str]) -> dict[str, str]:
+    """A refusal's phrases as sentences next to their fields (unknown fields: the form)."""
+    out: dict[str, str] = {}
+    for field, phrase in errors.items():
+        key = field if field in _CORRECTION_LABELS else FORM
+        if phrase[:1].isupper():
+            text = phrase
+        else:
+            text = f"{_CORRECTION_LABELS.get(field, 'This correction')} {phrase}"
+        out.setdefault(key, text if text.endswith(".") else text + ".")
+    return out
+
+
+def _correction_input(form: Any) -> dict[str, Any]:
+    """The form as the API's body: the coded fields only for an amendment (the selects
+    show every field, preset to its current value; payer "" is not recorded)."""
+    data: dict[str, Any] = {k: str(form.get(k, "")) for k in ("kind", "reason")}
+    if data["kind"] == nobed.CorrectionKind.AMEND.value:
+        for name in nobed.AMENDABLE:
+            data[name] = str(form.get(name, "")).strip() or None
+    return data
+
+
+async def placement_no_bed_correct(request: web.Request) -> web.StreamResponse:
+    """*Correct this record*: a retraction or an amendment of one of the placement's
+    no-bed records (a new correction; the record never changes). A refusal shows the page
+    again with a sentence next to each field at fault (422)."""
+    placement_id = path_id(request)
+    report_id = path_id(request, "report_id")
+    data = _correction_input(await request.post())
+    errors: dict[str, str]
+    try:
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(
+                request, Action.PLACEMENT_NO_BED_CORRECT, await resource_of(conn, placement_id)
+            )
+            correction = nobed.CorrectionIn.model_validate(data)
+            await nobed.correct(conn, placement_id, report_id, correction, principal)
+    except ValidationError as exc:
+        errors = field_errors(exc, _CORRECTION_LABELS)
+    except (Invalid, Conflict) as exc:
+        errors = _sentences(domain_errors(exc))
+    else:
+        raise back_to(
+            placement_id, "Correction recorded: the reports count the record as corrected."
+        )
+    context = await _detail_context(request, placement_id)
+    context.update(
+        correction_for=report_id,
+        correction_errors=errors,
+        correction_values=data,
+        notice="Not done: the correction needs changes (see the record below).",
+    )
+    return render(request, "placements/detail.html", status=422, **context)
