@@ -499,7 +499,7 @@ async def acknowledge(
             raise PlacementOver(
                 f"{placement['reference']} is {placement['status']}: its escalations are "
                 "over and take no acknowledgement.",
-                status=placement["status"],
+                placement_status=placement["status"],
             )
         await conn.execute(
             "UPDATE escalations SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1",

@@ -1,6 +1,6 @@
 """The escalation ladder before the legal deadline, rung by rung, with frozen time (``now``
-is passed in, never slept). The seeded 96-hour ladder: T−24 h supervisor (ack 120 min),
-T−12 h liaison with a wider search (ack 60), T−4 h the state's on-call and the state
+is passed in, never slept). The seeded 96-hour ladder: T-24 h supervisor (ack 120 min),
+T-12 h liaison with a wider search (ack 60), T-4 h the state's on-call and the state
 hospital (ack 60), the deadline itself the court clerk (ack 240, also after acceptance)."""
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ async def test_t_minus_24_raises_the_supervisor_rung_once(world: World) -> None:
 
 
 async def test_the_raised_record_carries_nothing_personal_or_clinical(world: World) -> None:
-    placement, deadline = await _placement(world)
+    _placement_row, deadline = await _placement(world)
     (raised,) = await escalation.run(world.conn, deadline - 24 * H)
     text = raised.model_dump_json()
     for secret in (CANARY, "Agitated", "26P-CV-0042", "Boone County Sheriff", '"jd"', "JD"):
@@ -184,7 +184,7 @@ async def test_an_unacknowledged_rung_climbs_to_the_next_after_its_window(world:
     t = deadline - 24 * H
     assert await _positions(world, t) == [(1, None)]
     assert await _positions(world, t + 119 * M) == []
-    # 120 minutes without an acknowledgement: passed on, rung 2 raised at once (T−22,
+    # 120 minutes without an acknowledgement: passed on, rung 2 raised at once (T-22,
     # ten hours before its own time).
     assert await _positions(world, t + 120 * M) == [(2, 1)]
     assert await _positions(world, t + 120 * M) == []
@@ -255,7 +255,7 @@ async def test_acknowledging_twice_is_a_no_op(world: World) -> None:
 async def test_a_rung_acknowledged_late_after_it_passed_on_keeps_who_and_when(
     world: World,
 ) -> None:
-    placement, deadline = await _placement(world)
+    _placement_row, deadline = await _placement(world)
     t = deadline - 24 * H
     (first,) = await escalation.run(world.conn, t)
     await escalation.run(world.conn, t + 3 * H)  # passed on to rung 2
@@ -323,7 +323,7 @@ async def test_another_instance_running_the_ladder_makes_this_round_skip(
 ) -> None:
     from bedboard import database
 
-    placement, deadline = await _placement(world)
+    _placement_row, deadline = await _placement(world)
     other = await database.connect(db_dsn)
     try:
         async with other.transaction():
