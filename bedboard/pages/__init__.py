@@ -40,6 +40,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/reports", "Reports"),
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
+        NavItem("/admin/order-types", "Order types"),
         NavItem("/admin/feeds", "Feeds"),
         NavItem("/admin/users", "Users"),
         NavItem("/admin/tokens", "API tokens"),

@@ -1,9 +1,11 @@
-"""Administration pages: facilities, units, courts, users, API tokens and the audit trail.
+"""Administration pages: facilities, units, courts, order types and their escalation
+ladders, users, API tokens and the audit trail.
 
 Forms are validated by the same pydantic models as the JSON API, and every change
 goes through the same domain functions, access policy and audit trail. Rooms: ``shared``
 (form reading, choices, the administrator check), ``directory`` (facilities, units,
-courts), ``accounts`` (users, tokens, audit).
+courts), ``order_types`` (the order types and their escalation ladders), ``accounts``
+(users, tokens, audit).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bedboard.pages.admin.directory import (
     unit_new,
     unit_update,
 )
+from bedboard.pages.admin.order_types import ladder_edit, ladder_update, order_type_list
 from bedboard.pages.admin.shared import require_admin
 
 
@@ -57,6 +60,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/admin/courts/new", court_create)
     r.add_get("/admin/courts/{id}", court_edit)
     r.add_post("/admin/courts/{id}", court_update)
+    r.add_get("/admin/order-types", order_type_list)
+    r.add_get("/admin/order-types/{code}/ladder", ladder_edit)
+    r.add_post("/admin/order-types/{code}/ladder", ladder_update)
     r.add_get("/admin/users", user_list)
     r.add_get("/admin/users/new", user_new)
     r.add_post("/admin/users/new", user_create)
