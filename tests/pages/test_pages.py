@@ -79,6 +79,7 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
         "Reports",
         "Facilities",
         "Courts",
+        "Order types",
         "Feeds",
         "Users",
         "API tokens",
