@@ -96,11 +96,12 @@ async def test_bad_rows_come_back_with_a_sentence_next_to_each_field(
     session = await _admin(client, make_user)
     data = [
         ("csrf_token", session.csrf),
-        ("rows", "3"),
+        ("rows", "4"),
         ("action", "save"),
         *_row(0, "400", ["court"]),
         *_row(1, "12", [], "0"),
         *_row(2, "twelve", ["liaison"]),
+        *_row(3, "2", ["sheriff"]),
     ]
     resp = await client.post(URL, data=data)
     assert resp.status == 422
@@ -112,6 +113,7 @@ async def test_bad_rows_come_back_with_a_sentence_next_to_each_field(
     assert 'id="f-1-audiences-error">Choose at least one audience.</p>' in page
     assert 'id="f-1-ack_minutes-error">Minutes to acknowledge must be a whole number' in page
     assert 'id="f-2-hours_before-error">Hours before must be' in page
+    assert 'id="f-3-audiences-error">Choose the audiences from the list.</p>' in page
     assert 'value="twelve"' in page  # what was typed stays
     assert (
         await conn.fetchval(

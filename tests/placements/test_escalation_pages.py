@@ -66,6 +66,9 @@ async def test_acknowledge_from_the_page_records_who_and_shows_it(
     section = page.split('id="escalations-title"', 1)[1].split("</section>", 1)[0]
     assert f"acknowledged by {liaison.email}" in section
     assert section.count(">Acknowledge</button>") == 1
+    timeline = " ".join(page.split('id="timeline-title"', 1)[1].split())
+    assert "escalation acknowledged</strong> (rung 1)" in timeline
+    assert "escalation raised</strong> (rung 2)" in timeline
     row = await world.conn.fetchrow(
         "SELECT acknowledged_by FROM escalations WHERE id = $1", first.id
     )

@@ -83,7 +83,10 @@ def _validate(rows: list[dict[str, Any]]) -> tuple[list[escalation.RungIn], dict
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 name = str(err["loc"][0]) if err["loc"] else FORM
-                errors.setdefault(f"{i}-{name}", MESSAGES.get(name, f"Check {name}."))
+                message = MESSAGES.get(name, f"Check {name}.")
+                if name == "audiences" and len(err["loc"]) > 1:  # a value not on the list
+                    message = "Choose the audiences from the list."
+                errors.setdefault(f"{i}-{name}", message)
     return rungs, errors
 
 
