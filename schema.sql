@@ -196,6 +196,44 @@ CREATE TABLE public.directory_version (
     CONSTRAINT directory_version_only_row_check CHECK (only_row)
 );
 
+CREATE TABLE public.escalation_rungs (
+    order_type text NOT NULL,
+    "position" integer NOT NULL,
+    hours_before integer NOT NULL,
+    audiences text[] NOT NULL,
+    only_without_acceptance boolean DEFAULT true NOT NULL,
+    offer_wider_search boolean DEFAULT false NOT NULL,
+    ack_minutes integer NOT NULL,
+    CONSTRAINT escalation_rungs_ack_minutes_check CHECK ((ack_minutes > 0)),
+    CONSTRAINT escalation_rungs_audiences_check CHECK (((cardinality(audiences) >= 1) AND (audiences <@ ARRAY['supervisor'::text, 'liaison'::text, 'state_on_call'::text, 'state_hospital'::text, 'court'::text]))),
+    CONSTRAINT escalation_rungs_hours_before_check CHECK ((hours_before >= 0)),
+    CONSTRAINT escalation_rungs_position_check CHECK (("position" >= 1))
+);
+
+CREATE TABLE public.escalations (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    "position" integer NOT NULL,
+    audiences text[] NOT NULL,
+    offer_wider_search boolean DEFAULT false NOT NULL,
+    raised_at timestamp with time zone NOT NULL,
+    ack_due_at timestamp with time zone NOT NULL,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by bigint,
+    escalated_at timestamp with time zone,
+    escalated_from integer,
+    CONSTRAINT escalations_ack_has_time CHECK (((acknowledged_by IS NULL) OR (acknowledged_at IS NOT NULL)))
+);
+
+ALTER TABLE public.escalations ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.escalations_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.facilities (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -822,6 +860,18 @@ ALTER TABLE ONLY public.courts
 ALTER TABLE ONLY public.directory_version
     ADD CONSTRAINT directory_version_pkey PRIMARY KEY (only_row);
 
+ALTER TABLE ONLY public.escalation_rungs
+    ADD CONSTRAINT escalation_rungs_one_per_hour UNIQUE (order_type, hours_before);
+
+ALTER TABLE ONLY public.escalation_rungs
+    ADD CONSTRAINT escalation_rungs_pkey PRIMARY KEY (order_type, "position");
+
+ALTER TABLE ONLY public.escalations
+    ADD CONSTRAINT escalations_once_per_rung UNIQUE (placement_id, "position");
+
+ALTER TABLE ONLY public.escalations
+    ADD CONSTRAINT escalations_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.facilities
     ADD CONSTRAINT facilities_pkey PRIMARY KEY (id);
 
@@ -951,6 +1001,8 @@ CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btr
 
 CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
 
+CREATE INDEX escalations_waiting_idx ON public.escalations USING btree (ack_due_at) WHERE ((acknowledged_at IS NULL) AND (escalated_at IS NULL));
+
 CREATE INDEX facilities_county_idx ON public.facilities USING btree (county_fips);
 
 CREATE INDEX facilities_lat_lon_idx ON public.facilities USING btree (latitude, longitude) WHERE active;
@@ -1056,6 +1108,15 @@ ALTER TABLE ONLY public.census_history
 
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.escalation_rungs
+    ADD CONSTRAINT escalation_rungs_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
+
+ALTER TABLE ONLY public.escalations
+    ADD CONSTRAINT escalations_acknowledged_by_fkey FOREIGN KEY (acknowledged_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.escalations
+    ADD CONSTRAINT escalations_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
 ALTER TABLE ONLY public.facilities
     ADD CONSTRAINT facilities_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);

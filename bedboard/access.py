@@ -59,6 +59,9 @@ class Action(StrEnum):
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
+    # The escalation ladder: a placement's raised rungs, and acknowledging one.
+    ESCALATION_READ = "escalation.read"
+    ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
@@ -117,6 +120,10 @@ _LIAISON = frozenset(
         Action.COURT_READ,
     }
 )
+# Who reads and acknowledges a placement's escalations (administrators always may). The
+# one place this is decided: the supervisor role joins here.
+ESCALATION_ROLES = frozenset({Role.ADMIN, Role.LIAISON})
+_ESCALATION = frozenset({Action.ESCALATION_READ, Action.ESCALATION_ACKNOWLEDGE})
 # Actions a facility user may take on objects of their own facilities.
 _OWN_FACILITY = frozenset(
     {Action.FACILITY_UPDATE_CONTACT, Action.UNIT_UPDATE_PROFILE, Action.CENSUS_REPORT}
@@ -136,6 +143,8 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _deny("not one of your facilities")
     if role is Role.LIAISON and action in _LIAISON:
         return ALLOW
+    if action in _ESCALATION:
+        return _escalation(principal, resource)
     if action is Action.REPORT_READ:
         return _report(role, resource)
     if action is Action.SEARCH:
@@ -183,6 +192,18 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
             return _conceal("another court's record")
         return _deny("role cannot read courts")
     return _deny(f"{action.value} is for administrators")
+
+
+def _escalation(principal: Principal, resource: Resource) -> Decision:
+    """A placement's escalations: for ``ESCALATION_ROLES``; a facility it was referred to
+    is told no (it answers referrals), anyone else is answered as if it did not exist."""
+    if principal.role in ESCALATION_ROLES:
+        return ALLOW
+    if principal.role is Role.FACILITY and principal.facility_ids & resource.facility_ids:
+        return _deny("escalations are for the liaisons coordinating the placement")
+    if principal.role in (Role.FACILITY, Role.COURT) or resource.id is not None:
+        return _conceal("not a placement referred to you")
+    return _deny("role cannot see escalations")
 
 
 def _report(role: Role, resource: Resource) -> Decision:

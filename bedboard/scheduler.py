@@ -1,5 +1,5 @@
-"""Periodic jobs (APScheduler): freshness publishing, the placement clock, feed polling,
-the report roll-ups, and retention.
+"""Periodic jobs (APScheduler): freshness publishing, the placement clock, the escalation
+ladder, feed polling, the report roll-ups, and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 FRESHNESS_INTERVAL_S = 30
 PLACEMENT_CLOCK_INTERVAL_S = 30
+ESCALATION_INTERVAL_S = 60
 OUTBOX_KEEP_HOURS = 48
 HOUSEKEEPING_INTERVAL_S = 3600
 
@@ -53,6 +54,23 @@ async def placement_clock(pool: database.Pool, settings: Settings) -> None:
         )
         await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
         await placements.record_passed_deadlines(conn, now)
+
+
+async def escalation_ladder(pool: database.Pool) -> list[placements.escalation.Raised]:
+    """Raise the escalation rungs due and pass on the unacknowledged ones (one instance at
+    a time); one log line per rung raised, naming the placement by its reference only.
+    The rungs raised are returned for the notifier."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        raised = await placements.escalation.run(conn, now)
+    for rung in raised:
+        log.info(
+            "escalation: %s rung %d raised%s",
+            rung.reference,
+            rung.position,
+            f" (rung {rung.escalated_from} not acknowledged)" if rung.escalated_from else "",
+        )
+    return raised
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
@@ -115,6 +133,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         _guarded("placements", lambda: placement_clock(pool, settings)),
         IntervalTrigger(seconds=PLACEMENT_CLOCK_INTERVAL_S),
         id="placements",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("escalations", lambda: escalation_ladder(pool)),
+        IntervalTrigger(seconds=ESCALATION_INTERVAL_S),
+        id="escalations",
         max_instances=1,
         coalesce=True,
     )

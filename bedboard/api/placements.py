@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
-from bedboard import idempotency, nobed, placements
+from bedboard import board, idempotency, nobed, placements
 from bedboard.access import Action, Resource
 from bedboard.api.registry import model_response, read_json, route
 from bedboard.auth import Principal, Role
@@ -49,6 +49,7 @@ from bedboard.placements import (
     Status,
     Timeline,
     TransitionIn,
+    escalation,
 )
 
 
@@ -155,6 +156,72 @@ async def update_order_type(request: web.Request, body: OrderTypePatch) -> Order
             {"deadline_hours": body.deadline_hours},
         )
     return updated
+
+
+@route(
+    "GET",
+    "/api/v1/order-types/{code}/ladder",
+    summary="An order type's escalation ladder",
+    tag="placements",
+)
+async def get_ladder(request: web.Request) -> escalation.Ladder:
+    """The rungs raised before a placement's legal deadline, earliest first: hours before
+    the deadline (0: at it), who each goes to, and the minutes to acknowledge it."""
+    authorize(request, Action.ORDER_TYPE_READ, Resource("order_type"))
+    async with acquire(request.app[POOL]) as conn:
+        return await escalation.ladder(conn, request.match_info["code"])
+
+
+@route(
+    "PUT",
+    "/api/v1/order-types/{code}/ladder",
+    summary="Replace an order type's escalation ladder",
+    tag="placements",
+)
+async def put_ladder(request: web.Request, body: escalation.LadderIn) -> escalation.Ladder:
+    """Positions follow the hours (most hours before the deadline first); no two rungs at
+    the same hour. Rungs already raised keep what they said."""
+    principal = authorize(request, Action.ORDER_TYPE_UPDATE, Resource("order_type"))
+    async with transaction(request.app[POOL]) as conn:
+        return await escalation.set_ladder(conn, request.match_info["code"], body.rungs, principal)
+
+
+@route(
+    "GET",
+    "/api/v1/placements/{id}/escalations",
+    summary="A placement's escalations",
+    tag="placements",
+)
+async def list_escalations(request: web.Request) -> escalation.EscalationList:
+    """The rungs of its order type's ladder raised so far: when, to whom, acknowledged by
+    whom and when, or passed on to the next rung."""
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.ESCALATION_READ, await _placement_resource(conn, placement_id))
+        items = await escalation.escalations_of(conn, placement_id)
+        await record_success(request, conn, "escalation.read", "placement", placement_id)
+    return escalation.EscalationList(placement_id=placement_id, items=items)
+
+
+@route(
+    "POST",
+    "/api/v1/escalations/{id}/acknowledge",
+    summary="Acknowledge an escalation",
+    tag="placements",
+    responses={409: "The placement is admitted or closed"},
+)
+async def acknowledge_escalation(request: web.Request) -> escalation.Escalation:
+    """Records who acknowledged it and when; it no longer passes to the next rung. A
+    second acknowledgement changes nothing and answers the first."""
+    escalation_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        placement_id = await escalation.escalation_placement(conn, escalation_id)
+        principal = authorize(
+            request, Action.ESCALATION_ACKNOWLEDGE, await _placement_resource(conn, placement_id)
+        )
+        return await escalation.acknowledge(
+            conn, escalation_id, principal, await board.db_now(conn)
+        )
 
 
 @route(

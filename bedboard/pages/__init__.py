@@ -41,6 +41,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/admin/facilities", "Facilities"),
         NavItem("/admin/courts", "Courts"),
         NavItem("/admin/regions", "Regions"),
+        NavItem("/admin/order-types", "Order types"),
         NavItem("/admin/feeds", "Feeds"),
         NavItem("/admin/users", "Users"),
         NavItem("/admin/tokens", "API tokens"),

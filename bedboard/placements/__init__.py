@@ -37,7 +37,10 @@ projections), ``timeline`` (events and outbox payloads per audience), ``locks`` 
 order), ``referrals`` (refer, refer to all that fit, acknowledge, ask, answer, accept,
 decline, withdraw), ``record`` (create, edit, move on, links, notes, no bed found),
 ``clock`` (hold expiry, deadline alerts, no-bed records of passed deadlines, unanswered
-referrals' expiry, response-target nudges), ``demo_history`` (the demo's placements moved to realistic times),
+referrals' expiry, response-target nudges), ``escalation`` (the escalation ladder before
+the deadline: each order type's rungs, raising and passing them on, acknowledgements;
+callers use ``placements.escalation.run`` and the rest of that module), ``demo_history``
+(the demo's placements moved to realistic times),
 ``history`` (past placements written in bulk, for a synthetic history).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
@@ -45,6 +48,7 @@ No-bed records themselves are ``bedboard.nobed``'s (its table); these modules ca
 from __future__ import annotations
 
 from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placements publish to
+from bedboard.placements import escalation
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
     NO_BED_LOCK_KEY,
@@ -223,6 +227,7 @@ __all__ = [
     "declare_no_bed",
     "decline",
     "due_response_nudges",
+    "escalation",
     "expire_holds",
     "expire_unanswered",
     "facility_view",

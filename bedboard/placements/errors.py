@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from bedboard.errors import BadReference, IllegalTransition, Invalid
+from bedboard.errors import BadReference, Conflict, IllegalTransition, Invalid
 from bedboard.placements.models import REFERRAL_TRANSITIONS, ReferralStatus
 
 
@@ -58,3 +58,10 @@ def bad_reference(exc: asyncpg.ForeignKeyViolationError) -> BadReference:
         "reference",
     )
     return BadReference(field)
+
+
+class PlacementOver(Conflict):
+    """The placement is admitted or closed: nothing about its search for a bed (an
+    escalation's acknowledgement) can change any more."""
+
+    code = "placement-over"

@@ -599,6 +599,34 @@ def test_only_liaisons_and_admins_may_correct_a_no_bed_record(
     assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
 
 
+# (column, expected for reading and acknowledging a placement's escalations).
+ESCALATION_MATRIX: list[tuple[Column, Literal["allow", 403, 404]]] = [
+    ("admin", "allow"),
+    ("liaison", "allow"),
+    ("fac_own", 403),  # a receiving facility answers referrals; the ladder is the liaisons'
+    ("fac_other", 404),
+    ("court_own", 404),
+    ("court_other", 404),
+    ("viewer", 404),
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"), ESCALATION_MATRIX, ids=[c for c, _ in ESCALATION_MATRIX]
+)
+@pytest.mark.parametrize(
+    "action", [access.Action.ESCALATION_READ, access.Action.ESCALATION_ACKNOWLEDGE]
+)
+def test_only_the_escalation_roles_read_and_acknowledge_escalations(
+    column: Column, expected: Literal["allow", 403, 404], action: access.Action
+) -> None:
+    principal = _principal(column)
+    decision = access.decide(principal, action, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+    assert decision.allowed == (principal.role in access.ESCALATION_ROLES)
+
+
 # --------------------------------------------------------------------------- spot checks
 
 

@@ -80,6 +80,7 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
         "Facilities",
         "Courts",
         "Regions",
+        "Order types",
         "Feeds",
         "Users",
         "API tokens",

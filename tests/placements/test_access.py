@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bedboard.placements import escalation
 from tests.placements.conftest import CANARY, World
 
 ROLES = [
@@ -229,6 +231,47 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         ),
     ),
     (
+        "ladder",
+        "GET",
+        "/api/v1/order-types/emergency_96h/ladder",
+        None,
+        expect(
+            anonymous=401,
+            viewer=200,
+            court=200,
+            other_court=200,
+            facility_a=200,
+            facility_b=200,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    (
+        "ladder_edit",
+        "PUT",
+        "/api/v1/order-types/emergency_96h/ladder",
+        {"rungs": [{"hours_before": 24, "audiences": ["supervisor"], "ack_minutes": 120}]},
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=403,
+            facility_b=403,
+            liaison=403,
+            admin=200,
+        ),
+    ),
+    # The placement has its first rung raised (the escalation ladder run at T-24 h).
+    ("escalations", "GET", "/api/v1/placements/{pid}/escalations", None, LIAISON_ONLY_WRITE),
+    (
+        "escalation_acknowledge",
+        "POST",
+        "/api/v1/escalations/{eid}/acknowledge",
+        None,
+        LIAISON_ONLY_WRITE,
+    ),
+    (
         "order_type_edit",
         "PATCH",
         "/api/v1/order-types/emergency_96h",
@@ -271,7 +314,12 @@ async def test_placement_access(
         )
         assert declared.status == 201, await declared.text()
         nid = (await declared.json())["id"]
-    url = path.format(pid=placement["id"], rid=rid, nid=nid)
+    eid = 0
+    if "escalation" in name:
+        deadline = datetime.fromisoformat(placement["deadline_at"])
+        (raised,) = await escalation.run(world.conn, deadline - timedelta(hours=24))
+        eid = raised.escalation_id
+    url = path.format(pid=placement["id"], rid=rid, nid=nid, eid=eid)
     if body == "placement":
         body = world.placement_body()
     elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:

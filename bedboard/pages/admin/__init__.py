@@ -1,10 +1,11 @@
-"""Administration pages: facilities, units, courts, regions, users, API tokens and the
-audit trail.
+"""Administration pages: facilities, units, courts, regions, order types and their
+escalation ladders, users, API tokens and the audit trail.
 
 Forms are validated by the same pydantic models as the JSON API, and every change
 goes through the same domain functions, access policy and audit trail. Rooms: ``shared``
 (form reading, choices, the administrator check), ``directory`` (facilities, units,
-courts), ``regions`` (regions of counties), ``accounts`` (users, tokens, audit).
+courts), ``regions`` (regions of counties), ``order_types`` (the order types and their
+escalation ladders), ``accounts`` (users, tokens, audit).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bedboard.pages.admin.directory import (
     unit_new,
     unit_update,
 )
+from bedboard.pages.admin.order_types import ladder_edit, ladder_update, order_type_list
 from bedboard.pages.admin.regions import (
     region_create,
     region_delete,
@@ -74,6 +76,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/admin/regions/{id}", region_update)
     r.add_get("/admin/regions/{id}/delete", region_delete_confirm)
     r.add_post("/admin/regions/{id}/delete", region_delete)
+    r.add_get("/admin/order-types", order_type_list)
+    r.add_get("/admin/order-types/{code}/ladder", ladder_edit)
+    r.add_post("/admin/order-types/{code}/ladder", ladder_update)
     r.add_get("/admin/users", user_list)
     r.add_get("/admin/users/new", user_new)
     r.add_post("/admin/users/new", user_create)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bedboard.pages.placements.court import court_page
 from bedboard.pages.placements.detail import (
+    escalation_acknowledge,
     placement_add_link,
     placement_add_note,
     placement_live_fragment,
@@ -58,3 +59,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/referrals/list", referrals_fragment)
     r.add_post("/referrals/{id}/{action:accept|decline|acknowledge|question}", referral_respond)
     r.add_get("/court", court_page)
+    r.add_post("/escalations/{id}/acknowledge", escalation_acknowledge)

@@ -1,18 +1,20 @@
 """One placement's page and the liaison's actions on it: refer (one unit, or all that fit),
 answer a facility's question, move on, links, notes, withdraw a referral, declare that no
-bed was found, correct a no-bed record.
+bed was found, correct a no-bed record, acknowledge an escalation.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
 from pydantic import ValidationError
 
-from bedboard import facilities, nobed, outbox, placements, search
+from bedboard import access, board, facilities, nobed, outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id, record_success
@@ -31,6 +33,7 @@ from bedboard.placements import (
     NoteIn,
     Status,
     TransitionIn,
+    escalation,
     past_target,
     waited_words,
 )
@@ -61,9 +64,48 @@ def _search_for(placement: placements.Placement, limit: int = FIRST_MATCHES) -> 
     )
 
 
+def _wider_search_url(placement: placements.Placement) -> str:
+    """The search page with the placement's needs and no radius, stale units included."""
+    query = _search_for(placement, ALL_MATCHES)
+    pairs: list[tuple[str, str]] = [("county", query.county or "")]
+    pairs += [
+        (k, str(v))
+        for k, v in (
+            ("population", query.population),
+            ("gender", query.gender),
+            ("payer", query.payer),
+            ("security", query.security),
+        )
+        if v
+    ]
+    pairs += [("needs", n) for n in query.needs]
+    pairs += [
+        (k, "true")
+        for k, v in (("involuntary", query.involuntary), ("court_ordered", query.court_ordered))
+        if v
+    ]
+    pairs += [("include_stale", "true"), ("limit", str(ALL_MATCHES))]
+    return "/search?" + urlencode(pairs)
+
+
+def _wider_search(
+    placement: placements.Placement, raised: list[escalation.Escalation], now: datetime
+) -> str:
+    """The banner's sentence while a raised rung offers a wider search and no bed is
+    accepted yet ("" otherwise)."""
+    if placement.status is not Status.OPEN or not any(e.offer_wider_search for e in raised):
+        return ""
+    if placement.deadline_at is None or placement.deadline_at <= now:
+        when = "Deadline passed"
+    else:
+        when = f"Deadline in {math.ceil((placement.deadline_at - now).total_seconds() / 3600)} h"
+    return f"{when} and no bed accepted: refer to every unit that fits, or search a wider radius"
+
+
 async def _detail_context(request: web.Request, placement_id: int) -> dict[str, Any]:
     async with acquire(request.app[POOL]) as conn:
-        principal = authorize(request, Action.PLACEMENT_READ, await resource_of(conn, placement_id))
+        resource = await resource_of(conn, placement_id)
+        principal = authorize(request, Action.PLACEMENT_READ, resource)
         if principal.role is Role.FACILITY:
             raise web.HTTPSeeOther("/referrals")
         live_seq = await outbox.head(conn)  # before the reads: the page is at least this new
@@ -71,6 +113,9 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         events = await placements.timeline(conn, placement_id)
         no_bed = await nobed.corrected_for_placement(conn, placement_id)
         correction_choices = await _correction_choices(conn) if no_bed else {}
+        sees_ladder = access.decide(principal, Action.ESCALATION_READ, resource).allowed
+        raised = await escalation.escalations_of(conn, placement_id) if sees_ladder else []
+        now = await board.db_now(conn)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -86,6 +131,11 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
     )
     return {
         "now": datetime.now(UTC),
+        "escalations": raised,
+        "sees_ladder": sees_ladder,
+        "audience_words": escalation.audience_words,
+        "wider_search": _wider_search(placement, raised, now),
+        "wider_search_url": _wider_search_url(placement),
         "waited": waited_words,
         "past_target": past_target,
         "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
@@ -472,3 +522,20 @@ async def placement_no_bed_correct(request: web.Request) -> web.StreamResponse:
         notice="Not done: the correction needs changes (see the record below).",
     )
     return render(request, "placements/detail.html", status=422, **context)
+
+
+async def escalation_acknowledge(request: web.Request) -> web.StreamResponse:
+    """Acknowledge a raised rung of the escalation ladder (a form; works without script)."""
+    escalation_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        placement_id = await escalation.escalation_placement(conn, escalation_id)
+
+    async def work(conn: Connection, principal: Principal) -> str:
+        done = await escalation.acknowledge(
+            conn, escalation_id, principal, await board.db_now(conn)
+        )
+        if done.acknowledged_by != principal.user_id:
+            return f"Already acknowledged by {done.acknowledged_by_email or 'someone else'}."
+        return "Escalation acknowledged."
+
+    return await _act(request, placement_id, work, "", Action.ESCALATION_ACKNOWLEDGE)
