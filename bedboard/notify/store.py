@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from bedboard.auth import Role
+from bedboard import audit
+from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.errors import FieldError, Invalid, NotFound
 from bedboard.notify.models import (
@@ -188,10 +189,11 @@ def _parse_hhmm(value: str | None) -> time | None:
 
 
 async def save_preferences(
-    conn: Connection, user_id: int, role: Role, prefs: Preferences
+    conn: Connection, user_id: int, role: Role, prefs: Preferences, *, by: Principal | None = None
 ) -> Preferences:
-    """Store a user's choices. Events the role may not subscribe to and channels that are
-    not a person's (webhooks) are refused; quiet hours need both ends."""
+    """Store a user's choices (events left out go back to their defaults). Events the
+    role may not subscribe to and channels that are not a person's (webhooks) are
+    refused; quiet hours need both ends."""
     allowed = set(events_for(role))
     errors = [
         FieldError(f"channels.{e.value}", "this event is not offered to your role", "invalid")
@@ -218,7 +220,7 @@ async def save_preferences(
         INSERT INTO notify_preferences (user_id, channels, quiet_start, quiet_end, updated_at)
         VALUES ($1, $2, $3, $4, now())
         ON CONFLICT (user_id) DO UPDATE
-           SET channels = notify_preferences.channels || EXCLUDED.channels,
+           SET channels = EXCLUDED.channels,
                quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end,
                updated_at = now()
         """,
@@ -227,6 +229,7 @@ async def save_preferences(
         _parse_hhmm(prefs.quiet_start),
         _parse_hhmm(prefs.quiet_end),
     )
+    await audit.changed(conn, by, "notify.preferences", "user", user_id, {"events": sorted(chosen)})
     return await preferences(conn, user_id, role)
 
 
@@ -250,7 +253,7 @@ async def intake_contact(conn: Connection, facility_id: int) -> FacilityContact:
 
 
 async def set_intake_contact(
-    conn: Connection, facility_id: int, *, email: str, phone: str
+    conn: Connection, facility_id: int, *, email: str, phone: str, by: Principal | None = None
 ) -> FacilityContact:
     """A facility's intake desk address (not a person's account)."""
     email, phone = email.strip().lower(), phone.strip()
@@ -282,6 +285,7 @@ async def set_intake_contact(
         email,
         phone,
     )
+    await audit.changed(conn, by, "facility.intake_contact", "facility", facility_id)
     return FacilityContact(facility_id=facility_id, email=email, phone=phone)
 
 
@@ -336,7 +340,7 @@ async def create_endpoint(
     url: str,
     events: Sequence[Event],
     facility_id: int | None,
-    created_by: int | None,
+    by: Principal | None = None,
 ) -> NewWebhookEndpoint:
     errors = []
     why = check_webhook_url(url.strip())
@@ -358,9 +362,10 @@ async def create_endpoint(
         sorted({e.value for e in events}),
         facility_id,
         secret,
-        created_by,
+        by.user_id if by is not None else None,
     )
     assert row is not None
+    await audit.changed(conn, by, "webhook.create", "webhook_endpoint", row["id"])
     return NewWebhookEndpoint(**dict(row), secret=secret)
 
 
@@ -371,12 +376,16 @@ async def list_endpoints(conn: Connection) -> list[WebhookEndpoint]:
     return [WebhookEndpoint(**dict(r)) for r in rows]
 
 
-async def set_endpoint_active(conn: Connection, endpoint_id: int, active: bool) -> None:
+async def set_endpoint_active(
+    conn: Connection, endpoint_id: int, active: bool, *, by: Principal | None = None
+) -> None:
     done = await conn.execute(
         "UPDATE webhook_endpoints SET active = $2 WHERE id = $1", endpoint_id, active
     )
     if done.endswith(" 0"):
         raise NotFound("webhook endpoint")
+    action = "webhook.enable" if active else "webhook.disable"
+    await audit.changed(conn, by, action, "webhook_endpoint", endpoint_id)
 
 
 async def endpoint_secret(conn: Connection, endpoint_id: int) -> str | None:
@@ -433,7 +442,9 @@ async def list_deliveries(
     return [_delivery(r) for r in rows]
 
 
-async def retry(conn: Connection, delivery_id: int, *, now: datetime) -> None:
+async def retry(
+    conn: Connection, delivery_id: int, *, now: datetime, by: Principal | None = None
+) -> None:
     """An administrator sends a dead-lettered delivery again (its attempts start over)."""
     done = await conn.execute(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2"
@@ -443,6 +454,7 @@ async def retry(conn: Connection, delivery_id: int, *, now: datetime) -> None:
     )
     if done.endswith(" 0"):
         raise NotFound("delivery", "No dead-lettered delivery with that id.")
+    await audit.changed(conn, by, "delivery.retry", "delivery", delivery_id)
 
 
 # --------------------------------------------------------------------------- in-app alerts

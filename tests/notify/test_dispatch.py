@@ -27,7 +27,7 @@ async def _endpoint(conn: Any, receiver: Receiver, path: str = "/hook") -> Recip
         url=receiver.url + path,
         events=[notify.Event.REFERRAL_ARRIVED],
         facility_id=None,
-        created_by=None,
+        by=None,
     )
     receiver.secrets_by_path[path] = made.secret
     return Recipient(Channel.WEBHOOK, made.url, endpoint_id=made.id)

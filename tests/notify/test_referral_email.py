@@ -60,7 +60,7 @@ async def test_no_channel_carries_clinical_or_personal_text(
         url=receiver.url + "/hook",
         events=list(notify.Event),
         facility_id=None,
-        created_by=None,
+        by=None,
     )
     receiver.secret = endpoint.secret
     _, ref = await _refer(world)
