@@ -19,7 +19,18 @@ from typing import Any
 
 import aiohttp
 
-from bedboard import auth, board, census, courts, matching, placements, search, synthetic, users
+from bedboard import (
+    auth,
+    board,
+    census,
+    courts,
+    matching,
+    notify,
+    placements,
+    search,
+    synthetic,
+    users,
+)
 from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.errors import NotFound
@@ -238,6 +249,22 @@ async def load_facilities(conn: Connection, rng: random.Random) -> list[int]:
     return facility_ids
 
 
+def intake_address(name: str) -> str:
+    """A demo facility's fictional intake desk (example.org is reserved for examples)."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    return f"intake-{slug}@example.org"
+
+
+async def load_intake_contacts(conn: Connection) -> None:
+    """Every demo facility gets an intake email, so a referral in the demo sends mail."""
+    for facility in await list_facilities(conn):
+        current = await notify.intake_contact(conn, facility.id)
+        if not current.email:
+            await notify.set_intake_contact(
+                conn, facility.id, email=intake_address(facility.name), phone=facility.phone_intake
+            )
+
+
 async def load_courts(conn: Connection) -> list[int]:
     ids = []
     for name, circuit, fips in _COURTS:
@@ -311,8 +338,12 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             await load_placements(conn, rng)
             await placements.spread_demo_history(conn)
             await load_history(conn)
+            await load_intake_contacts(conn)
+            # The seeded referrals mail nobody; the ones made in the demo do.
+            await notify.skip_to_head(conn)
             _write_credentials(data_dir, creds)
             return creds
+        await load_intake_contacts(conn)
         existing = _read_credentials(data_dir)
         if existing is not None:
             return existing

@@ -27,7 +27,7 @@ names). It owns the tables ``deliveries``, ``notify_preferences``, ``facility_co
 """
 
 from bedboard.notify.dispatch import Config, Dispatched, backoff, dispatch_due
-from bedboard.notify.fanin import FanIn, fan_in
+from bedboard.notify.fanin import FanIn, fan_in, skip_to_head
 from bedboard.notify.models import (
     EVENTS,
     USER_CHANNELS,
@@ -106,6 +106,7 @@ __all__ = [
     "save_preferences",
     "set_endpoint_active",
     "set_intake_contact",
+    "skip_to_head",
     "unacknowledged",
     "user_recipients",
 ]

@@ -138,3 +138,13 @@ async def fan_in(
             cursor = int(rows[-1]["seq"])
         await conn.execute("UPDATE notify_cursor SET seq = $1", cursor)
         return FanIn(len(rows), made, cursor)
+
+
+async def skip_to_head(conn: Connection) -> int:
+    """Move the cursor to the outbox head: what was written so far sends nothing (the
+    demo's seeded placements). Returns the new position."""
+    return int(
+        await conn.fetchval(
+            "UPDATE notify_cursor SET seq = (SELECT seq FROM outbox_counter) RETURNING seq"
+        )
+    )

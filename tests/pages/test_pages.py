@@ -80,6 +80,8 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
         "Facilities",
         "Courts",
         "Feeds",
+        "Deliveries",
+        "Webhooks",
         "Users",
         "API tokens",
         "Audit trail",
