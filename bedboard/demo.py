@@ -519,6 +519,13 @@ async def simulator_token(conn: Connection, data_dir: Path) -> str:
                 facility_ids=facility_ids,
             ),
         )
+        # A robot: it reports census everywhere and reads no referral email.
+        await notify.save_preferences(
+            conn,
+            user.id,
+            Role.FACILITY,
+            notify.Preferences(channels={notify.Event.REFERRAL_ARRIVED: []}),
+        )
     token = (await auth.create_token(conn, user.id, "demo simulator")).token
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

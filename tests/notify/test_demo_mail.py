@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -59,3 +60,16 @@ async def test_the_demo_sink_keeps_mail_and_logs_one_line_without_the_body(
     assert recipient == Recipient(
         Channel.EMAIL, "desk@example.org", contact_id=recipient.contact_id
     )
+
+
+async def test_the_demo_simulator_account_gets_no_referral_mail(
+    conn: Any, make_facility: Any, tmp_path: Path
+) -> None:
+    await make_facility(name="Redbud Hospital")
+    await demo.simulator_token(conn, tmp_path)
+    robot = await conn.fetchval("SELECT id FROM users WHERE email LIKE 'simulator@%'")
+    now = await db_now(conn)
+    got = await notify.user_recipients(
+        conn, notify.Event.REFERRAL_ARRIVED, [robot], now=now, zone=ZoneInfo("America/Chicago")
+    )
+    assert got == []
