@@ -3,11 +3,12 @@ loopback; the liaison hears of the answer in-app. No clinical or personal text l
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bedboard import notify, outbox
+from bedboard import notify, outbox, scheduler
 from tests.notify.conftest import CANARY, Mailbox, World, config, db_now
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -131,3 +132,23 @@ async def test_fan_in_twice_enqueues_nothing_more(world: World) -> None:
     again = await notify.fan_in(world.conn, now=now + timedelta(minutes=1), zone=CHICAGO)
     assert again is not None and again.changes > 0 and again.deliveries == 0
     assert await world.conn.fetchval("SELECT count(*) FROM deliveries") == 2
+
+
+async def test_the_scheduled_jobs_carry_a_referral_to_the_mailbox(
+    world: World, mailbox: Mailbox, pool: Any, settings: Any, caplog: Any
+) -> None:
+    """The wiring: the scheduler's fan-in and dispatch jobs, with the settings' SMTP URL."""
+    caplog.set_level(logging.DEBUG)
+    placement, _ = await _refer(world)
+    configured = settings.model_copy(update={"smtp_url": mailbox.url})
+    assert {j.id for j in scheduler.build(pool, configured).get_jobs()} >= {
+        "notify-fan-in",
+        "notify-dispatch",
+    }
+    off = settings.model_copy(update={"notify_enabled": False})
+    assert not {j.id for j in scheduler.build(pool, off).get_jobs()} & {"notify-fan-in"}
+    await scheduler.notify_fan_in(pool, configured)
+    await scheduler.notify_dispatch(pool, configured)
+    assert INTAKE in [to for tos, _ in mailbox.received for to in tos]
+    assert all(placement["reference"].encode() in raw for _, raw in mailbox.received)
+    assert CANARY not in caplog.text
