@@ -190,6 +190,37 @@ ALTER TABLE public.courts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.deliveries (
+    id bigint NOT NULL,
+    dedupe_key text NOT NULL,
+    event text NOT NULL,
+    channel text NOT NULL,
+    user_id bigint,
+    contact_id bigint,
+    endpoint_id bigint,
+    address text DEFAULT ''::text NOT NULL,
+    message jsonb NOT NULL,
+    critical boolean DEFAULT false NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    last_error text,
+    created_at timestamp with time zone NOT NULL,
+    sent_at timestamp with time zone,
+    CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'webhook'::text, 'in_app'::text]))),
+    CONSTRAINT deliveries_one_recipient CHECK ((num_nonnulls(user_id, contact_id, endpoint_id) = 1)),
+    CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'dead'::text])))
+);
+
+ALTER TABLE public.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.directory_version (
     only_row boolean DEFAULT true NOT NULL,
     version bigint NOT NULL,
@@ -261,6 +292,27 @@ CREATE TABLE public.facilities (
 
 ALTER TABLE public.facilities ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.facilities_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.facility_contacts (
+    id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    purpose text DEFAULT 'intake'::text NOT NULL,
+    email text DEFAULT ''::text NOT NULL,
+    phone text DEFAULT ''::text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT facility_contacts_email_check CHECK (((email = ''::text) OR ((email = lower(email)) AND (email ~~ '%_@_%'::text)))),
+    CONSTRAINT facility_contacts_phone_check CHECK ((length(phone) <= 40)),
+    CONSTRAINT facility_contacts_purpose_check CHECK ((purpose = ANY (ARRAY['intake'::text, 'census'::text])))
+);
+
+ALTER TABLE public.facility_contacts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.facility_contacts_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -452,6 +504,28 @@ ALTER TABLE public.no_bed_reports ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.notify_acks (
+    delivery_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    acked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.notify_cursor (
+    only_row boolean DEFAULT true NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT notify_cursor_only_row_check CHECK (only_row)
+);
+
+CREATE TABLE public.notify_preferences (
+    user_id bigint NOT NULL,
+    channels jsonb DEFAULT '{}'::jsonb NOT NULL,
+    quiet_start time without time zone,
+    quiet_end time without time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notify_preferences_channels_check CHECK ((jsonb_typeof(channels) = 'object'::text)),
+    CONSTRAINT notify_preferences_quiet_both CHECK (((quiet_start IS NULL) = (quiet_end IS NULL)))
 );
 
 CREATE TABLE public.order_types (
@@ -827,6 +901,29 @@ ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.webhook_endpoints (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    facility_id bigint,
+    secret text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_endpoints_events_check CHECK ((cardinality(events) >= 1)),
+    CONSTRAINT webhook_endpoints_secret_check CHECK ((secret ~~ 'whsec_%'::text)),
+    CONSTRAINT webhook_endpoints_url_check CHECK (((length(url) >= 8) AND (length(url) <= 2000)))
+);
+
+ALTER TABLE public.webhook_endpoints ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_endpoints_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 
@@ -857,6 +954,12 @@ ALTER TABLE ONLY public.counties
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_dedupe_key_key UNIQUE (dedupe_key);
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.directory_version
     ADD CONSTRAINT directory_version_pkey PRIMARY KEY (only_row);
 
@@ -874,6 +977,12 @@ ALTER TABLE ONLY public.escalations
 
 ALTER TABLE ONLY public.facilities
     ADD CONSTRAINT facilities_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.facility_contacts
+    ADD CONSTRAINT facility_contacts_facility_id_purpose_key UNIQUE (facility_id, purpose);
+
+ALTER TABLE ONLY public.facility_contacts
+    ADD CONSTRAINT facility_contacts_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.feed_mappings
     ADD CONSTRAINT feed_mappings_pkey PRIMARY KEY (feed_id, source_id);
@@ -913,6 +1022,15 @@ ALTER TABLE ONLY public.no_bed_reports
 
 ALTER TABLE ONLY public.no_bed_reports
     ADD CONSTRAINT no_bed_reports_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.notify_acks
+    ADD CONSTRAINT notify_acks_pkey PRIMARY KEY (delivery_id);
+
+ALTER TABLE ONLY public.notify_cursor
+    ADD CONSTRAINT notify_cursor_pkey PRIMARY KEY (only_row);
+
+ALTER TABLE ONLY public.notify_preferences
+    ADD CONSTRAINT notify_preferences_pkey PRIMARY KEY (user_id);
 
 ALTER TABLE ONLY public.order_types
     ADD CONSTRAINT order_types_pkey PRIMARY KEY (code);
@@ -983,6 +1101,9 @@ ALTER TABLE ONLY public.user_facilities
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
+
 CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id);
 
 CREATE INDEX audit_log_at_idx ON public.audit_log USING btree (at DESC);
@@ -1000,6 +1121,12 @@ CREATE INDEX compliance_overdue_began_idx ON public.compliance_overdue USING btr
 CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btree (facility_id, population);
 
 CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
+
+CREATE INDEX deliveries_due_idx ON public.deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX deliveries_in_app_idx ON public.deliveries USING btree (user_id, id) WHERE (channel = 'in_app'::text);
+
+CREATE INDEX deliveries_status_idx ON public.deliveries USING btree (status, id);
 
 CREATE INDEX escalations_waiting_idx ON public.escalations USING btree (ack_due_at) WHERE ((acknowledged_at IS NULL) AND (escalated_at IS NULL));
 
@@ -1109,6 +1236,15 @@ ALTER TABLE ONLY public.census_history
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
 
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.facility_contacts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.escalation_rungs
     ADD CONSTRAINT escalation_rungs_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
 
@@ -1120,6 +1256,9 @@ ALTER TABLE ONLY public.escalations
 
 ALTER TABLE ONLY public.facilities
     ADD CONSTRAINT facilities_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
+
+ALTER TABLE ONLY public.facility_contacts
+    ADD CONSTRAINT facility_contacts_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
 
 ALTER TABLE ONLY public.feed_mappings
     ADD CONSTRAINT feed_mappings_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
@@ -1165,6 +1304,15 @@ ALTER TABLE ONLY public.no_bed_reports
 
 ALTER TABLE ONLY public.no_bed_reports
     ADD CONSTRAINT no_bed_reports_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.notify_acks
+    ADD CONSTRAINT notify_acks_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.notify_acks
+    ADD CONSTRAINT notify_acks_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.notify_preferences
+    ADD CONSTRAINT notify_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
@@ -1264,3 +1412,9 @@ ALTER TABLE ONLY public.user_facilities
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);

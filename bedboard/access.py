@@ -67,6 +67,12 @@ class Action(StrEnum):
     FEED_MANAGE = "feed.manage"
     # Program reports (each figure names the roles beyond liaisons that may read it).
     REPORT_READ = "report.read"
+    # Notifications: one's own preferences and in-app alerts (every signed-in role);
+    # delivery history, retries and webhook endpoints (administrators).
+    NOTIFY_SELF = "notify.self"
+    DELIVERY_READ = "delivery.read"
+    DELIVERY_RETRY = "delivery.retry"
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,9 @@ def _conceal(reason: str) -> Decision:
 
 
 # Actions open to every signed-in role.
-_ANY_ROLE = frozenset({Action.DIRECTORY_READ, Action.BOARD_READ, Action.ORDER_TYPE_READ})
+_ANY_ROLE = frozenset(
+    {Action.DIRECTORY_READ, Action.BOARD_READ, Action.ORDER_TYPE_READ, Action.NOTIFY_SELF}
+)
 # Liaisons coordinate placements: they may do all of this to any placement.
 _LIAISON = frozenset(
     {
@@ -223,21 +231,27 @@ def _report(role: Role, resource: Resource) -> Decision:
 
 def live_topics(principal: Principal) -> frozenset[str]:
     """Topics this principal may subscribe to. The board carries no health information;
-    placement and referral frames carry ids and states only, filtered per user below."""
+    placement and referral frames carry ids and states only, filtered per user below.
+    Everyone may follow ``alerts``: only their own in-app alerts reach them."""
     if principal.role is Role.VIEWER:
-        return frozenset({outbox.BOARD})
+        return frozenset({outbox.BOARD, outbox.ALERTS})
     if principal.role is Role.COURT:
-        return frozenset({outbox.BOARD, outbox.COURT})
+        return frozenset({outbox.BOARD, outbox.COURT, outbox.ALERTS})
     if principal.role is Role.FACILITY:
         # Their own referrals only: a placement's frames name every facility referred,
         # who accepted and others' declines, which a receiving facility may not see.
-        return frozenset({outbox.BOARD, outbox.REFERRALS})
-    return frozenset({outbox.BOARD, outbox.PLACEMENTS, outbox.REFERRALS, outbox.COURT})
+        return frozenset({outbox.BOARD, outbox.REFERRALS, outbox.ALERTS})
+    return frozenset(
+        {outbox.BOARD, outbox.PLACEMENTS, outbox.REFERRALS, outbox.COURT, outbox.ALERTS}
+    )
 
 
 def sees_change(principal: Principal, change: Change) -> bool:
     """Whether this change is for this principal: the same scope rules as the HTTP API."""
     data = change.payload
+    if change.topic == outbox.ALERTS:
+        # A person's alert is theirs alone, administrators included.
+        return data.get("user_id") == principal.user_id
     if change.topic == outbox.BOARD or principal.role is Role.ADMIN:
         return True
     if change.topic == outbox.PLACEMENTS:

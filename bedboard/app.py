@@ -27,6 +27,7 @@ from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
 from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
+from bedboard.api import notifications as _notifications_api  # noqa: F401 -- registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import public as _public_api  # noqa: F401 -- registers routes
 from bedboard.api import regions as _regions_api  # noqa: F401 -- registers routes
@@ -61,6 +62,7 @@ from bedboard.context import (
 from bedboard.errors import DomainError
 from bedboard.live import Hub, OutboxListener
 from bedboard.pages import labels, render_error, setup_pages
+from bedboard.pages.notifications import load_alerts
 from bedboard.problems import Problem, from_domain, problem_response
 from bedboard.settings import Settings
 from bedboard.websocket import run_ticks, websocket
@@ -410,7 +412,7 @@ def static_dir() -> Path:
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """Build the application. Start-up connects (embedded or configured PostgreSQL) and migrates."""
     app = web.Application(
-        middlewares=[request_context, errors, authenticate],
+        middlewares=[request_context, errors, authenticate, load_alerts],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings

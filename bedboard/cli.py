@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -17,11 +18,13 @@ from pydantic import ValidationError
 from bedboard import audit, auth, database, demo, users, workers
 from bedboard.auth import Role
 from bedboard.feeds import demo as demo_feeds
+from bedboard.notify import sink as mail_sink
 from bedboard.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bedboard")
 SIMULATOR = web.AppKey("demo_simulator", asyncio.Task[None])
 DEMO_FEEDS = web.AppKey("demo_feeds", demo_feeds.DemoFeeds)
+MAIL_SINK = web.AppKey("demo_mail_sink", mail_sink.Sink)
 
 
 class CliError(Exception):
@@ -118,13 +121,29 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     _run(settings, app)
 
 
+def _free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     from bedboard.app import create_app
     from bedboard.context import POOL
 
+    # No mail server configured: the demo's own sink on loopback receives the mail.
+    sink_port = None
+    if settings.smtp_url is None:
+        sink_port = _free_loopback_port()
+        settings = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{sink_port}"})
     app = create_app(settings)
 
     async def load(app_: web.Application) -> None:
+        if sink_port is not None:
+            app_[MAIL_SINK] = await mail_sink.start_sink(settings.data_dir, sink_port)
+            print(
+                f"Demo mail (no BEDBOARD_SMTP_URL) is kept in {app_[MAIL_SINK].folder}", flush=True
+            )
         async with database.acquire(app_[POOL]) as conn:
             creds = await demo.ensure_demo(conn, settings.data_dir)
             token = await demo.simulator_token(conn, settings.data_dir)
@@ -148,6 +167,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         sources = app_.get(DEMO_FEEDS)
         if sources is not None:
             await sources.stop()
+        sink = app_.get(MAIL_SINK)
+        if sink is not None:
+            await sink.stop()
 
     app.on_startup.append(load)
     app.on_shutdown.append(stop)

@@ -43,6 +43,9 @@ WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("web
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
+# A signed-in page view: the person's unacknowledged in-app alerts and the outbox head.
+ALERTS = web.RequestKey("alerts", list)
+ALERTS_SEQ = web.RequestKey("alerts_seq", int)
 # A denial audit row that authorize() must not write inside the transaction it aborts.
 PENDING_DENIAL = web.RequestKey("pending_denial", dict)
 

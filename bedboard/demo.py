@@ -26,6 +26,7 @@ from bedboard import (
     census,
     courts,
     matching,
+    notify,
     placements,
     regions,
     search,
@@ -286,6 +287,22 @@ async def load_facilities(conn: Connection, rng: random.Random) -> list[int]:
     return facility_ids
 
 
+def intake_address(name: str) -> str:
+    """A demo facility's fictional intake desk (example.org is reserved for examples)."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    return f"intake-{slug}@example.org"
+
+
+async def load_intake_contacts(conn: Connection) -> None:
+    """Every demo facility gets an intake email, so a referral in the demo sends mail."""
+    for facility in await list_facilities(conn):
+        current = await notify.intake_contact(conn, facility.id)
+        if not current.email:
+            await notify.set_intake_contact(
+                conn, facility.id, email=intake_address(facility.name), phone=facility.phone_intake
+            )
+
+
 async def load_courts(conn: Connection) -> list[int]:
     ids = []
     for name, circuit, fips in _COURTS:
@@ -372,8 +389,12 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             await load_placements(conn, rng)
             await placements.spread_demo_history(conn)
             await load_history(conn)
+            await load_intake_contacts(conn)
+            # The seeded referrals mail nobody; the ones made in the demo do.
+            await notify.skip_to_head(conn)
             _write_credentials(data_dir, creds)
             return creds
+        await load_intake_contacts(conn)
         existing = _read_credentials(data_dir)
         if existing is not None:
             return existing
@@ -548,6 +569,13 @@ async def simulator_token(conn: Connection, data_dir: Path) -> str:
                 role=Role.FACILITY,
                 facility_ids=facility_ids,
             ),
+        )
+        # A robot: it reports census everywhere and reads no referral email.
+        await notify.save_preferences(
+            conn,
+            user.id,
+            Role.FACILITY,
+            notify.Preferences(channels={notify.Event.REFERRAL_ARRIVED: []}),
         )
     token = (await auth.create_token(conn, user.id, "demo simulator")).token
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

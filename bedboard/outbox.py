@@ -20,6 +20,7 @@ BOARD = "board"  # beds and freshness: no health information
 PLACEMENTS = "placements"  # placement ids and states
 REFERRALS = "referrals"  # referral ids and states
 COURT = "court"  # status changes of a court's placements, with nothing a court may not see
+ALERTS = "alerts"  # a user's in-app alerts (delivery id, event, reference): that user only
 
 
 @dataclass(frozen=True)

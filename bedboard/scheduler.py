@@ -1,5 +1,6 @@
 """Periodic jobs (APScheduler): freshness publishing, the placement clock, the escalation
-ladder, feed polling, the report roll-ups, and retention.
+ladder, feed polling, the report roll-ups, notifications (fan-in from the outbox, the
+dispatcher), and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -22,6 +23,7 @@ from bedboard import (
     feeds,
     idempotency,
     logsafe,
+    notify,
     outbox,
     placements,
 )
@@ -96,6 +98,22 @@ async def refresh_report_rollups(pool: database.Pool, settings: Settings) -> Non
         )
 
 
+async def notify_fan_in(pool: database.Pool, settings: Settings) -> None:
+    """Referral events of the outbox → deliveries (one instance at a time, a cursor)."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        while (done := await notify.fan_in(conn, now=now, zone=settings.zone)) is not None:
+            if done.changes < notify.fanin.BATCH:
+                break
+
+
+async def notify_dispatch(pool: database.Pool, settings: Settings) -> None:
+    """Send the deliveries that are due (every instance; each row is claimed once)."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+    await notify.dispatch_due(pool, notify.Config.from_settings(settings), now=now)
+
+
 def _guarded(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
     failing = False
 
@@ -157,6 +175,21 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if settings.notify_enabled:
+        scheduler.add_job(
+            _guarded("notify-fan-in", lambda: notify_fan_in(pool, settings)),
+            IntervalTrigger(seconds=notify.dispatch.INTERVAL_S),
+            id="notify-fan-in",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            _guarded("notify-dispatch", lambda: notify_dispatch(pool, settings)),
+            IntervalTrigger(seconds=notify.dispatch.INTERVAL_S),
+            id="notify-dispatch",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.add_job(
         _guarded("housekeeping", lambda: housekeeping(pool, settings)),
         IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL_S),

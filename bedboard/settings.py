@@ -129,6 +129,24 @@ class Settings(BaseSettings):
         default=True,
         description="In `bedboard demo`, run the simulated reporters (false: a still board).",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="Where notification email is sent: smtp://host:port (STARTTLS when the "
+        "server offers it) or smtps://host:port, optionally with user:password@. Unset: no "
+        "email (email deliveries fail and end dead-lettered; `bedboard demo` starts a local sink).",
+    )
+    mail_from: str = Field(
+        default="bedboard@localhost",
+        description="The From address of notification email.",
+    )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=50, description="Attempts before a delivery is dead-lettered."
+    )
+    notify_enabled: bool = Field(
+        default=True,
+        description="Run the notification jobs (fan-in from the outbox and the dispatcher) "
+        "on this instance.",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -195,6 +213,13 @@ class Settings(BaseSettings):
             return None
         host, _, port = self.mllp_listen.rpartition(":")
         return host.strip("[]"), int(port)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        return value
 
     @field_validator("database_url")
     @classmethod

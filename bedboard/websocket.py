@@ -42,7 +42,7 @@ from bedboard.problems import Problem, unauthenticated
 
 log = logging.getLogger(__name__)
 
-Topic = Literal["board", "placements", "referrals", "court"]
+Topic = Literal["board", "placements", "referrals", "court", "alerts"]
 AUTH_RECHECK_EVERY = 4  # heartbeats between re-checks that the session or token is still valid
 AUTH_CLOSE_CODE = 4401
 MAX_MESSAGE_BYTES = 16 * 1024

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bedboard.auth import Principal, Role
-from bedboard.context import REQUEST_ID, current_principal, deny
+from bedboard.context import ALERTS, ALERTS_SEQ, REQUEST_ID, current_principal, deny
 from bedboard.pages.forms import domain_errors, field_errors
 from bedboard.problems import Problem
 
@@ -43,6 +43,8 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/admin/regions", "Regions"),
         NavItem("/admin/order-types", "Order types"),
         NavItem("/admin/feeds", "Feeds"),
+        NavItem("/admin/deliveries", "Deliveries"),
+        NavItem("/admin/webhooks", "Webhooks"),
         NavItem("/admin/users", "Users"),
         NavItem("/admin/tokens", "API tokens"),
         NavItem("/admin/audit", "Audit trail"),
@@ -102,6 +104,8 @@ def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
         "csrf_token": principal.csrf_token if principal else "",
         "request_id": request.get(REQUEST_ID, ""),
         "request_query": request.query,
+        "alerts": request.get(ALERTS, []),
+        "alerts_seq": request.get(ALERTS_SEQ, 0),
         **values,
     }
 
@@ -138,6 +142,7 @@ def setup_pages(app: web.Application) -> None:
         help,
         home,
         login,
+        notifications,
         placements,
         public,
         reports,
@@ -152,3 +157,4 @@ def setup_pages(app: web.Application) -> None:
     help.setup(app)
     reports.setup(app)
     public.setup(app)
+    notifications.setup(app)

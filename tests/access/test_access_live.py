@@ -23,11 +23,11 @@ def change(topic: str, **payload: Any) -> Change:
 @pytest.mark.parametrize(
     ("principal", "topics"),
     [
-        (who(Role.VIEWER), {"board"}),
-        (who(Role.COURT, court_id=3), {"board", "court"}),
-        (who(Role.FACILITY, facility_ids=frozenset({5})), {"board", "referrals"}),
-        (who(Role.LIAISON), {"board", "placements", "referrals", "court"}),
-        (who(Role.ADMIN), {"board", "placements", "referrals", "court"}),
+        (who(Role.VIEWER), {"board", "alerts"}),
+        (who(Role.COURT, court_id=3), {"board", "court", "alerts"}),
+        (who(Role.FACILITY, facility_ids=frozenset({5})), {"board", "referrals", "alerts"}),
+        (who(Role.LIAISON), {"board", "placements", "referrals", "court", "alerts"}),
+        (who(Role.ADMIN), {"board", "placements", "referrals", "court", "alerts"}),
     ],
 )
 def test_each_role_may_subscribe_to_its_topics_only(principal: Principal, topics: set[str]) -> None:
@@ -52,3 +52,18 @@ def test_deadline_alerts_go_to_the_assigned_liaison_only() -> None:
     assert access.sees_change(who(Role.LIAISON), alert)
     other = Principal(user_id=8, email="y@example.org", display_name="", role=Role.LIAISON)
     assert not access.sees_change(other, alert)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_an_in_app_alert_reaches_its_own_user_only_administrators_included(role: Role) -> None:
+    scope: dict[str, Any] = {}
+    if role is Role.FACILITY:
+        scope["facility_ids"] = frozenset({5})
+    if role is Role.COURT:
+        scope["court_id"] = 3
+    alert = change(
+        outbox.ALERTS, kind="alert", delivery_id=1, user_id=7, reference="PL-2026-000001"
+    )
+    assert access.sees_change(who(role, **scope), alert)
+    someone_else = Principal(user_id=8, email="y@example.org", display_name="", role=role, **scope)
+    assert not access.sees_change(someone_else, alert)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITE = re.compile(
     r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE)\s+([a-z_][a-z_0-9]*)\b", re.I
 )
-NOT_TABLES = {"set", "of", "the", "on"}  # "FOR UPDATE OF r", "UPDATE SET …" in prose
+# "FOR UPDATE OF r", "FOR UPDATE SKIP LOCKED", "UPDATE SET …" in prose
+NOT_TABLES = {"set", "of", "the", "on", "skip"}
 
 
 def _documented_owners() -> dict[str, str]:

@@ -82,6 +82,8 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
         "Regions",
         "Order types",
         "Feeds",
+        "Deliveries",
+        "Webhooks",
         "Users",
         "API tokens",
         "Audit trail",

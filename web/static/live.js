@@ -27,7 +27,7 @@ export function connectLive({ topics, seq, onFrame, onSnapshot, onStatus }) {
       } else if (message.type === "snapshot_required") {
         onStatus("reconnecting");
         try {
-          lastSeq = await onSnapshot();
+          lastSeq = await onSnapshot(message);
           subscribe();
         } catch (error) {
           console.warn("bedboard: snapshot failed; reconnecting", error);

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bedboard import courts, facilities
+from bedboard import courts, facilities, notify
 from bedboard.access import Action, Resource
 from bedboard.context import POOL, authorize, path_id
 from bedboard.courts import Court, CourtIn, CourtPatch
@@ -56,10 +56,15 @@ async def _facility_form(
     errors: dict[str, str],
     facility_id: int | None = None,
     status: int = 200,
+    intake: dict[str, str] | None = None,
+    intake_errors: dict[str, str] | None = None,
 ) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         counties = await list_county_options(conn)
         units = await facilities.list_units(conn, facility_id) if facility_id else []
+        if intake is None and facility_id:
+            contact = await notify.intake_contact(conn, facility_id)
+            intake = {"email": contact.email, "phone": contact.phone}
     return render(
         request,
         "admin/facility_form.html",
@@ -70,6 +75,30 @@ async def _facility_form(
         counties=counties,
         units=units,
         kinds=choices(k.value for k in FacilityKind),
+        intake=intake or {"email": "", "phone": ""},
+        intake_errors=intake_errors or {},
+    )
+
+
+async def facility_form_with(
+    request: web.Request,
+    facility_id: int,
+    *,
+    intake: dict[str, str],
+    intake_errors: dict[str, str],
+    status: int,
+) -> web.Response:
+    """The facility's page again, with the intake contact as typed and its sentences."""
+    async with acquire(request.app[POOL]) as conn:
+        facility = await facilities.get_facility(conn, facility_id)
+    return await _facility_form(
+        request,
+        values=facility.model_dump(mode="json"),
+        errors={},
+        facility_id=facility_id,
+        status=status,
+        intake=intake,
+        intake_errors=intake_errors,
     )
 
 

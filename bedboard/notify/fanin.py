@@ -1,0 +1,150 @@
+"""Fan-in: the outbox's referral events become deliveries.
+
+``fan_in`` reads the ``referrals`` rows of ``board_outbox`` after the stored cursor (one
+instance at a time: a transaction advisory lock), enqueues, and moves the cursor in the
+same transaction, so an event is enqueued once even when the job runs on every
+instance. The outbox carries ids and states only; the names a message shows are read
+from the tables here.
+
+- a referral sent (status ``pending``, first seen) → REFERRAL_ARRIVED to the facility's
+  intake contact, its webhooks and its facility users;
+- a referral accepted, declined or questioned → REFERRAL_ANSWERED to the placement's
+  liaison (and the webhooks that list the event).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bedboard import localtime, outbox
+from bedboard.database import Connection
+from bedboard.notify import models, store
+from bedboard.notify.models import EVENTS, Event
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x62626E66  # advisory lock: one fan-in at a time
+BATCH = 500
+ANSWERS = frozenset(models.ANSWER_WORDS)
+
+
+@dataclass(frozen=True)
+class FanIn:
+    changes: int  # outbox rows read
+    deliveries: int  # delivery rows made
+    cursor: int
+
+
+async def _names(conn: Connection, referral_id: int) -> Any:
+    return await conn.fetchrow(
+        """
+        SELECT r.id, r.placement_id, un.facility_id, p.reference, p.deadline_at, p.liaison_id,
+               f.name AS facility, un.name AS unit
+          FROM referrals r JOIN units un ON un.id = r.unit_id
+          JOIN facilities f ON f.id = un.facility_id
+          JOIN placements p ON p.id = r.placement_id
+         WHERE r.id = $1
+        """,
+        referral_id,
+    )
+
+
+async def _facility_users(conn: Connection, facility_id: int) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT uf.user_id FROM user_facilities uf JOIN users u ON u.id = uf.user_id"
+        " WHERE uf.facility_id = $1 AND u.role = 'facility' AND NOT u.disabled",
+        facility_id,
+    )
+    return [int(r["user_id"]) for r in rows]
+
+
+async def _one(conn: Connection, change: outbox.Change, *, now: datetime, zone: ZoneInfo) -> int:
+    data = change.payload
+    status = str(data.get("status", ""))
+    if status != "pending" and status not in ANSWERS:
+        return 0
+    row = await _names(conn, int(data["referral_id"]))
+    if row is None:
+        return 0
+    shown = localtime.format_datetime(row["deadline_at"], zone)
+    if status == "pending":
+        event = Event.REFERRAL_ARRIVED
+        # Once per referral: a question answered takes it back to reviewing, not to new.
+        key = f"{event.value}:{row['id']}"
+        message = models.referral_arrived(
+            reference=row["reference"],
+            facility=row["facility"],
+            unit=row["unit"],
+            deadline_at=row["deadline_at"],
+            deadline_shown=shown,
+        )
+        users = await _facility_users(conn, row["facility_id"])
+    else:
+        event = Event.REFERRAL_ANSWERED
+        key = f"{event.value}:{row['id']}:{status}:{change.seq}"
+        message = models.referral_answered(
+            reference=row["reference"],
+            placement_id=row["placement_id"],
+            status=status,
+            facility=row["facility"],
+            unit=row["unit"],
+            deadline_at=row["deadline_at"],
+            deadline_shown=shown,
+        )
+        users = [row["liaison_id"]] if row["liaison_id"] is not None else []
+    recipients = await store.contact_recipients(conn, event, row["facility_id"])
+    recipients += await store.user_recipients(conn, event, users, now=now, zone=zone)
+    made = await store.enqueue(
+        conn,
+        key=key,
+        message=message,
+        recipients=recipients,
+        critical=EVENTS[event].critical,
+        now=now,
+    )
+    return len(made)
+
+
+async def fan_in(
+    conn: Connection, *, now: datetime, zone: ZoneInfo, batch: int = BATCH
+) -> FanIn | None:
+    """Enqueue the deliveries of the referral events after the cursor (up to ``batch``
+    outbox rows). None when another instance is doing it right now."""
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
+            return None
+        cursor = int(await conn.fetchval("SELECT seq FROM notify_cursor FOR UPDATE"))
+        first = await outbox.oldest(conn)
+        if first is not None and cursor < first - 1:
+            log.warning(
+                "notifications: outbox rows %d..%d were pruned unread", cursor + 1, first - 1
+            )
+            cursor = first - 1
+        rows = await conn.fetch(
+            "SELECT seq, at, topic, payload FROM board_outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+            cursor,
+            batch,
+        )
+        made = 0
+        for r in rows:
+            if r["topic"] == outbox.REFERRALS:
+                change = outbox.Change(r["seq"], r["at"], r["topic"], r["payload"])
+                made += await _one(conn, change, now=now, zone=zone)
+        if rows:
+            cursor = int(rows[-1]["seq"])
+        await conn.execute("UPDATE notify_cursor SET seq = $1", cursor)
+        return FanIn(len(rows), made, cursor)
+
+
+async def skip_to_head(conn: Connection) -> int:
+    """Move the cursor to the outbox head: what was written so far sends nothing (the
+    demo's seeded placements). Returns the new position."""
+    return int(
+        await conn.fetchval(
+            "UPDATE notify_cursor SET seq = (SELECT seq FROM outbox_counter) RETURNING seq"
+        )
+    )

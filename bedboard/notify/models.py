@@ -1,0 +1,247 @@
+"""What a notification is, with no I/O: the events, the channels, the message (never
+clinical or personal text) and the recipient of one delivery."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedboard.auth import Role
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    IN_APP = "in_app"
+
+
+# Channels a person chooses for themselves; webhooks are endpoints administrators add.
+USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+
+
+class Event(StrEnum):
+    REFERRAL_ARRIVED = "referral_arrived"
+    REFERRAL_ANSWERED = "referral_answered"  # accepted, declined or a question asked
+    HOLD_EXPIRING = "hold_expiring"
+    DEADLINE_APPROACHING = "deadline_approaching"
+    DEADLINE_PASSED = "deadline_passed"
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    label: str
+    # Roles that may subscribe to the event (administrators may subscribe to every event).
+    roles: frozenset[Role]
+    # The channels a role gets when the user has not chosen.
+    defaults: dict[Role, tuple[Channel, ...]]
+    # Critical events reach people during their quiet hours and repeat their sound.
+    critical: bool
+
+
+_LIAISON = frozenset({Role.LIAISON, Role.ADMIN})
+
+EVENTS: dict[Event, EventInfo] = {
+    Event.REFERRAL_ARRIVED: EventInfo(
+        "A referral arrived for your facility",
+        frozenset({Role.FACILITY, Role.ADMIN}),
+        {Role.FACILITY: (Channel.EMAIL,)},
+        critical=False,
+    ),
+    Event.REFERRAL_ANSWERED: EventInfo(
+        "A facility answered your referral (accepted, declined or asked a question)",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP,)},
+        critical=False,
+    ),
+    Event.HOLD_EXPIRING: EventInfo(
+        "A held bed is about to be released",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP,)},
+        critical=False,
+    ),
+    Event.DEADLINE_APPROACHING: EventInfo(
+        "A legal deadline is approaching",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP, Channel.EMAIL)},
+        critical=True,
+    ),
+    Event.DEADLINE_PASSED: EventInfo(
+        "A legal deadline passed before admission",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP, Channel.EMAIL)},
+        critical=True,
+    ),
+}
+
+
+def events_for(role: Role) -> list[Event]:
+    """The events a user of this role may subscribe to, in display order."""
+    return [e for e in Event if role in EVENTS[e].roles]
+
+
+def default_channels(event: Event, role: Role) -> tuple[Channel, ...]:
+    return EVENTS[event].defaults.get(role, ())
+
+
+REFERENCE = re.compile(r"^PL-[0-9]{4}-[0-9]{6}$")
+# A message is built from these fields only; the pattern keeps a stray free-text value
+# (a clinical note, initials) from ever reaching a subject line.
+_NAME = r"^[^\r\n]{0,200}$"
+
+
+class Message(BaseModel):
+    """What every channel sends: a reference, a status, facility and unit names, a
+    deadline and a link to sign in. Never clinical or personal text (no initials, ages,
+    notes): build messages with the functions below, which take only these fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: Event
+    subject: str = Field(pattern=_NAME)
+    body: str = Field(max_length=2000)
+    link_path: str = Field(pattern=r"^/[A-Za-z0-9/_\-?=&.]*$")
+    reference: str = Field(pattern=REFERENCE.pattern)
+    status: str = Field(pattern=r"^[a-z_]{1,40}$")
+    facility: str = Field(default="", pattern=_NAME)
+    unit: str = Field(default="", pattern=_NAME)
+    deadline_at: datetime | None = None
+
+
+def _deadline_line(deadline: datetime | None, shown: str) -> str:
+    return f"Legal deadline: {shown}\n" if deadline is not None else ""
+
+
+def referral_arrived(
+    *,
+    reference: str,
+    facility: str,
+    unit: str,
+    deadline_at: datetime | None,
+    deadline_shown: str = "",
+) -> Message:
+    """Referral sent → the receiving facility. ``deadline_shown`` is the deadline as
+    people read it (local time)."""
+    return Message(
+        event=Event.REFERRAL_ARRIVED,
+        subject=f"New referral {reference} for {unit}",
+        body=(
+            f"A placement referral {reference} arrived for {facility}, {unit}.\n"
+            f"{_deadline_line(deadline_at, deadline_shown)}"
+            "Sign in to bedboard to review it and answer."
+        ),
+        link_path="/referrals",
+        reference=reference,
+        status="pending",
+        facility=facility,
+        unit=unit,
+        deadline_at=deadline_at,
+    )
+
+
+ANSWER_WORDS = {
+    "accepted": "accepted",
+    "declined": "declined",
+    "info_requested": "asked a question about",
+}
+
+
+def referral_answered(
+    *,
+    reference: str,
+    placement_id: int,
+    status: str,
+    facility: str,
+    unit: str,
+    deadline_at: datetime | None,
+    deadline_shown: str = "",
+) -> Message:
+    """Referral accepted, declined or questioned → the placement's liaison."""
+    word = ANSWER_WORDS[status]
+    return Message(
+        event=Event.REFERRAL_ANSWERED,
+        subject=f"{facility} {word} referral {reference}",
+        body=(
+            f"{facility}, {unit} {word} the referral of placement {reference}.\n"
+            f"{_deadline_line(deadline_at, deadline_shown)}"
+            "Sign in to bedboard to see the placement."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status=status,
+        facility=facility,
+        unit=unit,
+        deadline_at=deadline_at,
+    )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One destination of one delivery: a user (in-app or their email), a facility
+    contact (email) or a webhook endpoint. ``quiet_until`` is when the user's quiet hours
+    end, if they are in them now (critical events do not wait)."""
+
+    channel: Channel
+    address: str = ""
+    user_id: int | None = None
+    contact_id: int | None = None
+    endpoint_id: int | None = None
+    quiet_until: datetime | None = None
+
+    @property
+    def who(self) -> str:
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        if self.contact_id is not None:
+            return f"contact:{self.contact_id}"
+        return f"endpoint:{self.endpoint_id}"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Delivery(BaseModel):
+    """A delivery as administrators see it (the message, never more)."""
+
+    id: int
+    event: Event
+    channel: Channel
+    recipient: str  # user:12, contact:3, endpoint:5
+    address: str
+    reference: str
+    subject: str
+    critical: bool
+    status: Status
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class Alert(BaseModel):
+    """An in-app alert a user has not acknowledged yet (the banner)."""
+
+    id: int
+    event: Event
+    subject: str
+    link_path: str
+    reference: str
+    critical: bool
+    created_at: datetime
+
+
+class Preferences(BaseModel):
+    """A user's choices: channels per event, quiet hours (local time, ``HH:MM``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: dict[Event, list[Channel]]
+    quiet_start: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    quiet_end: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
