@@ -51,6 +51,8 @@ class Action(StrEnum):
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
+    # Issuing, listing and revoking a placement's court status links.
+    COURT_LINK_MANAGE = "court_link.manage"
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
@@ -104,6 +106,7 @@ _LIAISON = frozenset(
         Action.REFERRAL_LIST,
         Action.REFERRAL_RESPOND,
         Action.COURT_LOOKUP,
+        Action.COURT_LINK_MANAGE,
         Action.COURT_LIST,
         Action.COURT_READ,
     }
@@ -138,6 +141,7 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         Action.PLACEMENT_TIMELINE,
         Action.PLACEMENT_WRITE,
         Action.PLACEMENT_NO_BED,
+        Action.COURT_LINK_MANAGE,
     ):
         referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
         if referred and action is Action.PLACEMENT_READ:

@@ -1,5 +1,5 @@
 """Periodic jobs (APScheduler): freshness publishing, the placement clock, feed polling,
-the report roll-ups, and retention.
+the report roll-ups, reporter nudges, and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -21,7 +21,9 @@ from bedboard import (
     database,
     feeds,
     idempotency,
+    links,
     logsafe,
+    nudges,
     outbox,
     placements,
 )
@@ -34,6 +36,7 @@ FRESHNESS_INTERVAL_S = 30
 PLACEMENT_CLOCK_INTERVAL_S = 30
 OUTBOX_KEEP_HOURS = 48
 HOUSEKEEPING_INTERVAL_S = 3600
+NUDGE_INTERVAL_S = 60
 
 
 async def publish_freshness(pool: database.Pool) -> int:
@@ -53,6 +56,24 @@ async def placement_clock(pool: database.Pool, settings: Settings) -> None:
         )
         await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
         await placements.record_passed_deadlines(conn, now)
+
+
+async def make_nudges(pool: database.Pool, settings: Settings) -> list[nudges.Due]:
+    """Record the reporter nudges due now and log one line each (ids only). Nothing is
+    sent yet: the notifier will deliver each ``Due`` to the facility's census contacts."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        due = await nudges.make_due(
+            conn,
+            now,
+            signer=links.Signer(settings.resolved_secret_key()),
+            base_url=settings.base_url,
+            interval=timedelta(minutes=settings.nudge_interval_minutes),
+            max_attempts=settings.nudge_max_attempts,
+        )
+    for item in due:
+        log.info("census nudge due: facility %d, attempt %d", item.facility_id, item.attempt)
+    return due
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
@@ -129,6 +150,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         _guarded("report-rollups", lambda: refresh_report_rollups(pool, settings)),
         IntervalTrigger(seconds=rollups.INTERVAL_S),
         id="report-rollups",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("nudges", lambda: make_nudges(pool, settings)),
+        IntervalTrigger(seconds=NUDGE_INTERVAL_S),
+        id="nudges",
         max_instances=1,
         coalesce=True,
     )

@@ -135,6 +135,7 @@ def setup_pages(app: web.Application) -> None:
         feeds,
         help,
         home,
+        links,
         login,
         placements,
         public,
@@ -145,6 +146,7 @@ def setup_pages(app: web.Application) -> None:
     home.setup(app)
     board.setup(app)
     placements.setup(app)
+    links.setup(app)
     admin.setup(app)
     feeds.setup(app)
     help.setup(app)

@@ -22,6 +22,7 @@ from bedboard.pages.admin.accounts import (
     user_update,
 )
 from bedboard.pages.admin.directory import (
+    court_calendar_rotate,
     court_create,
     court_edit,
     court_list,
@@ -57,6 +58,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/admin/courts/new", court_create)
     r.add_get("/admin/courts/{id}", court_edit)
     r.add_post("/admin/courts/{id}", court_update)
+    r.add_post("/admin/courts/{id}/calendar", court_calendar_rotate)
     r.add_get("/admin/users", user_list)
     r.add_get("/admin/users/new", user_new)
     r.add_post("/admin/users/new", user_create)
