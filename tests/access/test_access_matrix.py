@@ -552,6 +552,19 @@ def test_only_liaisons_and_admins_may_declare_no_bed_and_others_get_the_write_an
     assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
 
 
+@pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
+def test_court_status_links_are_managed_by_liaisons_and_admins_with_the_write_answer(
+    column: Column, expected: Literal["allow", 403, 404]
+) -> None:
+    """Issuing, listing and revoking a placement's court links (court_link.manage): the
+    same answers as any write to the placement; the court itself opens the link, not
+    the list."""
+    principal = _principal(column)
+    decision = access.decide(principal, access.Action.COURT_LINK_MANAGE, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+
+
 # --------------------------------------------------------------------------- spot checks
 
 

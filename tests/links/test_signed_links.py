@@ -123,7 +123,7 @@ async def test_a_revoked_link_is_gone(conn: Any, make_user: Any) -> None:
         expires_at=T0 + timedelta(days=14),
         single_use=False,
     )
-    assert (await links.verify(conn, SIGNER, Purpose.COURT_STATUS, token, now=T0, origin=ORIGIN))
+    assert await links.verify(conn, SIGNER, Purpose.COURT_STATUS, token, now=T0, origin=ORIGIN)
     await links.revoke(conn, Purpose.COURT_STATUS, 7, link.id, by=by)
     with pytest.raises(LinkGone, match="revoked"):
         await links.verify(conn, SIGNER, Purpose.COURT_STATUS, token, now=T0, origin=ORIGIN)
@@ -137,10 +137,10 @@ async def test_a_revoked_link_is_gone(conn: Any, make_user: Any) -> None:
 async def test_a_single_use_link_opens_until_it_is_used_then_never_again(conn: Any) -> None:
     link, token = await _issue(conn, single_use=True)
     opened = await links.verify(conn, SIGNER, Purpose.CENSUS_NUDGE, token, now=T0, origin=ORIGIN)
+    assert opened.link.id == link.id
     await links.mark_used(conn, opened.link, now=T0)
     with pytest.raises(LinkGone, match="used"):
         await links.mark_used(conn, opened.link, now=T0)  # a second submit racing the first
     with pytest.raises(LinkGone, match="used"):
         await links.verify(conn, SIGNER, Purpose.CENSUS_NUDGE, token, now=T0, origin=ORIGIN)
     assert [r["outcome"] for r in await _opens(conn)] == ["success", "failure"]
-
