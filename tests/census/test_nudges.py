@@ -3,13 +3,15 @@ one-time census form a nudge link opens."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from bedboard import census, nudges
+from bedboard import census, nudges, scheduler
 from bedboard.auth import Role
+from bedboard.context import POOL
 from bedboard.links import Signer
 from tests.conftest import TEST_SECRET, login
 
@@ -220,3 +222,21 @@ async def test_a_facility_user_with_fresh_numbers_and_other_roles_are_not_redire
     liaison = await make_user(Role.LIAISON)
     await login(client, liaison.email)
     assert (await client.get("/board", allow_redirects=False)).status == 200
+
+
+async def test_the_scheduler_job_records_nudges_and_logs_one_line_each_without_names(
+    client: Any,
+    conn: Any,
+    settings: Any,
+    late_facility: tuple[Any, Any, datetime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    facility, _, _ = late_facility
+    caplog.set_level(logging.INFO, logger="bedboard.scheduler")
+    due = await scheduler.make_nudges(client.app[POOL], settings)
+    assert [(d.facility_id, d.attempt) for d in due] == [(facility.id, 1)]
+    assert due[0].url.startswith(settings.base_url + "/n/")
+    lines = [r.getMessage() for r in caplog.records if r.name == "bedboard.scheduler"]
+    assert lines == [f"census nudge due: facility {facility.id}, attempt 1"]
+    assert await scheduler.make_nudges(client.app[POOL], settings) == []  # interval not yet
+    assert "nudges" in {job.id for job in scheduler.build(client.app[POOL], settings).get_jobs()}
