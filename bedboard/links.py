@@ -231,6 +231,7 @@ async def verify(
     refusal is kept when the refusal propagates. A single-use link is spent afterwards
     with ``mark_used`` in the transaction that does what the link is for.
     """
+    known: Link | None = None  # the row, once the token is ours: named in a refusal's audit
     try:
         link_id = signer.link_id(purpose, token)
         row = await conn.fetchrow(_LINK_SQL + " WHERE l.id = $1", link_id)
@@ -240,12 +241,12 @@ async def verify(
             or not hmac.compare_digest(bytes(row["token_hash"]), token_hash(token))
         ):
             raise LinkRefused(REFUSED)
-        link = _link(row)
+        link = known = _link(row)
         state = link.state(now)
         if state != "active":
             raise LinkGone(_GONE[state])
     except (LinkRefused, LinkGone) as exc:
-        await _audit_open(conn, purpose, None, "failure", origin, exc.code)
+        await _audit_open(conn, purpose, known, "failure", origin, exc.code)
         raise
     await _audit_open(conn, purpose, link, "success", origin, "")
     return Opened(link)

@@ -108,6 +108,7 @@ async def test_an_expired_link_is_gone(conn: Any) -> None:
         )
     (row,) = await _opens(conn)
     assert row["outcome"] == "failure" and row["detail"]["reason"] == "link-gone"
+    assert row["object_id"] == str(await conn.fetchval("SELECT max(id) FROM signed_links"))
 
 
 async def test_a_revoked_link_is_gone(conn: Any, make_user: Any) -> None:
