@@ -169,6 +169,13 @@ CREATE TABLE public.counties (
     CONSTRAINT counties_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
 );
 
+CREATE TABLE public.court_calendars (
+    court_id bigint NOT NULL,
+    secret_hash bytea NOT NULL,
+    rotated_at timestamp with time zone NOT NULL,
+    rotated_by bigint
+);
+
 CREATE TABLE public.courts (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -528,6 +535,25 @@ CREATE TABLE public.notify_preferences (
     CONSTRAINT notify_preferences_quiet_both CHECK (((quiet_start IS NULL) = (quiet_end IS NULL)))
 );
 
+CREATE TABLE public.nudges (
+    id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    late_since timestamp with time zone NOT NULL,
+    attempt integer NOT NULL,
+    link_id bigint NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT nudges_attempt_check CHECK ((attempt >= 1))
+);
+
+ALTER TABLE public.nudges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.nudges_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.order_types (
     code text NOT NULL,
     label text NOT NULL,
@@ -831,6 +857,31 @@ CREATE TABLE public.sessions (
     user_agent text
 );
 
+CREATE TABLE public.signed_links (
+    id bigint NOT NULL,
+    purpose text NOT NULL,
+    subject_id bigint NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    single_use boolean NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_by bigint,
+    used_at timestamp with time zone,
+    token_hash bytea NOT NULL,
+    CONSTRAINT signed_links_check CHECK ((expires_at > created_at)),
+    CONSTRAINT signed_links_purpose_check CHECK ((purpose = ANY (ARRAY['court_status'::text, 'census_nudge'::text])))
+);
+
+ALTER TABLE public.signed_links ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.signed_links_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.unit_census (
     unit_id bigint NOT NULL,
     staffed integer,
@@ -951,6 +1002,12 @@ ALTER TABLE ONLY public.compliance_overdue
 ALTER TABLE ONLY public.counties
     ADD CONSTRAINT counties_pkey PRIMARY KEY (fips);
 
+ALTER TABLE ONLY public.court_calendars
+    ADD CONSTRAINT court_calendars_pkey PRIMARY KEY (court_id);
+
+ALTER TABLE ONLY public.court_calendars
+    ADD CONSTRAINT court_calendars_secret_hash_key UNIQUE (secret_hash);
+
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_pkey PRIMARY KEY (id);
 
@@ -1032,6 +1089,12 @@ ALTER TABLE ONLY public.notify_cursor
 ALTER TABLE ONLY public.notify_preferences
     ADD CONSTRAINT notify_preferences_pkey PRIMARY KEY (user_id);
 
+ALTER TABLE ONLY public.nudges
+    ADD CONSTRAINT nudges_facility_id_late_since_attempt_key UNIQUE (facility_id, late_since, attempt);
+
+ALTER TABLE ONLY public.nudges
+    ADD CONSTRAINT nudges_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.order_types
     ADD CONSTRAINT order_types_pkey PRIMARY KEY (code);
 
@@ -1082,6 +1145,12 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.signed_links
+    ADD CONSTRAINT signed_links_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.signed_links
+    ADD CONSTRAINT signed_links_token_hash_key UNIQUE (token_hash);
 
 ALTER TABLE ONLY public.unit_census
     ADD CONSTRAINT unit_census_pkey PRIMARY KEY (unit_id);
@@ -1152,6 +1221,8 @@ CREATE INDEX no_bed_corrections_report_idx ON public.no_bed_corrections USING bt
 
 CREATE INDEX no_bed_reports_occurred_idx ON public.no_bed_reports USING btree (occurred_at);
 
+CREATE INDEX nudges_facility_idx ON public.nudges USING btree (facility_id, created_at DESC);
+
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
 
 CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
@@ -1185,6 +1256,8 @@ CREATE INDEX region_counties_region_idx ON public.region_counties USING btree (r
 CREATE UNIQUE INDEX regions_name_key ON public.regions USING btree (lower(name));
 
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id);
+
+CREATE INDEX signed_links_subject_idx ON public.signed_links USING btree (purpose, subject_id);
 
 CREATE INDEX units_facility_idx ON public.units USING btree (facility_id);
 
@@ -1232,6 +1305,12 @@ ALTER TABLE ONLY public.census_history
 
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
+ALTER TABLE ONLY public.court_calendars
+    ADD CONSTRAINT court_calendars_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
+
+ALTER TABLE ONLY public.court_calendars
+    ADD CONSTRAINT court_calendars_rotated_by_fkey FOREIGN KEY (rotated_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.courts
     ADD CONSTRAINT courts_county_fips_fkey FOREIGN KEY (county_fips) REFERENCES public.counties(fips);
@@ -1314,6 +1393,12 @@ ALTER TABLE ONLY public.notify_acks
 ALTER TABLE ONLY public.notify_preferences
     ADD CONSTRAINT notify_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.nudges
+    ADD CONSTRAINT nudges_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.nudges
+    ADD CONSTRAINT nudges_link_id_fkey FOREIGN KEY (link_id) REFERENCES public.signed_links(id);
+
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
@@ -1391,6 +1476,12 @@ ALTER TABLE ONLY public.report_rollup_groups
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.signed_links
+    ADD CONSTRAINT signed_links_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.signed_links
+    ADD CONSTRAINT signed_links_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.unit_census
     ADD CONSTRAINT unit_census_reported_by_fkey FOREIGN KEY (reported_by) REFERENCES public.users(id);

@@ -62,6 +62,8 @@ class Action(StrEnum):
     # The escalation ladder: a placement's raised rungs, and acknowledging one.
     ESCALATION_READ = "escalation.read"
     ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
+    # Issuing, listing and revoking a placement's court status links.
+    COURT_LINK_MANAGE = "court_link.manage"
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
@@ -124,6 +126,7 @@ _LIAISON = frozenset(
         Action.REFERRAL_LIST,
         Action.REFERRAL_RESPOND,
         Action.COURT_LOOKUP,
+        Action.COURT_LINK_MANAGE,
         Action.COURT_LIST,
         Action.COURT_READ,
     }
@@ -165,6 +168,7 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         Action.PLACEMENT_WRITE,
         Action.PLACEMENT_NO_BED,
         Action.PLACEMENT_NO_BED_CORRECT,
+        Action.COURT_LINK_MANAGE,
     ):
         referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
         if referred and action is Action.PLACEMENT_READ:

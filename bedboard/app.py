@@ -22,7 +22,18 @@ from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bedboard import auth, database, localtime, logsafe, public, ratelimit, scheduler, workers
+from bedboard import (
+    auth,
+    board,
+    census,
+    database,
+    localtime,
+    logsafe,
+    public,
+    ratelimit,
+    scheduler,
+    workers,
+)
 from bedboard.api import admin as _admin_api  # noqa: F401 -- registers routes
 from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
@@ -233,6 +244,43 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
+# Pages an overdue facility user may still open: the census form itself, signing in and
+# out, help, the pages a signed link opens; never static files, the API or health checks.
+_OVERDUE_OPEN_PATHS = frozenset({"/census", "/login", "/logout", "/favicon.ico", "/help"})
+_OVERDUE_OPEN_PREFIXES = ("/static/", "/api/", "/help/", "/n/", "/c/", "/calendar/")
+
+
+def _overdue_may_open(request: web.Request) -> bool:
+    path = request.path
+    if path in _OVERDUE_OPEN_PATHS or path.startswith(_OVERDUE_OPEN_PREFIXES) or is_api(request):
+        return True
+    if path in ("/healthz", "/readyz", "/metrics"):
+        return True
+    # Home's deliberate way past the form (the form's "Go to home anyway" link).
+    return path == "/" and request.query.get("anyway") == "1"
+
+
+@web.middleware
+async def overdue_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A signed-in facility user whose facility is overdue (a unit late, stale or never
+    reported) opens the census form first, from any page but those above; only page
+    views (GET, HEAD) are redirected, so no submitted form is lost."""
+    principal = current_principal(request)
+    if (
+        principal is not None
+        and principal.role is auth.Role.FACILITY
+        and principal.facility_ids
+        and request.method in ("GET", "HEAD")
+        and not _overdue_may_open(request)
+    ):
+        async with database.acquire(request.app[POOL]) as conn:
+            now = await board.db_now(conn)
+            overdue = await census.any_overdue(conn, principal.facility_ids, now)
+        if overdue:
+            raise web.HTTPSeeOther("/census?overdue=1")
+    return await handler(request)
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
     headers.setdefault(
@@ -412,7 +460,7 @@ def static_dir() -> Path:
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """Build the application. Start-up connects (embedded or configured PostgreSQL) and migrates."""
     app = web.Application(
-        middlewares=[request_context, errors, authenticate, load_alerts],
+        middlewares=[request_context, errors, authenticate, overdue_first, load_alerts],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings

@@ -648,3 +648,21 @@ async def stored_counts(
         for r in rows
         if r["unit_id"] is not None
     }
+
+
+_OVERDUE_SQL = f"""
+    SELECT EXISTS (
+        SELECT 1 FROM units u
+          JOIN facilities f ON f.id = u.facility_id
+          LEFT JOIN unit_census c ON c.unit_id = u.id
+         WHERE u.facility_id = ANY($1::bigint[]) AND u.active AND f.active
+           AND {sql_state("c.as_of", "f.report_cadence_minutes", "$2")} <> 'fresh'
+    )
+"""  # noqa: S608 -- composed only of constant fragments
+
+
+async def any_overdue(conn: Connection, facility_ids: Iterable[int], now: datetime) -> bool:
+    """Whether any active unit of these facilities is not fresh at ``now`` (late, stale or
+    never reported): the board's ``FacilityState.overdue``, in one small read (the
+    forced-update middleware asks it on every page a facility user opens)."""
+    return bool(await conn.fetchval(_OVERDUE_SQL, list(facility_ids), now))

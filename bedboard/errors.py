@@ -173,3 +173,16 @@ class SignInThrottled(DomainError):
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class LinkRefused(DomainError):
+    """A signed link that is not one of ours: altered, truncated, or for another purpose."""
+
+    code = "link-refused"
+
+
+class LinkGone(DomainError):
+    """A signed link that was ours but no longer opens: expired, revoked, used, or its
+    case closed."""
+
+    code = "link-gone"

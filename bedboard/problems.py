@@ -100,6 +100,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.BadKey: 400,
     errors.SignInRefused: 401,
     errors.SignInThrottled: 429,
+    errors.LinkRefused: 403,
+    errors.LinkGone: 410,
 }
 
 

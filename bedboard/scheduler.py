@@ -1,6 +1,6 @@
 """Periodic jobs (APScheduler): freshness publishing, the placement clock, the escalation
 ladder, feed polling, the report roll-ups, notifications (fan-in from the outbox, the
-dispatcher), and retention.
+dispatcher), reporter nudges, and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -22,8 +22,10 @@ from bedboard import (
     database,
     feeds,
     idempotency,
+    links,
     logsafe,
     notify,
+    nudges,
     outbox,
     placements,
 )
@@ -37,6 +39,7 @@ PLACEMENT_CLOCK_INTERVAL_S = 30
 ESCALATION_INTERVAL_S = 60
 OUTBOX_KEEP_HOURS = 48
 HOUSEKEEPING_INTERVAL_S = 3600
+NUDGE_INTERVAL_S = 60
 
 
 async def publish_freshness(pool: database.Pool) -> int:
@@ -73,6 +76,24 @@ async def escalation_ladder(pool: database.Pool) -> list[placements.escalation.R
             f" (rung {rung.escalated_from} not acknowledged)" if rung.escalated_from else "",
         )
     return raised
+
+
+async def make_nudges(pool: database.Pool, settings: Settings) -> list[nudges.Due]:
+    """Record the reporter nudges due now and log one line each (ids only). Nothing is
+    sent yet: the notifier will deliver each ``Due`` to the facility's census contacts."""
+    async with database.acquire(pool) as conn:
+        now = await board.db_now(conn)
+        due = await nudges.make_due(
+            conn,
+            now,
+            signer=links.Signer(settings.resolved_secret_key()),
+            base_url=settings.base_url,
+            interval=timedelta(minutes=settings.nudge_interval_minutes),
+            max_attempts=settings.nudge_max_attempts,
+        )
+    for item in due:
+        log.info("census nudge due: facility %d, attempt %d", item.facility_id, item.attempt)
+    return due
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
@@ -190,6 +211,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
             max_instances=1,
             coalesce=True,
         )
+    scheduler.add_job(
+        _guarded("nudges", lambda: make_nudges(pool, settings)),
+        IntervalTrigger(seconds=NUDGE_INTERVAL_S),
+        id="nudges",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         _guarded("housekeeping", lambda: housekeeping(pool, settings)),
         IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL_S),

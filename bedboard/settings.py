@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
@@ -147,6 +147,50 @@ class Settings(BaseSettings):
         description="Run the notification jobs (fan-in from the outbox and the dispatcher) "
         "on this instance.",
     )
+
+    base_url: str = Field(
+        default="",
+        description="The address absolute links (court status links, nudge links) start "
+        "with. Unset: BEDBOARD_PUBLIC_URL, else http://127.0.0.1:<port>.",
+    )
+    court_link_max_days: int = Field(
+        default=14,
+        ge=1,
+        le=366,
+        description="A court status link expires this many days after it is issued (or "
+        "when the case closes, if sooner).",
+    )
+    nudge_interval_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=24 * 60,
+        description="A late facility is nudged again this long after the last nudge.",
+    )
+    nudge_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Nudges per late episode; after this many, no more until it reports.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_base_url(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("base_url"):
+            port = data.get("port") or 8080
+            data = {**data, "base_url": str(data.get("public_url") or f"http://127.0.0.1:{port}")}
+        return data
+
+    def absolute(self, path: str) -> str:
+        """``path`` (starting with ``/``) under ``base_url``."""
+        return self.base_url + path
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("secret_key")
     @classmethod

@@ -5,18 +5,20 @@ Every read and write of placement data is recorded in the audit trail.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
-from bedboard import board, idempotency, nobed, placements
+from bedboard import board, courtlinks, idempotency, links, nobed, placements
 from bedboard.access import Action, Resource
 from bedboard.api.registry import model_response, read_json, route
 from bedboard.auth import Principal, Role
+from bedboard.board import db_now
 from bedboard.context import (
     POOL,
+    SECRET,
     SETTINGS,
     authorize,
     if_match_version,
@@ -622,3 +624,101 @@ async def court_placements(request: web.Request, query: CourtQuery) -> CourtPlac
     async with acquire(request.app[POOL]) as conn:
         items = await placements.look_up_case(conn, court_id, query.case_number, principal)
     return CourtPlacementList(items=items)
+
+
+# --------------------------------------------------------------------------- court status links
+
+
+class CourtLinkOut(BaseModel):
+    """A court status link as its issuers see it; the token is never shown again."""
+
+    id: int
+    created_at: datetime
+    created_by: int | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked", "used"]
+
+
+class CourtLinkCreated(CourtLinkOut):
+    url: str = Field(description="The link for the court. Shown in this answer only.")
+
+
+class CourtLinkList(BaseModel):
+    items: list[CourtLinkOut]
+
+
+def _court_link(link: links.Link, now: datetime) -> dict[str, object]:
+    return {
+        "id": link.id,
+        "created_at": link.created_at,
+        "created_by": link.created_by,
+        "expires_at": link.expires_at,
+        "revoked_at": link.revoked_at,
+        "state": link.state(now),
+    }
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/court-links",
+    summary="Issue a court status link (read-only, no password; expires with the case)",
+    tag="placements",
+    status=201,
+)
+async def create_court_link(request: web.Request) -> CourtLinkCreated:
+    """The court opens ``url`` without signing in and sees what the court's case lookup
+    shows of this one placement. Valid ``BEDBOARD_COURT_LINK_MAX_DAYS`` days, until the
+    case closes, or until revoked. 409 for a closed case or one without a court."""
+    placement_id = path_id(request)
+    settings = request.app[SETTINGS]
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.COURT_LINK_MANAGE, await _placement_resource(conn, placement_id)
+        )
+        now = await db_now(conn)
+        issued = await courtlinks.issue_court_link(
+            conn,
+            links.Signer(request.app[SECRET]),
+            placement_id,
+            by=principal,
+            now=now,
+            max_days=settings.court_link_max_days,
+        )
+    return CourtLinkCreated(
+        **_court_link(issued.link, now),  # type: ignore[arg-type]
+        url=settings.absolute(issued.path),
+    )
+
+
+@route(
+    "GET",
+    "/api/v1/placements/{id}/court-links",
+    summary="A placement's court status links",
+    tag="placements",
+)
+async def list_court_links(request: web.Request) -> CourtLinkList:
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.COURT_LINK_MANAGE, await _placement_resource(conn, placement_id))
+        now = await db_now(conn)
+        items = await courtlinks.court_links(conn, placement_id)
+    return CourtLinkList.model_validate({"items": [_court_link(i, now) for i in items]})
+
+
+@route(
+    "DELETE",
+    "/api/v1/placements/{id}/court-links/{link_id}",
+    summary="Revoke a court status link (it stops opening at once)",
+    tag="placements",
+    status=204,
+)
+async def revoke_court_link(request: web.Request) -> web.StreamResponse:
+    placement_id = path_id(request)
+    link_id = path_id(request, "link_id")
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.COURT_LINK_MANAGE, await _placement_resource(conn, placement_id)
+        )
+        await courtlinks.revoke_court_link(conn, placement_id, link_id, by=principal)
+    return web.Response(status=204)

@@ -141,6 +141,7 @@ def setup_pages(app: web.Application) -> None:
         feeds,
         help,
         home,
+        links,
         login,
         notifications,
         placements,
@@ -152,6 +153,7 @@ def setup_pages(app: web.Application) -> None:
     home.setup(app)
     board.setup(app)
     placements.setup(app)
+    links.setup(app)
     admin.setup(app)
     feeds.setup(app)
     help.setup(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -239,17 +240,16 @@ def _row_values(form: Any, unit_id: int) -> dict[str, str]:
     }
 
 
-async def census_submit(request: web.Request) -> web.StreamResponse:
-    """All rows of the form in one transaction; any invalid row keeps every row unapplied."""
-    principal = require_role(request, Role.FACILITY, Role.ADMIN)
-    context = await _census_context(request)
-    form = await request.post()
-    async with acquire(request.app[POOL]) as conn:
-        now = await board.db_now(conn)  # the same clock the future-date check uses
+def read_census_rows(
+    form: Any, shown: list[board.FacilityState], now: datetime
+) -> tuple[list[tuple[int, CensusReport]], dict[int, dict[str, str]], dict[int, dict[str, str]]]:
+    """The census form's rows of the facilities ``shown``, as of ``now``: the reports to
+    apply, the sentences of invalid rows by unit, and the values typed (to show again).
+    Blank rows are not reported. The nudge form (pages/links.py) reads the same rows."""
     reports: list[tuple[int, CensusReport]] = []
     errors: dict[int, dict[str, str]] = {}
     values: dict[int, dict[str, str]] = {}
-    for facility in context["facilities"]:
+    for facility in shown:
         for unit in facility.units:
             row = _row_values(form, unit.id)
             values[unit.id] = row
@@ -271,6 +271,17 @@ async def census_submit(request: web.Request) -> web.StreamResponse:
                 )
             except ValidationError as exc:
                 errors[unit.id] = field_errors(exc)
+    return reports, errors, values
+
+
+async def census_submit(request: web.Request) -> web.StreamResponse:
+    """All rows of the form in one transaction; any invalid row keeps every row unapplied."""
+    principal = require_role(request, Role.FACILITY, Role.ADMIN)
+    context = await _census_context(request)
+    form = await request.post()
+    async with acquire(request.app[POOL]) as conn:
+        now = await board.db_now(conn)  # the same clock the future-date check uses
+    reports, errors, values = read_census_rows(form, context["facilities"], now)
     results: dict[int, census.ApplyResult] = {}
     if not errors and reports:
         async with acquire(request.app[POOL]) as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bedboard import board, courts, facilities, overview, placements
+from bedboard import courts, facilities, overview, placements
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, authorize, record_success
@@ -15,14 +15,8 @@ from bedboard.pages import render, require_role
 async def home(request: web.Request) -> web.StreamResponse:
     principal = require_role(request)
     async with acquire(request.app[POOL]) as conn:
-        if principal.role is Role.FACILITY:
-            snapshot = await board.snapshot(conn)
-            mine = [f for f in snapshot.facilities if f.id in principal.facility_ids]
-            if any(f.overdue for f in mine) and request.query.get("anyway") != "1":
-                # Like the best-run registries: an overdue reporter sees the form first. The
-                # form links back here with ?anyway=1 (before or after reporting), so Home
-                # stays reachable while a unit is still overdue.
-                raise web.HTTPSeeOther("/census?overdue=1")
+        # An overdue facility user never gets here without ?anyway=1: the overdue_first
+        # middleware (app.py) sends them to the census form first, from any page.
         all_facilities = await facilities.list_facilities(conn, include_inactive=False)
         units = await facilities.list_units(conn)
         counts = await overview.counts(conn) if principal.role is Role.ADMIN else {}

@@ -345,6 +345,23 @@ async def court_lookup(
         court_id,
         case_number.strip(),
     )
+    return await _court_placements(conn, rows)
+
+
+async def court_view(conn: Connection, placement_id: int) -> CourtPlacement:
+    """One placement as the court sees it (a court status link opens this)."""
+    rows = await conn.fetch(
+        _PLACEMENT_SQL + " WHERE p.id = $1 AND p.court_id IS NOT NULL", placement_id
+    )
+    if not rows:
+        raise NotFound("placement")
+    (item,) = await _court_placements(conn, rows)
+    return item
+
+
+async def _court_placements(conn: Connection, rows: list[Any]) -> list[CourtPlacement]:
+    """The court's projection: status, order, deadline, the facility once accepted, and
+    the status timeline; never needs, notes or the person."""
     events = await conn.fetch(
         "SELECT placement_id, at, to_state FROM placement_events"
         " WHERE placement_id = ANY($1::bigint[]) AND to_state IS NOT NULL"

@@ -627,6 +627,18 @@ def test_only_the_escalation_roles_read_and_acknowledge_escalations(
     assert decision.allowed == (principal.role in access.ESCALATION_ROLES)
 
 
+def test_court_status_links_are_managed_by_liaisons_and_admins_with_the_write_answer(
+    column: Column, expected: Literal["allow", 403, 404]
+) -> None:
+    """Issuing, listing and revoking a placement's court links (court_link.manage): the
+    same answers as any write to the placement; the court itself opens the link, not
+    the list."""
+    principal = _principal(column)
+    decision = access.decide(principal, access.Action.COURT_LINK_MANAGE, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+
+
 # --------------------------------------------------------------------------- spot checks
 
 

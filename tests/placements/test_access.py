@@ -182,6 +182,21 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"kind": "retract", "reason": "entered_in_error"},
         {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
     ),
+    ("court_links", "GET", "/api/v1/placements/{pid}/court-links", None, LIAISON_ONLY_WRITE),
+    (
+        "court_link_issue",
+        "POST",
+        "/api/v1/placements/{pid}/court-links",
+        None,
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    (
+        "court_link_revoke",
+        "DELETE",
+        "/api/v1/placements/{pid}/court-links/{lid}",
+        None,
+        {**LIAISON_ONLY_WRITE, "liaison": 204, "admin": 204},
+    ),
     (
         "referral_list",
         "GET",
@@ -319,7 +334,13 @@ async def test_placement_access(
         deadline = datetime.fromisoformat(placement["deadline_at"])
         (raised,) = await escalation.run(world.conn, deadline - timedelta(hours=24))
         eid = raised.escalation_id
-    url = path.format(pid=placement["id"], rid=rid, nid=nid, eid=eid)
+    lid = 0
+    if name == "court_link_revoke":
+        issued = await world.call(
+            "liaison", "POST", f"/api/v1/placements/{placement['id']}/court-links"
+        )
+        lid = (await issued.json())["id"]
+    url = path.format(pid=placement["id"], rid=rid, nid=nid, eid=eid, lid=lid)
     if body == "placement":
         body = world.placement_body()
     elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:
@@ -441,6 +462,17 @@ async def test_the_clinical_canary_never_leaks(
             await world.call("court", "GET", "/api/v1/court/placements?case_number=26P-CV-0042")
         ).text()
     )
+    # The court status link: issued (its answer), listed, and opened without a password.
+    issued = await world.call("liaison", "POST", f"/api/v1/placements/{pid}/court-links")
+    link_url = (await issued.json())["url"]
+    bodies.append(json.dumps(await issued.json()))
+    listed = await world.call("liaison", "GET", f"/api/v1/placements/{pid}/court-links")
+    bodies.append(await listed.text())
+    opened = await world.call("anonymous", "GET", "/" + link_url.split("/", 3)[3])
+    assert opened.status == 200
+    bodies.append(await opened.text())
+    links = await world.conn.fetch("SELECT * FROM signed_links")
+    assert links and all(CANARY not in str(dict(r)) for r in links)
     # The public summary counts the placement (moved into a complete month) and no more.
     await world.conn.execute(
         "UPDATE placements SET created_at = created_at - interval '40 days' WHERE id = $1", pid

@@ -24,6 +24,7 @@ from bedboard.pages.admin.accounts import (
     user_update,
 )
 from bedboard.pages.admin.directory import (
+    court_calendar_rotate,
     court_create,
     court_edit,
     court_list,
@@ -79,6 +80,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/admin/order-types", order_type_list)
     r.add_get("/admin/order-types/{code}/ladder", ladder_edit)
     r.add_post("/admin/order-types/{code}/ladder", ladder_update)
+    r.add_post("/admin/courts/{id}/calendar", court_calendar_rotate)
     r.add_get("/admin/users", user_list)
     r.add_get("/admin/users/new", user_new)
     r.add_post("/admin/users/new", user_create)

@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bedboard import courts, facilities, notify
+from bedboard import board, courtlinks, courts, facilities, notify
 from bedboard.access import Action, Resource
-from bedboard.context import POOL, authorize, path_id
+from bedboard.context import POOL, SETTINGS, authorize, path_id
 from bedboard.courts import Court, CourtIn, CourtPatch
-from bedboard.database import Connection, acquire
+from bedboard.database import Connection, acquire, transaction
 from bedboard.facilities import (
     PAYERS,
     SPECIALTIES,
@@ -272,9 +272,13 @@ async def _court_form(
     errors: dict[str, str],
     court_id: int | None = None,
     status: int = 200,
+    calendar_url: str = "",
 ) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         counties = await list_county_options(conn)
+        rotated_at = (
+            await courtlinks.calendar_rotated_at(conn, court_id) if court_id is not None else None
+        )
     return render(
         request,
         "admin/court_form.html",
@@ -283,6 +287,8 @@ async def _court_form(
         errors=errors,
         court_id=court_id,
         counties=counties,
+        calendar_rotated_at=rotated_at,
+        calendar_url=calendar_url,
     )
 
 
@@ -333,3 +339,24 @@ async def court_update(request: web.Request) -> web.StreamResponse:
         )
 
     return await save(request, raw, CourtPatch, work, again, lambda _c: "/admin/courts?saved=1")
+
+
+async def court_calendar_rotate(request: web.Request) -> web.StreamResponse:
+    """A new calendar secret for the court; its feed address is shown this once."""
+    require_admin(request)
+    court_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.COURT_UPDATE, Resource("court", court_id, court_id=court_id)
+        )
+        now = await board.db_now(conn)
+        secret = await courtlinks.rotate_calendar_secret(conn, court_id, by=principal, now=now)
+        court = await courts.get_court(conn, court_id)
+    url = request.app[SETTINGS].absolute(courtlinks.calendar_path(court_id, secret))
+    return await _court_form(
+        request,
+        values=court.model_dump(mode="json"),
+        errors={},
+        court_id=court_id,
+        calendar_url=url,
+    )

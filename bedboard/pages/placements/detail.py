@@ -14,10 +14,10 @@ from aiohttp import web
 from multidict import MultiDict
 from pydantic import ValidationError
 
-from bedboard import access, board, facilities, nobed, outbox, placements, search
+from bedboard import access, board, courtlinks, facilities, nobed, outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
-from bedboard.context import POOL, authorize, path_id, record_success
+from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, StaleVersion
 from bedboard.pages import field_errors, labels, render, require_role
@@ -168,8 +168,24 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
 
 async def placement_page(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.LIAISON, Role.ADMIN, Role.FACILITY)
+    return await detail_page(request, path_id(request))
+
+
+async def detail_page(
+    request: web.Request, placement_id: int, *, new_court_link: str = ""
+) -> web.Response:
+    """The placement page, with its court status links (and one just issued, shown
+    this once)."""
+    context = await _detail_context(request, placement_id)
+    async with acquire(request.app[POOL]) as conn:
+        court_links = await courtlinks.court_links(conn, placement_id)
     return render(
-        request, "placements/detail.html", **await _detail_context(request, path_id(request))
+        request,
+        "placements/detail.html",
+        court_links=court_links,
+        new_court_link=new_court_link,
+        court_link_days=request.app[SETTINGS].court_link_max_days,
+        **context,
     )
 
 
