@@ -627,6 +627,7 @@ def test_only_the_escalation_roles_read_and_acknowledge_escalations(
     assert decision.allowed == (principal.role in access.ESCALATION_ROLES)
 
 
+@pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
 def test_court_status_links_are_managed_by_liaisons_and_admins_with_the_write_answer(
     column: Column, expected: Literal["allow", 403, 404]
 ) -> None:
