@@ -379,6 +379,22 @@ CREATE TABLE public.outbox_counter (
     CONSTRAINT outbox_counter_only_row_check CHECK (only_row)
 );
 
+CREATE TABLE public.person_keys (
+    placement_id bigint NOT NULL,
+    person_key bytea NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_keys_person_key_check CHECK ((octet_length(person_key) = 32))
+);
+
+CREATE TABLE public.person_links (
+    placement_id bigint NOT NULL,
+    earlier_id bigint NOT NULL,
+    linked_by bigint,
+    linked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_links_check CHECK ((placement_id <> earlier_id))
+);
+
 CREATE TABLE public.placement_alerts (
     placement_id bigint NOT NULL,
     point text NOT NULL,
@@ -790,6 +806,12 @@ ALTER TABLE ONLY public.order_types
 ALTER TABLE ONLY public.outbox_counter
     ADD CONSTRAINT outbox_counter_pkey PRIMARY KEY (only_row);
 
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_pkey PRIMARY KEY (placement_id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_pkey PRIMARY KEY (placement_id, earlier_id);
+
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
 
@@ -884,6 +906,10 @@ CREATE INDEX login_failures_addr_idx ON public.login_failures USING btree (remot
 CREATE INDEX login_failures_email_idx ON public.login_failures USING btree (email, at);
 
 CREATE INDEX no_bed_reports_occurred_idx ON public.no_bed_reports USING btree (occurred_at);
+
+CREATE INDEX person_keys_key_idx ON public.person_keys USING btree (person_key);
+
+CREATE INDEX person_links_earlier_idx ON public.person_links USING btree (earlier_id);
 
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
 
@@ -997,6 +1023,21 @@ ALTER TABLE ONLY public.no_bed_reports
 
 ALTER TABLE ONLY public.no_bed_reports
     ADD CONSTRAINT no_bed_reports_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_earlier_id_fkey FOREIGN KEY (earlier_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_linked_by_fkey FOREIGN KEY (linked_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);

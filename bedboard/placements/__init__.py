@@ -38,7 +38,9 @@ order), ``referrals`` (refer, refer to all that fit, acknowledge, ask, answer, a
 decline, withdraw), ``record`` (create, edit, move on, links, notes, no bed found),
 ``clock`` (hold expiry, deadline alerts, no-bed records of passed deadlines, unanswered
 referrals' expiry, response-target nudges), ``demo_history`` (the demo's placements moved to realistic times),
-``history`` (past placements written in bulk, for a synthetic history).
+``history`` (past placements written in bulk, for a synthetic history), ``repeat``
+(repeat involvement: a person's earlier placements by a keyed fingerprint of name and
+date of birth, never the values).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 

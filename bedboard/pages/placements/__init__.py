@@ -31,6 +31,11 @@ from bedboard.pages.placements.form import (
     placement_update,
 )
 from bedboard.pages.placements.listing import placement_list, placement_list_fragment
+from bedboard.pages.placements.person import (
+    placement_person,
+    placement_person_link,
+    placement_person_unlink,
+)
 from bedboard.pages.placements.referrals import referral_respond, referrals_fragment, referrals_page
 
 
@@ -50,6 +55,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/links", placement_add_link)
     r.add_post("/placements/{id}/notes", placement_add_note)
     r.add_post("/placements/{id}/no-bed", placement_no_bed)
+    r.add_post("/placements/{id}/person", placement_person)
+    r.add_post("/placements/{id}/person-links/{earlier}", placement_person_link)
+    r.add_post("/placements/{id}/person-links/{earlier}/delete", placement_person_unlink)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
     r.add_post("/referrals/{id}/answer", referral_answer)
     r.add_get("/referrals", referrals_page)

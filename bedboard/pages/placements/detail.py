@@ -31,9 +31,17 @@ from bedboard.placements import (
     Status,
     TransitionIn,
     past_target,
+    repeat,
     waited_words,
 )
 from bedboard.search import SearchQuery
+
+# The sentence next to each field of the person form, by the field the form sends back
+# (never the value).
+PERSON_ERRORS = {
+    "full_name": "Enter the person's full name (first and last), not initials.",
+    "birth_date": "Enter a date of birth between 1900 and today.",
+}
 
 # --------------------------------------------------------------------------- liaison: one placement
 
@@ -69,6 +77,8 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         placement = await placements.get_placement(conn, placement_id)
         events = await placements.timeline(conn, placement_id)
         no_bed = await nobed.for_placement(conn, placement_id)
+        person_known = await repeat.has_key(conn, placement_id)
+        earlier = await repeat.earlier(conn, placement_id)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -89,6 +99,10 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
         "unreferred": unreferred,
         "answer_error": request.query.get("answer_error", ""),
+        "person_known": person_known,
+        "earlier": earlier,
+        "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
+        "person_error_field": request.query.get("person_error", ""),
         "answer_sentence": _ANSWER_SENTENCE,
         "live_seq": live_seq,
         "unit_names": {
