@@ -164,3 +164,15 @@ async def test_facility_and_court_users_cannot_use_the_person_lookup(
         # a facility not referred is not told the placement exists; a court is refused
         assert resp.status in (403, 404), role
     assert await world.conn.fetchval("SELECT count(*) FROM person_keys") == 0
+
+
+async def test_the_demo_has_a_linked_repeat_case(conn: Any, tmp_path: Any) -> None:
+    from bedboard import demo
+
+    await demo.ensure_demo(conn, tmp_path, KEY)
+    later = await conn.fetchval(
+        "SELECT id FROM placements WHERE person_initials = 'JR' ORDER BY id LIMIT 1"
+    )
+    found = await repeat.earlier(conn, later)
+    assert [e.linked for e in found] == [True]
+    assert found[0].status == "closed" and found[0].case_links
