@@ -468,6 +468,29 @@ CREATE SEQUENCE public.placement_reference_seq
     NO MAXVALUE
     CACHE 1;
 
+CREATE TABLE public.placement_waits (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    place text NOT NULL,
+    facility_id bigint,
+    started_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone,
+    recorded_by bigint,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_waits_check CHECK (((ended_at IS NULL) OR (ended_at >= started_at))),
+    CONSTRAINT placement_waits_check1 CHECK (((facility_id IS NULL) OR (place = 'emergency_department'::text))),
+    CONSTRAINT placement_waits_place_check CHECK ((place = ANY (ARRAY['emergency_department'::text, 'jail'::text, 'police_station'::text, 'crisis_center'::text, 'community'::text])))
+);
+
+ALTER TABLE public.placement_waits ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_waits_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.placements (
     id bigint NOT NULL,
     reference text NOT NULL,
@@ -504,7 +527,12 @@ CREATE TABLE public.placements (
     version integer DEFAULT 1 NOT NULL,
     population_override boolean DEFAULT false NOT NULL,
     gender_override boolean DEFAULT false NOT NULL,
+    custody_agency text DEFAULT ''::text NOT NULL,
+    custody_started_at timestamp with time zone,
+    custody_ended_at timestamp with time zone,
     CONSTRAINT placements_closed_has_outcome CHECK (((status = 'closed'::text) = (outcome IS NOT NULL))),
+    CONSTRAINT placements_custody_agency_check CHECK ((length(custody_agency) <= 200)),
+    CONSTRAINT placements_custody_order CHECK (((custody_ended_at IS NULL) OR ((custody_started_at IS NOT NULL) AND (custody_ended_at >= custody_started_at)))),
     CONSTRAINT placements_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'mixed'::text, 'any'::text]))),
     CONSTRAINT placements_outcome_check CHECK ((outcome = ANY (ARRAY['released'::text, 'withdrawn'::text, 'order_expired'::text, 'diverted_outpatient'::text, 'other'::text]))),
     CONSTRAINT placements_person_age_check CHECK (((person_age >= 0) AND (person_age <= 130))),
@@ -824,6 +852,9 @@ ALTER TABLE ONLY public.placement_links
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_pkey PRIMARY KEY (id);
 
@@ -916,6 +947,10 @@ CREATE INDEX placement_events_placement_idx ON public.placement_events USING btr
 CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
 
 CREATE INDEX placement_notes_placement_idx ON public.placement_notes USING btree (placement_id);
+
+CREATE UNIQUE INDEX placement_waits_current ON public.placement_waits USING btree (placement_id) WHERE (ended_at IS NULL);
+
+CREATE INDEX placement_waits_placement_idx ON public.placement_waits USING btree (placement_id, started_at);
 
 CREATE INDEX placements_court_case_idx ON public.placements USING btree (court_id, case_number);
 
@@ -1059,6 +1094,15 @@ ALTER TABLE ONLY public.placement_notes
 
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_recorded_by_fkey FOREIGN KEY (recorded_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_accepted_referral_fk FOREIGN KEY (accepted_referral_id) REFERENCES public.referrals(id);

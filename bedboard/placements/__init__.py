@@ -40,7 +40,7 @@ decline, withdraw), ``record`` (create, edit, move on, links, notes, no bed foun
 referrals' expiry, response-target nudges), ``demo_history`` (the demo's placements moved to realistic times),
 ``history`` (past placements written in bulk, for a synthetic history), ``repeat``
 (repeat involvement: a person's earlier placements by a keyed fingerprint of name and
-date of birth, never the values).
+date of birth, never the values), ``waiting`` (where the person waits, officer custody).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 

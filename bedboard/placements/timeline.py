@@ -110,6 +110,10 @@ _NOT_FOR_COURTS = frozenset(
         "person_identified",
         "person_linked",
         "person_unlinked",
+        # Where the person waits and who holds them: the liaison's casework.
+        "waiting_moved",
+        "custody_started",
+        "custody_ended",
     }
 )
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import MultiDict
 from pydantic import ValidationError
 
-from bedboard import nobed, outbox, placements, search
+from bedboard import facilities, nobed, outbox, placements, search
 from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id, record_success
@@ -33,11 +33,17 @@ from bedboard.placements import (
     past_target,
     repeat,
     waited_words,
+    waiting,
 )
 from bedboard.search import SearchQuery
 
 # The sentence next to each field of the person form, by the field the form sends back
 # (never the value).
+WAIT_ERRORS = {
+    "since": "Enter a time between the detention start and now.",
+    "agency": "Enter the officer's agency.",
+    "place": "Choose where the person is waiting.",
+}
 PERSON_ERRORS = {
     "full_name": "Enter the person's full name (first and last), not initials.",
     "birth_date": "Enter a date of birth between 1900 and today.",
@@ -78,6 +84,11 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         events = await placements.timeline(conn, placement_id)
         no_bed = await nobed.for_placement(conn, placement_id)
         person_known = await repeat.has_key(conn, placement_id)
+        waits = await waiting.waits(conn, placement_id)
+        custody = await waiting.custody(conn, placement_id)
+        hospitals = [
+            (f.id, f.name) for f in await facilities.list_facilities(conn, include_inactive=False)
+        ]
         earlier = await repeat.earlier(conn, placement_id)
         results = None
         show_all = request.query.get("matches") == "all"
@@ -100,6 +111,13 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "unreferred": unreferred,
         "answer_error": request.query.get("answer_error", ""),
         "person_known": person_known,
+        "waits": waits,
+        "custody": custody,
+        "custody_hours": custody.hours(datetime.now(UTC)),
+        "places": [(p.value, label) for p, label in waiting.PLACE_LABELS.items()],
+        "hospitals": hospitals,
+        "wait_error": WAIT_ERRORS.get(request.query.get("wait_error", ""), ""),
+        "wait_error_field": request.query.get("wait_error", ""),
         "earlier": earlier,
         "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
         "person_error_field": request.query.get("person_error", ""),
