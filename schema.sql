@@ -573,6 +573,22 @@ CREATE TABLE public.outbox_counter (
     CONSTRAINT outbox_counter_only_row_check CHECK (only_row)
 );
 
+CREATE TABLE public.person_keys (
+    placement_id bigint NOT NULL,
+    person_key bytea NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_keys_person_key_check CHECK ((octet_length(person_key) = 32))
+);
+
+CREATE TABLE public.person_links (
+    placement_id bigint NOT NULL,
+    earlier_id bigint NOT NULL,
+    linked_by bigint,
+    linked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_links_check CHECK ((placement_id <> earlier_id))
+);
+
 CREATE TABLE public.placement_alerts (
     placement_id bigint NOT NULL,
     point text NOT NULL,
@@ -646,6 +662,29 @@ CREATE SEQUENCE public.placement_reference_seq
     NO MAXVALUE
     CACHE 1;
 
+CREATE TABLE public.placement_waits (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    place text NOT NULL,
+    facility_id bigint,
+    started_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone,
+    recorded_by bigint,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_waits_check CHECK (((ended_at IS NULL) OR (ended_at >= started_at))),
+    CONSTRAINT placement_waits_check1 CHECK (((facility_id IS NULL) OR (place = 'emergency_department'::text))),
+    CONSTRAINT placement_waits_place_check CHECK ((place = ANY (ARRAY['emergency_department'::text, 'jail'::text, 'police_station'::text, 'crisis_center'::text, 'community'::text])))
+);
+
+ALTER TABLE public.placement_waits ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_waits_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.placements (
     id bigint NOT NULL,
     reference text NOT NULL,
@@ -682,7 +721,12 @@ CREATE TABLE public.placements (
     version integer DEFAULT 1 NOT NULL,
     population_override boolean DEFAULT false NOT NULL,
     gender_override boolean DEFAULT false NOT NULL,
+    custody_agency text DEFAULT ''::text NOT NULL,
+    custody_started_at timestamp with time zone,
+    custody_ended_at timestamp with time zone,
     CONSTRAINT placements_closed_has_outcome CHECK (((status = 'closed'::text) = (outcome IS NOT NULL))),
+    CONSTRAINT placements_custody_agency_check CHECK ((length(custody_agency) <= 200)),
+    CONSTRAINT placements_custody_order CHECK (((custody_ended_at IS NULL) OR ((custody_started_at IS NOT NULL) AND (custody_ended_at >= custody_started_at)))),
     CONSTRAINT placements_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'mixed'::text, 'any'::text]))),
     CONSTRAINT placements_outcome_check CHECK ((outcome = ANY (ARRAY['released'::text, 'withdrawn'::text, 'order_expired'::text, 'diverted_outpatient'::text, 'other'::text]))),
     CONSTRAINT placements_person_age_check CHECK (((person_age >= 0) AND (person_age <= 130))),
@@ -1101,6 +1145,12 @@ ALTER TABLE ONLY public.order_types
 ALTER TABLE ONLY public.outbox_counter
     ADD CONSTRAINT outbox_counter_pkey PRIMARY KEY (only_row);
 
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_pkey PRIMARY KEY (placement_id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_pkey PRIMARY KEY (placement_id, earlier_id);
+
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
 
@@ -1112,6 +1162,9 @@ ALTER TABLE ONLY public.placement_links
 
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_pkey PRIMARY KEY (id);
@@ -1223,11 +1276,19 @@ CREATE INDEX no_bed_reports_occurred_idx ON public.no_bed_reports USING btree (o
 
 CREATE INDEX nudges_facility_idx ON public.nudges USING btree (facility_id, created_at DESC);
 
+CREATE INDEX person_keys_key_idx ON public.person_keys USING btree (person_key);
+
+CREATE INDEX person_links_earlier_idx ON public.person_links USING btree (earlier_id);
+
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
 
 CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
 
 CREATE INDEX placement_notes_placement_idx ON public.placement_notes USING btree (placement_id);
+
+CREATE UNIQUE INDEX placement_waits_current ON public.placement_waits USING btree (placement_id) WHERE (ended_at IS NULL);
+
+CREATE INDEX placement_waits_placement_idx ON public.placement_waits USING btree (placement_id, started_at);
 
 CREATE INDEX placements_court_case_idx ON public.placements USING btree (court_id, case_number);
 
@@ -1399,6 +1460,21 @@ ALTER TABLE ONLY public.nudges
 ALTER TABLE ONLY public.nudges
     ADD CONSTRAINT nudges_link_id_fkey FOREIGN KEY (link_id) REFERENCES public.signed_links(id);
 
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.person_keys
+    ADD CONSTRAINT person_keys_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_earlier_id_fkey FOREIGN KEY (earlier_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_linked_by_fkey FOREIGN KEY (linked_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.person_links
+    ADD CONSTRAINT person_links_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
@@ -1419,6 +1495,15 @@ ALTER TABLE ONLY public.placement_notes
 
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_waits
+    ADD CONSTRAINT placement_waits_recorded_by_fkey FOREIGN KEY (recorded_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_accepted_referral_fk FOREIGN KEY (accepted_referral_id) REFERENCES public.referrals(id);

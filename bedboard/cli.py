@@ -145,7 +145,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
                 f"Demo mail (no BEDBOARD_SMTP_URL) is kept in {app_[MAIL_SINK].folder}", flush=True
             )
         async with database.acquire(app_[POOL]) as conn:
-            creds = await demo.ensure_demo(conn, settings.data_dir)
+            creds = await demo.ensure_demo(
+                conn, settings.data_dir, settings.resolved_person_link_key()
+            )
             token = await demo.simulator_token(conn, settings.data_dir)
         url = str(settings.public_url or f"http://{settings.host}:{settings.port}/")
         print(demo.credentials_banner(creds, url), flush=True)

@@ -14,7 +14,7 @@ import os
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from bedboard.facilities import (
     list_facilities,
     list_units,
 )
+from bedboard.placements import repeat
 from bedboard.users import UserIn
 
 log = logging.getLogger(__name__)
@@ -375,8 +376,11 @@ def _read_credentials(data_dir: Path) -> list[DemoCredential] | None:
     return [DemoCredential(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
 
 
-async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
-    """Load the demo data once; return the demo credentials (kept in the data dir)."""
+async def ensure_demo(
+    conn: Connection, data_dir: Path, person_link_key: bytes | None = None
+) -> list[DemoCredential]:
+    """Load the demo data once; return the demo credentials (kept in the data dir).
+    With ``person_link_key`` (the service's), two demo cases are one fictional person."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('bedboard-demo'))")
         if not await demo_loaded(conn):
@@ -388,6 +392,8 @@ async def ensure_demo(conn: Connection, data_dir: Path) -> list[DemoCredential]:
             await load_census(conn, rng, facility_ids)
             await load_placements(conn, rng)
             await placements.spread_demo_history(conn)
+            if person_link_key is not None:
+                await load_repeat_case(conn, person_link_key)
             await load_history(conn)
             await load_intake_contacts(conn)
             # The seeded referrals mail nobody; the ones made in the demo do.
@@ -547,6 +553,38 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
                 {"to": step, "outcome": "withdrawn" if step == "closed" else None}
             )
             await placements.transition(conn, placement_id, change, liaison, None)
+
+
+# A repeat case: the closed "BC" case and the open "JR" case are one fictional person (the
+# name below exists only here, in the demo's source; only its fingerprint is stored).
+_REPEAT_PERSON = ("Demo Repeat Person", date(1991, 3, 14))
+_REPEAT_CASES = ("BC", "JR")  # earlier, later
+
+
+async def load_repeat_case(conn: Connection, key: bytes) -> None:
+    """Fingerprint both cases as one person and link the later to the earlier, through the
+    liaison's own functions."""
+    liaison = await auth.principal_for_user(
+        conn, (await users.get_user_by_email(conn, f"liaison@{DEMO_DOMAIN}")).id
+    )
+    assert liaison is not None
+    fingerprint = repeat.person_key(
+        key, repeat.PersonIn(full_name=_REPEAT_PERSON[0], birth_date=_REPEAT_PERSON[1])
+    )
+    ids = []
+    for initials in _REPEAT_CASES:
+        ids.append(
+            await conn.fetchval(
+                "SELECT id FROM placements WHERE person_initials = $1 ORDER BY id LIMIT 1",
+                initials,
+            )
+        )
+    if None in ids:
+        return
+    earlier_id, later_id = ids
+    await repeat.remember(conn, earlier_id, fingerprint, liaison)
+    await repeat.remember(conn, later_id, fingerprint, liaison)
+    await repeat.link(conn, later_id, earlier_id, liaison)
 
 
 async def simulator_token(conn: Connection, data_dir: Path) -> str:

@@ -16,6 +16,7 @@ from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
+PERSON_LINK_KEY_FILE = "person_link_key"
 MIN_SECRET_KEY_LEN = 32
 
 
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description="Key for signing tokens. Unset: generated once into <data dir>/secret_key.",
+    )
+    person_link_key: str | None = Field(
+        default=None,
+        description=(
+            "Key of the fingerprints that find a person's earlier placements (name and date"
+            " of birth are never stored). Unset: generated once into <data dir>/person_link_key."
+            " Keep it outside the database and its backups; the same on every instance."
+        ),
     )
     public_url: AnyHttpUrl | None = Field(
         default=None,
@@ -278,14 +287,22 @@ class Settings(BaseSettings):
 
     def resolved_secret_key(self) -> str:
         """The configured key, or the one kept in the data dir (created on first use)."""
-        if self.secret_key:
-            return self.secret_key
-        path = self.data_dir / SECRET_KEY_FILE
+        return self.secret_key or self._key_file(SECRET_KEY_FILE)
+
+    def resolved_person_link_key(self) -> bytes:
+        """The person-link fingerprint key: configured, or kept in the data dir."""
+        return (self.person_link_key or self._key_file(PERSON_LINK_KEY_FILE)).encode()
+
+    def _key_file(self, name: str) -> str:
+        path = self.data_dir / name
         if path.exists():
             return path.read_text(encoding="utf-8").strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process wrote it first
+            return path.read_text(encoding="utf-8").strip()
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(key + "\n")
         return key

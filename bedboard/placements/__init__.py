@@ -41,7 +41,9 @@ referrals' expiry, response-target nudges), ``escalation`` (the escalation ladde
 the deadline: each order type's rungs, raising and passing them on, acknowledgements;
 callers use ``placements.escalation.run`` and the rest of that module), ``demo_history``
 (the demo's placements moved to realistic times),
-``history`` (past placements written in bulk, for a synthetic history).
+``history`` (past placements written in bulk, for a synthetic history), ``repeat``
+(repeat involvement: a person's earlier placements by a keyed fingerprint of name and
+date of birth, never the values), ``waiting`` (where the person waits, officer custody).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 

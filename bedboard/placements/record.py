@@ -14,6 +14,7 @@ from bedboard.auth import Principal, Role
 from bedboard.database import Connection
 from bedboard.errors import BadReference, StaleVersion
 from bedboard.matching import MatchingError
+from bedboard.placements import waiting
 from bedboard.placements.errors import NotOpen, bad_reference, final, illegal, invalid
 from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
@@ -419,6 +420,8 @@ async def transition(
             )
             # Closed as order_expired or released (court-ordered): the no-bed record.
             await nobed.record(conn, placement_id, nobed.Trigger.CLOSED)
+        if wanted in (Status.ADMITTED, Status.CLOSED):
+            await waiting.end_all(conn, placement_id)  # no longer waiting, nor held
         data: dict[str, Any] = {"outcome": change.outcome.value if change.outcome else None}
         if change.note:
             # The text stays in rows that access rules cover and that can be corrected

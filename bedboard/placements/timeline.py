@@ -106,6 +106,14 @@ _NOT_FOR_COURTS = frozenset(
         "referral_info_requested",
         "referral_info_answered",
         "referral_expired",
+        # Repeat involvement: liaisons only.
+        "person_identified",
+        "person_linked",
+        "person_unlinked",
+        # Where the person waits and who holds them: the liaison's casework.
+        "waiting_moved",
+        "custody_started",
+        "custody_ended",
     }
 )
 

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bedboard.pages.placements.casework import (
+    placement_custody,
+    placement_custody_end,
+    placement_wait,
+)
 from bedboard.pages.placements.court import court_page
 from bedboard.pages.placements.detail import (
     escalation_acknowledge,
@@ -33,6 +38,11 @@ from bedboard.pages.placements.form import (
     placement_update,
 )
 from bedboard.pages.placements.listing import placement_list, placement_list_fragment
+from bedboard.pages.placements.person import (
+    placement_person,
+    placement_person_link,
+    placement_person_unlink,
+)
 from bedboard.pages.placements.referrals import referral_respond, referrals_fragment, referrals_page
 
 
@@ -53,6 +63,12 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/notes", placement_add_note)
     r.add_post("/placements/{id}/no-bed", placement_no_bed)
     r.add_post("/placements/{id}/no-bed/{report_id}/correction", placement_no_bed_correct)
+    r.add_post("/placements/{id}/person", placement_person)
+    r.add_post("/placements/{id}/waiting", placement_wait)
+    r.add_post("/placements/{id}/custody", placement_custody)
+    r.add_post("/placements/{id}/custody/end", placement_custody_end)
+    r.add_post("/placements/{id}/person-links/{earlier}", placement_person_link)
+    r.add_post("/placements/{id}/person-links/{earlier}/delete", placement_person_unlink)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
     r.add_post("/referrals/{id}/answer", referral_answer)
     r.add_get("/referrals", referrals_page)

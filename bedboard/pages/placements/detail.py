@@ -35,9 +35,23 @@ from bedboard.placements import (
     TransitionIn,
     escalation,
     past_target,
+    repeat,
     waited_words,
+    waiting,
 )
 from bedboard.search import SearchQuery
+
+# The sentence next to each field of the person form, by the field the form sends back
+# (never the value).
+WAIT_ERRORS = {
+    "since": "Enter a time between the detention start and now.",
+    "agency": "Enter the officer's agency.",
+    "place": "Choose where the person is waiting.",
+}
+PERSON_ERRORS = {
+    "full_name": "Enter the person's full name (first and last), not initials.",
+    "birth_date": "Enter a date of birth between 1900 and today.",
+}
 
 # --------------------------------------------------------------------------- liaison: one placement
 
@@ -116,6 +130,13 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         sees_ladder = access.decide(principal, Action.ESCALATION_READ, resource).allowed
         raised = await escalation.escalations_of(conn, placement_id) if sees_ladder else []
         now = await board.db_now(conn)
+        person_known = await repeat.has_key(conn, placement_id)
+        waits = await waiting.waits(conn, placement_id)
+        custody = await waiting.custody(conn, placement_id)
+        hospitals = [
+            (f.id, f.name) for f in await facilities.list_facilities(conn, include_inactive=False)
+        ]
+        earlier = await repeat.earlier(conn, placement_id)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -141,6 +162,17 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
         "unreferred": unreferred,
         "answer_error": request.query.get("answer_error", ""),
+        "person_known": person_known,
+        "waits": waits,
+        "custody": custody,
+        "custody_hours": custody.hours(datetime.now(UTC)),
+        "places": [(p.value, label) for p, label in waiting.PLACE_LABELS.items()],
+        "hospitals": hospitals,
+        "wait_error": WAIT_ERRORS.get(request.query.get("wait_error", ""), ""),
+        "wait_error_field": request.query.get("wait_error", ""),
+        "earlier": earlier,
+        "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
+        "person_error_field": request.query.get("person_error", ""),
         "answer_sentence": _ANSWER_SENTENCE,
         "live_seq": live_seq,
         "unit_names": {
