@@ -215,7 +215,7 @@ CREATE TABLE public.deliveries (
     created_at timestamp with time zone NOT NULL,
     sent_at timestamp with time zone,
     CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'webhook'::text, 'in_app'::text]))),
-    CONSTRAINT deliveries_one_recipient CHECK ((num_nonnulls(user_id, contact_id, endpoint_id) = 1)),
+    CONSTRAINT deliveries_one_recipient CHECK (((num_nonnulls(user_id, contact_id, endpoint_id) = 1) OR ((num_nonnulls(user_id, contact_id, endpoint_id) = 0) AND (channel = 'email'::text) AND (address <> ''::text)))),
     CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'dead'::text])))
 );
 

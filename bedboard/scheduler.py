@@ -59,15 +59,22 @@ async def placement_clock(pool: database.Pool, settings: Settings) -> None:
         )
         await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
         await placements.record_passed_deadlines(conn, now)
+        unanswered = await placements.due_response_nudges(conn, now)
+        await notify.occasions.unanswered_referrals(conn, unanswered, now=now, zone=settings.zone)
 
 
-async def escalation_ladder(pool: database.Pool) -> list[placements.escalation.Raised]:
+async def escalation_ladder(
+    pool: database.Pool, settings: Settings
+) -> list[placements.escalation.Raised]:
     """Raise the escalation rungs due and pass on the unacknowledged ones (one instance at
-    a time); one log line per rung raised, naming the placement by its reference only.
-    The rungs raised are returned for the notifier."""
+    a time), and enqueue each rung to its audiences; one log line per rung raised, naming
+    the placement by its reference only."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         raised = await placements.escalation.run(conn, now)
+        await notify.occasions.escalations(
+            conn, raised, now=now, zone=settings.zone, on_call_email=settings.state_on_call_email
+        )
     for rung in raised:
         log.info(
             "escalation: %s rung %d raised%s",
@@ -79,8 +86,8 @@ async def escalation_ladder(pool: database.Pool) -> list[placements.escalation.R
 
 
 async def make_nudges(pool: database.Pool, settings: Settings) -> list[nudges.Due]:
-    """Record the reporter nudges due now and log one line each (ids only). Nothing is
-    sent yet: the notifier will deliver each ``Due`` to the facility's census contacts."""
+    """Record the reporter nudges due now, enqueue each to the facility's census contacts
+    and users, and log one line each (ids only)."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         due = await nudges.make_due(
@@ -91,6 +98,7 @@ async def make_nudges(pool: database.Pool, settings: Settings) -> list[nudges.Du
             interval=timedelta(minutes=settings.nudge_interval_minutes),
             max_attempts=settings.nudge_max_attempts,
         )
+        await notify.occasions.census_nudges(conn, due, now=now, zone=settings.zone)
     for item in due:
         log.info("census nudge due: facility %d, attempt %d", item.facility_id, item.attempt)
     return due
@@ -176,7 +184,7 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         coalesce=True,
     )
     scheduler.add_job(
-        _guarded("escalations", lambda: escalation_ladder(pool)),
+        _guarded("escalations", lambda: escalation_ladder(pool, settings)),
         IntervalTrigger(seconds=ESCALATION_INTERVAL_S),
         id="escalations",
         max_instances=1,

@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(
         default=6, ge=1, le=50, description="Attempts before a delivery is dead-lettered."
     )
+    state_on_call_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Where the escalation ladder's 'state on-call' rungs are emailed (unset: "
+        "nobody is emailed for them; the placement page still shows them).",
+    )
     notify_enabled: bool = Field(
         default=True,
         description="Run the notification jobs (fan-in from the outbox and the dispatcher) "

@@ -26,6 +26,7 @@ names). It owns the tables ``deliveries``, ``notify_preferences``, ``facility_co
        browser banner ◄─ /ws ◄─ hub ◄─ board_outbox (alerts) ◄─ in_app ◄┘
 """
 
+from bedboard.notify import occasions
 from bedboard.notify.dispatch import Config, Dispatched, backoff, dispatch_due
 from bedboard.notify.fanin import FanIn, fan_in, skip_to_head
 from bedboard.notify.models import (
@@ -98,6 +99,7 @@ __all__ = [
     "intake_contact",
     "list_deliveries",
     "list_endpoints",
+    "occasions",
     "preferences",
     "quiet_until",
     "referral_answered",

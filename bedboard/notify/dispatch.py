@@ -80,6 +80,10 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> timedelt
 
 
 def sign_in_link(config: Config, message: Message) -> str:
+    """Where the message's link goes: through the sign-in page, or (a one-time link that
+    needs no password) straight there."""
+    if message.direct_link:
+        return f"{config.base_url}{message.link_path}"
     return f"{config.base_url}/login?next={quote(message.link_path, safe='/')}"
 
 
@@ -95,7 +99,8 @@ def email_of(
     mail["Message-ID"] = f"<delivery-{delivery_id}@{domain}>"
     mail["X-Bedboard-Event"] = message.event.value
     mail["X-Bedboard-Reference"] = message.reference
-    mail.set_content(f"{message.body}\n\nSign in: {sign_in_link(config, message)}\n")
+    label = "Open" if message.direct_link else "Sign in"
+    mail.set_content(f"{message.body}\n\n{label}: {sign_in_link(config, message)}\n")
     return mail
 
 

@@ -29,6 +29,9 @@ class Event(StrEnum):
     HOLD_EXPIRING = "hold_expiring"
     DEADLINE_APPROACHING = "deadline_approaching"
     DEADLINE_PASSED = "deadline_passed"
+    ESCALATION = "escalation"  # a rung of the escalation ladder, to acknowledge
+    REFERRAL_UNANSWERED = "referral_unanswered"  # past the facility's response target
+    CENSUS_NUDGE = "census_nudge"  # the facility's numbers are late: a one-time link
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,28 @@ EVENTS: dict[Event, EventInfo] = {
         {Role.LIAISON: (Channel.IN_APP, Channel.EMAIL)},
         critical=True,
     ),
+    Event.ESCALATION: EventInfo(
+        "An escalation before a legal deadline needs acknowledging",
+        frozenset({Role.LIAISON, Role.ADMIN, Role.COURT}),
+        {
+            Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
+            Role.ADMIN: (Channel.IN_APP, Channel.EMAIL),
+            Role.COURT: (Channel.EMAIL,),
+        },
+        critical=True,
+    ),
+    Event.REFERRAL_UNANSWERED: EventInfo(
+        "A referral to your facility is still waiting for an answer",
+        frozenset({Role.FACILITY, Role.ADMIN}),
+        {Role.FACILITY: (Channel.IN_APP, Channel.EMAIL)},
+        critical=False,
+    ),
+    Event.CENSUS_NUDGE: EventInfo(
+        "Your facility's bed numbers are late",
+        frozenset({Role.FACILITY, Role.ADMIN}),
+        {Role.FACILITY: (Channel.EMAIL,)},
+        critical=False,
+    ),
 }
 
 
@@ -104,11 +129,15 @@ class Message(BaseModel):
     subject: str = Field(pattern=_NAME)
     body: str = Field(max_length=2000)
     link_path: str = Field(pattern=r"^/[A-Za-z0-9/_\-?=&.]*$")
-    reference: str = Field(pattern=REFERENCE.pattern)
+    # The placement's reference; empty for a message about a facility (a census nudge).
+    reference: str = Field(default="", pattern=r"^(PL-[0-9]{4}-[0-9]{6})?$")
     status: str = Field(pattern=r"^[a-z_]{1,40}$")
     facility: str = Field(default="", pattern=_NAME)
     unit: str = Field(default="", pattern=_NAME)
     deadline_at: datetime | None = None
+    # The link opens without signing in (a one-time census link); otherwise it goes
+    # through the sign-in page.
+    direct_link: bool = False
 
 
 def _deadline_line(deadline: datetime | None, shown: str) -> str:
@@ -197,7 +226,9 @@ class Recipient:
             return f"user:{self.user_id}"
         if self.contact_id is not None:
             return f"contact:{self.contact_id}"
-        return f"endpoint:{self.endpoint_id}"
+        if self.endpoint_id is not None:
+            return f"endpoint:{self.endpoint_id}"
+        return f"address:{self.address}"  # a configured address (the state's on-call)
 
 
 class Status(StrEnum):
@@ -245,3 +276,83 @@ class Preferences(BaseModel):
     channels: dict[Event, list[Channel]]
     quiet_start: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     quiet_end: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+AUDIENCE_WORDS = {
+    "supervisor": "the liaison's supervisor",
+    "liaison": "the liaison",
+    "state_on_call": "the state's on-call",
+    "state_hospital": "the state hospital's intake",
+    "court": "the court clerk",
+}
+
+
+def escalation_raised(
+    *,
+    reference: str,
+    placement_id: int,
+    position: int,
+    audiences: list[str],
+    deadline_at: datetime | None,
+    deadline_shown: str,
+    ack_by_shown: str,
+    passed_on: bool,
+    offer_wider_search: bool,
+) -> Message:
+    """A rung of the escalation ladder → its audiences: acknowledge on the placement page."""
+    who = ", ".join(AUDIENCE_WORDS.get(a, a) for a in audiences)
+    wider = (
+        "Refer to every unit that fits, or search a wider radius.\n" if offer_wider_search else ""
+    )
+    again = " (the previous step was not acknowledged)" if passed_on else ""
+    return Message(
+        event=Event.ESCALATION,
+        subject=f"Escalation {position} for {reference}: no bed yet{again}",
+        body=(
+            f"Placement {reference} has no admission yet and needs {who}.{again}\n"
+            f"{_deadline_line(deadline_at, deadline_shown)}{wider}"
+            f"Acknowledge by {ack_by_shown} on the placement page, or it goes to the next step."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="escalated",
+        deadline_at=deadline_at,
+    )
+
+
+def referral_unanswered(
+    *, reference: str, facility: str, unit: str, waited_minutes: int
+) -> Message:
+    """A pending referral past the facility's response target → its intake."""
+    return Message(
+        event=Event.REFERRAL_UNANSWERED,
+        subject=f"Referral {reference} for {unit} waiting {waited_minutes} min",
+        body=(
+            f"The referral {reference} to {facility}, {unit} has had no answer for "
+            f"{waited_minutes} minutes. Sign in to bedboard to say you are reviewing it, "
+            "ask a question, accept or decline."
+        ),
+        link_path="/referrals",
+        reference=reference,
+        status="pending",
+        facility=facility,
+        unit=unit,
+    )
+
+
+def census_nudge(*, facility: str, link_path: str, expires_shown: str, attempt: int) -> Message:
+    """A facility's numbers are late → its census contacts, with a one-time form link."""
+    return Message(
+        event=Event.CENSUS_NUDGE,
+        subject=f"{facility}: your bed numbers are late"
+        + (f" (reminder {attempt})" if attempt > 1 else ""),
+        body=(
+            f"Liaisons looking for a bed cannot trust {facility}'s numbers: they are late.\n"
+            f"Report the numbers in 15 seconds with the link below, no password needed. It works "
+            f"once, until {expires_shown}."
+        ),
+        link_path=link_path,
+        status="late",
+        facility=facility,
+        direct_link=True,
+    )

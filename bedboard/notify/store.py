@@ -406,6 +406,8 @@ def _delivery(row: Any) -> Delivery:
         else f"contact:{row['contact_id']}"
         if row["contact_id"] is not None
         else f"endpoint:{row['endpoint_id']}"
+        if row["endpoint_id"] is not None
+        else "address"  # a configured address (the state's on-call)
     )
     return Delivery(
         id=row["id"],

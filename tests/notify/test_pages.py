@@ -76,7 +76,11 @@ async def test_the_preferences_api_reads_and_replaces(world: World) -> None:
     got = await world.call("facility_a", "GET", "/api/v1/me/notification-preferences")
     assert got.status == 200
     assert await got.json() == {
-        "channels": {"referral_arrived": ["email"]},
+        "channels": {
+            "referral_arrived": ["email"],
+            "referral_unanswered": ["in_app", "email"],
+            "census_nudge": ["email"],
+        },
         "quiet_start": None,
         "quiet_end": None,
     }
@@ -87,7 +91,12 @@ async def test_the_preferences_api_reads_and_replaces(world: World) -> None:
         json={"channels": {"referral_arrived": ["in_app", "email"]}, "quiet_start": None},
     )
     assert put.status == 200, await put.text()
-    assert (await put.json())["channels"] == {"referral_arrived": ["email", "in_app"]}
+    # The events left out return to their defaults.
+    assert (await put.json())["channels"] == {
+        "referral_arrived": ["email", "in_app"],
+        "referral_unanswered": ["in_app", "email"],
+        "census_nudge": ["email"],
+    }
     bad = await world.call(
         "facility_a",
         "PUT",

@@ -375,7 +375,7 @@ async def test_the_scheduler_job_logs_one_line_per_rung_with_the_reference_only(
     world: World, client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bedboard import scheduler
-    from bedboard.context import POOL
+    from bedboard.context import POOL, SETTINGS
 
     placement, _deadline = await _placement(world)
     # Move the deadline so the supervisor's rung is due now by the database's clock.
@@ -384,7 +384,7 @@ async def test_the_scheduler_job_logs_one_line_per_rung_with_the_reference_only(
         placement["id"],
     )
     caplog.set_level(logging.INFO, logger="bedboard.scheduler")
-    raised = await scheduler.escalation_ladder(client.app[POOL])
+    raised = await scheduler.escalation_ladder(client.app[POOL], client.app[SETTINGS])
     assert [(r.placement_id, r.position) for r in raised] == [(placement["id"], 1)]
     lines = [r.getMessage() for r in caplog.records if r.name == "bedboard.scheduler"]
     assert lines == [f"escalation: {placement['reference']} rung 1 raised"]

@@ -1,0 +1,199 @@
+"""The occasions the clocks find, turned into deliveries: escalation rungs (the ladder's
+audiences), referrals past their facility's response target, and late census (the
+reporter nudges with their one-time link). Each function takes what its job returned,
+resolves the recipients and enqueues one message per occasion with a stable key, so a
+job that runs twice sends nothing twice.
+
+Who gets what:
+
+- **Escalation** (``placements.escalation.Raised``), per audience: ``liaison`` — the
+  placement's liaison; ``supervisor`` — until the supervisor role exists, the program's
+  administrators stand in for the liaison's supervisor; ``state_on_call`` — the address
+  in ``BEDBOARD_STATE_ON_CALL_EMAIL`` (nobody when unset); ``state_hospital`` — the
+  intake contacts and users of every active state hospital; ``court`` — the court users
+  of the placement's court. Critical: it ignores quiet hours.
+- **Referral unanswered** (``placements.ResponseNudge``): the facility's intake contact
+  and its users.
+- **Census nudge** (``nudges.Due``): the facility's census contacts (its intake contact
+  when it has none) and its users, with the one-time link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from bedboard import localtime
+from bedboard.auth import Role
+from bedboard.database import Connection
+from bedboard.notify import models
+from bedboard.notify.models import Channel, Event, Recipient
+from bedboard.notify.store import enqueue, user_recipients
+from bedboard.nudges import Due
+from bedboard.placements.clock import ResponseNudge
+from bedboard.placements.escalation import Raised
+
+
+async def _contacts(
+    conn: Connection, facility_ids: Sequence[int], purposes: Sequence[str]
+) -> list[Recipient]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (facility_id) id, email FROM facility_contacts"
+        " WHERE facility_id = ANY($1::bigint[]) AND purpose = ANY($2::text[]) AND email <> ''"
+        " ORDER BY facility_id, array_position($2::text[], purpose), id",
+        list(facility_ids),
+        list(purposes),
+    )
+    return [Recipient(Channel.EMAIL, r["email"], contact_id=r["id"]) for r in rows]
+
+
+async def _facility_users(conn: Connection, facility_ids: Sequence[int]) -> list[int]:
+    return [
+        r["user_id"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT user_id FROM user_facilities WHERE facility_id = ANY($1::bigint[])"
+            " ORDER BY user_id",
+            list(facility_ids),
+        )
+    ]
+
+
+async def _audience(
+    conn: Connection, audience: str, placement_id: int, on_call_email: str | None
+) -> tuple[list[int], list[Recipient]]:
+    """(user ids, direct recipients) for one audience of a rung."""
+    if audience == "liaison":
+        liaison = await conn.fetchval(
+            "SELECT liaison_id FROM placements WHERE id = $1", placement_id
+        )
+        return ([liaison] if liaison is not None else []), []
+    if audience == "supervisor":
+        admins = await conn.fetch(
+            "SELECT id FROM users WHERE role = $1 AND NOT disabled ORDER BY id", Role.ADMIN.value
+        )
+        return [r["id"] for r in admins], []
+    if audience == "state_on_call":
+        return [], ([Recipient(Channel.EMAIL, on_call_email)] if on_call_email else [])
+    if audience == "state_hospital":
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM facilities WHERE kind = 'state_hospital' AND active ORDER BY id"
+            )
+        ]
+        return await _facility_users(conn, ids), await _contacts(conn, ids, ["intake"])
+    if audience == "court":
+        users = await conn.fetch(
+            "SELECT u.id FROM users u JOIN placements p ON p.court_id = u.court_id"
+            " WHERE p.id = $1 AND u.role = $2 AND NOT u.disabled ORDER BY u.id",
+            placement_id,
+            Role.COURT.value,
+        )
+        return [r["id"] for r in users], []
+    return [], []
+
+
+def _shown(at: datetime | None, zone: ZoneInfo) -> str:
+    return localtime.format_datetime(at, zone) if at is not None else ""
+
+
+async def escalations(
+    conn: Connection,
+    raised: Sequence[Raised],
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    on_call_email: str | None,
+) -> int:
+    """Enqueue each raised rung to its audiences; the number of deliveries made."""
+    made = 0
+    for rung in raised:
+        user_ids: list[int] = []
+        direct: list[Recipient] = []
+        for audience in rung.audiences:
+            users, others = await _audience(conn, audience, rung.placement_id, on_call_email)
+            user_ids += users
+            direct += others
+        # A facility user reached as a state hospital's staff is not a subscriber of the
+        # escalation event by role; their hospital's intake address is.
+        recipients = await user_recipients(conn, Event.ESCALATION, user_ids, now=now, zone=zone)
+        message = models.escalation_raised(
+            reference=rung.reference,
+            placement_id=rung.placement_id,
+            position=rung.position,
+            audiences=list(rung.audiences),
+            deadline_at=rung.deadline,
+            deadline_shown=_shown(rung.deadline, zone),
+            ack_by_shown=_shown(rung.ack_due_at, zone),
+            passed_on=rung.escalated_from is not None,
+            offer_wider_search=rung.offer_wider_search,
+        )
+        made += len(
+            await enqueue(
+                conn,
+                key=f"escalation:{rung.escalation_id}",
+                message=message,
+                recipients=recipients + direct,
+                critical=True,
+                now=now,
+            )
+        )
+    return made
+
+
+async def unanswered_referrals(
+    conn: Connection, nudges: Sequence[ResponseNudge], *, now: datetime, zone: ZoneInfo
+) -> int:
+    made = 0
+    for nudge in nudges:
+        users = await _facility_users(conn, [nudge.facility_id])
+        recipients = await user_recipients(
+            conn, Event.REFERRAL_UNANSWERED, users, now=now, zone=zone
+        ) + await _contacts(conn, [nudge.facility_id], ["intake"])
+        message = models.referral_unanswered(
+            reference=nudge.reference,
+            facility=nudge.facility_name,
+            unit=nudge.unit_name,
+            waited_minutes=nudge.waited_minutes,
+        )
+        made += len(
+            await enqueue(
+                conn,
+                key=f"referral-unanswered:{nudge.referral_id}:{nudge.threshold}",
+                message=message,
+                recipients=recipients,
+                critical=False,
+                now=now,
+            )
+        )
+    return made
+
+
+async def census_nudges(
+    conn: Connection, due: Sequence[Due], *, now: datetime, zone: ZoneInfo
+) -> int:
+    made = 0
+    for item in due:
+        users = await _facility_users(conn, [item.facility_id])
+        recipients = await user_recipients(
+            conn, Event.CENSUS_NUDGE, users, now=now, zone=zone
+        ) + await _contacts(conn, [item.facility_id], ["census", "intake"])
+        message = models.census_nudge(
+            facility=item.facility_name,
+            link_path=urlsplit(item.url).path,
+            expires_shown=localtime.format_time(item.expires_at, zone),
+            attempt=item.attempt,
+        )
+        made += len(
+            await enqueue(
+                conn,
+                key=f"census-nudge:{item.facility_id}:{item.attempt}:{item.expires_at.isoformat()}",
+                message=message,
+                recipients=recipients,
+                critical=False,
+                now=now,
+            )
+        )
+    return made
