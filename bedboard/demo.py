@@ -608,12 +608,12 @@ async def simulator_token(conn: Connection, data_dir: Path) -> str:
                 facility_ids=facility_ids,
             ),
         )
-        # A robot: it reports census everywhere and reads no referral email.
+        # A robot: it reports census everywhere and reads no facility's notifications.
         await notify.save_preferences(
             conn,
             user.id,
             Role.FACILITY,
-            notify.Preferences(channels={notify.Event.REFERRAL_ARRIVED: []}),
+            notify.Preferences(channels={e: [] for e in notify.events_for(Role.FACILITY)}),
         )
     token = (await auth.create_token(conn, user.id, "demo simulator")).token
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

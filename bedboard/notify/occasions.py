@@ -147,7 +147,10 @@ async def unanswered_referrals(
     conn: Connection, nudges: Sequence[ResponseNudge], *, now: datetime, zone: ZoneInfo
 ) -> int:
     made = 0
-    for nudge in nudges:
+    # A referral past several thresholds at once (the clock was down, or a first run)
+    # gets one message, for the highest.
+    latest = {n.referral_id: n for n in nudges}
+    for nudge in latest.values():
         users = await _facility_users(conn, [nudge.facility_id])
         recipients = await user_recipients(
             conn, Event.REFERRAL_UNANSWERED, users, now=now, zone=zone

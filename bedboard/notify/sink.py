@@ -16,6 +16,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every connection and disconnection at INFO; the sink logs one line a mail.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 FOLDER = "demo-mail"
 

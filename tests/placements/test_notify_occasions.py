@@ -90,17 +90,18 @@ async def test_a_referral_past_its_response_target_nudges_the_facility(
     placement = await world.create()
     (rid,) = await world.refer(placement["id"], "a1")
     sent = await conn.fetchval("SELECT created_at FROM referrals WHERE id = $1", rid)
-    now = sent + timedelta(minutes=31)  # the default target is 30 minutes
+    now = sent + timedelta(minutes=61)  # past the 30-minute default target and twice it
     due = await placements.due_response_nudges(conn, now)
-    assert [n.referral_id for n in due] == [rid]
+    assert [n.referral_id for n in due] == [rid, rid]
     await occasions.unanswered_referrals(conn, due, now=now, zone=ZONE)
     rows = await _deliveries(conn, "referral_unanswered")
     recipients = {(r["channel"], r["user_id"], r["address"]) for r in rows}
     assert ("email", None, "intake@a.example.org") in recipients
+    assert sum(1 for r in rows if r["address"] == "intake@a.example.org") == 1  # one, not two
     assert world.ids["user_facility_a"] in {r["user_id"] for r in rows}
     assert world.ids["user_facility_b"] not in {r["user_id"] for r in rows}
     _clean(rows)
-    assert "no answer for 31 minutes" in Message.model_validate(rows[0]["message"]).body
+    assert "no answer for 61 minutes" in Message.model_validate(rows[0]["message"]).body
 
 
 async def test_a_late_census_nudge_carries_its_one_time_link_straight_to_the_form(
