@@ -204,16 +204,24 @@ async def placement_page(request: web.Request) -> web.StreamResponse:
 
 
 async def detail_page(
-    request: web.Request, placement_id: int, *, new_court_link: str = ""
+    request: web.Request,
+    placement_id: int,
+    *,
+    new_court_link: str = "",
+    status: int = 200,
+    **overrides: Any,
 ) -> web.Response:
     """The placement page, with its court status links (and one just issued, shown
-    this once)."""
+    this once); ``overrides`` replace parts of the page's context (a refused form's
+    values and errors)."""
     context = await _detail_context(request, placement_id)
     async with acquire(request.app[POOL]) as conn:
         court_links = await courtlinks.court_links(conn, placement_id)
+    context.update(overrides)
     return render(
         request,
         "placements/detail.html",
+        status=status,
         court_links=court_links,
         new_court_link=new_court_link,
         court_link_days=request.app[SETTINGS].court_link_max_days,
@@ -562,14 +570,15 @@ async def placement_no_bed_correct(request: web.Request) -> web.StreamResponse:
         raise back_to(
             placement_id, "Correction recorded: the reports count the record as corrected."
         )
-    context = await _detail_context(request, placement_id)
-    context.update(
+    return await detail_page(
+        request,
+        placement_id,
+        status=422,
         correction_for=report_id,
         correction_errors=errors,
         correction_values=data,
         notice="Not done: the correction needs changes (see the record below).",
     )
-    return render(request, "placements/detail.html", status=422, **context)
 
 
 async def escalation_acknowledge(request: web.Request) -> web.StreamResponse:
