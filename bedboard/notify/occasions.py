@@ -95,6 +95,22 @@ async def _audience(
     return [], []
 
 
+async def _send(
+    conn: Connection,
+    key: str,
+    message: models.Message,
+    recipients: list[Recipient],
+    *,
+    critical: bool,
+    now: datetime,
+) -> int:
+    """Enqueue one occasion; the number of deliveries made (0 when already enqueued)."""
+    made = await enqueue(
+        conn, key=key, message=message, recipients=recipients, critical=critical, now=now
+    )
+    return len(made)
+
+
 def _shown(at: datetime | None, zone: ZoneInfo) -> str:
     return localtime.format_datetime(at, zone) if at is not None else ""
 
@@ -130,15 +146,13 @@ async def escalations(
             passed_on=rung.escalated_from is not None,
             offer_wider_search=rung.offer_wider_search,
         )
-        made += len(
-            await enqueue(
-                conn,
-                key=f"escalation:{rung.escalation_id}",
-                message=message,
-                recipients=recipients + direct,
-                critical=True,
-                now=now,
-            )
+        made += await _send(
+            conn,
+            f"escalation:{rung.escalation_id}",
+            message,
+            recipients + direct,
+            critical=True,
+            now=now,
         )
     return made
 
@@ -161,15 +175,13 @@ async def unanswered_referrals(
             unit=nudge.unit_name,
             waited_minutes=nudge.waited_minutes,
         )
-        made += len(
-            await enqueue(
-                conn,
-                key=f"referral-unanswered:{nudge.referral_id}:{nudge.threshold}",
-                message=message,
-                recipients=recipients,
-                critical=False,
-                now=now,
-            )
+        made += await _send(
+            conn,
+            f"referral-unanswered:{nudge.referral_id}:{nudge.threshold}",
+            message,
+            recipients,
+            critical=False,
+            now=now,
         )
     return made
 
@@ -189,14 +201,12 @@ async def census_nudges(
             expires_shown=localtime.format_time(item.expires_at, zone),
             attempt=item.attempt,
         )
-        made += len(
-            await enqueue(
-                conn,
-                key=f"census-nudge:{item.facility_id}:{item.attempt}:{item.expires_at.isoformat()}",
-                message=message,
-                recipients=recipients,
-                critical=False,
-                now=now,
-            )
+        made += await _send(
+            conn,
+            f"census-nudge:{item.facility_id}:{item.attempt}:{item.expires_at.isoformat()}",
+            message,
+            recipients,
+            critical=False,
+            now=now,
         )
     return made

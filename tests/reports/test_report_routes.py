@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bedboard import census
 from tests.reports.conftest import World
 
 AUTUMN = "from=2026-10-01&to=2026-11-30"
@@ -90,6 +91,7 @@ async def test_the_api_answers_json_csv_and_problems(
 )
 async def test_each_role_opens_only_its_figures(
     client: Any,
+    conn: Any,
     world: World,
     make_user: Any,
     sign_in: Any,
@@ -102,6 +104,10 @@ async def test_each_role_opens_only_its_figures(
         kwargs["court_id"] = world.court.id
     if role == "facility":
         kwargs["facility_ids"] = [world.a.id]
+        # Its numbers current: an overdue facility's staff are sent to the census form first.
+        now = await conn.fetchval("SELECT now()")
+        report = census.CensusReport(as_of=now, staffed=10, occupied=7)
+        await census.apply(conn, [(world.a1.id, report)], census.Source("test"))
     await sign_in(await make_user(role, **kwargs))
     index = await (await client.get("/reports")).text()
     for slug in allowed:
