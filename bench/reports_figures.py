@@ -2,7 +2,7 @@
 
 Subject: ``GET /api/v1/reports/{figure}?from=…&to=…`` for the whole year, with a liaison
 token (every facility and court by name), the body read in full. Baseline: the figure's
-own SQL with the same nine parameters (``Figure.sql``, or ``Figure.rollup_sql`` for the
+own SQL with the same parameters (``Figure.sql``, or ``Figure.rollup_sql`` for the
 figures read from the roll-ups, which the run builds first) run bare through asyncpg in a
 repeatable-read snapshot under the product's plan mode (``force_custom_plan``), as
 ``reports.run`` reads it, with no encoding. The live statement a roll-up replaces is

@@ -39,6 +39,7 @@ FILTER_LABELS = {
     "facility_id": "Facility",
     "order_type": "Order type",
     "population": "Age group",
+    "needs": "Needs",
 }
 FAMILIES = ("Placements", "No bed found", "Referrals", "Capacity")
 
@@ -79,6 +80,10 @@ def cell(value: Any, kind: str, key: str = "") -> str:
         return DECLINE_LABELS.get(DeclineReason(value), str(value))
     if key == "population":
         return labels.label(value, "population")
+    if key == "needs":  # a needs profile: its codes, comma-separated, or none
+        if value == "none":
+            return "None recorded"
+        return ", ".join(labels.label(v, "specialty") for v in str(value).split(", "))
     return str(value)
 
 
@@ -124,6 +129,11 @@ async def _choices(conn: Any, figure: Figure, principal: Principal) -> dict[str,
     if "population" in figure.filters:
         options["population"] = [("", "All age groups")] + [
             (p.value, labels.label(p.value, "population")) for p in facilities.Population
+        ]
+    if "needs" in figure.filters:
+        options["needs"] = [
+            ("", "Any needs"),
+            *labels.choices(facilities.SPECIALTIES, "specialty"),
         ]
     return options
 

@@ -81,9 +81,9 @@ Computed = Callable[
 
 
 PLACEMENT_FILTERS = frozenset(
-    {"county", "region", "court_id", "facility_id", "order_type", "population"}
+    {"county", "region", "court_id", "facility_id", "order_type", "population", "needs"}
 )
-UNIT_FILTERS = frozenset({"county", "region", "facility_id", "population"})
+UNIT_FILTERS = frozenset({"county", "region", "facility_id", "population", "needs"})
 
 # The placements a placement figure counts: requested (created) in the range and matching
 # the filters; with a facility, those referred to one of its units.
@@ -95,6 +95,7 @@ _PLACEMENTS = f"""
            AND (f.court IS NULL OR pl.court_id = f.court)
            AND (f.order_type IS NULL OR pl.order_type = f.order_type)
            AND (f.population IS NULL OR pl.population = f.population)
+           AND (f.needs IS NULL OR f.needs = ANY(pl.specialties))
            AND (f.facility IS NULL OR EXISTS (
                  SELECT 1 FROM referrals r JOIN units u ON u.id = r.unit_id
                   WHERE r.placement_id = pl.id AND u.facility_id = f.facility))
@@ -106,7 +107,8 @@ _HOURS = "extract(epoch FROM ({later}) - ({earlier})) / 3600.0"
 _UNITS_ON_THE_BOARD = f"""u.active AND fac.active
            AND {in_area("fac.county_fips")}
            AND (f.facility IS NULL OR fac.id = f.facility)
-           AND (f.population IS NULL OR u.population = f.population)"""
+           AND (f.population IS NULL OR u.population = f.population)
+           AND (f.needs IS NULL OR f.needs = ANY(u.specialties))"""
 _MONTH = "to_char(date_trunc('month', {at} AT TIME ZONE f.zone), 'YYYY-MM')"
 
 
@@ -234,6 +236,7 @@ _REFERRALS = f"""
            AND (f.population IS NULL OR u.population = f.population)
            AND (f.court IS NULL OR pl.court_id = f.court)
            AND (f.order_type IS NULL OR pl.order_type = f.order_type)
+           AND (f.needs IS NULL OR f.needs = ANY(pl.specialties))
     )"""
 
 REFERRALS = Figure(
@@ -298,26 +301,34 @@ DECLINES = Figure(
     slug="declines",
     title="Declines by reason",
     family="Referrals",
-    summary="Why facilities declined referrals: each reason, per facility and age group.",
+    summary=(
+        "Why facilities declined referrals: each reason, per facility, age group and the "
+        "person's needs."
+    ),
     columns=(
         Column("reason", "Reason", "text"),
         Column("facility", "Facility", "text"),
         Column("population", "Age group", "text"),
+        Column("needs", "Needs", "text"),
         Column("declines", "Declines"),
         Column("share_of_declines", "Share of all declines", "rate"),
     ),
     chart=Chart("bar", "reason", ("declines",), "declines"),
     body=f"""{_REFERRALS.strip()},
     d AS (
-        SELECT r.decline_reason AS reason, r.facility, r.facility_key, pl.population
+        -- the person's needs profile: their needs (specialty codes) in order, or none
+        SELECT r.decline_reason AS reason, r.facility, r.facility_key, pl.population,
+               COALESCE(NULLIF(array_to_string(ARRAY(
+                   SELECT DISTINCT n FROM unnest(pl.specialties) AS n ORDER BY n), ', '), ''),
+                 'none') AS needs
           FROM r JOIN placements pl ON pl.id = r.placement_id
          WHERE r.status = 'declined'
     )
-    SELECT d.reason, min(d.facility) AS facility, d.population, count(*) AS declines,
+    SELECT d.reason, min(d.facility) AS facility, d.population, d.needs, count(*) AS declines,
            count(*)::float8 / NULLIF(sum(count(*)) OVER (), 0) AS share_of_declines
       FROM d
-     GROUP BY d.reason, d.facility_key, d.population
-     ORDER BY count(*) DESC, d.reason, min(d.facility), d.population
+     GROUP BY d.reason, d.facility_key, d.population, d.needs
+     ORDER BY count(*) DESC, d.reason, min(d.facility), d.population, d.needs
 """,
     filters=PLACEMENT_FILTERS,
     also=frozenset({Role.FACILITY}),
@@ -503,8 +514,18 @@ _COMPLIANCE_SELECT = """
              / NULLIF(t.seconds, 0) AS never,
            COALESCE(s.overdue_episodes, 0) AS overdue_episodes,
            s.overdue_median_h,
-           COALESCE(s.reporting_paths, '') AS reporting_paths
+           COALESCE(s.reporting_paths, '') AS reporting_paths,
+           COALESCE(n.nudges, 0) AS nudges
       FROM totals t LEFT JOIN sums s ON s.facility_key = t.facility_key
+      LEFT JOIN (
+          -- the reminders (nudges) sent to the facility in the period
+          SELECT k.facility_key, count(*) AS nudges
+            FROM nudges nu CROSS JOIN span
+            JOIN (SELECT DISTINCT facility_id, facility_key FROM units_in) k
+              ON k.facility_id = nu.facility_id
+           WHERE nu.created_at >= span.start AND nu.created_at < span.stop
+           GROUP BY k.facility_key
+      ) n ON n.facility_key = t.facility_key
      ORDER BY t.facility_key = 0, t.facility
 """
 
@@ -578,7 +599,8 @@ COMPLIANCE = Figure(
     family="Capacity",
     summary=(
         "For each facility, the share of time its units' numbers were fresh, late or stale "
-        "against its reporting cadence, its overdue episodes, and how it reports."
+        "against its reporting cadence, its overdue episodes, how it reports, and the "
+        "reminders (nudges) it was sent."
     ),
     columns=(
         Column("facility", "Facility", "text"),
@@ -590,6 +612,7 @@ COMPLIANCE = Figure(
         Column("overdue_episodes", "Overdue episodes"),
         Column("overdue_median_h", "Overdue episode, median length (h)", "hours"),
         Column("reporting_paths", "Reported by", "text"),
+        Column("nudges", "Reminders sent"),
     ),
     chart=Chart("stacked", "facility", ("fresh", "late", "stale", "never"), "share of time"),
     body=f"""{_INTERVALS.strip()},

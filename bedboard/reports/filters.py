@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bedboard.auth import Principal, Role
-from bedboard.facilities import Population
+from bedboard.facilities import Population, Tag
 from bedboard.fields import DbId
 
 DEFAULT_DAYS = 365
@@ -47,6 +47,11 @@ class Filters(BaseModel):
     )
     population: Population | None = Field(
         default=None, description="Age group of the unit or person."
+    )
+    needs: Tag | None = Field(
+        default=None,
+        description="A need (specialty code): placements of a person with this need; "
+        "units that serve it.",
     )
     format: str | None = Field(
         default=None, pattern=r"^(json|csv)$", description="csv for RFC 4180 CSV, else JSON."
@@ -113,7 +118,7 @@ def sql_parameters(
     zone_name: str,
     region_counties: list[str] | None = None,
 ) -> list[Any]:
-    """The ten parameters every figure's SQL takes, in order (``FILTER_CTE``).
+    """The eleven parameters every figure's SQL takes, in order (``FILTER_CTE``).
     ``region_counties`` is the FIPS codes of the region filter's counties (the caller
     reads them in the report's snapshot), None without a region filter."""
     if filters.region is not None and region_counties is None:
@@ -133,6 +138,7 @@ def sql_parameters(
         filters.population.value if filters.population else None,
         scope.own(),
         None if filters.region is None else list(region_counties or []),
+        filters.needs,
     ]
 
 
@@ -142,7 +148,7 @@ FILTER_CTE = """
         SELECT $1::timestamptz AS start, $2::timestamptz AS stop, $3::text AS zone,
                $4::text AS county, $5::bigint AS court, $6::bigint AS facility,
                $7::text AS order_type, $8::text AS population, $9::bigint[] AS own,
-               $10::text[] AS counties
+               $10::text[] AS counties, $11::text AS needs
     )"""
 
 

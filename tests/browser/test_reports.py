@@ -64,3 +64,41 @@ async def test_a_liaison_filters_a_report_and_downloads_it(
     assert lines[1].startswith("2026-10,2,")
     assert len(lines) == 2
     await page.context.close()
+
+
+async def test_a_liaison_counts_the_declines_of_people_with_one_need(
+    browser: Browser,
+    viewport: dict[str, int],
+    live_url: str,
+    world: World,
+    make_user: Any,
+    conn: Any,
+) -> None:
+    # P4 (declined for acuity) needed forensic care; P1's decline (no bed) had no needs.
+    await conn.execute(
+        "UPDATE placements SET specialties = '{forensic}' WHERE id = $1", world.placements["P4"]
+    )
+    liaison = await make_user(Role.LIAISON)
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    async with page.expect_navigation():
+        await (
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+        )
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Declines by reason").click()
+    await page.get_by_label("From").fill("2026-10-01")
+    await page.get_by_label("To").fill("2026-11-30")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    table = page.locator("#report-table")
+    await expect(table.locator("tbody tr")).to_have_count(2)
+    await page.get_by_label("Needs", exact=True).select_option(label="Forensic")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    assert "needs=forensic" in page.url  # a link that can be shared
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    row = table.locator("tbody tr").first
+    await expect(row.locator('td[data-label="Needs"]')).to_have_text("Forensic")
+    await expect(row.locator("th")).to_have_text("Acuity")
+    await assert_no_horizontal_overflow(page)
+    await page.context.close()

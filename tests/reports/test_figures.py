@@ -91,13 +91,73 @@ async def test_an_acknowledgement_is_a_response_even_without_an_answer(
     assert beta["response_p90_h"] == 0.7  # 0.25 + 0.9 * (0.75 - 0.25)
 
 
-async def test_declines_by_reason_facility_and_age_group(conn: Any, world: World) -> None:
+async def test_declines_by_reason_facility_age_group_and_needs(conn: Any, world: World) -> None:
     found = await rows(conn, "declines")
-    assert sorted((r["reason"], r["facility"], r["population"], r["declines"]) for r in found) == [
-        ("acuity", "Alpha Hospital", "adult", 1),
-        ("no_bed", "Alpha Hospital", "adult", 1),
+    key = [(r["reason"], r["facility"], r["population"], r["needs"], r["declines"]) for r in found]
+    assert sorted(key) == [
+        ("acuity", "Alpha Hospital", "adult", "none", 1),
+        ("no_bed", "Alpha Hospital", "adult", "none", 1),
     ]
     assert all(r["share_of_declines"] == 0.5 for r in found)
+    # P4's person needs forensic care and has autism (given in any order, one twice).
+    await conn.execute(
+        "UPDATE placements SET specialties = '{forensic,autism_spectrum,forensic}' WHERE id = $1",
+        world.placements["P4"],
+    )
+    profiles = {r["reason"]: r["needs"] for r in await rows(conn, "declines")}
+    assert profiles == {"acuity": "autism_spectrum, forensic", "no_bed": "none"}
+
+
+async def test_the_needs_filter_counts_the_people_with_that_need(conn: Any, world: World) -> None:
+    await conn.execute(
+        "UPDATE placements SET specialties = '{forensic}' WHERE id = ANY($1::bigint[])",
+        [world.placements["P1"], world.placements["P4"]],
+    )
+    outcomes = await rows(conn, "outcomes", needs="forensic")
+    assert {r["month"]: r["requests"] for r in outcomes} == {"2026-10": 1, "2026-11": 1}
+    declines = await rows(conn, "declines", needs="forensic")
+    assert sorted(r["reason"] for r in declines) == ["acuity", "no_bed"]
+    await conn.execute(
+        "UPDATE placements SET specialties = '{}' WHERE id = $1", world.placements["P1"]
+    )
+    declines = await rows(conn, "declines", needs="forensic")
+    assert [r["reason"] for r in declines] == ["acuity"]  # P1's no-bed decline is not
+    referrals = await rows(conn, "referrals", needs="forensic")
+    assert [(r["facility"], r["referrals"]) for r in referrals] == [("Alpha Hospital", 1)]
+    assert await rows(conn, "outcomes", needs="eating_disorder") == []
+
+
+async def test_the_needs_filter_counts_the_units_that_serve_it(conn: Any, world: World) -> None:
+    await conn.execute("UPDATE units SET specialties = '{trauma}' WHERE id = $1", world.a1.id)
+    day = {"from": "2026-10-10", "to": "2026-10-10"}
+    serving = await rows(conn, "compliance", needs="trauma", **day)
+    assert [(r["facility"], r["units"]) for r in serving] == [("Alpha Hospital", 1)]
+    days = await rows(conn, "capacity", needs="trauma", **day)
+    assert [(d["units_reported"], d["staffed"]) for d in days] == [(1, 10)]
+    assert await rows(conn, "compliance", needs="dementia", **day) == []
+
+
+async def test_compliance_counts_the_reminders_each_facility_was_sent(
+    conn: Any, world: World
+) -> None:
+    day = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)  # 07:00 Central on 10-10
+    for at in (day, day + H, day + 30 * H):  # the third is on 10-11
+        link = await conn.fetchval(
+            "INSERT INTO signed_links (purpose, subject_id, created_at, expires_at,"
+            " single_use, token_hash) VALUES ('census_nudge', $1, $2::timestamptz,"
+            " $2::timestamptz + interval '30 min', true, sha256($2::timestamptz::text::bytea))"
+            " RETURNING id",
+            world.a.id, at,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO nudges (facility_id, late_since, attempt, link_id, created_at)"
+            " VALUES ($1, $2, 1, $3, $2)",
+            world.a.id, at, link,
+        )  # fmt: skip
+    alpha, beta = await rows(conn, "compliance", **{"from": "2026-10-10", "to": "2026-10-10"})
+    assert (alpha["facility"], alpha["nudges"], beta["nudges"]) == ("Alpha Hospital", 2, 0)
+    both_days = {"from": "2026-10-10", "to": "2026-10-11"}
+    assert (await rows(conn, "compliance", **both_days))[0]["nudges"] == 3
 
 
 async def test_custody_hours_from_detention_to_admission_or_close(conn: Any, world: World) -> None:

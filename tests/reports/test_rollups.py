@@ -205,3 +205,20 @@ async def test_random_histories_arriving_in_batches_roll_up_to_the_live_figures(
             )  # fmt: skip
         await rollups.refresh(conn, ZONE)
         await assert_same(conn)
+
+
+async def test_a_needs_filter_is_computed_from_the_records_after_a_refresh(
+    conn: Any, world: World
+) -> None:
+    # The roll-ups are by facility and age group; a needs filter picks units within them.
+    await conn.execute("UPDATE units SET specialties = '{trauma}' WHERE id = $1", world.a1.id)
+    await rollups.refresh(conn, ZONE)
+    for slug in ROLLED:
+        query = Filters.model_validate({**PERIODS[1], "needs": "trauma"})
+        report = await reports.run(conn, slug, query, liaison(), zone_name=ZONE)
+        assert report.data_as_of is None
+        everyone = Filters.model_validate(PERIODS[1])
+        assert (await reports.run(conn, slug, everyone, liaison(), zone_name=ZONE)).data_as_of
+    query = Filters.model_validate({**PERIODS[1], "needs": "trauma"})
+    report = await reports.run(conn, "compliance", query, liaison(), zone_name=ZONE)
+    assert [r["facility"] for r in report.rows] == ["Alpha Hospital"]
