@@ -50,14 +50,17 @@ async def publish_freshness(pool: database.Pool) -> int:
 
 async def placement_clock(pool: database.Pool, settings: Settings) -> None:
     """Expire bed holds that ran out and referrals nobody answered, raise legal-deadline
-    alerts, and make the no-bed records of deadlines that passed before admission."""
+    alerts, and make the no-bed records of deadlines that passed before admission; the
+    expired holds and the deadline alerts are enqueued to the placement's liaison."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
-        await placements.expire_holds(conn, now)
+        expired = await placements.expired_holds(conn, now)
+        await notify.occasions.holds_expired(conn, expired, now=now, zone=settings.zone)
         await placements.expire_unanswered(
             conn, now, timedelta(hours=settings.referral_expire_hours)
         )
-        await placements.raise_deadline_alerts(conn, now, settings.deadline_alert_hours)
+        alerts = await placements.deadline_alerts(conn, now, settings.deadline_alert_hours)
+        await notify.occasions.deadline_alerts(conn, alerts, now=now, zone=settings.zone)
         await placements.record_passed_deadlines(conn, now)
         unanswered = await placements.due_response_nudges(conn, now)
         await notify.occasions.unanswered_referrals(conn, unanswered, now=now, zone=settings.zone)

@@ -356,3 +356,61 @@ def census_nudge(*, facility: str, link_path: str, expires_shown: str, attempt: 
         facility=facility,
         direct_link=True,
     )
+
+
+def deadline_alert(
+    *,
+    reference: str,
+    placement_id: int,
+    point: str,
+    deadline_at: datetime,
+    deadline_shown: str,
+) -> Message:
+    """A deadline point reached (``24h``… before it, or ``passed``) → the placement's
+    liaison (and, when it passed, the court's clerk address)."""
+    if point == "passed":
+        return Message(
+            event=Event.DEADLINE_PASSED,
+            subject=f"Legal deadline passed for {reference}",
+            body=(
+                f"The legal deadline of placement {reference} passed before admission.\n"
+                f"{_deadline_line(deadline_at, deadline_shown)}"
+                "Sign in to bedboard to see the placement."
+            ),
+            link_path=f"/placements/{placement_id}",
+            reference=reference,
+            status="deadline_passed",
+            deadline_at=deadline_at,
+        )
+    hours = point.removesuffix("h")
+    return Message(
+        event=Event.DEADLINE_APPROACHING,
+        subject=f"{hours} hours to the legal deadline of {reference}",
+        body=(
+            f"Placement {reference} has no admission yet and its legal deadline is "
+            f"{hours} hours away.\n{_deadline_line(deadline_at, deadline_shown)}"
+            "Sign in to bedboard to see the placement."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="deadline_approaching",
+        deadline_at=deadline_at,
+    )
+
+
+def hold_expired(*, reference: str, placement_id: int, facility: str, unit: str) -> Message:
+    """A bed hold ran out and the bed was released → the placement's liaison."""
+    return Message(
+        event=Event.HOLD_EXPIRING,
+        subject=f"Hold on {unit} released for {reference}",
+        body=(
+            f"The bed held at {facility}, {unit} for placement {reference} was released: "
+            "the hold ran out. The placement is open again.\n"
+            "Sign in to bedboard to refer again."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="hold_expired",
+        facility=facility,
+        unit=unit,
+    )

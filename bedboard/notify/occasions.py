@@ -16,6 +16,10 @@ Who gets what:
   and its users.
 - **Census nudge** (``nudges.Due``): the facility's census contacts (its intake contact
   when it has none) and its users, with the one-time link.
+- **Deadline alerts** (``placements.DeadlineAlert``): the placement's liaison (in-app and
+  email by default; critical). Once per placement and point.
+- **Hold expired** (``placements.HoldExpired``): the placement's liaison (in-app by
+  default). Once per hold.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from bedboard.notify import models
 from bedboard.notify.models import Channel, Event, Recipient
 from bedboard.notify.store import enqueue, user_recipients
 from bedboard.nudges import Due
-from bedboard.placements.clock import ResponseNudge
+from bedboard.placements.clock import DeadlineAlert, HoldExpired, ResponseNudge
 from bedboard.placements.escalation import Raised
 
 
@@ -207,6 +211,63 @@ async def census_nudges(
             message,
             recipients,
             critical=False,
+            now=now,
+        )
+    return made
+
+
+async def _liaison(conn: Connection, placement_id: int) -> list[int]:
+    liaison = await conn.fetchval("SELECT liaison_id FROM placements WHERE id = $1", placement_id)
+    return [liaison] if liaison is not None else []
+
+
+async def deadline_alerts(
+    conn: Connection, alerts: Sequence[DeadlineAlert], *, now: datetime, zone: ZoneInfo
+) -> int:
+    """Enqueue each announced deadline point to the placement's liaison; the number of
+    deliveries made."""
+    made = 0
+    for alert in alerts:
+        message = models.deadline_alert(
+            reference=alert.reference,
+            placement_id=alert.placement_id,
+            point=alert.point,
+            deadline_at=alert.deadline_at,
+            deadline_shown=_shown(alert.deadline_at, zone),
+        )
+        users = await _liaison(conn, alert.placement_id)
+        recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
+        made += await _send(
+            conn,
+            f"deadline:{alert.placement_id}:{alert.point}",
+            message,
+            recipients,
+            critical=models.EVENTS[message.event].critical,
+            now=now,
+        )
+    return made
+
+
+async def holds_expired(
+    conn: Connection, expired: Sequence[HoldExpired], *, now: datetime, zone: ZoneInfo
+) -> int:
+    """Enqueue each expired hold to the placement's liaison; the number of deliveries."""
+    made = 0
+    for hold in expired:
+        message = models.hold_expired(
+            reference=hold.reference,
+            placement_id=hold.placement_id,
+            facility=hold.facility_name,
+            unit=hold.unit_name,
+        )
+        users = await _liaison(conn, hold.placement_id)
+        recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
+        made += await _send(
+            conn,
+            f"hold-expired:{hold.referral_id}",
+            message,
+            recipients,
+            critical=models.EVENTS[message.event].critical,
             now=now,
         )
     return made

@@ -21,13 +21,40 @@ ALERTS_LOCK_KEY = 0x6265_6462_616C_7274  # "bedbalrt"
 NO_BED_LOCK_KEY = 0x6265_6462_6E6F_6264  # "bedbnobd"
 
 
+class HoldExpired(BaseModel):
+    """A bed hold that ran out: what a notification to the liaison may say (ids, names;
+    nothing clinical or personal)."""
+
+    referral_id: int
+    placement_id: int
+    reference: str
+    facility_name: str
+    unit_name: str
+
+
+class DeadlineAlert(BaseModel):
+    """A deadline point announced for a placement (``24h``…, ``passed``): what a
+    notification may say."""
+
+    placement_id: int
+    reference: str
+    point: str
+    deadline_at: datetime
+
+
 async def expire_holds(conn: Connection, now: datetime) -> int:
     """Expire accepted referrals whose hold ran out: the bed returns to the board and the
     placement is open again. Returns how many expired."""
+    return len(await expired_holds(conn, now))
+
+
+async def expired_holds(conn: Connection, now: datetime) -> list[HoldExpired]:
+    """``expire_holds``, returning each hold expired (once: an expired hold is no longer
+    active, so a second run finds it no more)."""
     due = await conn.fetch(
         "SELECT id FROM referrals WHERE hold_active AND hold_expires_at <= $1 ORDER BY id", now
     )
-    count = 0
+    expired: list[HoldExpired] = []
     for row in due:
         async with conn.transaction():
             placement, referral = await _lock_referral(conn, row["id"])
@@ -56,8 +83,24 @@ async def expire_holds(conn: Connection, now: datetime) -> int:
                 referral_ids=[referral["id"]],
                 unit_ids=[referral["unit_id"]],
             )
-            count += 1
-    return count
+            names = await conn.fetchrow(
+                "SELECT f.name AS facility_name, un.name AS unit_name,"
+                " (SELECT reference FROM placements WHERE id = $2) AS reference"
+                " FROM units un JOIN facilities f ON f.id = un.facility_id WHERE un.id = $1",
+                referral["unit_id"],
+                placement["id"],
+            )
+            assert names is not None
+            expired.append(
+                HoldExpired(
+                    referral_id=referral["id"],
+                    placement_id=placement["id"],
+                    reference=names["reference"],
+                    facility_name=names["facility_name"],
+                    unit_name=names["unit_name"],
+                )
+            )
+    return expired
 
 
 def alert_points(hours: Sequence[int]) -> list[tuple[str, timedelta]]:
@@ -71,11 +114,19 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
     """Raise each due alert once per placement that is not admitted or closed; return how
     many were announced. A point that had already passed when the placement was created
     is recorded without an announcement (its countdown already shows it)."""
-    announced = 0
+    return len(await deadline_alerts(conn, now, hours))
+
+
+async def deadline_alerts(
+    conn: Connection, now: datetime, hours: Sequence[int]
+) -> list[DeadlineAlert]:
+    """``raise_deadline_alerts``, returning each alert announced (once per placement and
+    point: ``placement_alerts`` keeps the points raised)."""
+    announced: list[DeadlineAlert] = []
     pending: list[tuple[str, dict[str, Any]]] = []
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ALERTS_LOCK_KEY):
-            return 0
+            return []
         for point, before in alert_points(hours):
             rows = await conn.fetch(
                 f"""
@@ -86,7 +137,11 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
                 ON CONFLICT DO NOTHING
                 RETURNING placement_id,
                           (SELECT deadline_at - $1::interval >= created_at FROM placements
-                            WHERE id = placement_id) AS announce
+                            WHERE id = placement_id) AS announce,
+                          (SELECT reference FROM placements WHERE id = placement_id)
+                            AS reference,
+                          (SELECT deadline_at FROM placements WHERE id = placement_id)
+                            AS deadline_at
                 """,  # noqa: S608 -- constant fragments
                 before,
                 point,
@@ -103,7 +158,14 @@ async def raise_deadline_alerts(conn: Connection, now: datetime, hours: Sequence
                     data={"point": point, "at": now.isoformat()},
                 )
                 pending += await _events(conn, row["placement_id"], f"deadline_{point}")
-                announced += 1
+                announced.append(
+                    DeadlineAlert(
+                        placement_id=row["placement_id"],
+                        reference=row["reference"],
+                        point=point,
+                        deadline_at=row["deadline_at"],
+                    )
+                )
         await outbox.append(conn, pending)  # one NOTIFY for the whole run
     return announced
 
