@@ -367,7 +367,7 @@ def deadline_alert(
     deadline_shown: str,
 ) -> Message:
     """A deadline point reached (``24h``… before it, or ``passed``) → the placement's
-    liaison (and, when it passed, the court's clerk address)."""
+    liaison."""
     if point == "passed":
         return Message(
             event=Event.DEADLINE_PASSED,

@@ -216,9 +216,22 @@ async def census_nudges(
     return made
 
 
-async def _liaison(conn: Connection, placement_id: int) -> list[int]:
+async def _to_liaison(
+    conn: Connection,
+    key: str,
+    message: models.Message,
+    placement_id: int,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+) -> int:
+    """Enqueue ``message`` once (``key``) to the placement's liaison, on the channels the
+    liaison chose for its event; the number of deliveries made."""
     liaison = await conn.fetchval("SELECT liaison_id FROM placements WHERE id = $1", placement_id)
-    return [liaison] if liaison is not None else []
+    users = [liaison] if liaison is not None else []
+    recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
+    critical = models.EVENTS[message.event].critical
+    return await _send(conn, key, message, recipients, critical=critical, now=now)
 
 
 async def deadline_alerts(
@@ -235,16 +248,8 @@ async def deadline_alerts(
             deadline_at=alert.deadline_at,
             deadline_shown=_shown(alert.deadline_at, zone),
         )
-        users = await _liaison(conn, alert.placement_id)
-        recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
-        made += await _send(
-            conn,
-            f"deadline:{alert.placement_id}:{alert.point}",
-            message,
-            recipients,
-            critical=models.EVENTS[message.event].critical,
-            now=now,
-        )
+        key = f"deadline:{alert.placement_id}:{alert.point}"
+        made += await _to_liaison(conn, key, message, alert.placement_id, now=now, zone=zone)
     return made
 
 
@@ -260,14 +265,6 @@ async def holds_expired(
             facility=hold.facility_name,
             unit=hold.unit_name,
         )
-        users = await _liaison(conn, hold.placement_id)
-        recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
-        made += await _send(
-            conn,
-            f"hold-expired:{hold.referral_id}",
-            message,
-            recipients,
-            critical=models.EVENTS[message.event].critical,
-            now=now,
-        )
+        key = f"hold-expired:{hold.referral_id}"
+        made += await _to_liaison(conn, key, message, hold.placement_id, now=now, zone=zone)
     return made

@@ -84,9 +84,9 @@ async def expired_holds(conn: Connection, now: datetime) -> list[HoldExpired]:
                 unit_ids=[referral["unit_id"]],
             )
             names = await conn.fetchrow(
-                "SELECT f.name AS facility_name, un.name AS unit_name,"
-                " (SELECT reference FROM placements WHERE id = $2) AS reference"
-                " FROM units un JOIN facilities f ON f.id = un.facility_id WHERE un.id = $1",
+                "SELECT f.name AS facility_name, un.name AS unit_name, p.reference"
+                " FROM units un JOIN facilities f ON f.id = un.facility_id"
+                " CROSS JOIN placements p WHERE un.id = $1 AND p.id = $2",
                 referral["unit_id"],
                 placement["id"],
             )
@@ -130,18 +130,18 @@ async def deadline_alerts(
         for point, before in alert_points(hours):
             rows = await conn.fetch(
                 f"""
-                INSERT INTO placement_alerts (placement_id, point, raised_at)
-                SELECT p.id, $2, $3 FROM placements p
-                 WHERE p.deadline_at IS NOT NULL AND {UNDER_WAY_SQL}
-                   AND p.deadline_at - $1::interval <= $3
-                ON CONFLICT DO NOTHING
-                RETURNING placement_id,
-                          (SELECT deadline_at - $1::interval >= created_at FROM placements
-                            WHERE id = placement_id) AS announce,
-                          (SELECT reference FROM placements WHERE id = placement_id)
-                            AS reference,
-                          (SELECT deadline_at FROM placements WHERE id = placement_id)
-                            AS deadline_at
+                WITH raised AS (
+                    INSERT INTO placement_alerts (placement_id, point, raised_at)
+                    SELECT p.id, $2, $3 FROM placements p
+                     WHERE p.deadline_at IS NOT NULL AND {UNDER_WAY_SQL}
+                       AND p.deadline_at - $1::interval <= $3
+                    ON CONFLICT DO NOTHING
+                    RETURNING placement_id
+                )
+                SELECT p.id AS placement_id, p.reference, p.deadline_at,
+                       p.deadline_at - $1::interval >= p.created_at AS announce
+                  FROM raised JOIN placements p ON p.id = raised.placement_id
+                 ORDER BY p.id
                 """,  # noqa: S608 -- constant fragments
                 before,
                 point,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from bedboard import census
 from bedboard.app import create_app
 from bedboard.settings import Settings
 
@@ -63,6 +65,21 @@ def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
     """Every form test runs at a desktop width and at a phone's 390 px."""
     value: dict[str, int] = request.param
     return value
+
+
+@pytest.fixture
+async def late_facility(conn: Any, make_facility: Any, make_unit: Any) -> tuple[Any, Any]:
+    """A facility (cadence 60 minutes) whose one unit last reported 3 hours ago: late,
+    so overdue for its staff and due a nudge. Its facility and unit."""
+    facility = await make_facility(name="Cedar Ridge Behavioral", report_cadence_minutes=60)
+    unit = await make_unit(facility.id, name="Adult Acute", population="adult")
+    now = await conn.fetchval("SELECT now()")
+    await census.apply(
+        conn,
+        [(unit.id, census.CensusReport(as_of=now - timedelta(hours=3), staffed=10, occupied=9))],
+        census.Source("test"),
+    )
+    return facility, unit
 
 
 async def assert_no_horizontal_overflow(page: Any) -> None:

@@ -4,13 +4,12 @@ the spent link is refused with a readable page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import census, nudges
+from bedboard import nudges
 from bedboard.auth import Role
 from bedboard.links import Signer
 from tests.browser.conftest import assert_no_horizontal_overflow
@@ -25,18 +24,11 @@ async def test_a_nudge_link_opens_the_census_form_once_and_the_board_shows_the_n
     viewport: dict[str, int],
     live_url: str,
     conn: Any,
-    make_facility: Any,
-    make_unit: Any,
+    late_facility: tuple[Any, Any],
     make_user: Any,
 ) -> None:
-    facility = await make_facility(name="Cedar Ridge Behavioral", report_cadence_minutes=60)
-    unit = await make_unit(facility.id, name="Adult Acute", population="adult")
+    facility, unit = late_facility
     now = await conn.fetchval("SELECT now()")
-    await census.apply(
-        conn,
-        [(unit.id, census.CensusReport(as_of=now - timedelta(hours=3), staffed=10, occupied=9))],
-        census.Source("test"),
-    )
     # The link the nudge job issues (and the notifier mails) for this late facility.
     (due,) = await nudges.make_due(conn, now, signer=Signer(TEST_SECRET), base_url=live_url)
     assert due.facility_id == facility.id

@@ -5,13 +5,11 @@ numbers are reported, goes wherever they like (the ``overdue_first`` middleware)
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bedboard import census
 from bedboard.auth import Role
 from tests.browser.conftest import assert_no_horizontal_overflow
 from tests.browser.test_placement_path import as_user
@@ -31,19 +29,10 @@ async def test_an_overdue_facility_user_reports_first_from_any_page_then_goes_an
     browser: Browser,
     viewport: dict[str, int],
     live_url: str,
-    conn: Any,
-    make_facility: Any,
-    make_unit: Any,
+    late_facility: tuple[Any, Any],
     make_user: Any,
 ) -> None:
-    facility = await make_facility(name="Cedar Ridge Behavioral", report_cadence_minutes=60)
-    unit = await make_unit(facility.id, name="Adult Acute", population="adult")
-    now = await conn.fetchval("SELECT now()")
-    await census.apply(
-        conn,
-        [(unit.id, census.CensusReport(as_of=now - timedelta(hours=3), staffed=10, occupied=9))],
-        census.Source("test"),
-    )
+    facility, unit = late_facility
     nurse = await make_user(Role.FACILITY, facility_ids=[facility.id])
     page = await as_user(browser, live_url, nurse.email, viewport)
     await _on_the_overdue_census_form(page)  # signing in lands on the form, not home
