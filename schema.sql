@@ -117,6 +117,17 @@ CREATE TABLE public.capacity_daily (
     available bigint
 );
 
+CREATE TABLE public.capacity_hourly (
+    facility_id bigint NOT NULL,
+    population text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    units integer NOT NULL,
+    staffed bigint NOT NULL,
+    occupied bigint NOT NULL,
+    blocked bigint NOT NULL,
+    available bigint NOT NULL
+);
+
 CREATE TABLE public.census_history (
     id bigint NOT NULL,
     unit_id bigint NOT NULL,
@@ -1033,6 +1044,9 @@ ALTER TABLE ONLY public.board_outbox
 
 ALTER TABLE ONLY public.capacity_daily
     ADD CONSTRAINT capacity_daily_pkey PRIMARY KEY (day, facility_id, population);
+
+ALTER TABLE ONLY public.capacity_hourly
+    ADD CONSTRAINT capacity_hourly_pkey PRIMARY KEY (facility_id, population, at);
 
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);

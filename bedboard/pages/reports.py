@@ -66,6 +66,8 @@ def cell(value: Any, kind: str, key: str = "") -> str:
         return "—"
     if kind == "hours":
         return f"{value:,.1f}\u00a0h"
+    if kind == "mean":
+        return f"{value:,.1f}"
     if kind == "rate":
         return f"{value * 100:.1f}\u00a0%"
     if kind == "month":
@@ -218,7 +220,7 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
         "stacked": pygal.StackedBar,
     }[figure.chart.kind]
     labels_column = next(c for c in figure.columns if c.key == figure.chart.x)
-    horizontal = labels_column.kind == "text"
+    horizontal = labels_column.kind == "text" and figure.chart.kind != "line"
     if horizontal:
         chart_class = {"bar": pygal.HorizontalBar, "stacked": pygal.HorizontalStackedBar}.get(
             figure.chart.kind, chart_class
@@ -248,6 +250,8 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
         # Horizontal bars list the first row at the bottom; read top to bottom instead.
         rows = list(reversed(rows))
     chart.x_labels = [cell(r[figure.chart.x], labels_column.kind, figure.chart.x) for r in rows]
+    if figure.chart.major_every:
+        chart.x_labels_major = chart.x_labels[:: figure.chart.major_every]
     plotted = [c for c in figure.columns if c.key in figure.chart.series]
     for column in plotted:
         values = [r[column.key] for r in rows]

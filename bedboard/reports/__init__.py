@@ -41,7 +41,9 @@ SESSION_SQL = (
 class ReportColumn(BaseModel):
     key: str
     label: str
-    kind: str = Field(description="text, int, hours, rate (0..1), month (YYYY-MM), day, beds.")
+    kind: str = Field(
+        description="text, int, hours, rate (0..1), month (YYYY-MM), day, beds, mean (beds)."
+    )
 
 
 class FigureInfo(BaseModel):
@@ -107,7 +109,7 @@ def figure_named(slug: str) -> Figure:
 def _typed(column: Column, value: Any) -> Value:
     if value is None:
         return None
-    if column.kind in ("hours",):
+    if column.kind in ("hours", "mean"):
         return round(float(value), 2)
     if column.kind == "rate":
         return round(float(value), 4)

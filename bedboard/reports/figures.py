@@ -19,7 +19,7 @@ from bedboard.auth import Role
 from bedboard.freshness import STALE_AFTER_CADENCES
 from bedboard.reports.filters import FILTER_CTE, in_area, rollup_in_area
 
-Kind = Literal["text", "int", "hours", "rate", "month", "day", "beds"]
+Kind = Literal["text", "int", "hours", "rate", "month", "day", "beds", "mean"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Chart:
     x: str
     series: tuple[str, ...]
     y_title: str
+    # Label only every n-th x value (0: let the chart choose), e.g. each day's midnight.
+    major_every: int = 0
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,30 @@ TIME_TO_PLACEMENT = Figure(
     also=frozenset({Role.FACILITY, Role.COURT}),
 )
 
+# The county of a placement (where the person was detained, ``placements.county_fips``).
+_COUNTY_NAME = "COALESCE(co.name, 'No county recorded')"
+
+# Placements ended (admitted or closed) and their hours from detention to that end.
+_WAITING = f"""{_PLACEMENTS.strip()},
+    w AS (
+        SELECT p.created_at, p.county_fips,
+               COALESCE(NULLIF(btrim(p.requesting_agency), ''), 'Not recorded') AS agency,
+               {_HOURS.format(later="COALESCE(p.admitted_at, p.closed_at)", earlier="p.detention_start")}
+                 AS hours
+          FROM p WHERE COALESCE(p.admitted_at, p.closed_at) IS NOT NULL
+    )"""
+_WAITING_COLUMNS = (
+    Column("placements", "Placements ended"),
+    Column("waiting_median_h", "Waiting, median (h)", "hours"),
+    Column("waiting_p90_h", "Waiting, 90th percentile (h)", "hours"),
+    Column("waiting_total_h", "Waiting, total (h)", "hours"),
+)
+_WAITING_FIGURES = f"""
+           count(*) AS placements,
+           {_median("w.hours")} AS waiting_median_h,
+           {_p90("w.hours")} AS waiting_p90_h,
+           sum(w.hours) AS waiting_total_h"""
+
 CUSTODY_HOURS = Figure(
     slug="custody-hours",
     title="Custody and waiting hours",
@@ -193,27 +219,32 @@ CUSTODY_HOURS = Figure(
     columns=(
         Column("month", "Month", "month"),
         Column("agency", "Requesting agency", "text"),
-        Column("placements", "Placements ended"),
-        Column("waiting_median_h", "Waiting, median (h)", "hours"),
-        Column("waiting_p90_h", "Waiting, 90th percentile (h)", "hours"),
-        Column("waiting_total_h", "Waiting, total (h)", "hours"),
+        *_WAITING_COLUMNS,
     ),
     chart=Chart("bar", "month", ("waiting_median_h", "waiting_p90_h"), "hours"),
-    body=f"""{_PLACEMENTS.strip()},
-    w AS (
-        SELECT p.created_at,
-               COALESCE(NULLIF(btrim(p.requesting_agency), ''), 'Not recorded') AS agency,
-               {_HOURS.format(later="COALESCE(p.admitted_at, p.closed_at)", earlier="p.detention_start")}
-                 AS hours
-          FROM p WHERE COALESCE(p.admitted_at, p.closed_at) IS NOT NULL
-    )
-    SELECT {_MONTH.format(at="w.created_at")} AS month, w.agency,
-           count(*) AS placements,
-           {_median("w.hours")} AS waiting_median_h,
-           {_p90("w.hours")} AS waiting_p90_h,
-           sum(w.hours) AS waiting_total_h
+    body=f"""{_WAITING}
+    SELECT {_MONTH.format(at="w.created_at")} AS month, w.agency,{_WAITING_FIGURES}
       FROM w CROSS JOIN f
      GROUP BY 1, 2 ORDER BY 1, 2
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.COURT}),
+)
+
+CUSTODY_BY_COUNTY = Figure(
+    slug="custody-hours-by-county",
+    title="Custody and waiting hours by county",
+    family="Placements",
+    summary=(
+        "Hours from the start of detention to admission (or, without one, to the close), "
+        "by the county the person was detained in."
+    ),
+    columns=(Column("county", "County", "text"), *_WAITING_COLUMNS),
+    chart=Chart("bar", "county", ("waiting_median_h", "waiting_p90_h"), "hours"),
+    body=f"""{_WAITING}
+    SELECT {_COUNTY_NAME} AS county,{_WAITING_FIGURES}
+      FROM w CROSS JOIN f LEFT JOIN counties co ON co.fips = w.county_fips
+     GROUP BY 1 ORDER BY 1
 """,
     filters=PLACEMENT_FILTERS,
     also=frozenset({Role.COURT}),
@@ -335,42 +366,28 @@ DECLINES = Figure(
     per_facility=True,
 )
 
-OUTCOMES = Figure(
-    slug="outcomes",
-    title="Outcomes",
-    family="Placements",
-    summary=(
-        "How requests ended, by month of request: admitted, or closed without a bed "
-        "(released, order expired) or otherwise."
-    ),
-    columns=(
-        Column("month", "Month", "month"),
-        Column("requests", "Requests"),
-        Column("admitted", "Admitted"),
-        Column("released", "Released without a bed"),
-        Column("order_expired", "Order expired"),
-        Column("withdrawn", "Withdrawn"),
-        Column("diverted_outpatient", "Diverted to outpatient"),
-        Column("other", "Other"),
-        Column("still_open", "Still open"),
-        Column("no_bed_rate", "Closed without a bed", "rate"),
-    ),
-    chart=Chart(
-        "stacked",
-        "month",
-        (
-            "admitted",
-            "released",
-            "order_expired",
-            "withdrawn",
-            "diverted_outpatient",
-            "other",
-            "still_open",
-        ),
-        "requests",
-    ),
-    body=f"""{_PLACEMENTS.strip()}
-    SELECT {_MONTH.format(at="p.created_at")} AS month,
+# How requests ended: the counts every outcome figure gives (per month, county or court).
+_OUTCOME_COLUMNS = (
+    Column("requests", "Requests"),
+    Column("admitted", "Admitted"),
+    Column("released", "Released without a bed"),
+    Column("order_expired", "Order expired"),
+    Column("withdrawn", "Withdrawn"),
+    Column("diverted_outpatient", "Diverted to outpatient"),
+    Column("other", "Other"),
+    Column("still_open", "Still open"),
+    Column("no_bed_rate", "Closed without a bed", "rate"),
+)
+_OUTCOME_SERIES = (
+    "admitted",
+    "released",
+    "order_expired",
+    "withdrawn",
+    "diverted_outpatient",
+    "other",
+    "still_open",
+)
+_OUTCOME_COUNTS = """
            count(*) AS requests,
            count(*) FILTER (WHERE p.admitted_at IS NOT NULL) AS admitted,
            count(*) FILTER (WHERE p.admitted_at IS NULL AND p.outcome = 'released') AS released,
@@ -383,9 +400,60 @@ OUTCOMES = Figure(
            count(*) FILTER (WHERE p.admitted_at IS NULL AND p.status <> 'closed') AS still_open,
            (count(*) FILTER (WHERE p.admitted_at IS NULL
                                AND p.outcome IN ('released', 'order_expired')))::float8
-             / NULLIF(count(*), 0) AS no_bed_rate
+             / NULLIF(count(*), 0) AS no_bed_rate"""
+
+OUTCOMES = Figure(
+    slug="outcomes",
+    title="Outcomes",
+    family="Placements",
+    summary=(
+        "How requests ended, by month of request: admitted, or closed without a bed "
+        "(released, order expired) or otherwise."
+    ),
+    columns=(Column("month", "Month", "month"), *_OUTCOME_COLUMNS),
+    chart=Chart("stacked", "month", _OUTCOME_SERIES, "requests"),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT {_MONTH.format(at="p.created_at")} AS month,{_OUTCOME_COUNTS}
       FROM p CROSS JOIN f
      GROUP BY 1 ORDER BY 1
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT}),
+)
+
+OUTCOMES_BY_COUNTY = Figure(
+    slug="outcomes-by-county",
+    title="Outcomes by county",
+    family="Placements",
+    summary=(
+        "How requests ended, by the county the person was detained in: admitted, or "
+        "closed without a bed (released, order expired) or otherwise."
+    ),
+    columns=(Column("county", "County", "text"), *_OUTCOME_COLUMNS),
+    chart=Chart("stacked", "county", _OUTCOME_SERIES, "requests"),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT {_COUNTY_NAME} AS county,{_OUTCOME_COUNTS}
+      FROM p CROSS JOIN f LEFT JOIN counties co ON co.fips = p.county_fips
+     GROUP BY 1 ORDER BY count(*) DESC, 1
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT}),
+)
+
+OUTCOMES_BY_COURT = Figure(
+    slug="outcomes-by-court",
+    title="Outcomes by court",
+    family="Placements",
+    summary=(
+        "How requests ended, by the court that ordered them: admitted, or closed without "
+        "a bed (released, order expired) or otherwise."
+    ),
+    columns=(Column("court", "Court", "text"), *_OUTCOME_COLUMNS),
+    chart=Chart("stacked", "court", _OUTCOME_SERIES, "requests"),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT COALESCE(c.name, 'No court') AS court,{_OUTCOME_COUNTS}
+      FROM p CROSS JOIN f LEFT JOIN courts c ON c.id = p.court_id
+     GROUP BY 1 ORDER BY count(*) DESC, 1
 """,
     filters=PLACEMENT_FILTERS,
     also=frozenset({Role.FACILITY, Role.COURT}),
@@ -729,6 +797,116 @@ CAPACITY = Figure(
 )
 
 
+# The instant a census report takes effect in the hourly figures: the first top of the
+# hour (in the zone) at or after its as_of.
+EFFECTIVE_HOUR = (
+    "(date_trunc('hour', {as_of} - interval '1 microsecond', {zone}) + interval '1 hour')"
+)
+
+# Capacity by hour of the week, from ``changes`` (at, units, staffed, occupied, blocked,
+# available: the change in the beds in force at each top of the hour) and ``span``
+# (start, stop): the beds in force at every top of the hour of the period (the changes
+# up to it summed; those before the period's start count at its start), averaged over
+# the hours of each weekday and hour of the day. 168 rows, Monday 00:00 first.
+_BY_HOUR_OF_WEEK = """
+    per_at AS (
+        SELECT GREATEST(c.at, span.start) AS at, sum(c.units) AS units,
+               sum(c.staffed) AS staffed, sum(c.occupied) AS occupied,
+               sum(c.blocked) AS blocked, sum(c.available) AS available
+          FROM changes c CROSS JOIN span
+         WHERE c.at < span.stop
+         GROUP BY 1
+    ), samples AS (
+        SELECT t.t, COALESCE(sum(p.units) OVER w, 0) AS units,
+               COALESCE(sum(p.staffed) OVER w, 0) AS staffed,
+               COALESCE(sum(p.occupied) OVER w, 0) AS occupied,
+               COALESCE(sum(p.blocked) OVER w, 0) AS blocked,
+               COALESCE(sum(p.available) OVER w, 0) AS available
+          FROM span CROSS JOIN generate_series(
+                 span.start, span.stop - interval '1 microsecond', interval '1 hour') AS t(t)
+          LEFT JOIN per_at p ON p.at = t.t
+        WINDOW w AS (ORDER BY t.t)
+    ), by_slot AS (
+        SELECT extract(isodow FROM s.t AT TIME ZONE f.zone)::int AS dow,
+               extract(hour FROM s.t AT TIME ZONE f.zone)::int AS hour,
+               count(*) AS samples, avg(s.units) AS units_reported,
+               avg(s.staffed) AS staffed, avg(s.occupied) AS occupied,
+               avg(s.blocked) AS blocked, avg(s.available) AS available,
+               sum(s.occupied)::float8 / NULLIF(sum(s.staffed), 0) AS occupancy
+          FROM samples s CROSS JOIN f
+         GROUP BY 1, 2
+    )
+    SELECT (ARRAY['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'])[d.dow]
+             || ' ' || lpad(h.hour::text, 2, '0') || ':00' AS slot,
+           COALESCE(b.samples, 0) AS samples, b.units_reported, b.staffed, b.occupied,
+           b.blocked, b.available, b.occupancy
+      FROM generate_series(1, 7) AS d(dow) CROSS JOIN generate_series(0, 23) AS h(hour)
+      LEFT JOIN by_slot b ON b.dow = d.dow AND b.hour = h.hour
+     ORDER BY d.dow, h.hour
+"""
+
+CAPACITY_BY_HOUR = Figure(
+    slug="capacity-by-hour",
+    title="Capacity by hour of the week",
+    family="Capacity",
+    summary=(
+        "Staffed, occupied, blocked and free beds at each hour of the week (each unit's "
+        "latest report at the top of the hour), averaged over the period."
+    ),
+    columns=(
+        Column("slot", "Hour of the week", "text"),
+        Column("samples", "Hours averaged"),
+        Column("units_reported", "Units reported, mean", "mean"),
+        Column("staffed", "Staffed, mean", "mean"),
+        Column("occupied", "Occupied, mean", "mean"),
+        Column("blocked", "Blocked, mean", "mean"),
+        Column("available", "Available, mean", "mean"),
+        Column("occupancy", "Occupancy", "rate"),
+    ),
+    chart=Chart("line", "slot", ("staffed", "occupied", "available"), "beds (mean)", 24),
+    body=f"""
+    units_in AS (
+        SELECT u.id FROM units u JOIN facilities fac ON fac.id = u.facility_id CROSS JOIN f
+         WHERE {_UNITS_ON_THE_BOARD}
+    ), span AS MATERIALIZED (
+        SELECT f.start, LEAST(f.stop, now()) AS stop FROM f
+    ), effective AS (
+        -- each unit's reports by the instant they take effect (of several, the last)
+        SELECT DISTINCT ON (h.unit_id, e.at) h.unit_id, e.at, h.staffed, h.occupied,
+               h.blocked, h.available
+          FROM units_in ui JOIN census_history h ON h.unit_id = ui.id CROSS JOIN span
+          CROSS JOIN f
+          CROSS JOIN LATERAL (SELECT {EFFECTIVE_HOUR.format(as_of="h.as_of", zone="f.zone")} AS at) e
+         WHERE h.as_of < span.stop
+         ORDER BY h.unit_id, e.at, h.as_of DESC
+    ), changes AS (
+        SELECT at, CASE WHEN lag(at) OVER w IS NULL THEN 1 ELSE 0 END AS units,
+               COALESCE(staffed, 0) - COALESCE(lag(staffed) OVER w, 0) AS staffed,
+               COALESCE(occupied, 0) - COALESCE(lag(occupied) OVER w, 0) AS occupied,
+               blocked - COALESCE(lag(blocked) OVER w, 0) AS blocked,
+               available - COALESCE(lag(available) OVER w, 0) AS available
+          FROM effective
+        WINDOW w AS (PARTITION BY unit_id ORDER BY at)
+    ),
+    {_BY_HOUR_OF_WEEK.strip()}
+""",
+    rollup_body=f"""{_ROLLUP_SPAN.strip()},
+    changes AS (
+        SELECT c.at, c.units, c.staffed, c.occupied, c.blocked, c.available
+          FROM capacity_hourly c JOIN facilities fac ON fac.id = c.facility_id
+         CROSS JOIN span
+         WHERE c.at < span.stop
+           AND ($6::bigint IS NULL OR c.facility_id = $6::bigint)
+           AND ($8::text IS NULL OR c.population = $8::text)
+           AND fac.active AND {rollup_in_area("fac.county_fips")}
+    ),
+    {_BY_HOUR_OF_WEEK.strip()}
+""",
+    filters=UNIT_FILTERS,
+    also=frozenset({Role.FACILITY, Role.COURT, Role.VIEWER}),
+)
+
+
 def _counts(counts: Mapping[str, int], labels: Mapping[str, str] | None = None) -> str:
     return ", ".join(f"{(labels or {}).get(k, k)} {n}" for k, n in counts.items())
 
@@ -845,12 +1023,16 @@ FIGURES: dict[str, Figure] = {
     for figure in (
         TIME_TO_PLACEMENT,
         CUSTODY_HOURS,
+        CUSTODY_BY_COUNTY,
         OUTCOMES,
+        OUTCOMES_BY_COUNTY,
+        OUTCOMES_BY_COURT,
         PROGRAM_COUNTS,
         REFERRALS,
         DECLINES,
         COMPLIANCE,
         CAPACITY,
+        CAPACITY_BY_HOUR,
         NO_BED,
         NO_BED_QUARTERS,
     )

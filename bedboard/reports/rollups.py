@@ -1,12 +1,13 @@
 # ruff: noqa: S608 -- every statement here is composed only of constant fragments
-"""Roll-ups of the census history for the compliance and capacity figures.
+"""Roll-ups of the census history for the compliance and capacity figures (daily and by
+hour of the week).
 
 Those two figures read every report of every unit in their period: at a year of state
 history (5,000 units, 3.5 million reports) each took 6 to 7 s. ``refresh`` keeps, per group
 (a facility's active units of one age group) and local day, what the figures sum:
-capacity in force at the end of the day, the seconds fresh / late / stale, and every
-overdue episode. The figures then read a few hundred thousand small rows
-(``figures.COMPLIANCE`` and ``figures.CAPACITY``, their ``rollup_body``) and give the same
+capacity in force at the end of the day, the seconds fresh / late / stale, every overdue
+episode, and the change in the beds in force at each top of the hour where they changed. The figures then read a few hundred thousand small rows
+(``figures.COMPLIANCE``, ``CAPACITY`` and ``CAPACITY_BY_HOUR``, their ``rollup_body``) and give the same
 numbers the live statements give as of the refresh (tests/reports/test_rollups.py).
 
 A refresh recomputes, for each group, the days from the last refresh's day (the units'
@@ -25,6 +26,7 @@ from typing import Any
 
 from bedboard.database import Connection
 from bedboard.freshness import STALE_AFTER_CADENCES
+from bedboard.reports.figures import EFFECTIVE_HOUR
 
 INTERVAL_S = 300
 # Census writes stamp received_at with their transaction's start, which may be a little
@@ -94,6 +96,10 @@ _DELETE_SQL = f"""
         DELETE FROM capacity_daily c USING todo t
          WHERE c.facility_id = t.facility_id AND c.population = t.population
            AND c.day >= t.from_day
+    ), hourly AS (
+        DELETE FROM capacity_hourly c USING todo t
+         WHERE c.facility_id = t.facility_id AND c.population = t.population
+           AND c.at >= t.from_at
     ), compliance AS (
         DELETE FROM compliance_daily c USING todo t
          WHERE c.facility_id = t.facility_id AND c.population = t.population
@@ -153,6 +159,52 @@ _CAPACITY_SQL = f"""
                                 blocked, available)
     SELECT day, facility_id, population, units, staffed, occupied, blocked, available
       FROM running WHERE units > 0
+"""
+
+# Capacity by hour: each unit's reports from the group's first instant (and the last one
+# taking effect before it, the baseline), each taking effect at the first top of the hour
+# at or after its as_of (in the zone: $4); of several in one hour, the last. The change at
+# each instant is the report's beds less those of the unit's previous one (none for its
+# first: it also adds the unit); summed per group and instant, kept where not all zero.
+# (A baseline report has as_of <= from_at - 1 h: from_at is a local midnight, on the hour.)
+_HOURLY_SQL = f"""
+    WITH {_TODO.strip()},
+    reports AS (
+        SELECT ui.facility_id, ui.population, ui.unit_id, ui.from_at, b.as_of,
+               b.staffed, b.occupied, b.blocked, b.available
+          FROM units_in ui CROSS JOIN LATERAL (
+              SELECT h.as_of, h.staffed, h.occupied, h.blocked, h.available
+                FROM census_history h
+               WHERE h.unit_id = ui.unit_id AND h.as_of <= ui.from_at - interval '1 hour'
+               ORDER BY h.as_of DESC LIMIT 1) b
+        UNION ALL
+        SELECT ui.facility_id, ui.population, ui.unit_id, ui.from_at, h.as_of,
+               h.staffed, h.occupied, h.blocked, h.available
+          FROM units_in ui JOIN census_history h ON h.unit_id = ui.unit_id
+           AND h.as_of > ui.from_at - interval '1 hour'
+    ), effective AS (
+        SELECT DISTINCT ON (r.unit_id, e.at) r.*, e.at
+          FROM reports r
+          CROSS JOIN LATERAL (SELECT {EFFECTIVE_HOUR.format(as_of="r.as_of", zone="$4")} AS at) e
+         ORDER BY r.unit_id, e.at, r.as_of DESC
+    ), changes AS (
+        SELECT facility_id, population, from_at, at,
+               CASE WHEN lag(at) OVER w IS NULL THEN 1 ELSE 0 END AS units,
+               COALESCE(staffed, 0) - COALESCE(lag(staffed) OVER w, 0) AS staffed,
+               COALESCE(occupied, 0) - COALESCE(lag(occupied) OVER w, 0) AS occupied,
+               blocked - COALESCE(lag(blocked) OVER w, 0) AS blocked,
+               available - COALESCE(lag(available) OVER w, 0) AS available
+          FROM effective
+        WINDOW w AS (PARTITION BY unit_id ORDER BY at)
+    )
+    INSERT INTO capacity_hourly (facility_id, population, at, units, staffed, occupied,
+                                 blocked, available)
+    SELECT facility_id, population, at, sum(units), sum(staffed), sum(occupied),
+           sum(blocked), sum(available)
+      FROM changes WHERE at >= from_at
+     GROUP BY facility_id, population, at
+    HAVING sum(units) <> 0 OR sum(staffed) <> 0 OR sum(occupied) <> 0
+        OR sum(blocked) <> 0 OR sum(available) <> 0
 """
 
 # Compliance: each report's interval, from it (or the group's first instant) to the next
@@ -280,6 +332,7 @@ async def refresh(conn: Connection, zone: str) -> Refreshed | None:
         todo = {**from_day, **dict.fromkeys(dropped, _FIRST_DAY)}
         if rebuild:
             await conn.execute("DELETE FROM capacity_daily")
+            await conn.execute("DELETE FROM capacity_hourly")
             await conn.execute("DELETE FROM compliance_daily")
             await conn.execute("DELETE FROM compliance_overdue")
         args: list[Any] = [
@@ -289,6 +342,7 @@ async def refresh(conn: Connection, zone: str) -> Refreshed | None:
             zone,
         ]
         await conn.execute(_DELETE_SQL, *args)
+        await conn.execute(_HOURLY_SQL, *args)
         for statement in (_CAPACITY_SQL, _COMPLIANCE_SQL, _OVERDUE_SQL):
             await conn.execute(statement, *args, now)
         await conn.execute(

@@ -169,6 +169,42 @@ async def test_custody_hours_from_detention_to_admission_or_close(conn: Any, wor
     assert (november["agency"], november["waiting_total_h"]) == ("Columbia Police", 20.0)
 
 
+async def _p4_in_cole_county(conn: Any, world: World) -> None:
+    """P4 (Boone Probate's, released) moved to Cole County: counties and courts differ."""
+    await conn.execute(
+        "UPDATE placements SET county_fips = '29051' WHERE id = $1", world.placements["P4"]
+    )
+
+
+async def test_custody_hours_by_the_county_of_detention(conn: Any, world: World) -> None:
+    await _p4_in_cole_county(conn, world)
+    boone, cole = await rows(conn, "custody-hours-by-county")
+    assert (boone["county"], boone["placements"], boone["waiting_median_h"]) == ("Boone", 3, 12.0)
+    assert (boone["waiting_p90_h"], boone["waiting_total_h"]) == (79.2, 114.0)  # 12, 6, 96 h
+    assert (cole["county"], cole["placements"], cole["waiting_total_h"]) == ("Cole", 1, 20.0)
+
+
+async def test_outcomes_by_county_and_by_court(conn: Any, world: World) -> None:
+    await _p4_in_cole_county(conn, world)
+    boone, cole = await rows(conn, "outcomes-by-county")
+    # Boone County: P1, P2 admitted, P3 order expired; Cole County: P4 released.
+    assert (boone["county"], boone["requests"], boone["admitted"]) == ("Boone", 3, 2)
+    assert (boone["order_expired"], boone["released"], boone["no_bed_rate"]) == (1, 0, 0.3333)
+    assert (cole["county"], cole["requests"], cole["released"]) == ("Cole", 1, 1)
+    assert cole["no_bed_rate"] == 1.0
+    # Boone Probate: P1, P2 admitted, P4 released; Cole Probate: P3 order expired.
+    boone_court, cole_court = await rows(conn, "outcomes-by-court")
+    assert (boone_court["court"], boone_court["requests"]) == ("Boone Probate", 3)
+    assert (boone_court["admitted"], boone_court["released"]) == (2, 1)
+    assert (cole_court["court"], cole_court["order_expired"]) == ("Cole Probate", 1)
+    clerk = Principal(
+        user_id=4, role=Role.COURT, email="c@example.org", display_name="",
+        court_id=world.other_court.id,
+    )  # fmt: skip
+    assert [r["court"] for r in await rows(conn, "outcomes-by-court", clerk)] == ["Cole Probate"]
+    assert [r["county"] for r in await rows(conn, "outcomes-by-county", clerk)] == ["Boone"]
+
+
 async def test_program_counts_per_month_and_court(conn: Any, world: World) -> None:
     found = await rows(conn, "program-counts")
     counts = {(r["month"], r["court"]): r["placements"] for r in found}

@@ -19,7 +19,7 @@ from tests.reports.conftest import World
 
 ZONE = "America/Chicago"
 H = timedelta(hours=1)
-ROLLED = ("compliance", "capacity")
+ROLLED = ("compliance", "capacity", "capacity-by-hour")
 PERIODS = [
     {"from": "2026-10-01", "to": "2026-11-30"},
     {"from": "2026-10-10", "to": "2026-10-10"},
