@@ -1023,6 +1023,14 @@ def _reports(r: dict[str, Any]) -> list[str]:
             f"statement each replaces, run once bare: {live}.",
             "",
         ]
+    needs = [slug for slug in r["figures"] if "(needs=" in slug]
+    if needs:
+        out += [
+            f"{', '.join(needs)}: under a needs filter (the need the most units serve) the "
+            "unit figures are computed from the records, as the roll-ups are by facility and "
+            "age group; their bare SQL is the live statement with the same filter.",
+            "",
+        ]
     return out
 
 

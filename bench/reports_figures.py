@@ -70,6 +70,31 @@ async def measure(
             )
             if figure.rollup_body:
                 results[slug]["live_sql_once_ms"] = await _once(raw, figure.sql, params)
+        # Under a needs filter the unit figures are computed from the records (the roll-ups
+        # are by facility and age group): timed with the need most units serve, the worst.
+        need: str | None = await raw.fetchval(
+            "SELECT s FROM units, unnest(specialties) AS s GROUP BY s ORDER BY count(*) DESC, s"
+            " LIMIT 1"
+        )
+        for slug, figure in FIGURES.items():
+            if need is None or not figure.rollup_body or "needs" not in figure.filters:
+                continue
+            with_need = {**query, "needs": need}
+            need_params = sql_parameters(
+                Filters.model_validate(with_need),
+                Scope(Role.LIAISON),
+                today=today,
+                zone=ZoneInfo(ZONE),
+                zone_name=ZONE,
+            )
+
+            async def read_live(conn: Any, sql: str = figure.sql, a: Any = need_params) -> int:
+                return len(await conn.fetch(sql, *a))
+
+            results[f"{slug} (needs={need})"] = await _figure(
+                h, session, raw, f"{app.base_url}/api/v1/reports/{slug}", with_need, headers,
+                read_live,
+            )  # fmt: skip
     finally:
         await session.close()
         await raw.close()

@@ -27,6 +27,7 @@ from bedboard.pages import field_errors, labels, render, require_role
 from bedboard.pages.help import anchor
 from bedboard.placements import order_types
 from bedboard.placements.models import DECLINE_LABELS, DeclineReason
+from bedboard.placements.waiting import PLACE_LABELS, Place
 from bedboard.reports import Figure, Filters, Report
 
 # The form's labels, by query name (the page's fields and its error sentences use them).
@@ -82,6 +83,8 @@ def cell(value: Any, kind: str, key: str = "") -> str:
         return DECLINE_LABELS.get(DeclineReason(value), str(value))
     if key == "population":
         return labels.label(value, "population")
+    if key == "place":
+        return PLACE_LABELS[Place(value)] if value in set(Place) else str(value)
     if key == "needs":  # a needs profile: its codes, comma-separated, or none
         if value == "none":
             return "None recorded"

@@ -250,6 +250,43 @@ CUSTODY_BY_COUNTY = Figure(
     also=frozenset({Role.COURT}),
 )
 
+WAITING_PLACES = Figure(
+    slug="waiting-places",
+    title="Waiting and boarding hours by place",
+    family="Placements",
+    summary=(
+        "Where people waited for a bed (emergency department, jail, police station, crisis "
+        "center, home or community) and for how long, for the requests in the period."
+    ),
+    columns=(
+        Column("place", "Waiting place", "text"),
+        Column("placements", "Requests"),
+        Column("stays", "Stays"),
+        Column("still_waiting", "Still waiting"),
+        Column("stay_median_h", "Stay, median (h)", "hours"),
+        Column("stay_p90_h", "Stay, 90th percentile (h)", "hours"),
+        Column("total_h", "Total (h)", "hours"),
+    ),
+    chart=Chart("bar", "place", ("stay_median_h", "stay_p90_h"), "hours"),
+    body=f"""{_PLACEMENTS.strip()},
+    s AS (
+        -- each stay of each request's waiting history (a move starts a new one); a stay
+        -- still running has no length yet
+        SELECT w.place, w.placement_id,
+               {_HOURS.format(later="w.ended_at", earlier="w.started_at")} AS hours
+          FROM placement_waits w JOIN p ON p.id = w.placement_id
+    )
+    SELECT s.place, count(DISTINCT s.placement_id) AS placements, count(*) AS stays,
+           count(*) FILTER (WHERE s.hours IS NULL) AS still_waiting,
+           {_median("s.hours")} AS stay_median_h, {_p90("s.hours")} AS stay_p90_h,
+           sum(s.hours) AS total_h
+      FROM s
+     GROUP BY s.place ORDER BY sum(s.hours) DESC NULLS LAST, s.place
+""",
+    filters=PLACEMENT_FILTERS,
+    also=frozenset({Role.COURT}),
+)
+
 # The referrals a referral figure counts: sent in the range, to units matching the filters
 # (county: the facility's), for placements matching the placement filters.
 _REFERRALS = f"""
@@ -1024,6 +1061,7 @@ FIGURES: dict[str, Figure] = {
         TIME_TO_PLACEMENT,
         CUSTODY_HOURS,
         CUSTODY_BY_COUNTY,
+        WAITING_PLACES,
         OUTCOMES,
         OUTCOMES_BY_COUNTY,
         OUTCOMES_BY_COURT,

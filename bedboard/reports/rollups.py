@@ -2,13 +2,14 @@
 """Roll-ups of the census history for the compliance and capacity figures (daily and by
 hour of the week).
 
-Those two figures read every report of every unit in their period: at a year of state
-history (5,000 units, 3.5 million reports) each took 6 to 7 s. ``refresh`` keeps, per group
-(a facility's active units of one age group) and local day, what the figures sum:
-capacity in force at the end of the day, the seconds fresh / late / stale, every overdue
-episode, and the change in the beds in force at each top of the hour where they changed. The figures then read a few hundred thousand small rows
-(``figures.COMPLIANCE``, ``CAPACITY`` and ``CAPACITY_BY_HOUR``, their ``rollup_body``) and give the same
-numbers the live statements give as of the refresh (tests/reports/test_rollups.py).
+These figures read every report of every unit in their period: at a year of state
+history (5,000 units, 3.5 million reports) each took 5 to 7 s. ``refresh`` keeps, per
+group (a facility's active units of one age group) and local day, what the figures sum:
+capacity in force at the end of the day, the seconds fresh / late / stale and every
+overdue episode; and per group, the change in the beds in force at each top of the hour
+where they changed. The figures then read these small rows (``figures.COMPLIANCE``,
+``CAPACITY`` and ``CAPACITY_BY_HOUR``, their ``rollup_body``) and give the same numbers
+the live statements give as of the refresh (tests/reports/test_rollups.py).
 
 A refresh recomputes, for each group, the days from the last refresh's day (the units'
 latest reports are still running) or from the earliest report received since, whichever

@@ -102,3 +102,42 @@ async def test_a_liaison_counts_the_declines_of_people_with_one_need(
     await expect(row.locator("th")).to_have_text("Acuity")
     await assert_no_horizontal_overflow(page)
     await page.context.close()
+
+
+async def test_a_liaison_reads_the_beds_by_hour_of_the_week(
+    browser: Browser, viewport: dict[str, int], live_url: str, world: World, make_user: Any
+) -> None:
+    # Unit a1 reported 10 staffed, 2 free on Friday 2026-10-09 at 22:00 (Central): all of
+    # Saturday stands on it. Only adults are on the board.
+    liaison = await make_user(Role.LIAISON)
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    async with page.expect_navigation():
+        await (
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+        )
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Capacity by hour of the week").click()
+    await page.get_by_label("From").fill("2026-10-10")
+    await page.get_by_label("To").fill("2026-10-10")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    table = page.locator("#report-table")
+    await expect(table.locator("tbody tr")).to_have_count(168)
+    saturday = table.locator("tbody tr", has_text="Sat 14:00")
+    await expect(saturday.locator('td[data-label="Staffed, mean"]')).to_have_text("10.0")
+    await expect(saturday.locator('td[data-label="Available, mean"]')).to_have_text("2.0")
+    await expect(saturday.locator('td[data-label="Hours averaged"]')).to_have_text("1")
+    monday = table.locator("tbody tr", has_text="Mon 14:00")
+    await expect(monday.locator('td[data-label="Hours averaged"]')).to_have_text("0")
+    chart = page.locator(".report-chart img")
+    before = await chart.get_attribute("src")
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    await assert_no_horizontal_overflow(page)
+
+    await page.get_by_label("Age group").select_option(label="Adolescent (13-17)")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show").click()
+    await expect(saturday.locator('td[data-label="Staffed, mean"]')).to_have_text("0.0")
+    assert await chart.get_attribute("src") != before
+    await assert_no_horizontal_overflow(page)
+    await page.context.close()

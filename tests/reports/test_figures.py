@@ -12,7 +12,7 @@ import pytest
 from bedboard import reports
 from bedboard.auth import Principal, Role
 from bedboard.reports import Filters
-from tests.reports.conftest import H, World, referral
+from tests.reports.conftest import T0, D, H, World, referral
 
 ZONE = "America/Chicago"
 AUTUMN = {"from": "2026-10-01", "to": "2026-11-30"}
@@ -203,6 +203,34 @@ async def test_outcomes_by_county_and_by_court(conn: Any, world: World) -> None:
     )  # fmt: skip
     assert [r["court"] for r in await rows(conn, "outcomes-by-court", clerk)] == ["Cole Probate"]
     assert [r["county"] for r in await rows(conn, "outcomes-by-county", clerk)] == ["Boone"]
+
+
+async def test_waiting_hours_by_place_sum_each_stay(conn: Any, world: World) -> None:
+    stays = [
+        ("P1", "emergency_department", T0 - 2 * H, T0 + H),  # 3 h, then moved
+        ("P1", "jail", T0 + H, T0 + 10 * H),  # 9 h
+        ("P2", "emergency_department", T0 + D, T0 + D + 6 * H),  # 6 h
+        ("P4", "community", datetime(2026, 11, 3, 15, 0, tzinfo=UTC), None),  # still running
+    ]
+    for ref, place, began, ended in stays:
+        await conn.execute(
+            "INSERT INTO placement_waits (placement_id, place, started_at, ended_at)"
+            " VALUES ($1, $2, $3, $4)",
+            world.placements[ref], place, began, ended,
+        )  # fmt: skip
+    ed, jail, community = await rows(conn, "waiting-places")
+    assert ed == {
+        "place": "emergency_department",
+        "placements": 2,
+        "stays": 2,
+        "still_waiting": 0,
+        "stay_median_h": 4.5,
+        "stay_p90_h": 5.7,  # 3 + 0.9 * (6 - 3)
+        "total_h": 9.0,
+    }
+    assert (jail["place"], jail["placements"], jail["total_h"]) == ("jail", 1, 9.0)
+    assert (community["still_waiting"], community["total_h"]) == (1, None)
+    assert await rows(conn, "waiting-places", court_id=world.other_court.id) == []
 
 
 async def test_program_counts_per_month_and_court(conn: Any, world: World) -> None:

@@ -236,6 +236,38 @@ async def test_placement_timestamps_are_in_order_and_no_bed_is_held(conn: Any, w
     assert await conn.fetchval("SELECT sum(held) FROM unit_census") == 0
 
 
+async def test_every_person_waits_somewhere_from_detention_to_the_end(
+    conn: Any, world: Any
+) -> None:
+    await _generate(conn)
+    # One stay or two (a move), contiguous, from the detention to the admission or close;
+    # still running only while the request is open; officer custody within the wait.
+    assert not await conn.fetch(
+        """
+        SELECT p.id FROM placements p
+          JOIN LATERAL (
+              SELECT count(*) AS stays, min(w.started_at) AS began,
+                     bool_and(w.ended_at IS NOT NULL) AS ended,
+                     max(w.ended_at) AS last_end, count(*) FILTER (WHERE w.ended_at IS NULL) AS open,
+                     sum(extract(epoch FROM w.ended_at - w.started_at)) AS seconds
+                FROM placement_waits w WHERE w.placement_id = p.id) w ON true
+         WHERE w.stays NOT IN (1, 2) OR w.began <> p.detention_start
+            OR (p.status IN ('admitted', 'closed'))
+               <> (w.ended AND w.last_end = COALESCE(p.admitted_at, p.closed_at))
+            OR (w.ended AND w.seconds <> extract(epoch FROM w.last_end - w.began))
+            OR w.open > 1 OR w.last_end > $1
+            OR p.custody_started_at < p.detention_start OR p.custody_ended_at > $1
+            OR (p.custody_started_at IS NOT NULL AND p.custody_agency = '')
+        """,
+        NOW,
+    )
+    places = Counter(r["place"] for r in await conn.fetch("SELECT place FROM placement_waits"))
+    assert places.most_common(1)[0][0] == "emergency_department"
+    assert await conn.fetchval(
+        "SELECT count(*) FROM placements WHERE custody_started_at IS NOT NULL"
+    )
+
+
 async def test_every_admission_has_its_accepted_referral(conn: Any, world: Any) -> None:
     await _generate(conn)
     rows = await conn.fetch(
