@@ -114,12 +114,14 @@ CREATE TABLE public.capacity_daily (
     staffed bigint,
     occupied bigint,
     blocked bigint,
-    available bigint
+    available bigint,
+    need text DEFAULT ''::text NOT NULL
 );
 
 CREATE TABLE public.capacity_hourly (
     facility_id bigint NOT NULL,
     population text NOT NULL,
+    need text NOT NULL,
     at timestamp with time zone NOT NULL,
     units integer NOT NULL,
     staffed bigint NOT NULL,
@@ -157,7 +159,8 @@ CREATE TABLE public.compliance_daily (
     fresh_s double precision NOT NULL,
     late_s double precision NOT NULL,
     stale_s double precision NOT NULL,
-    paths text[] NOT NULL
+    paths text[] NOT NULL,
+    need text DEFAULT ''::text NOT NULL
 );
 
 CREATE TABLE public.compliance_overdue (
@@ -166,7 +169,8 @@ CREATE TABLE public.compliance_overdue (
     facility_id bigint NOT NULL,
     population text NOT NULL,
     began_at timestamp with time zone NOT NULL,
-    ended_at timestamp with time zone
+    ended_at timestamp with time zone,
+    need text DEFAULT ''::text NOT NULL
 );
 
 CREATE TABLE public.counties (
@@ -882,7 +886,8 @@ ALTER TABLE public.regions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 CREATE TABLE public.report_rollup_groups (
     facility_id bigint NOT NULL,
     population text NOT NULL,
-    digest text NOT NULL
+    digest text NOT NULL,
+    need text DEFAULT ''::text NOT NULL
 );
 
 CREATE TABLE public.report_rollup_state (
@@ -1043,19 +1048,19 @@ ALTER TABLE ONLY public.board_outbox
     ADD CONSTRAINT board_outbox_pkey PRIMARY KEY (seq);
 
 ALTER TABLE ONLY public.capacity_daily
-    ADD CONSTRAINT capacity_daily_pkey PRIMARY KEY (day, facility_id, population);
+    ADD CONSTRAINT capacity_daily_pkey PRIMARY KEY (day, facility_id, population, need);
 
 ALTER TABLE ONLY public.capacity_hourly
-    ADD CONSTRAINT capacity_hourly_pkey PRIMARY KEY (facility_id, population, at);
+    ADD CONSTRAINT capacity_hourly_pkey PRIMARY KEY (need, facility_id, population, at);
 
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.compliance_daily
-    ADD CONSTRAINT compliance_daily_pkey PRIMARY KEY (day, facility_id, population);
+    ADD CONSTRAINT compliance_daily_pkey PRIMARY KEY (day, facility_id, population, need);
 
 ALTER TABLE ONLY public.compliance_overdue
-    ADD CONSTRAINT compliance_overdue_pkey PRIMARY KEY (unit_id, as_of);
+    ADD CONSTRAINT compliance_overdue_pkey PRIMARY KEY (need, unit_id, as_of);
 
 ALTER TABLE ONLY public.counties
     ADD CONSTRAINT counties_pkey PRIMARY KEY (fips);
@@ -1202,7 +1207,7 @@ ALTER TABLE ONLY public.regions
     ADD CONSTRAINT regions_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.report_rollup_groups
-    ADD CONSTRAINT report_rollup_groups_pkey PRIMARY KEY (facility_id, population);
+    ADD CONSTRAINT report_rollup_groups_pkey PRIMARY KEY (facility_id, population, need);
 
 ALTER TABLE ONLY public.report_rollup_state
     ADD CONSTRAINT report_rollup_state_pkey PRIMARY KEY (only_row);
@@ -1254,7 +1259,7 @@ CREATE INDEX census_history_unit_as_of_idx ON public.census_history USING btree 
 
 CREATE INDEX compliance_overdue_began_idx ON public.compliance_overdue USING btree (began_at);
 
-CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btree (facility_id, population);
+CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btree (facility_id, population, need);
 
 CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
 

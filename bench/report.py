@@ -1026,9 +1026,9 @@ def _reports(r: dict[str, Any]) -> list[str]:
     needs = [slug for slug in r["figures"] if "(needs=" in slug]
     if needs:
         out += [
-            f"{', '.join(needs)}: under a needs filter (the need the most units serve) the "
-            "unit figures are computed from the records, as the roll-ups are by facility and "
-            "age group; their bare SQL is the live statement with the same filter.",
+            f"{', '.join(needs)}: under a needs filter (the need the most units serve), read "
+            "from the roll-ups' groups of the units that serve it; their bare SQL is the "
+            "roll-up statement with the same filter.",
             "",
         ]
     return out

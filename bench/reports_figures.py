@@ -70,8 +70,8 @@ async def measure(
             )
             if figure.rollup_body:
                 results[slug]["live_sql_once_ms"] = await _once(raw, figure.sql, params)
-        # Under a needs filter the unit figures are computed from the records (the roll-ups
-        # are by facility and age group): timed with the need most units serve, the worst.
+        # Under a needs filter the unit figures read the roll-ups' groups of the units that
+        # serve the need: timed with the need most units serve, the worst.
         need: str | None = await raw.fetchval(
             "SELECT s FROM units, unnest(specialties) AS s GROUP BY s ORDER BY count(*) DESC, s"
             " LIMIT 1"
@@ -88,12 +88,14 @@ async def measure(
                 zone_name=ZONE,
             )
 
-            async def read_live(conn: Any, sql: str = figure.sql, a: Any = need_params) -> int:
+            async def read_rolled(
+                conn: Any, sql: str = figure.rollup_sql, a: Any = need_params
+            ) -> int:
                 return len(await conn.fetch(sql, *a))
 
             results[f"{slug} (needs={need})"] = await _figure(
                 h, session, raw, f"{app.base_url}/api/v1/reports/{slug}", with_need, headers,
-                read_live,
+                read_rolled,
             )  # fmt: skip
     finally:
         await session.close()

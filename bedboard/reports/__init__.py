@@ -175,12 +175,10 @@ async def run(
             records = await figure.computed(
                 conn, start, stop, zone_name, _area(filters.county, region_counties)
             )
-        elif rollup is not None and rollup.zone == zone_name and filters.needs is None:
-            # (the roll-ups are by facility and age group: a needs filter, which picks
-            # units by what they serve, is computed from the records)
+        elif rollup is not None and rollup.zone == zone_name:
             records = await conn.fetch(figure.rollup_sql, *params)
             data_as_of = rollup.refreshed_at
-        else:  # before the first refresh, just after a change of zone, or by needs
+        else:  # before the first refresh, or just after a change of zone
             records = await conn.fetch(figure.sql, *params)
     first, last = filters.span(today)
     return Report.model_validate(

@@ -648,7 +648,8 @@ _ROLLUP_DAYS = """c.day >= ($1::timestamptz AT TIME ZONE $3::text)::date
            AND c.day < ($2::timestamptz AT TIME ZONE $3::text)::date
            AND c.day <= (SELECT last_day FROM span)
            AND ($6::bigint IS NULL OR c.facility_id = $6::bigint)
-           AND ($8::text IS NULL OR c.population = $8::text)"""
+           AND ($8::text IS NULL OR c.population = $8::text)
+           AND c.need = COALESCE($11::text, '')"""
 _ROLLUP_FACILITY_KEY = (
     "CASE WHEN $9::bigint[] IS NULL OR {id} = ANY($9::bigint[]) THEN {id} ELSE 0 END"
 )
@@ -684,6 +685,7 @@ _COMPLIANCE_ROLLUP = f"""{_ROLLUP_SPAN.strip()},
          WHERE fac.active AND {rollup_in_area("fac.county_fips")}
            AND ($6::bigint IS NULL OR o.facility_id = $6::bigint)
            AND ($8::text IS NULL OR o.population = $8::text)
+           AND o.need = COALESCE($11::text, '')
            AND o.began_at < LEAST(COALESCE(o.ended_at, span.t), span.stop)
            AND COALESCE(o.ended_at, span.t) > span.start
          GROUP BY 1
@@ -935,6 +937,7 @@ CAPACITY_BY_HOUR = Figure(
          WHERE c.at < span.stop
            AND ($6::bigint IS NULL OR c.facility_id = $6::bigint)
            AND ($8::text IS NULL OR c.population = $8::text)
+           AND c.need = COALESCE($11::text, '')
            AND fac.active AND {rollup_in_area("fac.county_fips")}
     ),
     {_BY_HOUR_OF_WEEK.strip()}

@@ -183,8 +183,10 @@ async def test_random_histories_arriving_in_batches_roll_up_to_the_live_figures(
             name=f"Random {f}", report_cadence_minutes=rng.choice([30, 240, 720])
         )
         for population in ("adult", "adolescent")[: rng.randint(1, 2)]:
-            unit = await make_unit(fac.id, population=population)
-            units.append(unit.id)
+            for _ in range(rng.randint(1, 2)):
+                needs = sorted(rng.sample(["trauma", "forensic"], rng.randint(0, 2)))
+                unit = await make_unit(fac.id, population=population, specialties=needs)
+                units.append(unit.id)
     await conn.execute("UPDATE units SET created_at = '2026-09-01' WHERE id = ANY($1)", units)
     start = datetime(2026, 10, 1, tzinfo=UTC)
     reports_at = sorted(
@@ -205,20 +207,25 @@ async def test_random_histories_arriving_in_batches_roll_up_to_the_live_figures(
             )  # fmt: skip
         await rollups.refresh(conn, ZONE)
         await assert_same(conn)
+        await assert_same(conn, needs="trauma")
+        await assert_same(conn, needs="forensic", population="adult")
 
 
-async def test_a_needs_filter_is_computed_from_the_records_after_a_refresh(
+async def test_a_needs_filter_reads_the_units_that_serve_it_from_the_roll_ups(
     conn: Any, world: World
 ) -> None:
-    # The roll-ups are by facility and age group; a needs filter picks units within them.
+    # Each group also rolls up, for each need one of its units serves, those units.
     await conn.execute("UPDATE units SET specialties = '{trauma}' WHERE id = $1", world.a1.id)
     await rollups.refresh(conn, ZONE)
-    for slug in ROLLED:
-        query = Filters.model_validate({**PERIODS[1], "needs": "trauma"})
-        report = await reports.run(conn, slug, query, liaison(), zone_name=ZONE)
-        assert report.data_as_of is None
-        everyone = Filters.model_validate(PERIODS[1])
-        assert (await reports.run(conn, slug, everyone, liaison(), zone_name=ZONE)).data_as_of
+    await assert_same(conn, needs="trauma")
+    await assert_same(conn, needs="dementia")  # served by none: nothing, as live
     query = Filters.model_validate({**PERIODS[1], "needs": "trauma"})
     report = await reports.run(conn, "compliance", query, liaison(), zone_name=ZONE)
     assert [r["facility"] for r in report.rows] == ["Alpha Hospital"]
+    # A unit that stops serving the need leaves its group at the next refresh.
+    await conn.execute("UPDATE units SET specialties = '{}' WHERE id = $1", world.a1.id)
+    done = await rollups.refresh(conn, ZONE)
+    assert done is not None and done.dropped == 1  # the trauma group of Alpha's adults
+    await assert_same(conn, needs="trauma")
+    report = await reports.run(conn, "compliance", query, liaison(), zone_name=ZONE)
+    assert report.rows == [] and report.data_as_of is not None
