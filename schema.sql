@@ -110,12 +110,37 @@ CREATE TABLE public.capacity_daily (
     day date NOT NULL,
     facility_id bigint NOT NULL,
     population text NOT NULL,
+    need text NOT NULL,
     units integer NOT NULL,
     staffed bigint,
     occupied bigint,
     blocked bigint,
-    available bigint,
-    need text DEFAULT ''::text NOT NULL
+    available bigint
+)
+PARTITION BY LIST (need);
+
+CREATE TABLE public.capacity_daily_all (
+    day date CONSTRAINT capacity_daily_day_not_null NOT NULL,
+    facility_id bigint CONSTRAINT capacity_daily_facility_id_not_null NOT NULL,
+    population text CONSTRAINT capacity_daily_population_not_null NOT NULL,
+    need text CONSTRAINT capacity_daily_need_not_null NOT NULL,
+    units integer CONSTRAINT capacity_daily_units_not_null NOT NULL,
+    staffed bigint,
+    occupied bigint,
+    blocked bigint,
+    available bigint
+);
+
+CREATE TABLE public.capacity_daily_by_need (
+    day date CONSTRAINT capacity_daily_day_not_null NOT NULL,
+    facility_id bigint CONSTRAINT capacity_daily_facility_id_not_null NOT NULL,
+    population text CONSTRAINT capacity_daily_population_not_null NOT NULL,
+    need text CONSTRAINT capacity_daily_need_not_null NOT NULL,
+    units integer CONSTRAINT capacity_daily_units_not_null NOT NULL,
+    staffed bigint,
+    occupied bigint,
+    blocked bigint,
+    available bigint
 );
 
 CREATE TABLE public.capacity_hourly (
@@ -128,6 +153,31 @@ CREATE TABLE public.capacity_hourly (
     occupied bigint NOT NULL,
     blocked bigint NOT NULL,
     available bigint NOT NULL
+)
+PARTITION BY LIST (need);
+
+CREATE TABLE public.capacity_hourly_all (
+    facility_id bigint CONSTRAINT capacity_hourly_facility_id_not_null NOT NULL,
+    population text CONSTRAINT capacity_hourly_population_not_null NOT NULL,
+    need text CONSTRAINT capacity_hourly_need_not_null NOT NULL,
+    at timestamp with time zone CONSTRAINT capacity_hourly_at_not_null NOT NULL,
+    units integer CONSTRAINT capacity_hourly_units_not_null NOT NULL,
+    staffed bigint CONSTRAINT capacity_hourly_staffed_not_null NOT NULL,
+    occupied bigint CONSTRAINT capacity_hourly_occupied_not_null NOT NULL,
+    blocked bigint CONSTRAINT capacity_hourly_blocked_not_null NOT NULL,
+    available bigint CONSTRAINT capacity_hourly_available_not_null NOT NULL
+);
+
+CREATE TABLE public.capacity_hourly_by_need (
+    facility_id bigint CONSTRAINT capacity_hourly_facility_id_not_null NOT NULL,
+    population text CONSTRAINT capacity_hourly_population_not_null NOT NULL,
+    need text CONSTRAINT capacity_hourly_need_not_null NOT NULL,
+    at timestamp with time zone CONSTRAINT capacity_hourly_at_not_null NOT NULL,
+    units integer CONSTRAINT capacity_hourly_units_not_null NOT NULL,
+    staffed bigint CONSTRAINT capacity_hourly_staffed_not_null NOT NULL,
+    occupied bigint CONSTRAINT capacity_hourly_occupied_not_null NOT NULL,
+    blocked bigint CONSTRAINT capacity_hourly_blocked_not_null NOT NULL,
+    available bigint CONSTRAINT capacity_hourly_available_not_null NOT NULL
 );
 
 CREATE TABLE public.census_history (
@@ -156,21 +206,65 @@ CREATE TABLE public.compliance_daily (
     day date NOT NULL,
     facility_id bigint NOT NULL,
     population text NOT NULL,
+    need text NOT NULL,
     fresh_s double precision NOT NULL,
     late_s double precision NOT NULL,
     stale_s double precision NOT NULL,
-    paths text[] NOT NULL,
-    need text DEFAULT ''::text NOT NULL
+    paths text[] NOT NULL
+)
+PARTITION BY LIST (need);
+
+CREATE TABLE public.compliance_daily_all (
+    day date CONSTRAINT compliance_daily_day_not_null NOT NULL,
+    facility_id bigint CONSTRAINT compliance_daily_facility_id_not_null NOT NULL,
+    population text CONSTRAINT compliance_daily_population_not_null NOT NULL,
+    need text CONSTRAINT compliance_daily_need_not_null NOT NULL,
+    fresh_s double precision CONSTRAINT compliance_daily_fresh_s_not_null NOT NULL,
+    late_s double precision CONSTRAINT compliance_daily_late_s_not_null NOT NULL,
+    stale_s double precision CONSTRAINT compliance_daily_stale_s_not_null NOT NULL,
+    paths text[] CONSTRAINT compliance_daily_paths_not_null NOT NULL
+);
+
+CREATE TABLE public.compliance_daily_by_need (
+    day date CONSTRAINT compliance_daily_day_not_null NOT NULL,
+    facility_id bigint CONSTRAINT compliance_daily_facility_id_not_null NOT NULL,
+    population text CONSTRAINT compliance_daily_population_not_null NOT NULL,
+    need text CONSTRAINT compliance_daily_need_not_null NOT NULL,
+    fresh_s double precision CONSTRAINT compliance_daily_fresh_s_not_null NOT NULL,
+    late_s double precision CONSTRAINT compliance_daily_late_s_not_null NOT NULL,
+    stale_s double precision CONSTRAINT compliance_daily_stale_s_not_null NOT NULL,
+    paths text[] CONSTRAINT compliance_daily_paths_not_null NOT NULL
 );
 
 CREATE TABLE public.compliance_overdue (
+    need text NOT NULL,
     unit_id bigint NOT NULL,
     as_of timestamp with time zone NOT NULL,
     facility_id bigint NOT NULL,
     population text NOT NULL,
     began_at timestamp with time zone NOT NULL,
-    ended_at timestamp with time zone,
-    need text DEFAULT ''::text NOT NULL
+    ended_at timestamp with time zone
+)
+PARTITION BY LIST (need);
+
+CREATE TABLE public.compliance_overdue_all (
+    need text CONSTRAINT compliance_overdue_need_not_null NOT NULL,
+    unit_id bigint CONSTRAINT compliance_overdue_unit_id_not_null NOT NULL,
+    as_of timestamp with time zone CONSTRAINT compliance_overdue_as_of_not_null NOT NULL,
+    facility_id bigint CONSTRAINT compliance_overdue_facility_id_not_null NOT NULL,
+    population text CONSTRAINT compliance_overdue_population_not_null NOT NULL,
+    began_at timestamp with time zone CONSTRAINT compliance_overdue_began_at_not_null NOT NULL,
+    ended_at timestamp with time zone
+);
+
+CREATE TABLE public.compliance_overdue_by_need (
+    need text CONSTRAINT compliance_overdue_need_not_null NOT NULL,
+    unit_id bigint CONSTRAINT compliance_overdue_unit_id_not_null NOT NULL,
+    as_of timestamp with time zone CONSTRAINT compliance_overdue_as_of_not_null NOT NULL,
+    facility_id bigint CONSTRAINT compliance_overdue_facility_id_not_null NOT NULL,
+    population text CONSTRAINT compliance_overdue_population_not_null NOT NULL,
+    began_at timestamp with time zone CONSTRAINT compliance_overdue_began_at_not_null NOT NULL,
+    ended_at timestamp with time zone
 );
 
 CREATE TABLE public.counties (
@@ -887,7 +981,7 @@ CREATE TABLE public.report_rollup_groups (
     facility_id bigint NOT NULL,
     population text NOT NULL,
     digest text NOT NULL,
-    need text DEFAULT ''::text NOT NULL
+    need text NOT NULL
 );
 
 CREATE TABLE public.report_rollup_state (
@@ -1035,6 +1129,22 @@ ALTER TABLE public.webhook_endpoints ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
     CACHE 1
 );
 
+ALTER TABLE ONLY public.capacity_daily ATTACH PARTITION public.capacity_daily_all FOR VALUES IN ('');
+
+ALTER TABLE ONLY public.capacity_daily ATTACH PARTITION public.capacity_daily_by_need DEFAULT;
+
+ALTER TABLE ONLY public.capacity_hourly ATTACH PARTITION public.capacity_hourly_all FOR VALUES IN ('');
+
+ALTER TABLE ONLY public.capacity_hourly ATTACH PARTITION public.capacity_hourly_by_need DEFAULT;
+
+ALTER TABLE ONLY public.compliance_daily ATTACH PARTITION public.compliance_daily_all FOR VALUES IN ('');
+
+ALTER TABLE ONLY public.compliance_daily ATTACH PARTITION public.compliance_daily_by_need DEFAULT;
+
+ALTER TABLE ONLY public.compliance_overdue ATTACH PARTITION public.compliance_overdue_all FOR VALUES IN ('');
+
+ALTER TABLE ONLY public.compliance_overdue ATTACH PARTITION public.compliance_overdue_by_need DEFAULT;
+
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 
@@ -1050,8 +1160,20 @@ ALTER TABLE ONLY public.board_outbox
 ALTER TABLE ONLY public.capacity_daily
     ADD CONSTRAINT capacity_daily_pkey PRIMARY KEY (day, facility_id, population, need);
 
+ALTER TABLE ONLY public.capacity_daily_all
+    ADD CONSTRAINT capacity_daily_all_pkey PRIMARY KEY (day, facility_id, population, need);
+
+ALTER TABLE ONLY public.capacity_daily_by_need
+    ADD CONSTRAINT capacity_daily_by_need_pkey PRIMARY KEY (day, facility_id, population, need);
+
 ALTER TABLE ONLY public.capacity_hourly
     ADD CONSTRAINT capacity_hourly_pkey PRIMARY KEY (need, facility_id, population, at);
+
+ALTER TABLE ONLY public.capacity_hourly_all
+    ADD CONSTRAINT capacity_hourly_all_pkey PRIMARY KEY (need, facility_id, population, at);
+
+ALTER TABLE ONLY public.capacity_hourly_by_need
+    ADD CONSTRAINT capacity_hourly_by_need_pkey PRIMARY KEY (need, facility_id, population, at);
 
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);
@@ -1059,8 +1181,20 @@ ALTER TABLE ONLY public.census_history
 ALTER TABLE ONLY public.compliance_daily
     ADD CONSTRAINT compliance_daily_pkey PRIMARY KEY (day, facility_id, population, need);
 
+ALTER TABLE ONLY public.compliance_daily_all
+    ADD CONSTRAINT compliance_daily_all_pkey PRIMARY KEY (day, facility_id, population, need);
+
+ALTER TABLE ONLY public.compliance_daily_by_need
+    ADD CONSTRAINT compliance_daily_by_need_pkey PRIMARY KEY (day, facility_id, population, need);
+
 ALTER TABLE ONLY public.compliance_overdue
     ADD CONSTRAINT compliance_overdue_pkey PRIMARY KEY (need, unit_id, as_of);
+
+ALTER TABLE ONLY public.compliance_overdue_all
+    ADD CONSTRAINT compliance_overdue_all_pkey PRIMARY KEY (need, unit_id, as_of);
+
+ALTER TABLE ONLY public.compliance_overdue_by_need
+    ADD CONSTRAINT compliance_overdue_by_need_pkey PRIMARY KEY (need, unit_id, as_of);
 
 ALTER TABLE ONLY public.counties
     ADD CONSTRAINT counties_pkey PRIMARY KEY (fips);
@@ -1257,9 +1391,17 @@ CREATE INDEX census_history_received_brin ON public.census_history USING brin (r
 
 CREATE INDEX census_history_unit_as_of_idx ON public.census_history USING btree (unit_id, as_of);
 
-CREATE INDEX compliance_overdue_began_idx ON public.compliance_overdue USING btree (began_at);
+CREATE INDEX compliance_overdue_began_idx ON ONLY public.compliance_overdue USING btree (began_at);
 
-CREATE INDEX compliance_overdue_group_idx ON public.compliance_overdue USING btree (facility_id, population, need);
+CREATE INDEX compliance_overdue_all_began_at_idx ON public.compliance_overdue_all USING btree (began_at);
+
+CREATE INDEX compliance_overdue_group_idx ON ONLY public.compliance_overdue USING btree (facility_id, population, need);
+
+CREATE INDEX compliance_overdue_all_facility_id_population_need_idx ON public.compliance_overdue_all USING btree (facility_id, population, need);
+
+CREATE INDEX compliance_overdue_by_need_began_at_idx ON public.compliance_overdue_by_need USING btree (began_at);
+
+CREATE INDEX compliance_overdue_by_need_facility_id_population_need_idx ON public.compliance_overdue_by_need USING btree (facility_id, population, need);
 
 CREATE UNIQUE INDEX courts_name_key ON public.courts USING btree (lower(name));
 
@@ -1346,6 +1488,30 @@ CREATE INDEX units_population_idx ON public.units USING btree (population) WHERE
 CREATE INDEX user_facilities_facility_idx ON public.user_facilities USING btree (facility_id);
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
+
+ALTER INDEX public.capacity_daily_pkey ATTACH PARTITION public.capacity_daily_all_pkey;
+
+ALTER INDEX public.capacity_daily_pkey ATTACH PARTITION public.capacity_daily_by_need_pkey;
+
+ALTER INDEX public.capacity_hourly_pkey ATTACH PARTITION public.capacity_hourly_all_pkey;
+
+ALTER INDEX public.capacity_hourly_pkey ATTACH PARTITION public.capacity_hourly_by_need_pkey;
+
+ALTER INDEX public.compliance_daily_pkey ATTACH PARTITION public.compliance_daily_all_pkey;
+
+ALTER INDEX public.compliance_daily_pkey ATTACH PARTITION public.compliance_daily_by_need_pkey;
+
+ALTER INDEX public.compliance_overdue_began_idx ATTACH PARTITION public.compliance_overdue_all_began_at_idx;
+
+ALTER INDEX public.compliance_overdue_group_idx ATTACH PARTITION public.compliance_overdue_all_facility_id_population_need_idx;
+
+ALTER INDEX public.compliance_overdue_pkey ATTACH PARTITION public.compliance_overdue_all_pkey;
+
+ALTER INDEX public.compliance_overdue_began_idx ATTACH PARTITION public.compliance_overdue_by_need_began_at_idx;
+
+ALTER INDEX public.compliance_overdue_group_idx ATTACH PARTITION public.compliance_overdue_by_need_facility_id_population_need_idx;
+
+ALTER INDEX public.compliance_overdue_pkey ATTACH PARTITION public.compliance_overdue_by_need_pkey;
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_refuse_change();
 
