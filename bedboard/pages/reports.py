@@ -254,7 +254,8 @@ def chart_svg(figure: Figure, report: Report, *, narrow: bool = False) -> bytes:
         rows = list(reversed(rows))
     chart.x_labels = [cell(r[figure.chart.x], labels_column.kind, figure.chart.x) for r in rows]
     if figure.chart.major_every:
-        chart.x_labels_major = chart.x_labels[:: figure.chart.major_every]
+        chart.x_labels_major_count = None
+        chart.x_labels_major_every = figure.chart.major_every
     plotted = [c for c in figure.columns if c.key in figure.chart.series]
     for column in plotted:
         values = [r[column.key] for r in rows]
