@@ -68,6 +68,11 @@ class PlacementQuery(BaseModel):
         default=None, description="Past the legal deadline and not admitted."
     )
     active: bool = Field(default=False, description="Only placements not yet admitted or closed.")
+    sort: Literal["deadline", "custody"] = Field(
+        default="deadline",
+        description="deadline: open placements nearest their deadline first; custody: those "
+        "with an officer still on scene first, the longest in custody first.",
+    )
 
 
 class ReferralQuery(BaseModel):
@@ -261,6 +266,7 @@ async def list_placements(request: web.Request, query: PlacementQuery) -> Placem
             liaison_id=query.liaison,
             overdue=query.overdue,
             active_only=query.active,
+            by_custody=query.sort == "custody",
         )
         await record_success(
             request,

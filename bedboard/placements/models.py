@@ -532,6 +532,12 @@ class PlacementSummary(BaseModel):
         description="When the oldest referral still unanswered past its facility's response "
         "target was sent.",
     )
+    custody_started_at: datetime | None = Field(
+        default=None, description="When an officer took the person into custody."
+    )
+    custody_ended_at: datetime | None = Field(
+        default=None, description="When the officer was released (null while on scene)."
+    )
 
 
 class PlacementList(BaseModel):

@@ -242,14 +242,17 @@ async def list_placements(
     created_before: datetime | None = None,
     text: str | None = None,
     statuses: Sequence[str] | None = None,
+    by_custody: bool = False,
 ) -> list[PlacementSummary]:
-    """Placements, nearest deadline first (for open ones; most recent first otherwise).
-    ``text`` finds a reference, the initials or a case number (case-insensitive)."""
+    """Placements, nearest deadline first (for open ones; most recent first otherwise);
+    ``by_custody``: those with an officer still on scene first, the longest in custody
+    first. ``text`` finds a reference, the initials or a case number (case-insensitive)."""
     rows = await conn.fetch(
         f"""
         SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
                co.name AS county_name, p.person_initials, p.population, p.status,
                p.detention_start, p.deadline_at, p.liaison_id, af.name AS accepted_facility_name,
+               p.custody_started_at, p.custody_ended_at,
                {OVERDUE_SQL} AS overdue,
                (SELECT count(*) FROM referrals r
                  WHERE r.placement_id = p.id AND r.status IN {AWAITING_SQL}) AS pending_referrals,
@@ -278,7 +281,9 @@ async def list_placements(
            AND ($10::text IS NULL OR lower(p.reference) = lower($10)
                 OR p.person_initials = upper($10) OR lower(p.case_number) = lower($10))
            AND ($11::text[] IS NULL OR p.status = ANY ($11::text[]))
-         ORDER BY (p.status IN ('admitted', 'closed')),
+         ORDER BY CASE WHEN $12::bool AND p.custody_ended_at IS NULL
+                       THEN p.custody_started_at END NULLS LAST,
+                  (p.status IN ('admitted', 'closed')),
                   CASE WHEN p.status IN ('admitted', 'closed') THEN NULL ELSE p.deadline_at END
                     NULLS LAST,
                   p.created_at DESC, p.id
@@ -295,6 +300,7 @@ async def list_placements(
         created_before,
         text.strip() if text and text.strip() else None,
         list(statuses) if statuses else None,
+        by_custody,
     )
     return [PlacementSummary(**dict(r)) for r in rows]
 

@@ -93,3 +93,44 @@ async def test_a_liaison_records_where_the_person_waits_a_move_and_the_officer_c
     )
     await expect(section.get_by_role("button", name="Officer on scene")).to_be_visible()
     await assert_no_horizontal_overflow(page)
+
+
+async def test_the_list_sorted_by_custody_puts_the_longest_officer_wait_first(
+    browser: Browser,
+    viewport: dict[str, int],
+    live_url: str,
+    conn: Any,
+    make_user: Any,
+) -> None:
+    liaison = await make_user(Role.LIAISON)
+    ids = {}
+    for initials, hours in (("AA", None), ("BB", 2), ("CC", 7)):
+        ids[initials] = await record_placement(
+            conn, liaison.id, initials=initials, age=30, sex="male", county_fips="29019"
+        )
+        if hours is not None:
+            await conn.execute(
+                "UPDATE placements SET custody_agency = 'Columbia Police',"
+                " custody_started_at = now() - make_interval(hours => $2) WHERE id = $1",
+                ids[initials], hours,
+            )  # fmt: skip
+    page = await as_user(browser, live_url, liaison.email, viewport)
+    async with page.expect_navigation():
+        await (
+            page.get_by_role("navigation", name="Main")
+            .get_by_role("link", name="Placements")
+            .click()
+        )
+    await page.get_by_label("Sort by").select_option(label="Longest with an officer")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Apply").click()
+    assert "sort=custody" in page.url
+    rows = page.locator("table tbody tr")
+    await expect(rows).to_have_count(3)
+    first, second, third = (rows.nth(i) for i in range(3))
+    await expect(first.locator("td[data-label=Person]")).to_contain_text("CC")
+    await expect(first.locator("[data-custody]")).to_have_text("officer on scene 7 hr")
+    await expect(second.locator("td[data-label=Person]")).to_contain_text("BB")
+    await expect(third.locator("[data-custody]")).to_have_count(0)
+    await assert_no_horizontal_overflow(page)
+    await page.context.close()

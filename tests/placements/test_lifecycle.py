@@ -343,6 +343,23 @@ async def test_the_placement_list_filters_by_status_court_liaison_and_overdue(wo
     assert await ids("status=closed") == set()
 
 
+async def test_the_placement_list_sorts_by_the_longest_officer_custody(world: World) -> None:
+    first, second, third = [await world.create() for _ in range(3)]
+    for placement, hours in ((first, 1), (third, 5)):
+        await world.conn.execute(
+            "UPDATE placements SET custody_agency = 'Boone County Sheriff',"
+            " custody_started_at = now() - make_interval(hours => $2) WHERE id = $1",
+            placement["id"], hours,
+        )  # fmt: skip
+    resp = await world.call("liaison", "GET", "/api/v1/placements?sort=custody")
+    items = (await resp.json())["items"]
+    assert [p["id"] for p in items[:2]] == [third["id"], first["id"]]
+    assert items[0]["custody_started_at"] and items[0]["custody_ended_at"] is None
+    assert second["id"] in {p["id"] for p in items[2:]}
+    bad = await world.call("liaison", "GET", "/api/v1/placements?sort=nearest")
+    assert bad.status == 422
+
+
 async def test_a_transition_note_is_kept_in_a_row_and_the_timeline_only_says_there_is_one(
     world: World,
 ) -> None:

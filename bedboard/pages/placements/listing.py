@@ -39,6 +39,12 @@ SHOW = {
 }
 
 
+SORTS = {
+    "deadline": "Nearest deadline",
+    "custody": "Longest with an officer",
+}
+
+
 def _local_day(text: str, zone: Any, *, next_day: bool = False) -> datetime:
     day = date.fromisoformat(text)
     if next_day:
@@ -64,6 +70,7 @@ async def _list_context(
                 bounds[name] = _local_day(q[name], zone, next_day=name == "to")
             except ValueError:
                 errors[name] = "Enter a date, for example 11/28/2026."
+    sort = q.get("sort", "deadline") if q.get("sort") in SORTS else "deadline"
     court = q.get("court", "")
     county = q.get("county", "")
     async with acquire(request.app[POOL]) as conn:
@@ -78,6 +85,7 @@ async def _list_context(
             created_from=bounds["from"],
             created_before=bounds["to"],
             text=q.get("q", "")[:60] or None,
+            by_custody=sort == "custody",
         )
         court_choices = [(str(c.id), c.name) for c in await courts.list_courts(conn)]
         county_choices = [(c.fips, c.name) for c in await facilities.list_counties(conn)]
@@ -95,7 +103,8 @@ async def _list_context(
         "show_label": SHOW[show][0],
         "errors": errors,
         "values": {k: q.get(k, "") for k in ("from", "to", "court", "county", "q")}
-        | {"show": show},
+        | {"show": show, "sort": sort},
+        "sorts": list(SORTS.items()),
         "shows": [(k, v[0]) for k, v in SHOW.items()],
         "court_choices": [("", "Any court"), *court_choices],
         "county_choices": [("", "Any county"), *county_choices],
