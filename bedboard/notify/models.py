@@ -32,6 +32,7 @@ class Event(StrEnum):
     ESCALATION = "escalation"  # a rung of the escalation ladder, to acknowledge
     REFERRAL_UNANSWERED = "referral_unanswered"  # past the facility's response target
     CENSUS_NUDGE = "census_nudge"  # the facility's numbers are late: a one-time link
+    COURT_UPDATE = "court_update"  # to the court clerk's address: accepted, admitted, …
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,14 @@ EVENTS: dict[Event, EventInfo] = {
         "Your facility's bed numbers are late",
         frozenset({Role.FACILITY, Role.ADMIN}),
         {Role.FACILITY: (Channel.EMAIL,)},
+        critical=False,
+    ),
+    # No person subscribes: it goes to the court's clerk address (courts.clerk_email) and to
+    # the webhooks that list it.
+    Event.COURT_UPDATE: EventInfo(
+        "A placement of your court changed status",
+        frozenset(),
+        {},
         critical=False,
     ),
 }
@@ -413,4 +422,48 @@ def hold_expired(*, reference: str, placement_id: int, facility: str, unit: str)
         status="hold_expired",
         facility=facility,
         unit=unit,
+    )
+
+
+# The placement changes a court's clerk hears of (the ``placements`` outbox event names),
+# and how the message says each.
+COURT_UPDATES = {
+    "accepted": ("a bed was accepted", "A facility accepted a referral of placement {ref}."),
+    "admitted": ("admitted", "Placement {ref} was admitted."),
+    "closed": ("closed", "Placement {ref} was closed."),
+    "deadline_passed": (
+        "legal deadline passed",
+        "The legal deadline of placement {ref} passed before admission.",
+    ),
+}
+
+
+def court_update(
+    *,
+    reference: str,
+    change: str,
+    status: str,
+    facility: str,
+    deadline_at: datetime | None,
+    deadline_shown: str,
+) -> Message:
+    """A placement of the court accepted, admitted, closed or past its deadline → the
+    court clerk's address. ``facility`` is the accepted facility when the court's own view
+    shows it (accepted, in transit, admitted), else "". Links to the court's case lookup."""
+    short, sentence = COURT_UPDATES[change]
+    at = f"Facility: {facility}\n" if facility else ""
+    return Message(
+        event=Event.COURT_UPDATE,
+        subject=f"Placement {reference}: {short}",
+        body=(
+            f"{sentence.format(ref=reference)}\n"
+            f"Status: {status.replace('_', ' ')}\n"
+            f"{at}{_deadline_line(deadline_at, deadline_shown)}"
+            "Sign in to bedboard and look up the case number for the details."
+        ),
+        link_path="/court",
+        reference=reference,
+        status=status,
+        facility=facility,
+        deadline_at=deadline_at,
     )
