@@ -26,7 +26,8 @@ USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 class Event(StrEnum):
     REFERRAL_ARRIVED = "referral_arrived"
     REFERRAL_ANSWERED = "referral_answered"  # accepted, declined or a question asked
-    HOLD_EXPIRING = "hold_expiring"
+    HOLD_EXPIRING = "hold_expiring"  # a warning before a bed hold runs out
+    HOLD_EXPIRED = "hold_expired"  # a bed hold ran out and the bed was released
     DEADLINE_APPROACHING = "deadline_approaching"
     DEADLINE_PASSED = "deadline_passed"
     ESCALATION = "escalation"  # a rung of the escalation ladder, to acknowledge
@@ -63,6 +64,12 @@ EVENTS: dict[Event, EventInfo] = {
     ),
     Event.HOLD_EXPIRING: EventInfo(
         "A held bed is about to be released",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP,)},
+        critical=False,
+    ),
+    Event.HOLD_EXPIRED: EventInfo(
+        "A held bed was released",
         _LIAISON,
         {Role.LIAISON: (Channel.IN_APP,)},
         critical=False,
@@ -407,10 +414,30 @@ def deadline_alert(
     )
 
 
+def hold_expiring(
+    *, reference: str, placement_id: int, facility: str, unit: str, expires_shown: str
+) -> Message:
+    """A bed hold runs out soon → the placement's liaison, before the bed is released."""
+    return Message(
+        event=Event.HOLD_EXPIRING,
+        subject=f"Hold on {unit} for {reference} ends at {expires_shown}",
+        body=(
+            f"The bed held at {facility}, {unit} for placement {reference} is released at "
+            f"{expires_shown} unless the placement moves on (in transit keeps the bed).\n"
+            "Sign in to bedboard to see the placement."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="hold_expiring",
+        facility=facility,
+        unit=unit,
+    )
+
+
 def hold_expired(*, reference: str, placement_id: int, facility: str, unit: str) -> Message:
     """A bed hold ran out and the bed was released → the placement's liaison."""
     return Message(
-        event=Event.HOLD_EXPIRING,
+        event=Event.HOLD_EXPIRED,
         subject=f"Hold on {unit} released for {reference}",
         body=(
             f"The bed held at {facility}, {unit} for placement {reference} was released: "

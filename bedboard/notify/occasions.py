@@ -18,6 +18,8 @@ Who gets what:
   when it has none) and its users, with the one-time link.
 - **Deadline alerts** (``placements.DeadlineAlert``): the placement's liaison (in-app and
   email by default; critical). Once per placement and point.
+- **Hold expiring** (``placements.HoldExpiring``): the placement's liaison (in-app by
+  default), ``BEDBOARD_HOLD_WARNING_MINUTES`` before the hold runs out. Once per hold.
 - **Hold expired** (``placements.HoldExpired``): the placement's liaison (in-app by
   default). Once per hold.
 """
@@ -36,7 +38,7 @@ from bedboard.notify import models
 from bedboard.notify.models import Channel, Event, Recipient
 from bedboard.notify.store import enqueue, user_recipients
 from bedboard.nudges import Due
-from bedboard.placements.clock import DeadlineAlert, HoldExpired, ResponseNudge
+from bedboard.placements.clock import DeadlineAlert, HoldExpired, HoldExpiring, ResponseNudge
 from bedboard.placements.escalation import Raised
 
 
@@ -250,6 +252,25 @@ async def deadline_alerts(
         )
         key = f"deadline:{alert.placement_id}:{alert.point}"
         made += await _to_liaison(conn, key, message, alert.placement_id, now=now, zone=zone)
+    return made
+
+
+async def holds_expiring(
+    conn: Connection, expiring: Sequence[HoldExpiring], *, now: datetime, zone: ZoneInfo
+) -> int:
+    """Warn the placement's liaison of each hold about to run out, once per hold (the
+    clock finds it on every run until it runs out); the number of deliveries made."""
+    made = 0
+    for hold in expiring:
+        message = models.hold_expiring(
+            reference=hold.reference,
+            placement_id=hold.placement_id,
+            facility=hold.facility_name,
+            unit=hold.unit_name,
+            expires_shown=localtime.format_time(hold.expires_at, zone),
+        )
+        key = f"hold-expiring:{hold.referral_id}:{hold.expires_at.isoformat()}"
+        made += await _to_liaison(conn, key, message, hold.placement_id, now=now, zone=zone)
     return made
 
 
