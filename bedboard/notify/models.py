@@ -374,6 +374,23 @@ def census_nudge(*, facility: str, link_path: str, expires_shown: str, attempt: 
     )
 
 
+def census_late(*, facility: str, attempt: int) -> Message:
+    """A facility's numbers are late → its webhooks (a system, not a person): the census
+    form through the sign-in page, not the one-time link."""
+    return Message(
+        event=Event.CENSUS_NUDGE,
+        subject=f"{facility}: your bed numbers are late"
+        + (f" (reminder {attempt})" if attempt > 1 else ""),
+        body=(
+            f"Liaisons looking for a bed cannot trust {facility}'s numbers: they are late.\n"
+            "Report them through the census interface or on the census form."
+        ),
+        link_path="/census",
+        status="late",
+        facility=facility,
+    )
+
+
 def deadline_alert(
     *,
     reference: str,
