@@ -293,7 +293,9 @@ CREATE TABLE public.courts (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
+    clerk_email text,
     CONSTRAINT courts_circuit_check CHECK (((circuit >= 1) AND (circuit <= 99))),
+    CONSTRAINT courts_clerk_email_check CHECK (((clerk_email IS NULL) OR ((clerk_email = lower(clerk_email)) AND (length(clerk_email) <= 254) AND (clerk_email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text)))),
     CONSTRAINT courts_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200)))
 );
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bedboard import audit
 from bedboard.access import Action
@@ -14,12 +16,32 @@ from bedboard.database import Connection
 from bedboard.errors import BadReference, DomainError, Duplicate, NotFound, StaleVersion
 from bedboard.facilities import Fips, Name
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email_or_blank(value: str) -> str:
+    """An email address (lower case), or "" for none."""
+    value = value.strip().lower()
+    if value and (len(value) > 254 or not _EMAIL.fullmatch(value)):
+        raise ValueError("enter an email address like clerk@example.org, or leave it blank")
+    return value
+
+
+# The clerk's office address: status changes of the court's placements are emailed there.
+# "" (or absent on create) means none.
+ClerkEmail = Annotated[
+    str,
+    AfterValidator(_email_or_blank),
+    Field(max_length=254, description='The clerk\'s email address; "" for none.'),
+]
+
 
 class CourtIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     circuit: int = Field(ge=1, le=99)
     county_fips: Fips
+    clerk_email: ClerkEmail | None = None
 
 
 class CourtPatch(BaseModel):
@@ -27,6 +49,9 @@ class CourtPatch(BaseModel):
     name: Name | None = None
     circuit: int | None = Field(default=None, ge=1, le=99)
     county_fips: Fips | None = None
+    clerk_email: ClerkEmail | None = Field(
+        default=None, description='The clerk\'s email address; "" removes it, absent keeps it.'
+    )
 
 
 class Court(BaseModel):
@@ -35,6 +60,7 @@ class Court(BaseModel):
     circuit: int
     county_fips: str
     county_name: str
+    clerk_email: str | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -45,7 +71,7 @@ class CourtList(BaseModel):
 
 
 _SELECT = """
-    SELECT ct.id, ct.name, ct.circuit, ct.county_fips, c.name AS county_name,
+    SELECT ct.id, ct.name, ct.circuit, ct.county_fips, c.name AS county_name, ct.clerk_email,
            ct.created_at, ct.updated_at, ct.version
       FROM courts ct JOIN counties c ON c.fips = ct.county_fips
 """
@@ -80,10 +106,12 @@ async def court_exists(conn: Connection, court_id: int) -> bool:
 async def _create_court(conn: Connection, data: CourtIn) -> Court:
     try:
         court_id = await conn.fetchval(
-            "INSERT INTO courts (name, circuit, county_fips) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO courts (name, circuit, county_fips, clerk_email)"
+            " VALUES ($1, $2, $3, NULLIF($4, '')) RETURNING id",
             data.name,
             data.circuit,
             data.county_fips,
+            data.clerk_email,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc) from None
@@ -100,14 +128,17 @@ async def _update_court(
         await conn.execute(
             """
             UPDATE courts SET name = COALESCE($2, name), circuit = COALESCE($3, circuit),
-                   county_fips = COALESCE($4, county_fips), updated_at = now(),
-                   version = version + 1
+                   county_fips = COALESCE($4, county_fips),
+                   clerk_email = CASE WHEN $5::text IS NULL THEN clerk_email
+                                      ELSE NULLIF($5, '') END,
+                   updated_at = now(), version = version + 1
              WHERE id = $1
             """,
             court_id,
             patch.name,
             patch.circuit,
             patch.county_fips,
+            patch.clerk_email,
         )
     except asyncpg.PostgresError as exc:
         raise _translate(exc) from None

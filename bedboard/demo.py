@@ -304,11 +304,22 @@ async def load_intake_contacts(conn: Connection) -> None:
             )
 
 
+def clerk_address(name: str) -> str:
+    """A demo court's fictional clerk's office (example.org is reserved for examples)."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    return f"clerk-{slug}@example.org"
+
+
 async def load_courts(conn: Connection) -> list[int]:
+    """The demo courts, each with a fictional clerk's address (so a placement that moves
+    on in the demo mails its court)."""
     ids = []
     for name, circuit, fips in _COURTS:
         court = await courts.create_court(
-            conn, courts.CourtIn(name=name, circuit=circuit, county_fips=fips)
+            conn,
+            courts.CourtIn(
+                name=name, circuit=circuit, county_fips=fips, clerk_email=clerk_address(name)
+            ),
         )
         ids.append(court.id)
     return ids

@@ -51,11 +51,16 @@ async def publish_freshness(pool: database.Pool) -> int:
 async def placement_clock(pool: database.Pool, settings: Settings) -> None:
     """Expire bed holds that ran out and referrals nobody answered, raise legal-deadline
     alerts, and make the no-bed records of deadlines that passed before admission; the
-    expired holds and the deadline alerts are enqueued to the placement's liaison."""
+    holds about to run out, the expired holds and the deadline alerts are enqueued to the
+    placement's liaison."""
     async with database.acquire(pool) as conn:
         now = await board.db_now(conn)
         expired = await placements.expired_holds(conn, now)
         await notify.occasions.holds_expired(conn, expired, now=now, zone=settings.zone)
+        expiring = await placements.holds_expiring(
+            conn, now, timedelta(minutes=settings.hold_warning_minutes)
+        )
+        await notify.occasions.holds_expiring(conn, expiring, now=now, zone=settings.zone)
         await placements.expire_unanswered(
             conn, now, timedelta(hours=settings.referral_expire_hours)
         )

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     hold_hours: float = Field(
         default=4.0, gt=0, le=72, description="How long an accepted referral holds its bed."
     )
+    hold_warning_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=720,
+        description="Warn the liaison this many minutes before a bed hold runs out.",
+    )
     referral_expire_hours: float = Field(
         default=4.0,
         ge=0.5,

@@ -1,15 +1,18 @@
-"""Fan-in: the outbox's referral events become deliveries.
+"""Fan-in: the outbox's referral and placement events become deliveries.
 
-``fan_in`` reads the ``referrals`` rows of ``board_outbox`` after the stored cursor (one
-instance at a time: a transaction advisory lock), enqueues, and moves the cursor in the
-same transaction, so an event is enqueued once even when the job runs on every
-instance. The outbox carries ids and states only; the names a message shows are read
-from the tables here.
+``fan_in`` reads the ``referrals`` and ``placements`` rows of ``board_outbox`` after the
+stored cursor (one instance at a time: a transaction advisory lock), enqueues, and moves
+the cursor in the same transaction, so an event is enqueued once even when the job runs
+on every instance. The outbox carries ids and states only; the names a message shows are
+read from the tables here.
 
 - a referral sent (status ``pending``, first seen) → REFERRAL_ARRIVED to the facility's
   intake contact, its webhooks and its facility users;
 - a referral accepted, declined or questioned → REFERRAL_ANSWERED to the placement's
-  liaison (and the webhooks that list the event).
+  liaison (and the webhooks that list the event);
+- a placement of a court with a referral accepted, admitted, closed, or past its legal
+  deadline before admission → COURT_UPDATE to the court's clerk address (when it has one)
+  and the webhooks that list the event (the program's, and the accepted facility's).
 """
 
 from __future__ import annotations
@@ -109,10 +112,52 @@ async def _one(conn: Connection, change: outbox.Change, *, now: datetime, zone: 
     return len(made)
 
 
+async def _court_update(
+    conn: Connection, change: outbox.Change, *, now: datetime, zone: ZoneInfo
+) -> int:
+    data = change.payload
+    kind = str(data.get("event", ""))
+    if kind not in models.COURT_UPDATES or data.get("court_id") is None:
+        return 0
+    status = str(data["status"])
+    # The court's own view names the facility only while a bed is accepted or taken.
+    shows_facility = status in ("accepted", "in_transit", "admitted")
+    facility_id = data.get("accepted_facility_id") if shows_facility else None
+    row = await conn.fetchrow(
+        "SELECT p.reference, p.deadline_at, ct.clerk_email, f.name AS facility"
+        " FROM placements p JOIN courts ct ON ct.id = p.court_id"
+        " LEFT JOIN facilities f ON f.id = $2 WHERE p.id = $1",
+        int(data["placement_id"]),
+        facility_id,
+    )
+    if row is None:
+        return 0
+    message = models.court_update(
+        reference=row["reference"],
+        change=kind,
+        status=status,
+        facility=row["facility"] or "",
+        deadline_at=row["deadline_at"],
+        deadline_shown=localtime.format_datetime(row["deadline_at"], zone),
+    )
+    recipients = await store.webhook_recipients(conn, Event.COURT_UPDATE, facility_id)
+    if row["clerk_email"]:
+        recipients.append(models.Recipient(models.Channel.EMAIL, row["clerk_email"]))
+    # Admitted, closed and the deadline passing happen once per placement; a referral can
+    # be accepted again after a hold fell through, so each acceptance is its own occasion.
+    key = f"court-update:{data['placement_id']}:{kind}"
+    if kind == "accepted":
+        key += f":{change.seq}"
+    made = await store.enqueue(
+        conn, key=key, message=message, recipients=recipients, critical=False, now=now
+    )
+    return len(made)
+
+
 async def fan_in(
     conn: Connection, *, now: datetime, zone: ZoneInfo, batch: int = BATCH
 ) -> FanIn | None:
-    """Enqueue the deliveries of the referral events after the cursor (up to ``batch``
+    """Enqueue the deliveries of the referral and placement events after the cursor (up to ``batch``
     outbox rows). None when another instance is doing it right now."""
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
@@ -131,9 +176,11 @@ async def fan_in(
         )
         made = 0
         for r in rows:
+            change = outbox.Change(r["seq"], r["at"], r["topic"], r["payload"])
             if r["topic"] == outbox.REFERRALS:
-                change = outbox.Change(r["seq"], r["at"], r["topic"], r["payload"])
                 made += await _one(conn, change, now=now, zone=zone)
+            elif r["topic"] == outbox.PLACEMENTS:
+                made += await _court_update(conn, change, now=now, zone=zone)
         if rows:
             cursor = int(rows[-1]["seq"])
         await conn.execute("UPDATE notify_cursor SET seq = $1", cursor)

@@ -26,12 +26,14 @@ USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 class Event(StrEnum):
     REFERRAL_ARRIVED = "referral_arrived"
     REFERRAL_ANSWERED = "referral_answered"  # accepted, declined or a question asked
-    HOLD_EXPIRING = "hold_expiring"
+    HOLD_EXPIRING = "hold_expiring"  # a warning before a bed hold runs out
+    HOLD_EXPIRED = "hold_expired"  # a bed hold ran out and the bed was released
     DEADLINE_APPROACHING = "deadline_approaching"
     DEADLINE_PASSED = "deadline_passed"
     ESCALATION = "escalation"  # a rung of the escalation ladder, to acknowledge
     REFERRAL_UNANSWERED = "referral_unanswered"  # past the facility's response target
     CENSUS_NUDGE = "census_nudge"  # the facility's numbers are late: a one-time link
+    COURT_UPDATE = "court_update"  # to the court clerk's address: accepted, admitted, …
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ EVENTS: dict[Event, EventInfo] = {
     ),
     Event.HOLD_EXPIRING: EventInfo(
         "A held bed is about to be released",
+        _LIAISON,
+        {Role.LIAISON: (Channel.IN_APP,)},
+        critical=False,
+    ),
+    Event.HOLD_EXPIRED: EventInfo(
+        "A held bed was released",
         _LIAISON,
         {Role.LIAISON: (Channel.IN_APP,)},
         critical=False,
@@ -98,6 +106,14 @@ EVENTS: dict[Event, EventInfo] = {
         "Your facility's bed numbers are late",
         frozenset({Role.FACILITY, Role.ADMIN}),
         {Role.FACILITY: (Channel.EMAIL,)},
+        critical=False,
+    ),
+    # No person subscribes: it goes to the court's clerk address (courts.clerk_email) and to
+    # the webhooks that list it.
+    Event.COURT_UPDATE: EventInfo(
+        "A placement of your court changed status",
+        frozenset(),
+        {},
         critical=False,
     ),
 }
@@ -358,6 +374,23 @@ def census_nudge(*, facility: str, link_path: str, expires_shown: str, attempt: 
     )
 
 
+def census_late(*, facility: str, attempt: int) -> Message:
+    """A facility's numbers are late → its webhooks (a system, not a person): the census
+    form through the sign-in page, not the one-time link."""
+    return Message(
+        event=Event.CENSUS_NUDGE,
+        subject=f"{facility}: your bed numbers are late"
+        + (f" (reminder {attempt})" if attempt > 1 else ""),
+        body=(
+            f"Liaisons looking for a bed cannot trust {facility}'s numbers: they are late.\n"
+            "Report them through the census interface or on the census form."
+        ),
+        link_path="/census",
+        status="late",
+        facility=facility,
+    )
+
+
 def deadline_alert(
     *,
     reference: str,
@@ -398,10 +431,30 @@ def deadline_alert(
     )
 
 
+def hold_expiring(
+    *, reference: str, placement_id: int, facility: str, unit: str, expires_shown: str
+) -> Message:
+    """A bed hold runs out soon → the placement's liaison, before the bed is released."""
+    return Message(
+        event=Event.HOLD_EXPIRING,
+        subject=f"Hold on {unit} for {reference} ends at {expires_shown}",
+        body=(
+            f"The bed held at {facility}, {unit} for placement {reference} is released at "
+            f"{expires_shown} unless the placement moves on (in transit keeps the bed).\n"
+            "Sign in to bedboard to see the placement."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="hold_expiring",
+        facility=facility,
+        unit=unit,
+    )
+
+
 def hold_expired(*, reference: str, placement_id: int, facility: str, unit: str) -> Message:
     """A bed hold ran out and the bed was released → the placement's liaison."""
     return Message(
-        event=Event.HOLD_EXPIRING,
+        event=Event.HOLD_EXPIRED,
         subject=f"Hold on {unit} released for {reference}",
         body=(
             f"The bed held at {facility}, {unit} for placement {reference} was released: "
@@ -413,4 +466,48 @@ def hold_expired(*, reference: str, placement_id: int, facility: str, unit: str)
         status="hold_expired",
         facility=facility,
         unit=unit,
+    )
+
+
+# The placement changes a court's clerk hears of (the ``placements`` outbox event names),
+# and how the message says each.
+COURT_UPDATES = {
+    "accepted": ("a bed was accepted", "A facility accepted a referral of placement {ref}."),
+    "admitted": ("admitted", "Placement {ref} was admitted."),
+    "closed": ("closed", "Placement {ref} was closed."),
+    "deadline_passed": (
+        "legal deadline passed",
+        "The legal deadline of placement {ref} passed before admission.",
+    ),
+}
+
+
+def court_update(
+    *,
+    reference: str,
+    change: str,
+    status: str,
+    facility: str,
+    deadline_at: datetime | None,
+    deadline_shown: str,
+) -> Message:
+    """A placement of the court accepted, admitted, closed or past its deadline → the
+    court clerk's address. ``facility`` is the accepted facility when the court's own view
+    shows it (accepted, in transit, admitted), else "". Links to the court's case lookup."""
+    short, sentence = COURT_UPDATES[change]
+    at = f"Facility: {facility}\n" if facility else ""
+    return Message(
+        event=Event.COURT_UPDATE,
+        subject=f"Placement {reference}: {short}",
+        body=(
+            f"{sentence.format(ref=reference)}\n"
+            f"Status: {status.replace('_', ' ')}\n"
+            f"{at}{_deadline_line(deadline_at, deadline_shown)}"
+            "Sign in to bedboard and look up the case number for the details."
+        ),
+        link_path="/court",
+        reference=reference,
+        status=status,
+        facility=facility,
+        deadline_at=deadline_at,
     )

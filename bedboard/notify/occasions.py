@@ -4,6 +4,13 @@ reporter nudges with their one-time link). Each function takes what its job retu
 resolves the recipients and enqueues one message per occasion with a stable key, so a
 job that runs twice sends nothing twice.
 
+Every occasion also goes to the active webhook endpoints that list its event: the whole
+program's, and the facility's own when the occasion is about that facility (a referral
+unanswered, a late census, a hold at one of its units). Escalations and deadline alerts
+are about a placement, not a facility: program-wide endpoints only. A webhook's census
+nudge links to the census form through the sign-in page, never the one-time link (that
+link opens the form without a password and goes only to the facility's own people).
+
 Who gets what:
 
 - **Escalation** (``placements.escalation.Raised``), per audience: ``liaison`` — the
@@ -18,6 +25,8 @@ Who gets what:
   when it has none) and its users, with the one-time link.
 - **Deadline alerts** (``placements.DeadlineAlert``): the placement's liaison (in-app and
   email by default; critical). Once per placement and point.
+- **Hold expiring** (``placements.HoldExpiring``): the placement's liaison (in-app by
+  default), ``BEDBOARD_HOLD_WARNING_MINUTES`` before the hold runs out. Once per hold.
 - **Hold expired** (``placements.HoldExpired``): the placement's liaison (in-app by
   default). Once per hold.
 """
@@ -34,9 +43,9 @@ from bedboard.auth import Role
 from bedboard.database import Connection
 from bedboard.notify import models
 from bedboard.notify.models import Channel, Event, Recipient
-from bedboard.notify.store import enqueue, user_recipients
+from bedboard.notify.store import enqueue, user_recipients, webhook_recipients
 from bedboard.nudges import Due
-from bedboard.placements.clock import DeadlineAlert, HoldExpired, ResponseNudge
+from bedboard.placements.clock import DeadlineAlert, HoldExpired, HoldExpiring, ResponseNudge
 from bedboard.placements.escalation import Raised
 
 
@@ -139,6 +148,7 @@ async def escalations(
         # A facility user reached as a state hospital's staff is not a subscriber of the
         # escalation event by role; their hospital's intake address is.
         recipients = await user_recipients(conn, Event.ESCALATION, user_ids, now=now, zone=zone)
+        recipients += await webhook_recipients(conn, Event.ESCALATION, None)
         message = models.escalation_raised(
             reference=rung.reference,
             placement_id=rung.placement_id,
@@ -173,6 +183,7 @@ async def unanswered_referrals(
         recipients = await user_recipients(
             conn, Event.REFERRAL_UNANSWERED, users, now=now, zone=zone
         ) + await _contacts(conn, [nudge.facility_id], ["intake"])
+        recipients += await webhook_recipients(conn, Event.REFERRAL_UNANSWERED, nudge.facility_id)
         message = models.referral_unanswered(
             reference=nudge.reference,
             facility=nudge.facility_name,
@@ -205,14 +216,11 @@ async def census_nudges(
             expires_shown=localtime.format_time(item.expires_at, zone),
             attempt=item.attempt,
         )
-        made += await _send(
-            conn,
-            f"census-nudge:{item.facility_id}:{item.attempt}:{item.expires_at.isoformat()}",
-            message,
-            recipients,
-            critical=False,
-            now=now,
-        )
+        key = f"census-nudge:{item.facility_id}:{item.attempt}:{item.expires_at.isoformat()}"
+        made += await _send(conn, key, message, recipients, critical=False, now=now)
+        hooks = await webhook_recipients(conn, Event.CENSUS_NUDGE, item.facility_id)
+        systems = models.census_late(facility=item.facility_name, attempt=item.attempt)
+        made += await _send(conn, key, systems, hooks, critical=False, now=now)
     return made
 
 
@@ -222,14 +230,17 @@ async def _to_liaison(
     message: models.Message,
     placement_id: int,
     *,
+    facility_id: int | None = None,
     now: datetime,
     zone: ZoneInfo,
 ) -> int:
     """Enqueue ``message`` once (``key``) to the placement's liaison, on the channels the
-    liaison chose for its event; the number of deliveries made."""
+    liaison chose for its event, and to the webhooks that list the event (the program's,
+    and ``facility_id``'s); the number of deliveries made."""
     liaison = await conn.fetchval("SELECT liaison_id FROM placements WHERE id = $1", placement_id)
     users = [liaison] if liaison is not None else []
     recipients = await user_recipients(conn, message.event, users, now=now, zone=zone)
+    recipients += await webhook_recipients(conn, message.event, facility_id)
     critical = models.EVENTS[message.event].critical
     return await _send(conn, key, message, recipients, critical=critical, now=now)
 
@@ -253,6 +264,27 @@ async def deadline_alerts(
     return made
 
 
+async def holds_expiring(
+    conn: Connection, expiring: Sequence[HoldExpiring], *, now: datetime, zone: ZoneInfo
+) -> int:
+    """Warn the placement's liaison of each hold about to run out, once per hold (the
+    clock finds it on every run until it runs out); the number of deliveries made."""
+    made = 0
+    for hold in expiring:
+        message = models.hold_expiring(
+            reference=hold.reference,
+            placement_id=hold.placement_id,
+            facility=hold.facility_name,
+            unit=hold.unit_name,
+            expires_shown=localtime.format_time(hold.expires_at, zone),
+        )
+        key = f"hold-expiring:{hold.referral_id}:{hold.expires_at.isoformat()}"
+        made += await _to_liaison(
+            conn, key, message, hold.placement_id, facility_id=hold.facility_id, now=now, zone=zone
+        )
+    return made
+
+
 async def holds_expired(
     conn: Connection, expired: Sequence[HoldExpired], *, now: datetime, zone: ZoneInfo
 ) -> int:
@@ -266,5 +298,7 @@ async def holds_expired(
             unit=hold.unit_name,
         )
         key = f"hold-expired:{hold.referral_id}"
-        made += await _to_liaison(conn, key, message, hold.placement_id, now=now, zone=zone)
+        made += await _to_liaison(
+            conn, key, message, hold.placement_id, facility_id=hold.facility_id, now=now, zone=zone
+        )
     return made

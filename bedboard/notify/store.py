@@ -154,14 +154,21 @@ async def contact_recipients(conn: Connection, event: Event, facility_id: int) -
             facility_id,
         ):
             out.append(Recipient(Channel.EMAIL, row["email"], contact_id=row["id"]))
-    for row in await conn.fetch(
+    return out + await webhook_recipients(conn, event, facility_id)
+
+
+async def webhook_recipients(
+    conn: Connection, event: Event, facility_id: int | None
+) -> list[Recipient]:
+    """The active webhook endpoints that list this event: the whole program's, and (with
+    ``facility_id``) that facility's."""
+    rows = await conn.fetch(
         "SELECT id, url FROM webhook_endpoints WHERE active AND $1 = ANY(events)"
         " AND (facility_id IS NULL OR facility_id = $2) ORDER BY id",
         event.value,
         facility_id,
-    ):
-        out.append(Recipient(Channel.WEBHOOK, row["url"], endpoint_id=row["id"]))
-    return out
+    )
+    return [Recipient(Channel.WEBHOOK, row["url"], endpoint_id=row["id"]) for row in rows]
 
 
 # --------------------------------------------------------------------------- preferences

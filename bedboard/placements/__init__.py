@@ -36,8 +36,8 @@ Rooms: ``models`` (vocabularies, state tables, request and view models), ``error
 projections), ``timeline`` (events and outbox payloads per audience), ``locks`` (lock
 order), ``referrals`` (refer, refer to all that fit, acknowledge, ask, answer, accept,
 decline, withdraw), ``record`` (create, edit, move on, links, notes, no bed found),
-``clock`` (hold expiry, deadline alerts, no-bed records of passed deadlines, unanswered
-referrals' expiry, response-target nudges), ``escalation`` (the escalation ladder before
+``clock`` (holds about to run out, hold expiry, deadline alerts, no-bed records of passed
+deadlines, unanswered referrals' expiry, response-target nudges), ``escalation`` (the escalation ladder before
 the deadline: each order type's rungs, raising and passing them on, acknowledgements;
 callers use ``placements.escalation.run`` and the rest of that module), ``demo_history``
 (the demo's placements moved to realistic times),
@@ -57,6 +57,7 @@ from bedboard.placements.clock import (
     NUDGE_THRESHOLDS,
     DeadlineAlert,
     HoldExpired,
+    HoldExpiring,
     ResponseNudge,
     alert_points,
     deadline_alerts,
@@ -64,6 +65,7 @@ from bedboard.placements.clock import (
     expire_holds,
     expire_unanswered,
     expired_holds,
+    holds_expiring,
     raise_deadline_alerts,
     record_passed_deadlines,
 )
@@ -190,6 +192,7 @@ __all__ = [
     "FacilityPlacement",
     "FacilityPlacementList",
     "HoldExpired",
+    "HoldExpiring",
     "Link",
     "LinkIn",
     "LoadedHistory",
@@ -246,6 +249,7 @@ __all__ = [
     "expired_holds",
     "facility_view",
     "get_placement",
+    "holds_expiring",
     "list_placements",
     "load_history",
     "look_up_case",

@@ -1,6 +1,7 @@
-"""The placement clock (the scheduler's entry points): hold expiry, deadline alerts, the
-no-bed records of deadlines that passed before admission, and the referral response clock
-(referrals nobody answered expire; the response-target nudges due)."""
+"""The placement clock (the scheduler's entry points): holds about to run out and hold
+expiry, deadline alerts, the no-bed records of deadlines that passed before admission, and
+the referral response clock (referrals nobody answered expire; the response-target nudges
+due)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,21 @@ class HoldExpired(BaseModel):
     referral_id: int
     placement_id: int
     reference: str
+    facility_id: int
     facility_name: str
     unit_name: str
+
+
+class HoldExpiring(BaseModel):
+    """A bed hold still active that runs out soon: what a warning to the liaison may say."""
+
+    referral_id: int
+    placement_id: int
+    reference: str
+    facility_id: int
+    facility_name: str
+    unit_name: str
+    expires_at: datetime
 
 
 class DeadlineAlert(BaseModel):
@@ -84,7 +98,8 @@ async def expired_holds(conn: Connection, now: datetime) -> list[HoldExpired]:
                 unit_ids=[referral["unit_id"]],
             )
             names = await conn.fetchrow(
-                "SELECT f.name AS facility_name, un.name AS unit_name, p.reference"
+                "SELECT f.id AS facility_id, f.name AS facility_name, un.name AS unit_name,"
+                " p.reference"
                 " FROM units un JOIN facilities f ON f.id = un.facility_id"
                 " CROSS JOIN placements p WHERE un.id = $1 AND p.id = $2",
                 referral["unit_id"],
@@ -96,11 +111,32 @@ async def expired_holds(conn: Connection, now: datetime) -> list[HoldExpired]:
                     referral_id=referral["id"],
                     placement_id=placement["id"],
                     reference=names["reference"],
+                    facility_id=names["facility_id"],
                     facility_name=names["facility_name"],
                     unit_name=names["unit_name"],
                 )
             )
     return expired
+
+
+async def holds_expiring(conn: Connection, now: datetime, within: timedelta) -> list[HoldExpiring]:
+    """The active holds that run out after ``now`` and no later than ``within`` from it
+    (a hold in transit has no end and is not among them). Reads only: every run in the
+    window finds the hold again, and the notifier's key sends its warning once."""
+    rows = await conn.fetch(
+        """
+        SELECT r.id AS referral_id, r.placement_id, p.reference, f.id AS facility_id,
+               f.name AS facility_name, un.name AS unit_name, r.hold_expires_at AS expires_at
+          FROM referrals r JOIN placements p ON p.id = r.placement_id
+          JOIN units un ON un.id = r.unit_id
+          JOIN facilities f ON f.id = un.facility_id
+         WHERE r.hold_active AND r.hold_expires_at > $1 AND r.hold_expires_at <= $1 + $2
+         ORDER BY r.hold_expires_at, r.id
+        """,
+        now,
+        within,
+    )
+    return [HoldExpiring(**dict(r)) for r in rows]
 
 
 def alert_points(hours: Sequence[int]) -> list[tuple[str, timedelta]]:

@@ -55,7 +55,11 @@ async def test_no_channel_carries_clinical_or_personal_text(
     world: World, mailbox: Mailbox, pool: Any, receiver: Any
 ) -> None:
     """The canary of the placement's clinical notes, its initials and age appear in no
-    email, no webhook and no in-app frame."""
+    email (the facility's, the court clerk's), no webhook and no in-app frame."""
+    clerk = "clerk@boone.example.org"
+    await world.conn.execute(
+        "UPDATE courts SET clerk_email = $2 WHERE id = $1", world.ids["court"], clerk
+    )
     endpoint = await notify.create_endpoint(
         world.conn,
         url=receiver.url + "/hook",
@@ -74,9 +78,15 @@ async def test_no_channel_carries_clinical_or_personal_text(
     frames = [c.payload for c in await outbox.since(world.conn, before)]
     alerts = [f for f in frames if f.get("kind") == "alert"]
     assert len(alerts) == 1  # the liaison's in-app "accepted"
+    assert clerk in [to for tos, _ in mailbox.received for to in tos]  # the court's news
     outgoing = [raw for _, raw in mailbox.received] + [body for _, body in receiver.requests]
     outgoing.append(repr(alerts).encode())
-    assert len(receiver.verified) == 2  # arrived + answered, both signed correctly
+    # arrived, answered and the court's update, each signed correctly
+    assert sorted(v["type"] for v in receiver.verified) == [
+        "bedboard.court_update",
+        "bedboard.referral_answered",
+        "bedboard.referral_arrived",
+    ]
     rows = await world.conn.fetch("SELECT message::text AS m FROM deliveries")
     outgoing += [r["m"].encode() for r in rows]
     for data in outgoing:

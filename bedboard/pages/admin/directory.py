@@ -295,7 +295,7 @@ async def _court_form(
 async def court_new(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     return await _court_form(
-        request, values={"name": "", "circuit": "", "county_fips": ""}, errors={}
+        request, values={"name": "", "circuit": "", "county_fips": "", "clerk_email": ""}, errors={}
     )
 
 
@@ -326,7 +326,11 @@ async def court_edit(request: web.Request) -> web.StreamResponse:
 async def court_update(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     court_id = path_id(request)
-    raw = form_data(await request.post(), CourtPatch, partial=True)
+    form = await request.post()
+    raw = form_data(form, CourtPatch, partial=True)
+    if "clerk_email" in form:
+        # Blank is a value here: it removes the clerk's address (form_data leaves blanks out).
+        raw["clerk_email"] = str(form.get("clerk_email", "")).strip()
 
     async def work(conn: Connection, patch: CourtPatch) -> Court:
         resource = Resource("court", court_id, court_id=court_id)
