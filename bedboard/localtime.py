@@ -25,6 +25,14 @@ def format_datetime(value: datetime | None, zone: ZoneInfo, *, seconds: bool = F
     return f"{local.strftime('%b')} {local.day}, {local.year} {clock} {local.tzname()}"
 
 
+def format_date(value: datetime | None, zone: ZoneInfo) -> str:
+    """``Nov 28, 2026``: the local day of ``value`` (a task due on a day, no time)."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone)
+    return f"{local.strftime('%b')} {local.day}, {local.year}"
+
+
 def format_time(value: datetime | None, zone: ZoneInfo) -> str:
     """``10:15 PM CST`` for times within the day in view (holds, referrals sent)."""
     if value is None:

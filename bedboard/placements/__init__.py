@@ -6,8 +6,8 @@ to the placement's timeline (append-only), and appends outbox events (``placemen
 
 A placement (``models.TRANSITIONS``)::
 
-    open ──(a referral is accepted)──► accepted ──► in_transit ──► admitted
-     ▲  │                                │  │            │
+    open ──(a referral is accepted)──► accepted ──► in_transit ──► admitted ──► discharged
+     ▲  │                                │  │            │          (disposition)
      │  └──────────────┐                 │  │            │
      └──(the accepted referral ends:     │  │            │
         declined, withdrawn, expired)────┘  │            │
@@ -43,14 +43,16 @@ callers use ``placements.escalation.run`` and the rest of that module), ``demo_h
 (the demo's placements moved to realistic times),
 ``history`` (past placements written in bulk, for a synthetic history), ``repeat``
 (repeat involvement: a person's earlier placements by a keyed fingerprint of name and
-date of birth, never the values), ``waiting`` (where the person waits, officer custody).
+date of birth, never the values), ``waiting`` (where the person waits, officer custody),
+``followups`` (after admission: follow-up tasks and their reminders' claims, the
+outpatient-commitment path).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 
 from __future__ import annotations
 
 from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placements publish to
-from bedboard.placements import escalation
+from bedboard.placements import escalation, followups
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
     NO_BED_LOCK_KEY,
@@ -78,6 +80,7 @@ from bedboard.placements.history import (
 from bedboard.placements.models import (
     AWAITING,
     DECLINE_LABELS,
+    DISPOSITION_LABELS,
     OPEN_REFERRAL,
     OUTCOME_LABELS,
     REFERRAL_LABELS,
@@ -90,6 +93,7 @@ from bedboard.placements.models import (
     CourtPlacementList,
     DeclineIn,
     DeclineReason,
+    Disposition,
     Event,
     FacilityPlacement,
     FacilityPlacementList,
@@ -169,6 +173,7 @@ __all__ = [
     "AWAITING",
     "COURT",
     "DECLINE_LABELS",
+    "DISPOSITION_LABELS",
     "NO_BED_LOCK_KEY",
     "NUDGE_THRESHOLDS",
     "OPEN_REFERRAL",
@@ -186,6 +191,7 @@ __all__ = [
     "DeadlineAlert",
     "DeclineIn",
     "DeclineReason",
+    "Disposition",
     "Event",
     "FacilityPlacement",
     "FacilityPlacementList",
@@ -245,6 +251,7 @@ __all__ = [
     "expire_unanswered",
     "expired_holds",
     "facility_view",
+    "followups",
     "get_placement",
     "list_placements",
     "load_history",
