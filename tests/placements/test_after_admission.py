@@ -5,14 +5,20 @@ discharged placement."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bedboard import outbox
 from tests.placements.conftest import World
 
 CHICAGO = ZoneInfo("America/Chicago")
+# The after-admission texts' canary (the world's own is in the clinical notes, which a
+# receiving facility may read).
+AFTER = "CANARY-after-9c2d"
 
 
 async def admitted(world: World, **overrides: Any) -> dict[str, Any]:
@@ -439,3 +445,80 @@ async def test_a_placement_diverted_to_outpatient_care_may_record_its_commitment
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["follow_up_id"] is None
     assert await world.conn.fetchval("SELECT count(*) FROM placement_follow_ups") == 0
+
+
+# --------------------------------------------------------------------------- clinical text
+
+
+async def test_discharge_notes_tasks_and_the_cmhc_never_leak(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The discharge note, a task's title and closing note and the CMHC's name are
+    clinical text: only in their rows and the liaisons' views; never in a log, an error
+    answer, the court's or a facility's view, the timeline, the audit trail, an outbox
+    frame or a notification."""
+    from bedboard import notify, placements
+
+    caplog.set_level(logging.DEBUG)
+    placement = await admitted(world)
+    pid = placement["id"]
+    bodies: list[str] = []
+    # Refusals that carry the text: each must not echo it back.
+    for method, path, body in [
+        ("POST", f"/api/v1/placements/{pid}/transition", {"to": "discharged", "note": AFTER}),
+        ("POST", f"/api/v1/placements/{pid}/follow-ups", {"title": AFTER * 10}),
+        ("POST", f"/api/v1/placements/{pid}/follow-ups", {"title": AFTER, "due_on": "1999-01-01"}),
+        ("PUT", f"/api/v1/placements/{pid}/commitment", {"court_date": "x", "cmhc_name": AFTER}),
+    ]:
+        resp = await world.call("liaison", method, path, json=body)
+        assert resp.status == 422
+        bodies.append(await resp.text())
+    assert (
+        await discharge(world, pid, disposition="outpatient_commitment", note=f"note {AFTER}")
+    ).status == 200
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    task = await (await add_task(world, pid, title=f"Call {AFTER}", due_at=due.isoformat())).json()
+    committed = await world.call(
+        "liaison",
+        "PUT",
+        f"/api/v1/placements/{pid}/commitment",
+        json={"court_date": "2030-01-01", "cmhc_name": f"CMHC {AFTER}"},
+    )
+    assert committed.status == 200
+    # The liaison sees it all.
+    record = await (await world.call("liaison", "GET", f"/api/v1/placements/{pid}")).text()
+    assert AFTER in record
+    # The reminder's message, enqueued.
+    now = due + timedelta(minutes=1)
+    found = await placements.followups.due_follow_ups(world.conn, now)
+    assert await notify.occasions.follow_ups_due(world.conn, found, now=now, zone=CHICAGO) == 2
+    done = await world.call(
+        "liaison", "POST", f"/api/v1/follow-ups/{task['id']}/done", json={"note": f"ok {AFTER}"}
+    )
+    assert done.status == 200
+    # Other roles: refused, or views without any of it.
+    for who, path in [
+        ("facility_a", f"/api/v1/placements/{pid}"),
+        ("facility_a", f"/api/v1/placements/{pid}/follow-ups"),
+        ("facility_a", f"/api/v1/placements/{pid}/commitment"),
+        ("facility_b", f"/api/v1/placements/{pid}/follow-ups"),
+        ("court", f"/api/v1/placements/{pid}/commitment"),
+        ("court", "/api/v1/court/placements?case_number=26P-CV-0042"),
+        ("viewer", "/api/v1/follow-ups?everyone=true"),
+        ("facility_a", "/api/v1/referrals?status=accepted"),
+    ]:
+        resp = await world.call(who, "GET", path)
+        text = await resp.text()
+        bodies.append(text)
+        assert "discharge_note" not in text and "cmhc" not in text.lower(), (who, path)
+    for text in bodies:
+        assert AFTER not in text
+    assert AFTER not in caplog.text
+    frames = await world.conn.fetch("SELECT payload::text AS p FROM board_outbox")
+    assert frames and all(AFTER not in r["p"] for r in frames)
+    events = await world.conn.fetch("SELECT data::text AS d FROM placement_events")
+    assert all(AFTER not in r["d"] for r in events)
+    audit = await world.conn.fetch("SELECT detail::text AS d FROM audit_log")
+    assert all(AFTER not in r["d"] for r in audit)
+    messages = await world.conn.fetch("SELECT message::text AS m FROM deliveries")
+    assert messages and all(AFTER not in r["m"] for r in messages)
