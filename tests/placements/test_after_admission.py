@@ -522,3 +522,30 @@ async def test_discharge_notes_tasks_and_the_cmhc_never_leak(
     assert all(AFTER not in r["d"] for r in audit)
     messages = await world.conn.fetch("SELECT message::text AS m FROM deliveries")
     assert messages and all(AFTER not in r["m"] for r in messages)
+
+
+async def test_the_demo_has_a_discharged_case_with_an_open_follow_up(
+    conn: Any, tmp_path: Any
+) -> None:
+    from bedboard import demo
+
+    await demo.ensure_demo(conn, tmp_path)
+    row = await conn.fetchrow(
+        "SELECT id, status, discharge_disposition, admitted_at, discharged_at FROM placements"
+        " WHERE person_initials = 'EH'"
+    )
+    assert (row["status"], row["discharge_disposition"]) == ("discharged", "outpatient_commitment")
+    # Its history was spread like the others': discharged after admitted, at its event.
+    assert row["admitted_at"] < row["discharged_at"] <= await conn.fetchval("SELECT now()")
+    assert row["discharged_at"] == await conn.fetchval(
+        "SELECT max(at) FROM placement_events WHERE placement_id = $1 AND to_state = 'discharged'",
+        row["id"],
+    )
+    task = await conn.fetchrow(
+        "SELECT title, status FROM placement_follow_ups WHERE placement_id = $1", row["id"]
+    )
+    assert (task["title"], task["status"]) == ("Check with the CMHC after the court date", "open")
+    assert await conn.fetchval(
+        "SELECT court_date > current_date FROM placement_commitments WHERE placement_id = $1",
+        row["id"],
+    )
