@@ -706,6 +706,16 @@ CREATE TABLE public.placement_alerts (
     raised_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.placement_commitments (
+    placement_id bigint NOT NULL,
+    court_date date NOT NULL,
+    cmhc_name text NOT NULL,
+    recorded_by bigint,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_commitments_cmhc_name_check CHECK (((length(btrim(cmhc_name)) >= 1) AND (length(btrim(cmhc_name)) <= 200)))
+);
+
 CREATE TABLE public.placement_events (
     id bigint NOT NULL,
     placement_id bigint NOT NULL,
@@ -720,6 +730,35 @@ CREATE TABLE public.placement_events (
 
 ALTER TABLE public.placement_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.placement_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.placement_follow_ups (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    title text NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    due_all_day boolean DEFAULT false NOT NULL,
+    assignee_id bigint NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    note text DEFAULT ''::text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    closed_by bigint,
+    closed_at timestamp with time zone,
+    reminded_at timestamp with time zone,
+    CONSTRAINT placement_follow_ups_check CHECK (((status = 'open'::text) = (closed_at IS NULL))),
+    CONSTRAINT placement_follow_ups_note_check CHECK ((length(note) <= 2000)),
+    CONSTRAINT placement_follow_ups_status_check CHECK ((status = ANY (ARRAY['open'::text, 'done'::text, 'cancelled'::text]))),
+    CONSTRAINT placement_follow_ups_title_check CHECK (((length(btrim(title)) >= 1) AND (length(btrim(title)) <= 200)))
+);
+
+ALTER TABLE public.placement_follow_ups ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_follow_ups_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -835,9 +874,16 @@ CREATE TABLE public.placements (
     custody_agency text DEFAULT ''::text NOT NULL,
     custody_started_at timestamp with time zone,
     custody_ended_at timestamp with time zone,
+    discharged_at timestamp with time zone,
+    discharge_disposition text,
+    discharge_note text DEFAULT ''::text NOT NULL,
     CONSTRAINT placements_closed_has_outcome CHECK (((status = 'closed'::text) = (outcome IS NOT NULL))),
     CONSTRAINT placements_custody_agency_check CHECK ((length(custody_agency) <= 200)),
     CONSTRAINT placements_custody_order CHECK (((custody_ended_at IS NULL) OR ((custody_started_at IS NOT NULL) AND (custody_ended_at >= custody_started_at)))),
+    CONSTRAINT placements_discharge_disposition_check CHECK ((discharge_disposition = ANY (ARRAY['home_outpatient'::text, 'outpatient_commitment'::text, 'transfer'::text, 'left_ama'::text, 'other'::text]))),
+    CONSTRAINT placements_discharge_note_check CHECK ((length(discharge_note) <= 2000)),
+    CONSTRAINT placements_discharged_after_admission CHECK (((discharged_at IS NULL) OR ((admitted_at IS NOT NULL) AND (discharged_at >= admitted_at)))),
+    CONSTRAINT placements_discharged_has_disposition CHECK (((status = 'discharged'::text) = ((discharged_at IS NOT NULL) AND (discharge_disposition IS NOT NULL)))),
     CONSTRAINT placements_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'mixed'::text, 'any'::text]))),
     CONSTRAINT placements_outcome_check CHECK ((outcome = ANY (ARRAY['released'::text, 'withdrawn'::text, 'order_expired'::text, 'diverted_outpatient'::text, 'other'::text]))),
     CONSTRAINT placements_person_age_check CHECK (((person_age >= 0) AND (person_age <= 130))),
@@ -846,7 +892,7 @@ CREATE TABLE public.placements (
     CONSTRAINT placements_person_sex_check CHECK ((person_sex = ANY (ARRAY['female'::text, 'male'::text, 'other'::text, 'unknown'::text]))),
     CONSTRAINT placements_population_check CHECK ((population = ANY (ARRAY['adult'::text, 'adolescent'::text, 'child'::text, 'geriatric'::text]))),
     CONSTRAINT placements_security_level_check CHECK ((security_level = ANY (ARRAY['open'::text, 'standard'::text, 'secure'::text, 'forensic'::text]))),
-    CONSTRAINT placements_status_check CHECK ((status = ANY (ARRAY['open'::text, 'accepted'::text, 'in_transit'::text, 'admitted'::text, 'closed'::text])))
+    CONSTRAINT placements_status_check CHECK ((status = ANY (ARRAY['open'::text, 'accepted'::text, 'in_transit'::text, 'admitted'::text, 'discharged'::text, 'closed'::text])))
 );
 
 ALTER TABLE public.placements ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1309,8 +1355,14 @@ ALTER TABLE ONLY public.person_links
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
 
+ALTER TABLE ONLY public.placement_commitments
+    ADD CONSTRAINT placement_commitments_pkey PRIMARY KEY (placement_id);
+
 ALTER TABLE ONLY public.placement_events
     ADD CONSTRAINT placement_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placement_follow_ups
+    ADD CONSTRAINT placement_follow_ups_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.placement_links
     ADD CONSTRAINT placement_links_pkey PRIMARY KEY (id);
@@ -1444,6 +1496,12 @@ CREATE INDEX person_keys_key_idx ON public.person_keys USING btree (person_key);
 CREATE INDEX person_links_earlier_idx ON public.person_links USING btree (earlier_id);
 
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
+
+CREATE INDEX placement_follow_ups_assignee_idx ON public.placement_follow_ups USING btree (assignee_id, due_at) WHERE (status = 'open'::text);
+
+CREATE INDEX placement_follow_ups_placement_idx ON public.placement_follow_ups USING btree (placement_id, due_at);
+
+CREATE INDEX placement_follow_ups_remind_idx ON public.placement_follow_ups USING btree (due_at) WHERE ((status = 'open'::text) AND (reminded_at IS NULL));
 
 CREATE INDEX placement_links_placement_idx ON public.placement_links USING btree (placement_id);
 
@@ -1665,11 +1723,29 @@ ALTER TABLE ONLY public.person_links
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
+ALTER TABLE ONLY public.placement_commitments
+    ADD CONSTRAINT placement_commitments_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_commitments
+    ADD CONSTRAINT placement_commitments_recorded_by_fkey FOREIGN KEY (recorded_by) REFERENCES public.users(id);
+
 ALTER TABLE ONLY public.placement_events
     ADD CONSTRAINT placement_events_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.placement_events
     ADD CONSTRAINT placement_events_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_follow_ups
+    ADD CONSTRAINT placement_follow_ups_assignee_id_fkey FOREIGN KEY (assignee_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_follow_ups
+    ADD CONSTRAINT placement_follow_ups_closed_by_fkey FOREIGN KEY (closed_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_follow_ups
+    ADD CONSTRAINT placement_follow_ups_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_follow_ups
+    ADD CONSTRAINT placement_follow_ups_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
 ALTER TABLE ONLY public.placement_links
     ADD CONSTRAINT placement_links_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);

@@ -64,6 +64,11 @@ class Action(StrEnum):
     ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
     # Issuing, listing and revoking a placement's court status links.
     COURT_LINK_MANAGE = "court_link.manage"
+    # After admission: a placement's follow-up tasks and outpatient commitment (reading,
+    # writing), and the task lists (everyone's, or one's own).
+    FOLLOW_UP_READ = "follow_up.read"
+    FOLLOW_UP_WRITE = "follow_up.write"
+    FOLLOW_UP_LIST = "follow_up.list"
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
@@ -129,6 +134,9 @@ _LIAISON = frozenset(
         Action.COURT_LINK_MANAGE,
         Action.COURT_LIST,
         Action.COURT_READ,
+        Action.FOLLOW_UP_READ,
+        Action.FOLLOW_UP_WRITE,
+        Action.FOLLOW_UP_LIST,
     }
 )
 # Who reads and acknowledges a placement's escalations (administrators always may). The
@@ -169,6 +177,8 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         Action.PLACEMENT_NO_BED,
         Action.PLACEMENT_NO_BED_CORRECT,
         Action.COURT_LINK_MANAGE,
+        Action.FOLLOW_UP_READ,
+        Action.FOLLOW_UP_WRITE,
     ):
         referred = role is Role.FACILITY and bool(principal.facility_ids & resource.facility_ids)
         if referred and action is Action.PLACEMENT_READ:

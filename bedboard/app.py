@@ -512,6 +512,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         value, zone, seconds=True
     )
     env.filters["local_time"] = lambda value: localtime.format_time(value, zone)
+    env.filters["local_date"] = lambda value: localtime.format_date(value, zone)
     env.filters["local_input"] = lambda value: localtime.format_input(value, zone)
     env.filters["label"] = labels.label
     env.filters["county"] = labels.county

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -477,7 +478,12 @@ _DEMO_CASES = (
     ("DW", 71, "male", "emergency_96h", "29077", 40, "in_transit"),
     ("AS", 28, "female", "emergency_96h", "29510", 60, "admitted"),
     ("BC", 45, "male", "emergency_96h_application", "29183", 80, "closed"),
+    ("EH", 39, "male", "emergency_96h", "29019", 90, "discharged"),
 )
+# The demo's outpatient commitment: its court date, days from loading, and its CMHC.
+_DEMO_COMMITMENT = (5, "Burrell Behavioral Health (fictional demo CMHC)")
+# The default zone (BEDBOARD_TIMEZONE's): the commitment's task is due on a local day.
+_DEMO_ZONE = ZoneInfo("America/Chicago")
 
 
 async def load_placements(conn: Connection, rng: random.Random) -> None:
@@ -557,13 +563,26 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
         steps = {
             "in_transit": ["in_transit"],
             "admitted": ["in_transit", "admitted"],
+            "discharged": ["in_transit", "admitted", "discharged"],
             "closed": ["closed"],
         }
         for step in steps.get(story, []):
             change = placements.TransitionIn.model_validate(
-                {"to": step, "outcome": "withdrawn" if step == "closed" else None}
+                {
+                    "to": step,
+                    "outcome": "withdrawn" if step == "closed" else None,
+                    "disposition": "outpatient_commitment" if step == "discharged" else None,
+                }
             )
             await placements.transition(conn, placement_id, change, liaison, None)
+        if story == "discharged":
+            # Discharged on an outpatient commitment, with its open follow-up task.
+            days, cmhc = _DEMO_COMMITMENT
+            court_date = (now + timedelta(days=days)).astimezone(_DEMO_ZONE).date()
+            commitment = placements.followups.CommitmentIn(court_date=court_date, cmhc_name=cmhc)
+            await placements.followups.record_commitment(
+                conn, placement_id, commitment, liaison, _DEMO_ZONE
+            )
 
 
 # A repeat case: the closed "BC" case and the open "JR" case are one fictional person (the

@@ -3,7 +3,7 @@ zone's abbreviation. Storage and the API stay in UTC; only pages convert."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 # A wall-clock time that the user typed must name a plausible year (a detention in 1900
@@ -23,6 +23,15 @@ def format_datetime(value: datetime | None, zone: ZoneInfo, *, seconds: bool = F
     local = value.astimezone(zone)
     clock = local.strftime("%I:%M:%S %p" if seconds else "%I:%M %p").lstrip("0")
     return f"{local.strftime('%b')} {local.day}, {local.year} {clock} {local.tzname()}"
+
+
+def format_date(value: date | None, zone: ZoneInfo) -> str:
+    """``Nov 28, 2026``: the local day of a moment (a task due on a day, no time), or a
+    calendar date as it is (a court date)."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone) if isinstance(value, datetime) else value
+    return f"{local.strftime('%b')} {local.day}, {local.year}"
 
 
 def format_time(value: datetime | None, zone: ZoneInfo) -> str:

@@ -1,6 +1,6 @@
 """Periodic jobs (APScheduler): freshness publishing, the placement clock, the escalation
 ladder, feed polling, the report roll-ups, notifications (fan-in from the outbox, the
-dispatcher), reporter nudges, and retention.
+dispatcher), reporter nudges, follow-up reminders, and retention.
 
 Jobs that must run on one instance at a time take PostgreSQL advisory locks inside.
 A failing job logs once and runs again at its next interval; it never stops the service.
@@ -40,6 +40,7 @@ ESCALATION_INTERVAL_S = 60
 OUTBOX_KEEP_HOURS = 48
 HOUSEKEEPING_INTERVAL_S = 3600
 NUDGE_INTERVAL_S = 60
+FOLLOW_UP_INTERVAL_S = 60
 
 
 async def publish_freshness(pool: database.Pool) -> int:
@@ -110,6 +111,19 @@ async def make_nudges(pool: database.Pool, settings: Settings) -> list[nudges.Du
     for item in due:
         log.info("census nudge due: facility %d, attempt %d", item.facility_id, item.attempt)
     return due
+
+
+async def follow_up_reminders(pool: database.Pool, settings: Settings) -> int:
+    """Claim the follow-up tasks whose time came and enqueue each one's reminder to its
+    assignee, in one transaction (a task is reminded once, whichever instance runs it);
+    one log line per run that found any, with a count only."""
+    async with database.acquire(pool) as conn, conn.transaction():
+        now = await board.db_now(conn)
+        due = await placements.followups.due_follow_ups(conn, now)
+        made = await notify.occasions.follow_ups_due(conn, due, now=now, zone=settings.zone)
+    if due:
+        log.info("follow-up reminders: %d tasks due, %d deliveries", len(due), made)
+    return len(due)
 
 
 async def housekeeping(pool: database.Pool, settings: Settings) -> None:
@@ -231,6 +245,13 @@ def build(pool: database.Pool, settings: Settings) -> AsyncIOScheduler:
         _guarded("nudges", lambda: make_nudges(pool, settings)),
         IntervalTrigger(seconds=NUDGE_INTERVAL_S),
         id="nudges",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _guarded("follow-ups", lambda: follow_up_reminders(pool, settings)),
+        IntervalTrigger(seconds=FOLLOW_UP_INTERVAL_S),
+        id="follow-ups",
         max_instances=1,
         coalesce=True,
     )

@@ -28,6 +28,7 @@ from bedboard.context import (
     with_etag,
 )
 from bedboard.database import Connection, acquire, transaction
+from bedboard.errors import NotFound
 from bedboard.fields import DbId
 from bedboard.nobed import CorrectedReport, CorrectedReportList, CorrectionIn, NoBedReport
 from bedboard.placements import (
@@ -52,6 +53,7 @@ from bedboard.placements import (
     Timeline,
     TransitionIn,
     escalation,
+    followups,
 )
 
 
@@ -470,7 +472,9 @@ async def list_referrals(request: web.Request, query: ReferralQuery) -> Facility
 )
 async def transition_placement(request: web.Request, body: TransitionIn) -> web.StreamResponse:
     """`in_transit` (from accepted), `admitted` (from in_transit: the held bed becomes
-    occupied), or `closed` with an outcome (releases any hold)."""
+    occupied), `discharged` (from admitted, with a `disposition` and optionally
+    `discharged_at`, not before the admission nor in the future), or `closed` with an
+    outcome (releases any hold)."""
     placement_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
         principal = authorize(
@@ -728,3 +732,165 @@ async def revoke_court_link(request: web.Request) -> web.StreamResponse:
         )
         await courtlinks.revoke_court_link(conn, placement_id, link_id, by=principal)
     return web.Response(status=204)
+
+
+# --------------------------------------------------------------------------- after admission
+
+
+class FollowUpQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: followups.FollowUpStatus = Field(
+        default=followups.FollowUpStatus.OPEN, description="open (default), done or cancelled."
+    )
+    assignee: DbId | None = Field(default=None, description="Whose tasks (default: yours).")
+    everyone: bool = Field(default=False, description="Everyone's tasks.")
+
+
+class CommitmentRecordedOut(BaseModel):
+    commitment: followups.Commitment
+    follow_up_id: int | None = Field(
+        description="The task added with it (the first time, with add_follow_up), or null."
+    )
+
+
+@route(
+    "GET",
+    "/api/v1/follow-ups",
+    summary="Follow-up tasks: yours, someone's or everyone's",
+    tag="placements",
+)
+async def list_follow_ups(request: web.Request, query: FollowUpQuery) -> followups.FollowUpList:
+    """Soonest due first, with each task's placement reference and `overdue`. The titles
+    and notes are clinical text. For liaisons and administrators."""
+    principal = authorize(request, Action.FOLLOW_UP_LIST, Resource("follow_up"))
+    assignee = None if query.everyone else (query.assignee or principal.user_id)
+    async with acquire(request.app[POOL]) as conn:
+        items = await followups.tasks(
+            conn, request.app[SETTINGS].zone, assignee_id=assignee, statuses=(query.status,)
+        )
+        await record_success(
+            request, conn, "follow_up.list", "follow_up", "", {"count": len(items)}
+        )
+    return followups.FollowUpList(items=items)
+
+
+@route(
+    "GET",
+    "/api/v1/placements/{id}/follow-ups",
+    summary="A placement's follow-up tasks",
+    tag="placements",
+)
+async def list_placement_follow_ups(request: web.Request) -> followups.FollowUpList:
+    """Open tasks first, soonest due first; then the done and cancelled ones."""
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.FOLLOW_UP_READ, await _placement_resource(conn, placement_id))
+        items = await followups.follow_ups_of(conn, placement_id, request.app[SETTINGS].zone)
+        await record_success(request, conn, "follow_up.list", "placement", placement_id)
+    return followups.FollowUpList(items=items)
+
+
+@route(
+    "POST",
+    "/api/v1/placements/{id}/follow-ups",
+    summary="Add a follow-up task",
+    tag="placements",
+    status=201,
+)
+async def add_follow_up(request: web.Request, body: followups.FollowUpIn) -> followups.FollowUp:
+    """`due_at` (a time) or `due_on` (a day, reminded at 08:00 local time), not in the
+    past; `assignee_id` a liaison or administrator (default: the placement's liaison). Its
+    assignee is reminded once when it is due (docs/notifications.md)."""
+    placement_id = path_id(request)
+    zone = request.app[SETTINGS].zone
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.FOLLOW_UP_WRITE, await _placement_resource(conn, placement_id)
+        )
+        follow_up_id = await followups.add_follow_up(conn, placement_id, body, principal, zone)
+        return await followups.get_follow_up(conn, follow_up_id, zone)
+
+
+async def _close_follow_up(
+    request: web.Request, to: Literal["done", "cancelled"], note: str
+) -> followups.FollowUp:
+    follow_up_id = path_id(request)
+    zone = request.app[SETTINGS].zone
+    async with transaction(request.app[POOL]) as conn:
+        placement_id = await followups.follow_up_placement(conn, follow_up_id)
+        principal = authorize(
+            request, Action.FOLLOW_UP_WRITE, await _placement_resource(conn, placement_id)
+        )
+        await followups.close_follow_up(conn, follow_up_id, to, note, principal)
+        return await followups.get_follow_up(conn, follow_up_id, zone)
+
+
+@route(
+    "POST",
+    "/api/v1/follow-ups/{id}/done",
+    summary="Mark a follow-up task done",
+    tag="placements",
+    responses={409: "The task is already done or cancelled"},
+)
+async def follow_up_done(
+    request: web.Request, body: followups.FollowUpCloseIn
+) -> followups.FollowUp:
+    """With an optional `note` (clinical text). A task done or cancelled is final."""
+    return await _close_follow_up(request, "done", body.note)
+
+
+@route(
+    "POST",
+    "/api/v1/follow-ups/{id}/cancel",
+    summary="Cancel a follow-up task",
+    tag="placements",
+    responses={409: "The task is already done or cancelled"},
+)
+async def follow_up_cancel(
+    request: web.Request, body: followups.FollowUpCloseIn
+) -> followups.FollowUp:
+    """With an optional `note` (clinical text). A task done or cancelled is final."""
+    return await _close_follow_up(request, "cancelled", body.note)
+
+
+@route(
+    "GET",
+    "/api/v1/placements/{id}/commitment",
+    summary="A placement's outpatient commitment",
+    tag="placements",
+)
+async def get_commitment(request: web.Request) -> followups.Commitment:
+    """The petition's court date and the CMHC responsible; 404 when none is recorded."""
+    placement_id = path_id(request)
+    async with acquire(request.app[POOL]) as conn:
+        authorize(request, Action.FOLLOW_UP_READ, await _placement_resource(conn, placement_id))
+        found = await followups.commitment_of(conn, placement_id)
+        await record_success(request, conn, "placement.commitment.read", "placement", placement_id)
+    if found is None:
+        raise NotFound("outpatient commitment")
+    return found
+
+
+@route(
+    "PUT",
+    "/api/v1/placements/{id}/commitment",
+    summary="Record a placement's outpatient commitment",
+    tag="placements",
+    responses={409: "Not admitted (nor closed as diverted to outpatient care)"},
+)
+async def put_commitment(
+    request: web.Request, body: followups.CommitmentIn
+) -> CommitmentRecordedOut:
+    """Once the person is admitted (or discharged), or for a placement closed as diverted
+    to outpatient care. The first time, `add_follow_up` (default true) also adds the task
+    “Check with the CMHC after the court date”, due the day after it. Recording again
+    changes the court date or the CMHC."""
+    placement_id = path_id(request)
+    async with transaction(request.app[POOL]) as conn:
+        principal = authorize(
+            request, Action.FOLLOW_UP_WRITE, await _placement_resource(conn, placement_id)
+        )
+        done = await followups.record_commitment(
+            conn, placement_id, body, principal, request.app[SETTINGS].zone
+        )
+    return CommitmentRecordedOut(commitment=done.commitment, follow_up_id=done.follow_up_id)

@@ -34,6 +34,7 @@ class Event(StrEnum):
     REFERRAL_UNANSWERED = "referral_unanswered"  # past the facility's response target
     CENSUS_NUDGE = "census_nudge"  # the facility's numbers are late: a one-time link
     COURT_UPDATE = "court_update"  # to the court clerk's address: accepted, admitted, …
+    FOLLOW_UP_DUE = "follow_up_due"  # a liaison's follow-up task on a placement is due
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,16 @@ EVENTS: dict[Event, EventInfo] = {
         "A placement of your court changed status",
         frozenset(),
         {},
+        critical=False,
+    ),
+    # To the task's assignee (a liaison, or an administrator given the task).
+    Event.FOLLOW_UP_DUE: EventInfo(
+        "A follow-up task is due",
+        _LIAISON,
+        {
+            Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
+            Role.ADMIN: (Channel.IN_APP, Channel.EMAIL),
+        },
         critical=False,
     ),
 }
@@ -510,4 +521,20 @@ def court_update(
         status=status,
         facility=facility,
         deadline_at=deadline_at,
+    )
+
+
+def follow_up_due(*, reference: str, placement_id: int, due_shown: str) -> Message:
+    """A follow-up task's time came → its assignee. Never the task's title (clinical
+    text): the placement's reference, that a task is due, when, and the link."""
+    return Message(
+        event=Event.FOLLOW_UP_DUE,
+        subject=f"A follow-up task is due for {reference}",
+        body=(
+            f"A follow-up task on placement {reference} is due: {due_shown}.\n"
+            "Sign in to bedboard to see it and mark it done."
+        ),
+        link_path=f"/placements/{placement_id}",
+        reference=reference,
+        status="follow_up_due",
     )

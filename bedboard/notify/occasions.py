@@ -29,6 +29,8 @@ Who gets what:
   default), ``BEDBOARD_HOLD_WARNING_MINUTES`` before the hold runs out. Once per hold.
 - **Hold expired** (``placements.HoldExpired``): the placement's liaison (in-app by
   default). Once per hold.
+- **Follow-up due** (``placements.followups.FollowUpDue``): the task's assignee (in-app
+  and email by default). Once per task.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bedboard.notify.store import enqueue, user_recipients, webhook_recipients
 from bedboard.nudges import Due
 from bedboard.placements.clock import DeadlineAlert, HoldExpired, HoldExpiring, ResponseNudge
 from bedboard.placements.escalation import Raised
+from bedboard.placements.followups import FollowUpDue
 
 
 async def _contacts(
@@ -300,5 +303,34 @@ async def holds_expired(
         key = f"hold-expired:{hold.referral_id}"
         made += await _to_liaison(
             conn, key, message, hold.placement_id, facility_id=hold.facility_id, now=now, zone=zone
+        )
+    return made
+
+
+async def follow_ups_due(
+    conn: Connection, due: Sequence[FollowUpDue], *, now: datetime, zone: ZoneInfo
+) -> int:
+    """Enqueue each follow-up task whose time came to its assignee; the number of
+    deliveries made. The message names the placement and the due time, never the task."""
+    made = 0
+    for task in due:
+        shown = (
+            localtime.format_date(task.due_at, zone)
+            if task.due_all_day
+            else localtime.format_datetime(task.due_at, zone)
+        )
+        message = models.follow_up_due(
+            reference=task.reference, placement_id=task.placement_id, due_shown=shown
+        )
+        recipients = await user_recipients(
+            conn, Event.FOLLOW_UP_DUE, [task.assignee_id], now=now, zone=zone
+        )
+        made += await _send(
+            conn,
+            f"follow-up-due:{task.follow_up_id}",
+            message,
+            recipients,
+            critical=models.EVENTS[Event.FOLLOW_UP_DUE].critical,
+            now=now,
         )
     return made

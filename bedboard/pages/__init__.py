@@ -52,6 +52,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
     Role.LIAISON: (
         NavItem("/", "Home"),
         NavItem("/placements", "Placements"),
+        NavItem("/tasks", "Follow-ups"),
         NavItem("/board", "Board"),
         NavItem("/search", "Find a bed"),
         NavItem("/court", "Case lookup"),

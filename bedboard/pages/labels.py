@@ -48,6 +48,7 @@ STATUS = {
     "accepted": "Bed accepted",
     "in_transit": "In transit",
     "admitted": "Admitted",
+    "discharged": "Discharged",
     "closed": "Closed",
 }
 

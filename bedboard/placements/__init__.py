@@ -6,8 +6,8 @@ to the placement's timeline (append-only), and appends outbox events (``placemen
 
 A placement (``models.TRANSITIONS``)::
 
-    open ──(a referral is accepted)──► accepted ──► in_transit ──► admitted
-     ▲  │                                │  │            │
+    open ──(a referral is accepted)──► accepted ──► in_transit ──► admitted ──► discharged
+     ▲  │                                │  │            │          (disposition)
      │  └──────────────┐                 │  │            │
      └──(the accepted referral ends:     │  │            │
         declined, withdrawn, expired)────┘  │            │
@@ -43,14 +43,16 @@ callers use ``placements.escalation.run`` and the rest of that module), ``demo_h
 (the demo's placements moved to realistic times),
 ``history`` (past placements written in bulk, for a synthetic history), ``repeat``
 (repeat involvement: a person's earlier placements by a keyed fingerprint of name and
-date of birth, never the values), ``waiting`` (where the person waits, officer custody).
+date of birth, never the values), ``waiting`` (where the person waits, officer custody),
+``followups`` (after admission: follow-up tasks and their reminders' claims, the
+outpatient-commitment path).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 
 from __future__ import annotations
 
 from bedboard.outbox import COURT, PLACEMENTS, REFERRALS  # the topics placements publish to
-from bedboard.placements import escalation
+from bedboard.placements import escalation, followups
 from bedboard.placements.clock import (
     ALERTS_LOCK_KEY,
     NO_BED_LOCK_KEY,
@@ -80,6 +82,7 @@ from bedboard.placements.history import (
 from bedboard.placements.models import (
     AWAITING,
     DECLINE_LABELS,
+    DISPOSITION_LABELS,
     OPEN_REFERRAL,
     OUTCOME_LABELS,
     REFERRAL_LABELS,
@@ -92,6 +95,7 @@ from bedboard.placements.models import (
     CourtPlacementList,
     DeclineIn,
     DeclineReason,
+    Disposition,
     Event,
     FacilityPlacement,
     FacilityPlacementList,
@@ -171,6 +175,7 @@ __all__ = [
     "AWAITING",
     "COURT",
     "DECLINE_LABELS",
+    "DISPOSITION_LABELS",
     "NO_BED_LOCK_KEY",
     "NUDGE_THRESHOLDS",
     "OPEN_REFERRAL",
@@ -188,6 +193,7 @@ __all__ = [
     "DeadlineAlert",
     "DeclineIn",
     "DeclineReason",
+    "Disposition",
     "Event",
     "FacilityPlacement",
     "FacilityPlacementList",
@@ -248,6 +254,7 @@ __all__ = [
     "expire_unanswered",
     "expired_holds",
     "facility_view",
+    "followups",
     "get_placement",
     "holds_expiring",
     "list_placements",

@@ -56,7 +56,10 @@ async def spread_demo_history(conn: Connection) -> bool:
                              AND to_state = 'admitted') END,
                        closed_at = CASE WHEN p.closed_at IS NULL THEN NULL ELSE
                          (SELECT max(at) FROM placement_events WHERE placement_id = p.id
-                             AND to_state = 'closed') END
+                             AND to_state = 'closed') END,
+                       discharged_at = CASE WHEN p.discharged_at IS NULL THEN NULL ELSE
+                         (SELECT max(at) FROM placement_events WHERE placement_id = p.id
+                             AND to_state = 'discharged') END
                 """
             )
             await conn.execute("SET LOCAL session_replication_role = DEFAULT")

@@ -20,10 +20,12 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
     IN_TRANSIT = "in_transit"
     ADMITTED = "admitted"
+    DISCHARGED = "discharged"
     CLOSED = "closed"
 
 
-TERMINAL = frozenset({Status.ADMITTED, Status.CLOSED})
+# No longer looking for a bed: admitted (and later discharged) or closed.
+TERMINAL = frozenset({Status.ADMITTED, Status.DISCHARGED, Status.CLOSED})
 
 # The predicates every list and the clock share, over ``placements p``.
 UNDER_WAY_SQL = "p.status NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
@@ -36,7 +38,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.OPEN: frozenset({Status.CLOSED}),
     Status.ACCEPTED: frozenset({Status.IN_TRANSIT, Status.CLOSED}),
     Status.IN_TRANSIT: frozenset({Status.ADMITTED, Status.CLOSED}),
-    Status.ADMITTED: frozenset(),
+    Status.ADMITTED: frozenset({Status.DISCHARGED}),
+    Status.DISCHARGED: frozenset(),
     Status.CLOSED: frozenset(),
 }
 
@@ -47,6 +50,28 @@ class Outcome(StrEnum):
     ORDER_EXPIRED = "order_expired"
     DIVERTED_OUTPATIENT = "diverted_outpatient"
     OTHER = "other"
+
+
+class Disposition(StrEnum):
+    """Where a discharged person went."""
+
+    HOME_OUTPATIENT = "home_outpatient"
+    OUTPATIENT_COMMITMENT = "outpatient_commitment"
+    TRANSFER = "transfer"
+    LEFT_AMA = "left_ama"
+    OTHER = "other"
+
+
+DISPOSITION_LABELS = {
+    Disposition.HOME_OUTPATIENT: "Home with outpatient follow-up",
+    Disposition.OUTPATIENT_COMMITMENT: "Outpatient commitment (RSMo 632.330 / 632.355)",
+    Disposition.TRANSFER: "Transfer to another facility",
+    Disposition.LEFT_AMA: "Left against medical advice",
+    Disposition.OTHER: "Other",
+}
+
+# A discharge time may be this far ahead of the database clock (a device's clock).
+DISCHARGE_SKEW = timedelta(minutes=5)
 
 
 class ReferralStatus(StrEnum):
@@ -279,9 +304,21 @@ class PlacementPatch(BaseModel):
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: Literal["in_transit", "admitted", "closed"]
+    to: Literal["in_transit", "admitted", "discharged", "closed"]
     outcome: Outcome | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = Field(
+        default="",
+        description="Clinical text. Closing: the outcome note; discharging: the discharge "
+        "note; otherwise a follow-up note.",
+    )
+    disposition: Disposition | None = Field(
+        default=None, description="Discharging only (and required): where the person went."
+    )
+    discharged_at: Moment | None = Field(
+        default=None,
+        description="Discharging only: when (default now); not before the admission, not "
+        "in the future.",
+    )
 
     @model_validator(mode="after")
     def _outcome_only_when_closing(self) -> TransitionIn:
@@ -289,6 +326,12 @@ class TransitionIn(BaseModel):
             raise ValueError("closing needs an outcome")
         if self.to != "closed" and self.outcome is not None:
             raise ValueError("only closing takes an outcome")
+        if self.to == "discharged" and self.disposition is None:
+            raise ValueError("discharging needs a disposition")
+        if self.to != "discharged" and (
+            self.disposition is not None or self.discharged_at is not None
+        ):
+            raise ValueError("only discharging takes a disposition and a discharge time")
         return self
 
 
@@ -461,6 +504,9 @@ class Placement(BaseModel):
     accepted_at: datetime | None
     admitted_at: datetime | None
     closed_at: datetime | None
+    discharged_at: datetime | None = None
+    discharge_disposition: Disposition | None = None
+    discharge_note: str = Field(default="", description="Clinical text: liaisons only.")
     alerts: list[str]
     allowed_transitions: list[Status]
     referrals: list[Referral]

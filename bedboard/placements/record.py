@@ -19,6 +19,7 @@ from bedboard.placements.errors import NotOpen, bad_reference, final, illegal, i
 from bedboard.placements.locks import _lock
 from bedboard.placements.models import (
     AWAITING,
+    DISCHARGE_SKEW,
     TERMINAL,
     TRANSITIONS,
     CourtPlacement,
@@ -354,7 +355,9 @@ async def transition(
     expected_version: int | None,
 ) -> None:
     """in_transit (from accepted; the hold no longer expires), admitted (from in_transit; the
-    held bed becomes occupied), or closed with an outcome (releases any hold)."""
+    held bed becomes occupied), discharged (from admitted, with a disposition and a time
+    not before the admission nor in the future), or closed with an outcome (releases any
+    hold)."""
     wanted = Status(change.to)
     async with conn.transaction():
         row = await _lock(conn, placement_id)
@@ -370,7 +373,7 @@ async def transition(
             )
         units: list[int] = []
         referral_ids: list[int] = []
-        if wanted in TERMINAL:
+        if wanted in (Status.ADMITTED, Status.CLOSED):
             # Past its deadline and never admitted: the no-bed record, if the clock has not
             # made it yet (it runs every 30 s); nothing when the deadline has not passed.
             await nobed.record(conn, placement_id, nobed.Trigger.DEADLINE_PASSED)
@@ -399,6 +402,17 @@ async def transition(
                 " version = version + 1 WHERE id = $1",
                 placement_id,
             )
+        elif wanted is Status.DISCHARGED:
+            assert change.disposition is not None
+            await conn.execute(
+                "UPDATE placements SET status = 'discharged', discharged_at = $2,"
+                " discharge_disposition = $3, discharge_note = $4, updated_at = now(),"
+                " version = version + 1 WHERE id = $1",
+                placement_id,
+                await _discharge_time(conn, placement_id, change.discharged_at),
+                change.disposition.value,
+                change.note,
+            )
         else:
             if referral is not None and referral["hold_active"]:
                 await _release_hold(conn, referral)
@@ -423,11 +437,13 @@ async def transition(
         if wanted in (Status.ADMITTED, Status.CLOSED):
             await waiting.end_all(conn, placement_id)  # no longer waiting, nor held
         data: dict[str, Any] = {"outcome": change.outcome.value if change.outcome else None}
+        if change.disposition is not None:
+            data["disposition"] = change.disposition.value
         if change.note:
             # The text stays in rows that access rules cover and that can be corrected
-            # (the outcome note, or a follow-up note); the append-only timeline only says
-            # that there is one.
-            if wanted is not Status.CLOSED:
+            # (the outcome or discharge note, or a follow-up note); the append-only timeline
+            # only says that there is one.
+            if wanted not in (Status.CLOSED, Status.DISCHARGED):
                 data["note_id"] = await conn.fetchval(
                     "INSERT INTO placement_notes (placement_id, body, author_id)"
                     " VALUES ($1, $2, $3) RETURNING id",
@@ -447,8 +463,26 @@ async def transition(
         )
         await _publish(conn, placement_id, wanted.value, referral_ids=referral_ids, unit_ids=units)
         outcome = change.outcome.value if change.outcome else None
-        detail = {"to": change.to, "outcome": outcome}
+        detail: dict[str, Any] = {"to": change.to, "outcome": outcome}
+        if change.disposition is not None:
+            detail["disposition"] = change.disposition.value
         await audit.changed(conn, actor, "placement.transition", "placement", placement_id, detail)
+
+
+async def _discharge_time(conn: Connection, placement_id: int, wanted: datetime | None) -> datetime:
+    """When the person was discharged: ``wanted`` (default now), refused (422, naming
+    ``discharged_at``) before the admission or ahead of the database clock by more than
+    ``DISCHARGE_SKEW``."""
+    row = await conn.fetchrow(
+        "SELECT now() AS now, admitted_at FROM placements WHERE id = $1", placement_id
+    )
+    assert row is not None and row["admitted_at"] is not None
+    when: datetime = wanted or row["now"]
+    if when > row["now"] + DISCHARGE_SKEW:
+        raise invalid("discharged_at", "The discharge time is in the future.")
+    if when < row["admitted_at"]:
+        raise invalid("discharged_at", "The discharge time is before the admission.")
+    return when
 
 
 async def _insert_link(conn: Connection, placement_id: int, link: LinkIn, actor: Principal) -> int:

@@ -114,6 +114,11 @@ _NOT_FOR_COURTS = frozenset(
         "waiting_moved",
         "custody_started",
         "custody_ended",
+        # After admission: the liaison's follow-up tasks and the outpatient commitment.
+        "follow_up_added",
+        "follow_up_done",
+        "follow_up_cancelled",
+        "commitment_recorded",
     }
 )
 

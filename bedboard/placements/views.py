@@ -185,6 +185,9 @@ async def get_placement(conn: Connection, placement_id: int) -> Placement:
                 "accepted_at",
                 "admitted_at",
                 "closed_at",
+                "discharged_at",
+                "discharge_disposition",
+                "discharge_note",
                 "version",
                 "alerts",
             )
@@ -283,9 +286,8 @@ async def list_placements(
            AND ($11::text[] IS NULL OR p.status = ANY ($11::text[]))
          ORDER BY CASE WHEN $12::bool AND p.custody_ended_at IS NULL
                        THEN p.custody_started_at END NULLS LAST,
-                  (p.status IN ('admitted', 'closed')),
-                  CASE WHEN p.status IN ('admitted', 'closed') THEN NULL ELSE p.deadline_at END
-                    NULLS LAST,
+                  (NOT {UNDER_WAY_SQL}),
+                  CASE WHEN {UNDER_WAY_SQL} THEN p.deadline_at END NULLS LAST,
                   p.created_at DESC, p.id
          LIMIT $6
         """,  # noqa: S608 -- constant fragments
@@ -381,7 +383,12 @@ async def _court_placements(conn: Connection, rows: list[Any]) -> list[CourtPlac
         )
     out = []
     for row in rows:
-        shows_facility = row["status"] in (Status.ACCEPTED, Status.IN_TRANSIT, Status.ADMITTED)
+        shows_facility = row["status"] in (
+            Status.ACCEPTED,
+            Status.IN_TRANSIT,
+            Status.ADMITTED,
+            Status.DISCHARGED,
+        )
         out.append(
             CourtPlacement(
                 reference=row["reference"],

@@ -83,7 +83,7 @@ async def _moment(conn: Connection, placement_id: int, at: datetime | None, fiel
         placement_id,
     )
     assert row is not None
-    if row["status"] in ("admitted", "closed"):
+    if row["status"] in ("admitted", "discharged", "closed"):
         raise Conflict(f"The placement is {row['status']}: the person is no longer waiting.")
     when: datetime = at or row["now"]
     if when > row["now"]:

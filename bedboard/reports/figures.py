@@ -184,6 +184,49 @@ TIME_TO_PLACEMENT = Figure(
     also=frozenset({Role.FACILITY, Role.COURT}),
 )
 
+# Where the people admitted went (``placements.discharge_disposition``), as the pages say.
+_DISPOSITION_LABELS = {
+    "home_outpatient": "Home with outpatient follow-up",
+    "outpatient_commitment": "Outpatient commitment",
+    "transfer": "Transfer to another facility",
+    "left_ama": "Left against medical advice",
+    "other": "Other",
+}
+_DISPOSITION = (
+    "CASE p.discharge_disposition "
+    + " ".join(f"WHEN '{code}' THEN '{label}'" for code, label in _DISPOSITION_LABELS.items())
+    + " END"
+)
+
+DISCHARGES = Figure(
+    slug="discharges",
+    title="Discharges by disposition",
+    family="Placements",
+    summary=(
+        "Where the people admitted went when they were discharged, for the requests of "
+        "the period: how many went each way, and their stay from admission to discharge."
+    ),
+    columns=(
+        Column("disposition", "Disposition", "text"),
+        Column("discharges", "Discharges"),
+        Column("share_of_discharges", "Share of discharges", "rate"),
+        Column("stay_median_h", "Admission to discharge, median (h)", "hours"),
+    ),
+    chart=Chart("bar", "disposition", ("discharges",), "discharges"),
+    body=f"""{_PLACEMENTS.strip()}
+    SELECT {_DISPOSITION} AS disposition,
+           count(*) AS discharges,
+           count(*)::float8 / NULLIF(sum(count(*)) OVER (), 0) AS share_of_discharges,
+           {_median(_HOURS.format(later="p.discharged_at", earlier="p.admitted_at"))}
+             AS stay_median_h
+      FROM p CROSS JOIN f
+     WHERE p.discharged_at IS NOT NULL
+     GROUP BY p.discharge_disposition
+     ORDER BY count(*) DESC, 1
+""",
+    filters=PLACEMENT_FILTERS,
+)
+
 # The county of a placement (where the person was detained, ``placements.county_fips``).
 _COUNTY_NAME = "COALESCE(co.name, 'No county recorded')"
 
@@ -1068,6 +1111,7 @@ FIGURES: dict[str, Figure] = {
         OUTCOMES,
         OUTCOMES_BY_COUNTY,
         OUTCOMES_BY_COURT,
+        DISCHARGES,
         PROGRAM_COUNTS,
         REFERRALS,
         DECLINES,

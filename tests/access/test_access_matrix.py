@@ -640,6 +640,30 @@ def test_court_status_links_are_managed_by_liaisons_and_admins_with_the_write_an
     assert got == expected, decision
 
 
+@pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
+@pytest.mark.parametrize("action", [access.Action.FOLLOW_UP_READ, access.Action.FOLLOW_UP_WRITE])
+def test_follow_ups_and_commitments_are_the_liaisons_with_the_write_answer(
+    column: Column, expected: Literal["allow", 403, 404], action: access.Action
+) -> None:
+    """A placement's follow-up tasks and outpatient commitment, read or written: liaisons
+    and admins; the receiving facility is refused (403), courts and everyone else are
+    answered as if the placement did not exist (404), as for any write."""
+    principal = _principal(column)
+    decision = access.decide(principal, action, REFERRED)
+    got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    assert got == expected, decision
+    write = access.decide(principal, access.Action.PLACEMENT_WRITE, REFERRED)
+    assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
+
+
+@pytest.mark.parametrize("column", [c for c, _ in NO_BED_MATRIX])
+def test_only_liaisons_and_admins_list_follow_up_tasks(column: Column) -> None:
+    principal = _principal(column)
+    decision = access.decide(principal, access.Action.FOLLOW_UP_LIST, access.Resource("follow_up"))
+    assert decision.allowed == (column in ("admin", "liaison"))
+    assert not decision.conceal
+
+
 # --------------------------------------------------------------------------- spot checks
 
 

@@ -286,6 +286,54 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         None,
         LIAISON_ONLY_WRITE,
     ),
+    # After admission: follow-up tasks and the outpatient commitment (the placement is
+    # admitted, with one open task {tid} and a commitment, for these).
+    (
+        "follow_up_list",
+        "GET",
+        "/api/v1/follow-ups?everyone=true",
+        None,
+        expect(
+            anonymous=401,
+            viewer=403,
+            court=403,
+            other_court=403,
+            facility_a=403,
+            facility_b=403,
+            liaison=200,
+            admin=200,
+        ),
+    ),
+    ("follow_ups_of", "GET", "/api/v1/placements/{pid}/follow-ups", None, LIAISON_ONLY_WRITE),
+    (
+        "follow_up_add",
+        "POST",
+        "/api/v1/placements/{pid}/follow-ups",
+        {"title": f"Call the CMHC {CANARY}", "due_on": "2030-01-02"},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+    ),
+    (
+        "follow_up_done",
+        "POST",
+        "/api/v1/follow-ups/{tid}/done",
+        {"note": f"Done {CANARY}"},
+        LIAISON_ONLY_WRITE,
+    ),
+    ("follow_up_cancel", "POST", "/api/v1/follow-ups/{tid}/cancel", {}, LIAISON_ONLY_WRITE),
+    (
+        "follow_up_commitment",
+        "GET",
+        "/api/v1/placements/{pid}/commitment",
+        None,
+        LIAISON_ONLY_WRITE,
+    ),
+    (
+        "follow_up_commitment_put",
+        "PUT",
+        "/api/v1/placements/{pid}/commitment",
+        {"court_date": "2030-01-01", "cmhc_name": f"CMHC {CANARY}"},
+        LIAISON_ONLY_WRITE,
+    ),
     (
         "order_type_edit",
         "PATCH",
@@ -340,7 +388,31 @@ async def test_placement_access(
             "liaison", "POST", f"/api/v1/placements/{placement['id']}/court-links"
         )
         lid = (await issued.json())["id"]
-    url = path.format(pid=placement["id"], rid=rid, nid=nid, eid=eid, lid=lid)
+    tid = 0
+    if name.startswith("follow_up"):
+        pid = placement["id"]
+        await world.call("facility_a", "POST", f"/api/v1/referrals/{rid}/accept")
+        for to in ("in_transit", "admitted"):
+            moved = await world.call(
+                "liaison", "POST", f"/api/v1/placements/{pid}/transition", json={"to": to}
+            )
+            assert moved.status == 200, await moved.text()
+        task = await world.call(
+            "liaison",
+            "POST",
+            f"/api/v1/placements/{pid}/follow-ups",
+            json={"title": f"Call intake {CANARY}", "due_on": "2030-01-01"},
+        )
+        assert task.status == 201, await task.text()
+        tid = (await task.json())["id"]
+        committed = await world.call(
+            "liaison",
+            "PUT",
+            f"/api/v1/placements/{pid}/commitment",
+            json={"court_date": "2029-12-30", "cmhc_name": f"CMHC {CANARY}"},
+        )
+        assert committed.status == 200, await committed.text()
+    url = path.format(pid=placement["id"], rid=rid, nid=nid, eid=eid, lid=lid, tid=tid)
     if body == "placement":
         body = world.placement_body()
     elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:

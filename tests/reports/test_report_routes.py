@@ -61,7 +61,7 @@ async def test_the_api_answers_json_csv_and_problems(
     account = await make_user("liaison")
     auth = {"Authorization": f"Bearer {await make_token(account.id)}"}
     listed = await client.get("/api/v1/reports", headers=auth)
-    assert len((await listed.json())["figures"]) == 15
+    assert len((await listed.json())["figures"]) == 16
     answer = await client.get(f"/api/v1/reports/outcomes?{AUTUMN}", headers=auth)
     body = await answer.json()
     assert answer.status == 200, body

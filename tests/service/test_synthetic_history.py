@@ -437,7 +437,7 @@ async def test_the_demo_loads_months_of_history_under_its_own_records(
         "SELECT count(DISTINCT date_trunc('month', created_at)) FROM placements"
     )
     assert months >= 3
-    assert await conn.fetchval("SELECT count(*) FROM placements") == demo.HISTORY_PLACEMENTS + 6
+    assert await conn.fetchval("SELECT count(*) FROM placements") == demo.HISTORY_PLACEMENTS + 7
     assert await conn.fetchval("SELECT count(*) FROM referrals WHERE status = 'declined'") > 50
 
 

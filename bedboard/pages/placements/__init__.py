@@ -3,14 +3,24 @@ referrals, and the court's case lookup. Every change goes through ``placements``
 same access policy and audit trail as the API.
 
 Rooms: ``shared`` (ways back, access resource, confirmation step), ``listing``, ``form``
-(new and edit), ``detail`` (one placement and its actions), ``referrals`` (facility
-staff), ``court``.
+(new and edit), ``detail`` (one placement and its actions), ``casework`` (where the
+person waits, officer custody), ``person`` (repeat involvement), ``aftercare`` (discharge,
+follow-up tasks, the outpatient commitment, ``/tasks``), ``referrals`` (facility staff),
+``court``.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from bedboard.pages.placements.aftercare import (
+    follow_up_cancel,
+    follow_up_done,
+    placement_add_follow_up,
+    placement_commitment,
+    placement_discharge,
+    tasks_page,
+)
 from bedboard.pages.placements.casework import (
     placement_custody,
     placement_custody_end,
@@ -67,6 +77,12 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/waiting", placement_wait)
     r.add_post("/placements/{id}/custody", placement_custody)
     r.add_post("/placements/{id}/custody/end", placement_custody_end)
+    r.add_post("/placements/{id}/discharge", placement_discharge)
+    r.add_post("/placements/{id}/follow-ups", placement_add_follow_up)
+    r.add_post("/placements/{id}/commitment", placement_commitment)
+    r.add_post("/follow-ups/{id}/done", follow_up_done)
+    r.add_post("/follow-ups/{id}/cancel", follow_up_cancel)
+    r.add_get("/tasks", tasks_page)
     r.add_post("/placements/{id}/person-links/{earlier}", placement_person_link)
     r.add_post("/placements/{id}/person-links/{earlier}/delete", placement_person_unlink)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)

@@ -25,6 +25,7 @@ from bedboard.pages.forms import FORM, domain_errors
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
+    DISPOSITION_LABELS,
     OPEN_REFERRAL,
     OUTCOME_LABELS,
     REFERRAL_LABELS,
@@ -34,6 +35,7 @@ from bedboard.placements import (
     Status,
     TransitionIn,
     escalation,
+    followups,
     past_target,
     repeat,
     waited_words,
@@ -52,6 +54,40 @@ PERSON_ERRORS = {
     "full_name": "Enter the person's full name (first and last), not initials.",
     "birth_date": "Enter a date of birth between 1900 and today.",
 }
+# The after-admission forms' sentences (pages/placements/aftercare.py sends the field back).
+DISCHARGE_ERRORS = {
+    "disposition": "Choose where the person went.",
+    "discharged_at": "Enter a time between the admission and now.",
+    "note": "Keep the note to 2,000 characters.",
+}
+TASK_ERRORS = {
+    "title": "Enter what is to be done (up to 200 characters).",
+    "due_on": "Enter the day it is due: today or later.",
+    "due_at": "That time has passed: enter a later time, or leave the time empty.",
+    "assignee_id": "Choose a liaison or an administrator.",
+}
+COMMITMENT_ERRORS = {
+    "court_date": "Enter the petition's court date.",
+    "cmhc_name": "Enter the name of the CMHC responsible (up to 200 characters).",
+}
+
+
+def _after_context(request: web.Request) -> dict[str, Any]:
+    """What the placement page's after-admission parts need besides the record."""
+    q = request.query
+    return {
+        "dispositions": [(d.value, label) for d, label in DISPOSITION_LABELS.items()],
+        "disposition_labels": {d.value: label for d, label in DISPOSITION_LABELS.items()},
+        "discharge_error_field": q.get("discharge_error", ""),
+        "discharge_error": DISCHARGE_ERRORS.get(q.get("discharge_error", ""), ""),
+        "task_error_field": q.get("task_error", ""),
+        "task_error": TASK_ERRORS.get(q.get("task_error", ""), ""),
+        "commitment_error_field": q.get("commitment_error", ""),
+        "commitment_error": COMMITMENT_ERRORS.get(q.get("commitment_error", ""), ""),
+        "commitment_task": followups.COMMITMENT_TASK,
+        "today": datetime.now(UTC).astimezone(request.app[SETTINGS].zone).date().isoformat(),
+    }
+
 
 # --------------------------------------------------------------------------- liaison: one placement
 
@@ -137,6 +173,10 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
             (f.id, f.name) for f in await facilities.list_facilities(conn, include_inactive=False)
         ]
         earlier = await repeat.earlier(conn, placement_id)
+        zone = request.app[SETTINGS].zone
+        follow_ups = await followups.follow_ups_of(conn, placement_id, zone)
+        commitment = await followups.commitment_of(conn, placement_id)
+        assignees = await followups.assignees(conn)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -171,6 +211,10 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "wait_error": WAIT_ERRORS.get(request.query.get("wait_error", ""), ""),
         "wait_error_field": request.query.get("wait_error", ""),
         "earlier": earlier,
+        "follow_ups": follow_ups,
+        "commitment": commitment,
+        "assignees": assignees,
+        **_after_context(request),
         "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
         "person_error_field": request.query.get("person_error", ""),
         "answer_sentence": _ANSWER_SENTENCE,

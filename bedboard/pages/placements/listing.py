@@ -34,6 +34,7 @@ async def placement_list_fragment(request: web.Request) -> web.StreamResponse:
 SHOW = {
     "open": ("Open", ("open", "accepted", "in_transit")),
     "admitted": ("Admitted", ("admitted",)),
+    "discharged": ("Discharged", ("discharged",)),
     "closed": ("Closed", ("closed",)),
     "all": ("All", ()),
 }
@@ -56,7 +57,7 @@ async def _list_context(
     request: web.Request, principal: Principal, *, audit: bool = False
 ) -> dict[str, Any]:
     """The placements list with its filters (all in the address, so a link can be shared):
-    show (open, admitted, closed, all), from / to (local dates of the request), court,
+    show (open, admitted, discharged, closed, all), from / to (local dates of the request), court,
     county, and q (a reference, initials or a case number)."""
     q = request.query
     mine = principal.role is Role.LIAISON and q.get("all") != "1"
