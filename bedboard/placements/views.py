@@ -3,9 +3,9 @@ anything and write nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bedboard.database import Connection
 from bedboard.errors import NotFound
@@ -119,11 +119,20 @@ async def referrals_of(conn: Connection, placement_id: int) -> list[Referral]:
     return await _with_questions(conn, rows)
 
 
-async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozenset[int]]:
-    """(court id, facilities that received a referral): what access decisions need."""
+class Scope(NamedTuple):
+    """What access decisions need of a placement."""
+
+    court_id: int | None
+    # Facilities that received a referral for it.
+    facility_ids: frozenset[int]
+    county_fips: str
+
+
+async def scope(conn: Connection, placement_id: int) -> Scope:
+    """The placement's court, the facilities referred and its county."""
     row = await conn.fetchrow(
         """
-        SELECT p.court_id,
+        SELECT p.court_id, p.county_fips,
                COALESCE((SELECT array_agg(DISTINCT un.facility_id) FROM referrals r
                            JOIN units un ON un.id = r.unit_id WHERE r.placement_id = p.id), '{}')
                  AS facility_ids
@@ -133,7 +142,7 @@ async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozen
     )
     if row is None:
         raise NotFound("placement")
-    return row["court_id"], frozenset(row["facility_ids"])
+    return Scope(row["court_id"], frozenset(row["facility_ids"]), row["county_fips"])
 
 
 async def get_placement(conn: Connection, placement_id: int) -> Placement:
@@ -242,9 +251,11 @@ async def list_placements(
     created_before: datetime | None = None,
     text: str | None = None,
     statuses: Sequence[str] | None = None,
+    counties: Iterable[str] | None = None,
 ) -> list[PlacementSummary]:
     """Placements, nearest deadline first (for open ones; most recent first otherwise).
-    ``text`` finds a reference, the initials or a case number (case-insensitive)."""
+    ``text`` finds a reference, the initials or a case number (case-insensitive);
+    ``counties`` keeps those in these counties (a supervisor's region: none when empty)."""
     rows = await conn.fetch(
         f"""
         SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
@@ -278,6 +289,7 @@ async def list_placements(
            AND ($10::text IS NULL OR lower(p.reference) = lower($10)
                 OR p.person_initials = upper($10) OR lower(p.case_number) = lower($10))
            AND ($11::text[] IS NULL OR p.status = ANY ($11::text[]))
+           AND ($12::text[] IS NULL OR p.county_fips = ANY ($12::text[]))
          ORDER BY (p.status IN ('admitted', 'closed')),
                   CASE WHEN p.status IN ('admitted', 'closed') THEN NULL ELSE p.deadline_at END
                     NULLS LAST,
@@ -295,6 +307,7 @@ async def list_placements(
         created_before,
         text.strip() if text and text.strip() else None,
         list(statuses) if statuses else None,
+        None if counties is None else sorted(counties),
     )
     return [PlacementSummary(**dict(r)) for r in rows]
 
