@@ -7,6 +7,7 @@ from __future__ import annotations
 import html as htmllib
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -240,3 +241,31 @@ async def test_placement_and_referral_frames_carry_the_county_supervisors_are_ke
     )
     assert {r["topic"] for r in rows} == {"placements", "referrals"}
     assert all(r["payload"]["county_fips"] == BOONE for r in rows)
+
+
+async def test_the_regions_supervisor_acknowledges_the_rung_on_the_placement_page(
+    world: World, client: Any, make_user: Any
+) -> None:
+    placement, eid = await _supervisor_rung(world, BOONE)
+    outsider = await make_user(Role.SUPERVISOR, region_id=world.ids["region_other_supervisor"])
+    session = await login(client, outsider.email)
+    refused = await client.post(
+        f"/escalations/{eid}/acknowledge", data={"csrf_token": session.csrf}
+    )
+    assert refused.status == 404
+    client.session.cookie_jar.clear()
+    lead = await make_user(Role.SUPERVISOR, region_id=world.ids["region_supervisor"])
+    session = await login(client, lead.email)
+    page = htmllib.unescape(await (await client.get(f"/placements/{placement['id']}")).text())
+    assert "to the region's supervisor" in page and ">Acknowledge</button>" in page
+    done = await client.post(
+        f"/escalations/{eid}/acknowledge",
+        data={"csrf_token": session.csrf},
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    assert "Escalation acknowledged." in unquote(done.headers["Location"])
+    assert (
+        await world.conn.fetchval("SELECT acknowledged_by FROM escalations WHERE id = $1", eid)
+        == lead.id
+    )
