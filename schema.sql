@@ -904,6 +904,11 @@ ALTER TABLE public.placements ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.region_counties (
+    county_fips text NOT NULL,
+    region_id bigint NOT NULL
+);
+
 CREATE TABLE public.user_facilities (
     user_id bigint NOT NULL,
     facility_id bigint NOT NULL
@@ -922,10 +927,12 @@ CREATE TABLE public.users (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
     phone text DEFAULT ''::text NOT NULL,
+    region_id bigint,
     CONSTRAINT users_court_scope CHECK (((role = 'court'::text) = (court_id IS NOT NULL))),
     CONSTRAINT users_email_check CHECK (((email = lower(email)) AND (email ~~ '%_@_%'::text))),
     CONSTRAINT users_phone_check CHECK ((length(phone) <= 40)),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'liaison'::text, 'facility'::text, 'court'::text, 'viewer'::text])))
+    CONSTRAINT users_region_scope CHECK (((role = 'supervisor'::text) = (region_id IS NOT NULL))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'liaison'::text, 'supervisor'::text, 'facility'::text, 'court'::text, 'viewer'::text])))
 );
 
 CREATE VIEW public.principals AS
@@ -938,7 +945,11 @@ CREATE VIEW public.principals AS
     password_hash,
     COALESCE(( SELECT array_agg(uf.facility_id ORDER BY uf.facility_id) AS array_agg
            FROM public.user_facilities uf
-          WHERE (uf.user_id = u.id)), '{}'::bigint[]) AS facility_ids
+          WHERE (uf.user_id = u.id)), '{}'::bigint[]) AS facility_ids,
+    region_id,
+    COALESCE(( SELECT array_agg(rc.county_fips ORDER BY rc.county_fips) AS array_agg
+           FROM public.region_counties rc
+          WHERE (rc.region_id = u.region_id)), '{}'::text[]) AS region_counties
    FROM public.users u;
 
 CREATE TABLE public.referral_nudges (
@@ -1002,11 +1013,6 @@ ALTER TABLE public.referrals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
-CREATE TABLE public.region_counties (
-    county_fips text NOT NULL,
-    region_id bigint NOT NULL
 );
 
 CREATE TABLE public.regions (
@@ -1549,6 +1555,8 @@ CREATE INDEX user_facilities_facility_idx ON public.user_facilities USING btree 
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
 
+CREATE INDEX users_region_idx ON public.users USING btree (region_id) WHERE (region_id IS NOT NULL);
+
 ALTER INDEX public.capacity_daily_pkey ATTACH PARTITION public.capacity_daily_all_pkey;
 
 ALTER INDEX public.capacity_daily_pkey ATTACH PARTITION public.capacity_daily_by_need_pkey;
@@ -1851,6 +1859,9 @@ ALTER TABLE ONLY public.user_facilities
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_region_id_fkey FOREIGN KEY (region_id) REFERENCES public.regions(id);
 
 ALTER TABLE ONLY public.webhook_endpoints
     ADD CONSTRAINT webhook_endpoints_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);

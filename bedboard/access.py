@@ -92,6 +92,9 @@ class Resource:
     court_id: int | None = None
     # Facilities that received a referral for a placement.
     facility_ids: frozenset[int] = frozenset()
+    # The placement's county (a supervisor's scope: the counties of their region); for a
+    # placement being recorded or moved, the county it would be in.
+    county_fips: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,28 @@ _LIAISON = frozenset(
         Action.FOLLOW_UP_LIST,
     }
 )
-# Who reads and acknowledges a placement's escalations (administrators always may). The
-# one place this is decided: the supervisor role joins here.
-ESCALATION_ROLES = frozenset({Role.ADMIN, Role.LIAISON})
+# Supervisors do what liaisons do, to the placements in their region's counties
+# (``_in_region``); bed search, the courts and the placement list (which shows only their
+# region's) are theirs as they are a liaison's. Not theirs: the receiving facilities'
+# referral list and the court lookup by case number, which reach every region.
+_SUPERVISOR_ANYWHERE = frozenset(
+    {Action.SEARCH, Action.PLACEMENT_LIST, Action.COURT_LIST, Action.COURT_READ}
+)
+_SUPERVISOR_IN_REGION = frozenset(
+    {
+        Action.PLACEMENT_CREATE,
+        Action.PLACEMENT_READ,
+        Action.PLACEMENT_TIMELINE,
+        Action.PLACEMENT_WRITE,
+        Action.PLACEMENT_NO_BED,
+        Action.PLACEMENT_NO_BED_CORRECT,
+        Action.REFERRAL_RESPOND,
+        Action.COURT_LINK_MANAGE,
+    }
+)
+# Who reads and acknowledges a placement's escalations (administrators always may;
+# supervisors those of their region's placements). The one place this is decided.
+ESCALATION_ROLES = frozenset({Role.ADMIN, Role.LIAISON, Role.SUPERVISOR})
 _ESCALATION = frozenset({Action.ESCALATION_READ, Action.ESCALATION_ACKNOWLEDGE})
 # Actions a facility user may take on objects of their own facilities.
 _OWN_FACILITY = frozenset(
@@ -162,6 +184,10 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _deny("not one of your facilities")
     if role is Role.LIAISON and action in _LIAISON:
         return ALLOW
+    if role is Role.SUPERVISOR and action in _SUPERVISOR_ANYWHERE:
+        return ALLOW
+    if role is Role.SUPERVISOR and action in _SUPERVISOR_IN_REGION:
+        return _in_region(principal, resource)
     if action in _ESCALATION:
         return _escalation(principal, resource)
     if action is Action.REPORT_READ:
@@ -216,9 +242,40 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
     return _deny(f"{action.value} is for administrators")
 
 
+def in_region(principal: Principal, county_fips: str | None) -> bool:
+    """Whether the county is one of the supervisor's region's counties."""
+    return county_fips is not None and county_fips in principal.region_counties
+
+
+def _in_region(principal: Principal, resource: Resource) -> Decision:
+    """A supervisor and a placement: allowed in their region's counties. Another region's
+    placement answers like a missing one; recording (or moving) a placement into a county
+    outside the region is refused."""
+    if in_region(principal, resource.county_fips):
+        return ALLOW
+    if resource.id is not None:
+        return _conceal("not a placement in your region")
+    return _deny("the county is not in your region")
+
+
+def region_scope(principal: Principal) -> frozenset[str] | None:
+    """The counties a placement list is kept to: a supervisor's region's (None: every
+    county, for the other roles that may list placements)."""
+    return principal.region_counties if principal.role is Role.SUPERVISOR else None
+
+
+def moved_to(county_fips: str) -> Resource:
+    """What moving a placement to another county is checked as: recording one there
+    (``placement.create``), so a supervisor keeps their placements in their region."""
+    return Resource("placement", county_fips=county_fips)
+
+
 def _escalation(principal: Principal, resource: Resource) -> Decision:
-    """A placement's escalations: for ``ESCALATION_ROLES``; a facility it was referred to
-    is told no (it answers referrals), anyone else is answered as if it did not exist."""
+    """A placement's escalations: for ``ESCALATION_ROLES`` (supervisors: in their region);
+    a facility it was referred to is told no (it answers referrals), anyone else is
+    answered as if it did not exist."""
+    if principal.role is Role.SUPERVISOR:
+        return _in_region(principal, resource)
     if principal.role in ESCALATION_ROLES:
         return ALLOW
     if principal.role is Role.FACILITY and principal.facility_ids & resource.facility_ids:
@@ -229,11 +286,14 @@ def _escalation(principal: Principal, resource: Resource) -> Decision:
 
 
 def _report(role: Role, resource: Resource) -> Decision:
-    """Liaisons read every figure; other roles those that name them (``Figure.also``),
-    scoped there to their own facilities or court."""
+    """Liaisons and supervisors read every figure (the whole program's, as a liaison
+    does); other roles those that name them (``Figure.also``), scoped there to their own
+    facilities or court."""
     from bedboard.reports import audience
 
-    if role is Role.LIAISON or role in audience(resource.type.removeprefix("report:")):
+    if role in (Role.LIAISON, Role.SUPERVISOR) or role in audience(
+        resource.type.removeprefix("report:")
+    ):
         return ALLOW
     return _deny("this report is not open to your role")
 
@@ -255,6 +315,10 @@ def live_topics(principal: Principal) -> frozenset[str]:
         # Their own referrals only: a placement's frames name every facility referred,
         # who accepted and others' declines, which a receiving facility may not see.
         return frozenset({outbox.BOARD, outbox.REFERRALS, outbox.ALERTS})
+    if principal.role is Role.SUPERVISOR:
+        # Their region's placements and referrals (filtered below); no court topic, as
+        # the court lookup is not theirs.
+        return frozenset({outbox.BOARD, outbox.PLACEMENTS, outbox.REFERRALS, outbox.ALERTS})
     return frozenset(
         {outbox.BOARD, outbox.PLACEMENTS, outbox.REFERRALS, outbox.COURT, outbox.ALERTS}
     )
@@ -268,6 +332,14 @@ def sees_change(principal: Principal, change: Change) -> bool:
         return data.get("user_id") == principal.user_id
     if change.topic == outbox.BOARD or principal.role is Role.ADMIN:
         return True
+    if principal.role is Role.SUPERVISOR and change.topic in (outbox.PLACEMENTS, outbox.REFERRALS):
+        # Their region's, as a liaison's (deadline alerts: when they are its liaison).
+        if not in_region(principal, data.get("county_fips")):
+            return False
+        return change.topic == outbox.REFERRALS or (
+            not str(data.get("event", "")).startswith("deadline_")
+            or data.get("liaison_id") == principal.user_id
+        )
     if change.topic == outbox.PLACEMENTS:
         if principal.role is Role.LIAISON:
             # Deadline alerts go to the assigned liaison; every other change to all liaisons.

@@ -37,6 +37,9 @@ MIN_PASSWORD_LEN = 12
 class Role(StrEnum):
     ADMIN = "admin"
     LIAISON = "liaison"
+    # A liaison lead for one region: coordinates its placements and is the escalation
+    # ladder's supervisor rung for them.
+    SUPERVISOR = "supervisor"
     FACILITY = "facility"
     COURT = "court"
     VIEWER = "viewer"
@@ -61,6 +64,9 @@ class Principal:
     role: Role
     facility_ids: frozenset[int] = field(default_factory=frozenset)
     court_id: int | None = None
+    # A supervisor's region and the FIPS codes of its counties (read with the user).
+    region_id: int | None = None
+    region_counties: frozenset[str] = field(default_factory=frozenset)
     via: Literal["session", "token"] = "session"
     token_id: int | None = None
     csrf_token: str | None = None
@@ -113,6 +119,8 @@ def _principal(row: asyncpg.Record, **extra: Any) -> Principal:
         role=Role(row["role"]),
         facility_ids=frozenset(row["facility_ids"]),
         court_id=row["court_id"],
+        region_id=row["region_id"],
+        region_counties=frozenset(row["region_counties"]),
         **extra,
     )
 

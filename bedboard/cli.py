@@ -211,6 +211,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
             password=password,
             facility_ids=args.facility or [],
             court_id=args.court,
+            region_id=args.region,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -379,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="facility id (facility users; repeat for several)",
     )
     add.add_argument("--court", type=int, metavar="ID", help="court id (court users)")
+    add.add_argument("--region", type=int, metavar="ID", help="region id (supervisors)")
     add.add_argument("--name", help="display name")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"

@@ -338,26 +338,54 @@ async def load_regions(conn: Connection) -> list[int]:
     return ids
 
 
+# The demo supervisor's region: Boone County (the demo's open placement) is in it.
+SUPERVISOR_REGION = "Central (demo)"
+
+
+async def _demo_user(
+    conn: Connection, role: Role, facility_ids: list[int], court_ids: list[int]
+) -> DemoCredential:
+    password = "demo-" + secrets.token_urlsafe(12)
+    email = f"{role.value}@{DEMO_DOMAIN}"
+    region_id = None
+    if role is Role.SUPERVISOR:
+        region_id = await conn.fetchval("SELECT id FROM regions WHERE name = $1", SUPERVISOR_REGION)
+    await users.create_user(
+        conn,
+        UserIn(
+            email=email,
+            display_name=f"Demo {role.value}",
+            # Fictional (555) call-back numbers for the roles that send referrals.
+            phone="573-555-0100" if role in (Role.LIAISON, Role.SUPERVISOR) else "",
+            role=role,
+            password=password,
+            facility_ids=facility_ids[:1] if role is Role.FACILITY else [],
+            court_id=court_ids[0] if role is Role.COURT else None,
+            region_id=region_id,
+        ),
+    )
+    return DemoCredential(role.value, email, password)
+
+
 async def load_users(
     conn: Connection, facility_ids: list[int], court_ids: list[int]
 ) -> list[DemoCredential]:
+    """One demo account per role (the supervisor's region: ``SUPERVISOR_REGION``)."""
+    return [await _demo_user(conn, role, facility_ids, court_ids) for role in Role]
+
+
+async def load_missing_users(conn: Connection) -> list[DemoCredential]:
+    """Accounts of roles added since the demo was loaded (the supervisor), if their
+    region is there; the credentials of those made."""
     creds = []
     for role in Role:
-        password = "demo-" + secrets.token_urlsafe(12)
-        email = f"{role.value}@{DEMO_DOMAIN}"
-        await users.create_user(
-            conn,
-            UserIn(
-                email=email,
-                display_name=f"Demo {role.value}",
-                phone="573-555-0100" if role is Role.LIAISON else "",  # fictional (555)
-                role=role,
-                password=password,
-                facility_ids=facility_ids[:1] if role is Role.FACILITY else [],
-                court_id=court_ids[0] if role is Role.COURT else None,
-            ),
+        exists = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)", f"{role.value}@{DEMO_DOMAIN}"
         )
-        creds.append(DemoCredential(role.value, email, password))
+        if exists or role is not Role.SUPERVISOR:
+            continue
+        if await conn.fetchval("SELECT id FROM regions WHERE name = $1", SUPERVISOR_REGION):
+            creds.append(await _demo_user(conn, role, [], []))
     return creds
 
 
@@ -366,7 +394,10 @@ async def reset_passwords(conn: Connection) -> list[DemoCredential]:
     creds = []
     for role in Role:
         email = f"{role.value}@{DEMO_DOMAIN}"
-        user = await users.get_user_by_email(conn, email)
+        try:
+            user = await users.get_user_by_email(conn, email)
+        except NotFound:  # a role the demo could not add (its region was deleted)
+            continue
         password = "demo-" + secrets.token_urlsafe(12)
         await users.update_user(conn, user.id, users.UserPatch(password=password))
         creds.append(DemoCredential(role.value, email, password))
@@ -413,8 +444,12 @@ async def ensure_demo(
             _write_credentials(data_dir, creds)
             return creds
         await load_intake_contacts(conn)
+        added = await load_missing_users(conn)
         existing = _read_credentials(data_dir)
         if existing is not None:
+            if added:
+                existing += added
+                _write_credentials(data_dir, existing)
             return existing
         creds = await reset_passwords(conn)
         _write_credentials(data_dir, creds)
@@ -732,7 +767,7 @@ def credentials_banner(creds: list[DemoCredential], url: str) -> str:
         f"bedboard demo is running at {url}",
         "Demo accounts (fictional data; these passwords are for this demo only):",
     ]
-    lines += [f"  {c.role:<9} {c.email:<{width}}  {c.password}" for c in creds]
+    lines += [f"  {c.role:<10} {c.email:<{width}}  {c.password}" for c in creds]
     lines.append("Demo court case numbers to look up: 26P-MH-1002 to 26P-MH-1005.")
     lines.append("")
     return "\n".join(lines)

@@ -6,6 +6,10 @@ such as a state agency's service areas. A county is in at most one region (the k
 region (the placement's county, or the facility's, is one of its counties) and the
 public summary groups free beds by region once any is defined.
 
+A supervisor (``users.region_id``) coordinates the placements in their region's counties,
+so a region that still has supervisors cannot be deleted (``RegionHasSupervisors``,
+naming them) and changing a region's counties changes what its supervisors see.
+
 This module owns ``regions`` and ``region_counties``. Every change is audited
 (``region.create``, ``region.update``, ``region.delete``) with the counties added and
 removed as FIPS codes.
@@ -19,7 +23,7 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from bedboard import audit
+from bedboard import audit, auth
 from bedboard.access import Action
 from bedboard.auth import Principal
 from bedboard.database import Connection
@@ -69,6 +73,22 @@ class CountyInAnotherRegion(Conflict):
         else:
             detail = f"A county can be in one region only: {county} is in {region}."
         super().__init__(detail, county_fips=fips, region=region)
+
+
+class RegionHasSupervisors(Conflict):
+    """The region still has supervisors: each needs another region first."""
+
+    code = "region-has-supervisors"
+
+    def __init__(self, region: str, emails: Sequence[str]) -> None:
+        who = ", ".join(emails)
+        many = len(emails) != 1
+        detail = (
+            f"{region} still has {len(emails)} {'supervisors' if many else 'supervisor'} ({who}):"
+            f" give {'them' if many else 'the supervisor'} another region, or another role,"
+            " before deleting it."
+        )
+        super().__init__(detail, supervisors=list(emails))
 
 
 _SELECT = """
@@ -224,6 +244,8 @@ async def update_region(
     if await _name_taken(conn, data.name, region_id):
         raise Duplicate(NAME_TAKEN)
     await _check_counties(conn, counties, region_id)
+    # Its supervisors' principals carry its counties: API tokens' cached ones are forgotten.
+    await auth.principals_changed(conn)
     try:
         async with conn.transaction():
             await conn.execute("UPDATE regions SET name = $2 WHERE id = $1", region_id, data.name)
@@ -242,9 +264,30 @@ async def update_region(
     return region
 
 
+async def supervisors_of(conn: Connection, region_id: int) -> list[str]:
+    """The emails of the region's supervisors, disabled ones too (they keep the region)."""
+    rows = await conn.fetch(
+        "SELECT email FROM users WHERE region_id = $1 ORDER BY email", region_id
+    )
+    return [r["email"] for r in rows]
+
+
 async def delete_region(conn: Connection, region_id: int, by: Principal | None = None) -> None:
-    """Delete a region (its counties are then in none), audited as ``by``."""
-    name = await conn.fetchval("DELETE FROM regions WHERE id = $1 RETURNING name", region_id)
+    """Delete a region (its counties are then in none), audited as ``by``. Refused while
+    it has supervisors (``RegionHasSupervisors``)."""
+    row = await conn.fetchrow("SELECT name FROM regions WHERE id = $1 FOR UPDATE", region_id)
+    if row is None:
+        raise NotFound("region")
+    supervisors = await supervisors_of(conn, region_id)
+    if supervisors:
+        raise RegionHasSupervisors(row["name"], supervisors)
+    try:
+        async with conn.transaction():
+            name = await conn.fetchval(
+                "DELETE FROM regions WHERE id = $1 RETURNING name", region_id
+            )
+    except asyncpg.ForeignKeyViolationError:  # a supervisor given the region meanwhile
+        raise RegionHasSupervisors(row["name"], await supervisors_of(conn, region_id)) from None
     if name is None:
         raise NotFound("region")
     await audit.changed(conn, by, Action.REGION_DELETE, "region", region_id, {"name": name})

@@ -1,4 +1,5 @@
-"""User accounts and their scopes; API tokens as seen by administrators."""
+"""User accounts and their scopes (a facility user's facilities, a court user's court, a
+supervisor's region); API tokens as seen by administrators."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -57,8 +59,23 @@ class UserIn(BaseModel):
     )
     facility_ids: list[DbId] = Field(default_factory=list, max_length=200)
     court_id: DbId | None = None
+    region_id: DbId | None = Field(
+        default=None,
+        validate_default=True,
+        description="A supervisor's region (required for supervisors, only for them).",
+    )
 
     _check_password = field_validator("password")(_password_ok)
+
+    @field_validator("region_id")
+    @classmethod
+    def _region_matches_role(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Checked on the field, so the sentence stands next to the region on the form.
+        role = info.data.get("role")
+        problem = region_problem(role, value) if isinstance(role, Role) else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _scope_matches_role(self) -> UserIn:
@@ -77,8 +94,23 @@ class UserPatch(BaseModel):
     disabled: StrictBool | None = None
     facility_ids: list[DbId] | None = Field(default=None, max_length=200)
     court_id: DbId | None = None
+    region_id: DbId | None = None
 
     _check_password = field_validator("password")(_password_ok)
+
+
+SUPERVISOR_NEEDS_REGION = "Choose the supervisor's region."
+ONLY_SUPERVISORS_HAVE_A_REGION = "Only supervisors have a region."
+
+
+def region_problem(role: Role, region_id: int | None) -> str | None:
+    """Why this region does not fit this role, or None: every supervisor has one region,
+    nobody else has any."""
+    if role is Role.SUPERVISOR and region_id is None:
+        return SUPERVISOR_NEEDS_REGION
+    if role is not Role.SUPERVISOR and region_id is not None:
+        return ONLY_SUPERVISORS_HAVE_A_REGION
+    return None
 
 
 def check_scope(role: Role, facility_ids: list[int], court_id: int | None) -> None:
@@ -100,6 +132,7 @@ class User(BaseModel):
     role: Role
     facility_ids: list[int]
     court_id: int | None
+    region_id: int | None
     disabled: bool
     has_password: bool
     created_at: datetime
@@ -112,7 +145,7 @@ class UserList(BaseModel):
 
 
 _SELECT = """
-    SELECT u.id, u.email, u.display_name, u.phone, u.role, u.court_id, u.disabled,
+    SELECT u.id, u.email, u.display_name, u.phone, u.role, u.court_id, u.region_id, u.disabled,
            u.password_hash IS NOT NULL AS has_password, u.created_at, u.updated_at, u.version,
            COALESCE((SELECT array_agg(facility_id ORDER BY facility_id)
                        FROM user_facilities WHERE user_id = u.id), '{}') AS facility_ids
@@ -122,6 +155,12 @@ _SELECT = """
 
 def _bad(field: str, message: str) -> BadReference:
     return BadReference(field, message, "The request has invalid fields.")
+
+
+def _missing_reference(exc: asyncpg.ForeignKeyViolationError) -> BadReference:
+    if exc.constraint_name == "users_region_id_fkey":
+        return _bad("region_id", "There is no such region.")
+    return _bad("court_id", "no such court")
 
 
 async def list_users(conn: Connection) -> list[User]:
@@ -164,8 +203,9 @@ async def create_user(conn: Connection, data: UserIn, by: Principal | None = Non
         user_id = await conn.fetchval(
             """
             INSERT INTO users (email, display_name, role, password_hash, court_id,
-                               password_changed_at, phone)
-            VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $6)
+                               password_changed_at, phone, region_id)
+            VALUES ($1, $2, $3, $4, $5, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $6,
+                    $7)
             RETURNING id
             """,
             data.email,
@@ -174,11 +214,12 @@ async def create_user(conn: Connection, data: UserIn, by: Principal | None = Non
             password_hash,
             data.court_id,
             data.phone,
+            data.region_id,
         )
     except asyncpg.UniqueViolationError:
         raise Duplicate("A user with that email already exists.") from None
-    except asyncpg.ForeignKeyViolationError:
-        raise _bad("court_id", "no such court") from None
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise _missing_reference(exc) from None
     if data.facility_ids:
         await _set_facilities(conn, user_id, data.facility_ids)
     detail = {"op": "create", "email": data.email, "role": data.role.value}
@@ -213,12 +254,20 @@ async def update_user(
         if "court_id" in fields
         else (current.court_id if role is Role.COURT else None)
     )
+    region_id = (
+        patch.region_id
+        if "region_id" in fields
+        else (current.region_id if role is Role.SUPERVISOR else None)
+    )
     if role is not Role.FACILITY:
         facility_ids = []
     try:
         check_scope(role, facility_ids, court_id)
     except ValueError as exc:
         raise _bad("role", str(exc)) from None
+    problem = region_problem(role, region_id)
+    if problem:
+        raise _bad("region_id", problem)
     password_hash = await auth.hash_password(patch.password) if patch.password else None
     await auth.principals_changed(
         conn
@@ -230,7 +279,7 @@ async def update_user(
                    disabled = COALESCE($5, disabled), password_hash = COALESCE($6, password_hash),
                    password_changed_at = CASE WHEN $6::text IS NULL
                                               THEN password_changed_at ELSE now() END,
-                   phone = COALESCE($7, phone),
+                   phone = COALESCE($7, phone), region_id = $8,
                    updated_at = now(), version = version + 1
              WHERE id = $1
             """,
@@ -241,9 +290,10 @@ async def update_user(
             patch.disabled,
             password_hash,
             patch.phone,
+            region_id,
         )
-    except asyncpg.ForeignKeyViolationError:
-        raise _bad("court_id", "no such court") from None
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise _missing_reference(exc) from None
     await _set_facilities(conn, user_id, facility_ids)
     ends_sessions = (
         bool(patch.disabled)
@@ -251,6 +301,7 @@ async def update_user(
         or role is not current.role
         or sorted(facility_ids) != current.facility_ids
         or court_id != current.court_id
+        or region_id != current.region_id
     )
     ended = await auth.end_user_sessions(conn, user_id) if ends_sessions else 0
     if patch.disabled:

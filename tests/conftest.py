@@ -259,6 +259,7 @@ def make_user(conn: database.Connection) -> Callable[..., Awaitable[Account]]:
         *,
         facility_ids: list[int] | None = None,
         court_id: int | None = None,
+        region_id: int | None = None,
         password: str | None = DEFAULT_PASSWORD,
         email: str | None = None,
         phone: str = "",
@@ -271,6 +272,7 @@ def make_user(conn: database.Connection) -> Callable[..., Awaitable[Account]]:
             password=password,
             facility_ids=facility_ids or [],
             court_id=court_id,
+            region_id=region_id,
         )
         return Account(await users.create_user(conn, data), password)
 

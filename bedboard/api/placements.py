@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from bedboard import board, courtlinks, idempotency, links, nobed, placements
-from bedboard.access import Action, Resource
+from bedboard.access import Action, Resource, moved_to, region_scope
 from bedboard.api.registry import model_response, read_json, route
 from bedboard.auth import Principal, Role
 from bedboard.board import db_now
@@ -110,8 +110,14 @@ def _hold(request: web.Request) -> timedelta:
 
 
 async def _placement_resource(conn: Connection, placement_id: int) -> Resource:
-    court_id, facility_ids = await placements.scope(conn, placement_id)
-    return Resource("placement", placement_id, court_id=court_id, facility_ids=facility_ids)
+    scope = await placements.scope(conn, placement_id)
+    return Resource(
+        "placement",
+        placement_id,
+        court_id=scope.court_id,
+        facility_ids=scope.facility_ids,
+        county_fips=scope.county_fips,
+    )
 
 
 async def _view(
@@ -244,7 +250,9 @@ async def acknowledge_escalation(request: web.Request) -> escalation.Escalation:
 )
 async def create_placement(request: web.Request, body: PlacementIn) -> web.StreamResponse:
     """Send `Idempotency-Key` to make retries safe: the first answer is replayed."""
-    principal = authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
+    principal = authorize(
+        request, Action.PLACEMENT_CREATE, Resource("placement", county_fips=body.county_fips)
+    )
     raw_key = request.headers.get("Idempotency-Key")
     key = idempotency.check_key(raw_key) if raw_key is not None else None
     digest = idempotency.request_hash(await read_json(request))
@@ -259,7 +267,8 @@ async def create_placement(request: web.Request, body: PlacementIn) -> web.Strea
 
 @route("GET", "/api/v1/placements", summary="List placements", tag="placements")
 async def list_placements(request: web.Request, query: PlacementQuery) -> PlacementList:
-    authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
+    """A supervisor gets the placements in their region's counties."""
+    principal = authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
     async with acquire(request.app[POOL]) as conn:
         items = await placements.list_placements(
             conn,
@@ -269,6 +278,7 @@ async def list_placements(request: web.Request, query: PlacementQuery) -> Placem
             overdue=query.overdue,
             active_only=query.active,
             by_custody=query.sort == "custody",
+            counties=region_scope(principal),
         )
         await record_success(
             request,
@@ -308,9 +318,10 @@ async def get_placement(request: web.Request) -> web.StreamResponse:
 async def update_placement(request: web.Request, body: PlacementPatch) -> web.StreamResponse:
     placement_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        principal = authorize(
-            request, Action.PLACEMENT_WRITE, await _placement_resource(conn, placement_id)
-        )
+        resource = await _placement_resource(conn, placement_id)
+        principal = authorize(request, Action.PLACEMENT_WRITE, resource)
+        if body.county_fips is not None and body.county_fips != resource.county_fips:
+            authorize(request, Action.PLACEMENT_CREATE, moved_to(body.county_fips))
         await placements.update(conn, placement_id, body, principal, if_match_version(request))
     return await _read_back(request, placement_id)
 
@@ -346,7 +357,10 @@ async def _respond(
             resource = await _placement_resource(conn, placement_id)
             principal = authorize(request, Action.PLACEMENT_WRITE, resource)
         else:
-            resource = Resource("referral", referral_id, facility_id=facility_id)
+            county = (await placements.scope(conn, placement_id)).county_fips
+            resource = Resource(
+                "referral", referral_id, facility_id=facility_id, county_fips=county
+            )
             principal = authorize(request, Action.REFERRAL_RESPOND, resource)
         if action == "accept":
             await placements.accept(conn, referral_id, principal, _hold(request))

@@ -49,7 +49,14 @@ async def update_region(request: web.Request, body: RegionIn) -> Region:
         return await regions.update_region(conn, region_id, body, by=principal)
 
 
-@route("DELETE", "/api/v1/regions/{id}", summary="Delete a region", tag="directory", status=204)
+@route(
+    "DELETE",
+    "/api/v1/regions/{id}",
+    summary="Delete a region",
+    tag="directory",
+    status=204,
+    responses={409: "The region still has supervisors (named in the detail)"},
+)
 async def delete_region(request: web.Request) -> web.StreamResponse:
     region_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:

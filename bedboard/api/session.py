@@ -27,6 +27,7 @@ class Me(BaseModel):
     role: Role
     facility_ids: list[int]
     court_id: int | None
+    region_id: int | None = Field(default=None, description="A supervisor's region.")
     via: str
     csrf_token: str | None = Field(
         default=None,
@@ -42,6 +43,7 @@ def me_of(principal: auth.Principal) -> Me:
         role=principal.role,
         facility_ids=sorted(principal.facility_ids),
         court_id=principal.court_id,
+        region_id=principal.region_id,
         via=principal.via,
         csrf_token=principal.csrf_token,
     )

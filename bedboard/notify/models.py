@@ -48,7 +48,9 @@ class EventInfo:
     critical: bool
 
 
-_LIAISON = frozenset({Role.LIAISON, Role.ADMIN})
+# A supervisor may be a placement's liaison too (one they recorded, or were assigned):
+# the liaison's events reach them for those placements, with a liaison's defaults.
+_LIAISON = frozenset({Role.LIAISON, Role.SUPERVISOR, Role.ADMIN})
 
 EVENTS: dict[Event, EventInfo] = {
     Event.REFERRAL_ARRIVED: EventInfo(
@@ -60,13 +62,13 @@ EVENTS: dict[Event, EventInfo] = {
     Event.REFERRAL_ANSWERED: EventInfo(
         "A facility answered your referral (accepted, declined or asked a question)",
         _LIAISON,
-        {Role.LIAISON: (Channel.IN_APP,)},
+        {Role.LIAISON: (Channel.IN_APP,), Role.SUPERVISOR: (Channel.IN_APP,)},
         critical=False,
     ),
     Event.HOLD_EXPIRING: EventInfo(
         "A held bed is about to be released",
         _LIAISON,
-        {Role.LIAISON: (Channel.IN_APP,)},
+        {Role.LIAISON: (Channel.IN_APP,), Role.SUPERVISOR: (Channel.IN_APP,)},
         critical=False,
     ),
     Event.HOLD_EXPIRED: EventInfo(
@@ -78,20 +80,27 @@ EVENTS: dict[Event, EventInfo] = {
     Event.DEADLINE_APPROACHING: EventInfo(
         "A legal deadline is approaching",
         _LIAISON,
-        {Role.LIAISON: (Channel.IN_APP, Channel.EMAIL)},
+        {
+            Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
+            Role.SUPERVISOR: (Channel.IN_APP, Channel.EMAIL),
+        },
         critical=True,
     ),
     Event.DEADLINE_PASSED: EventInfo(
         "A legal deadline passed before admission",
         _LIAISON,
-        {Role.LIAISON: (Channel.IN_APP, Channel.EMAIL)},
+        {
+            Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
+            Role.SUPERVISOR: (Channel.IN_APP, Channel.EMAIL),
+        },
         critical=True,
     ),
     Event.ESCALATION: EventInfo(
         "An escalation before a legal deadline needs acknowledging",
-        frozenset({Role.LIAISON, Role.ADMIN, Role.COURT}),
+        frozenset({Role.LIAISON, Role.SUPERVISOR, Role.ADMIN, Role.COURT}),
         {
             Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
+            Role.SUPERVISOR: (Channel.IN_APP, Channel.EMAIL),
             Role.ADMIN: (Channel.IN_APP, Channel.EMAIL),
             Role.COURT: (Channel.EMAIL,),
         },
@@ -306,7 +315,7 @@ class Preferences(BaseModel):
 
 
 AUDIENCE_WORDS = {
-    "supervisor": "the liaison's supervisor",
+    "supervisor": "the region's supervisor",
     "liaison": "the liaison",
     "state_on_call": "the state's on-call",
     "state_hospital": "the state hospital's intake",

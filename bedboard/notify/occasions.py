@@ -14,8 +14,10 @@ link opens the form without a password and goes only to the facility's own peopl
 Who gets what:
 
 - **Escalation** (``placements.escalation.Raised``), per audience: ``liaison`` — the
-  placement's liaison; ``supervisor`` — until the supervisor role exists, the program's
-  administrators stand in for the liaison's supervisor; ``state_on_call`` — the address
+  placement's liaison; ``supervisor`` — the active supervisors of the region the
+  placement's county is in, or the program's administrators when that region has none
+  (or the county is in no region), so the rung always reaches someone who may
+  acknowledge it; ``state_on_call`` — the address
   in ``BEDBOARD_STATE_ON_CALL_EMAIL`` (nobody when unset); ``state_hospital`` — the
   intake contacts and users of every active state hospital; ``court`` — the court users
   of the placement's court. Critical: it ignores quiet hours.
@@ -76,6 +78,27 @@ async def _facility_users(conn: Connection, facility_ids: Sequence[int]) -> list
     ]
 
 
+async def _supervisors(conn: Connection, placement_id: int) -> list[int]:
+    """The active supervisors of the region containing the placement's county; the
+    active administrators when there are none (no supervisor there, or no region)."""
+    rows = await conn.fetch(
+        """
+        SELECT u.id FROM placements p
+          JOIN region_counties rc ON rc.county_fips = p.county_fips
+          JOIN users u ON u.region_id = rc.region_id
+         WHERE p.id = $1 AND u.role = $2 AND NOT u.disabled
+         ORDER BY u.id
+        """,
+        placement_id,
+        Role.SUPERVISOR.value,
+    )
+    if not rows:
+        rows = await conn.fetch(
+            "SELECT id FROM users WHERE role = $1 AND NOT disabled ORDER BY id", Role.ADMIN.value
+        )
+    return [r["id"] for r in rows]
+
+
 async def _audience(
     conn: Connection, audience: str, placement_id: int, on_call_email: str | None
 ) -> tuple[list[int], list[Recipient]]:
@@ -86,10 +109,7 @@ async def _audience(
         )
         return ([liaison] if liaison is not None else []), []
     if audience == "supervisor":
-        admins = await conn.fetch(
-            "SELECT id FROM users WHERE role = $1 AND NOT disabled ORDER BY id", Role.ADMIN.value
-        )
-        return [r["id"] for r in admins], []
+        return await _supervisors(conn, placement_id), []
     if audience == "state_on_call":
         return [], ([Recipient(Channel.EMAIL, on_call_email)] if on_call_email else [])
     if audience == "state_hospital":

@@ -59,6 +59,16 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/reports", "Reports"),
         NavItem("/directory", "Facilities"),
     ),
+    # A liaison's pages, for their region's placements (no case lookup: it reaches every
+    # region's cases).
+    Role.SUPERVISOR: (
+        NavItem("/", "Home"),
+        NavItem("/placements", "Placements"),
+        NavItem("/board", "Board"),
+        NavItem("/search", "Find a bed"),
+        NavItem("/reports", "Reports"),
+        NavItem("/directory", "Facilities"),
+    ),
     Role.FACILITY: (
         NavItem("/", "Home"),
         NavItem("/census", "Report census"),
@@ -85,6 +95,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
 ROLE_LABELS = {
     Role.ADMIN: "Administrator",
     Role.LIAISON: "Liaison",
+    Role.SUPERVISOR: "Supervisor",
     Role.FACILITY: "Facility staff",
     Role.COURT: "Court staff",
     Role.VIEWER: "Viewer",

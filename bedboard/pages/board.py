@@ -200,7 +200,7 @@ async def _run_search(request: web.Request) -> dict[str, Any]:
 
 
 async def search_page(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     context = await _run_search(request)
     status = 422 if context["errors"] else 200
     return render(request, "search.html", status=status, **context)
@@ -208,7 +208,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
 
 async def search_results_fragment(request: web.Request) -> web.StreamResponse:
     """Just the results, for the page to refresh itself when the board changes."""
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     return render(request, "_search_results.html", **await _run_search(request))
 
 

@@ -43,6 +43,7 @@ _BY_FILE = {g.filename: g for g in GUIDES}
 HELP_FOR_ROLE: dict[Role, str] = {
     Role.ADMIN: "/help",
     Role.LIAISON: "/help/liaison",
+    Role.SUPERVISOR: "/help/liaison#supervisors",
     Role.FACILITY: "/help/intake",
     Role.COURT: "/help/court",
     Role.VIEWER: "/help/glossary",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bedboard import courts, facilities, overview, placements
-from bedboard.access import Action, Resource
+from bedboard import courts, facilities, overview, placements, regions
+from bedboard.access import Action, Resource, region_scope
 from bedboard.auth import Role
 from bedboard.context import POOL, authorize, record_success
 from bedboard.database import acquire
@@ -21,15 +21,23 @@ async def home(request: web.Request) -> web.StreamResponse:
         units = await facilities.list_units(conn)
         counts = await overview.counts(conn) if principal.role is Role.ADMIN else {}
         open_placements = []
-        if principal.role is Role.LIAISON:
-            # Their open placements, the nearest deadline (and so the raised alerts) first.
+        my_region = None
+        if principal.role in (Role.LIAISON, Role.SUPERVISOR):
+            # Their open placements (a supervisor's: their region's), the nearest deadline
+            # (and so the raised alerts) first.
             authorize(request, Action.PLACEMENT_LIST, Resource("placement"))
             open_placements = await placements.list_placements(
-                conn, liaison_id=principal.user_id, active_only=True, limit=10
+                conn,
+                liaison_id=principal.user_id if principal.role is Role.LIAISON else None,
+                counties=region_scope(principal),
+                active_only=True,
+                limit=10,
             )
             await record_success(
                 request, conn, "placement.list", "placement", "", {"count": len(open_placements)}
             )
+        if principal.role is Role.SUPERVISOR and principal.region_id is not None:
+            my_region = await regions.get_region(conn, principal.region_id)
         my_court = (
             await courts.get_court(conn, principal.court_id)
             if principal.role is Role.COURT and principal.court_id is not None
@@ -43,6 +51,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         my_facilities=[f for f in all_facilities if f.id in principal.facility_ids],
         my_units=[u for u in units if u.facility_id in principal.facility_ids],
         my_court=my_court,
+        my_region=my_region,
         items=open_placements,
         show="open",
         show_label="Open",

@@ -64,7 +64,7 @@ async def court_link_page(request: web.Request) -> web.StreamResponse:
 
 async def court_link_issue(request: web.Request) -> web.StreamResponse:
     """Issue a link and show the placement page with it, this once (never in a URL)."""
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     placement_id = path_id(request)
     settings = request.app[SETTINGS]
     try:
@@ -91,7 +91,7 @@ async def court_link_issue(request: web.Request) -> web.StreamResponse:
 
 
 async def court_link_revoke(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     placement_id = path_id(request)
     link_id = path_id(request, "link_id")
     try:

@@ -2,7 +2,7 @@
 
 Per order type, an administrator-kept ladder of rungs (``escalation_rungs``): each is due
 ``hours_before`` hours before a placement's legal deadline (0: at the deadline), goes to
-its audiences (the liaison's supervisor, the liaison, the state's on-call, the state
+its audiences (the supervisor of the placement's region, the liaison, the state's on-call, the state
 hospital's intake, the court clerk), applies only while no referral is accepted
 (``only_without_acceptance``) or until the placement is admitted or closed, may offer a
 wider search on the placement page, and must be acknowledged by a person within
@@ -57,7 +57,7 @@ class Audience(StrEnum):
 
 # Who a rung goes to, in words (the placement page and the ladder form).
 AUDIENCE_WORDS: dict[Audience, str] = {
-    Audience.SUPERVISOR: "the liaison's supervisor",
+    Audience.SUPERVISOR: "the region's supervisor",
     Audience.LIAISON: "the liaison",
     Audience.STATE_ON_CALL: "the state's on-call",
     Audience.STATE_HOSPITAL: "the state hospital's intake",

@@ -58,7 +58,8 @@ def match_person(
 
 async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
     """Create a placement (with its links); returns its id. Runs in one transaction."""
-    liaison_id = data.liaison_id or (actor.user_id if actor.role is Role.LIAISON else None)
+    coordinates = actor.role in (Role.LIAISON, Role.SUPERVISOR)
+    liaison_id = data.liaison_id or (actor.user_id if coordinates else None)
     person = data.person
     match = match_person(
         person.age, person.birth_year, person.sex, data.needs, data.detention_start
@@ -71,7 +72,7 @@ async def create(conn: Connection, data: PlacementIn, actor: Principal) -> int:
             role = await conn.fetchval(
                 "SELECT role FROM users WHERE id = $1 AND NOT disabled", liaison_id
             )
-            if role not in (Role.LIAISON.value, Role.ADMIN.value):
+            if role not in (Role.LIAISON.value, Role.SUPERVISOR.value, Role.ADMIN.value):
                 raise BadReference(
                     "liaison_id", "not a liaison", "The assigned liaison must be an active liaison."
                 )

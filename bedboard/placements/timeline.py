@@ -49,7 +49,7 @@ async def _placement_event(
     row = await conn.fetchrow(
         """
         SELECT p.id, p.reference, p.status, p.court_id, p.liaison_id, p.deadline_at,
-               au.facility_id AS accepted_facility_id,
+               p.county_fips, au.facility_id AS accepted_facility_id,
                COALESCE((SELECT array_agg(DISTINCT un.facility_id) FROM referrals r
                            JOIN units un ON un.id = r.unit_id WHERE r.placement_id = p.id), '{}')
                  AS facility_ids
@@ -72,13 +72,16 @@ async def _placement_event(
         "accepted_facility_id": row["accepted_facility_id"],
         "facility_ids": sorted(row["facility_ids"]),
         "deadline_at": row["deadline_at"].isoformat() if row["deadline_at"] else None,
+        # Whose region it is in (supervisors hear of their region's placements only).
+        "county_fips": row["county_fips"],
     }
 
 
 async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict[str, Any]]:
     row = await conn.fetchrow(
-        "SELECT r.id, r.placement_id, r.unit_id, un.facility_id, r.status FROM referrals r"
-        " JOIN units un ON un.id = r.unit_id WHERE r.id = $1",
+        "SELECT r.id, r.placement_id, r.unit_id, un.facility_id, r.status, p.county_fips"
+        " FROM referrals r JOIN units un ON un.id = r.unit_id"
+        " JOIN placements p ON p.id = r.placement_id WHERE r.id = $1",
         referral_id,
     )
     assert row is not None
@@ -89,6 +92,7 @@ async def _referral_event(conn: Connection, referral_id: int) -> tuple[str, dict
         "unit_id": row["unit_id"],
         "facility_id": row["facility_id"],
         "status": row["status"],
+        "county_fips": row["county_fips"],
     }
 
 

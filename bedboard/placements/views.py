@@ -3,9 +3,9 @@ anything and write nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bedboard.database import Connection
 from bedboard.errors import NotFound
@@ -119,11 +119,20 @@ async def referrals_of(conn: Connection, placement_id: int) -> list[Referral]:
     return await _with_questions(conn, rows)
 
 
-async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozenset[int]]:
-    """(court id, facilities that received a referral): what access decisions need."""
+class Scope(NamedTuple):
+    """What access decisions need of a placement."""
+
+    court_id: int | None
+    # Facilities that received a referral for it.
+    facility_ids: frozenset[int]
+    county_fips: str
+
+
+async def scope(conn: Connection, placement_id: int) -> Scope:
+    """The placement's court, the facilities referred and its county."""
     row = await conn.fetchrow(
         """
-        SELECT p.court_id,
+        SELECT p.court_id, p.county_fips,
                COALESCE((SELECT array_agg(DISTINCT un.facility_id) FROM referrals r
                            JOIN units un ON un.id = r.unit_id WHERE r.placement_id = p.id), '{}')
                  AS facility_ids
@@ -133,7 +142,7 @@ async def scope(conn: Connection, placement_id: int) -> tuple[int | None, frozen
     )
     if row is None:
         raise NotFound("placement")
-    return row["court_id"], frozenset(row["facility_ids"])
+    return Scope(row["court_id"], frozenset(row["facility_ids"]), row["county_fips"])
 
 
 async def get_placement(conn: Connection, placement_id: int) -> Placement:
@@ -246,10 +255,12 @@ async def list_placements(
     text: str | None = None,
     statuses: Sequence[str] | None = None,
     by_custody: bool = False,
+    counties: Iterable[str] | None = None,
 ) -> list[PlacementSummary]:
     """Placements, nearest deadline first (for open ones; most recent first otherwise);
     ``by_custody``: those with an officer still on scene first, the longest in custody
-    first. ``text`` finds a reference, the initials or a case number (case-insensitive)."""
+    first. ``text`` finds a reference, the initials or a case number (case-insensitive);
+    ``counties`` keeps those in these counties (a supervisor's region: none when empty)."""
     rows = await conn.fetch(
         f"""
         SELECT p.id, p.reference, ot.label AS order_label, ct.name AS court_name, p.case_number,
@@ -284,6 +295,7 @@ async def list_placements(
            AND ($10::text IS NULL OR lower(p.reference) = lower($10)
                 OR p.person_initials = upper($10) OR lower(p.case_number) = lower($10))
            AND ($11::text[] IS NULL OR p.status = ANY ($11::text[]))
+           AND ($13::text[] IS NULL OR p.county_fips = ANY ($13::text[]))
          ORDER BY CASE WHEN $12::bool AND p.custody_ended_at IS NULL
                        THEN p.custody_started_at END NULLS LAST,
                   (NOT {UNDER_WAY_SQL}),
@@ -303,6 +315,7 @@ async def list_placements(
         text.strip() if text and text.strip() else None,
         list(statuses) if statuses else None,
         by_custody,
+        None if counties is None else sorted(counties),
     )
     return [PlacementSummary(**dict(r)) for r in rows]
 

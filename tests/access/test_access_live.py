@@ -27,6 +27,10 @@ def change(topic: str, **payload: Any) -> Change:
         (who(Role.COURT, court_id=3), {"board", "court", "alerts"}),
         (who(Role.FACILITY, facility_ids=frozenset({5})), {"board", "referrals", "alerts"}),
         (who(Role.LIAISON), {"board", "placements", "referrals", "court", "alerts"}),
+        (
+            who(Role.SUPERVISOR, region_id=1, region_counties=frozenset({"29019"})),
+            {"board", "placements", "referrals", "alerts"},
+        ),
         (who(Role.ADMIN), {"board", "placements", "referrals", "court", "alerts"}),
     ],
 )
@@ -54,6 +58,27 @@ def test_deadline_alerts_go_to_the_assigned_liaison_only() -> None:
     assert not access.sees_change(other, alert)
 
 
+def test_a_supervisor_hears_of_their_regions_placements_and_referrals_only() -> None:
+    lead = who(Role.SUPERVISOR, region_id=1, region_counties=frozenset({"29019"}))
+    assert access.sees_change(
+        lead, change(outbox.PLACEMENTS, event="referred", county_fips="29019")
+    )
+    assert access.sees_change(lead, change(outbox.REFERRALS, facility_id=5, county_fips="29019"))
+    assert not access.sees_change(
+        lead, change(outbox.PLACEMENTS, event="referred", county_fips="29051")
+    )
+    assert not access.sees_change(
+        lead, change(outbox.REFERRALS, facility_id=5, county_fips="29051")
+    )
+    assert not access.sees_change(lead, change(outbox.PLACEMENTS, event="referred"))  # no county
+    # A deadline alert: to the placement's liaison, who may be the supervisor.
+    alert = change(outbox.PLACEMENTS, event="deadline_4h", liaison_id=7, county_fips="29019")
+    assert access.sees_change(lead, alert)
+    assert not access.sees_change(
+        lead, change(outbox.PLACEMENTS, **{**alert.payload, "liaison_id": 8})
+    )
+
+
 @pytest.mark.parametrize("role", list(Role))
 def test_an_in_app_alert_reaches_its_own_user_only_administrators_included(role: Role) -> None:
     scope: dict[str, Any] = {}
@@ -61,6 +86,8 @@ def test_an_in_app_alert_reaches_its_own_user_only_administrators_included(role:
         scope["facility_ids"] = frozenset({5})
     if role is Role.COURT:
         scope["court_id"] = 3
+    if role is Role.SUPERVISOR:
+        scope["region_id"] = 1
     alert = change(
         outbox.ALERTS, kind="alert", delivery_id=1, user_id=7, reference="PL-2026-000001"
     )

@@ -4,7 +4,9 @@ Each row of ``MATRIX`` is one endpoint (or one variant of it, such as a PATCH th
 touches only contact fields) and the status each caller must get. Every caller
 is a bearer token, so one test client can act as every role. Columns:
 
-* ``admin``, ``liaison``, ``viewer``: scope does not apply to them.
+* ``admin``, ``liaison``, ``supervisor``, ``viewer``: scope does not apply to them (a
+  supervisor's region scopes placements only, which are below and in
+  tests/placements/test_access.py).
 * ``fac_own`` / ``fac_other``: a facility user acting on their own facility (or a unit
   of it) / on another facility. Where the endpoint is not facility-scoped only
   ``fac_own`` is filled and the case is simply called ``facility``.
@@ -33,16 +35,29 @@ from bedboard.auth import Role
 from bedboard.courts import CourtIn
 from bedboard.facilities import FacilityIn, FacilityKind, Population, UnitIn
 from bedboard.regions import RegionIn
+from bedboard.reports import FIGURES, report_resource
 from bedboard.settings import Settings
 from bedboard.users import UserIn
 from tests.conftest import TEMPLATE_DB, TEST_SECRET, Account, drop_database
 
 Column = Literal[
-    "admin", "liaison", "fac_own", "fac_other", "court_own", "court_other", "viewer", "anon"
+    "admin",
+    "liaison",
+    "supervisor",
+    "fac_own",
+    "fac_other",
+    "court_own",
+    "court_other",
+    "viewer",
+    "anon",
+    # The placement tables below: the supervisor of the placement's region, of another.
+    "sup_own",
+    "sup_other",
 ]
 COLUMNS: tuple[Column, ...] = (
     "admin",
     "liaison",
+    "supervisor",
     "fac_own",
     "fac_other",
     "court_own",
@@ -53,6 +68,9 @@ COLUMNS: tuple[Column, ...] = (
 ROLE_OF_COLUMN: dict[Column, str] = {
     "admin": "admin",
     "liaison": "liaison",
+    "supervisor": "supervisor",
+    "sup_own": "supervisor",
+    "sup_other": "supervisor",
     "fac_own": "facility",
     "fac_other": "facility",
     "court_own": "court",
@@ -144,6 +162,18 @@ def _new_user(_: Targets) -> dict[str, Any]:
     return {"email": f"new-{next(_serial)}@example.org", "role": "viewer"}
 
 
+def _new_supervisor(t: Targets) -> dict[str, Any]:
+    return {
+        "email": f"lead-{next(_serial)}@example.org",
+        "role": "supervisor",
+        "region_id": t.region,
+    }
+
+
+def _supervisor_without_region(_: Targets) -> dict[str, Any]:
+    return {"email": f"lead-{next(_serial)}@example.org", "role": "supervisor"}
+
+
 def _new_token(t: Targets) -> dict[str, Any]:
     return {"user_id": t.user, "name": f"new {next(_serial)}"}
 
@@ -166,79 +196,87 @@ R = "/api/v1/regions"
 # fmt: off
 MATRIX: list[tuple[Endpoint, tuple[int | None, ...]]] = [
     # (endpoint,
-    #  (admin, liaison, fac_own, fac_other, court_own, court_other, viewer, anon)),
+    #  (admin, liaison, supervisor, fac_own, fac_other, court_own, court_other, viewer, anon)),
     (Endpoint("counties.list", "GET", "/api/v1/counties", object_type="county"),
-     (200, 200, 200, None, 200, None, 200, 401)),
+     (200, 200, 200, 200, None, 200, None, 200, 401)),
     (Endpoint("facilities.list", "GET", F, object_type="facility"),
-     (200, 200, 200, None, 200, None, 200, 401)),
+     (200, 200, 200, 200, None, 200, None, 200, 401)),
     (Endpoint("facilities.create", "POST", F, body=_new_facility, object_type="facility"),
-     (201, 403, 403, None, 403, None, 403, 401)),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("facilities.get", "GET", F + "/{id}", "facility", scope="facility",
               object_type="facility"),
-     (200, 200, 200, 200, 200, None, 200, 401)),
+     (200, 200, 200, 200, 200, 200, None, 200, 401)),
     (Endpoint("facilities.patch_contact", "PATCH", F + "/{id}", "facility",
               body=_const(FACILITY_CONTACT), scope="facility", object_type="facility"),
-     (200, 403, 200, 403, 403, None, 403, 401)),
+     (200, 403, 403, 200, 403, 403, None, 403, 401)),
     (Endpoint("facilities.patch_name", "PATCH", F + "/{id}", "facility",
               body=_const({"name": "Renamed Facility"}), scope="facility", object_type="facility"),
-     (200, 403, 403, 403, 403, None, 403, 401)),
+     (200, 403, 403, 403, 403, 403, None, 403, 401)),
     (Endpoint("facilities.patch_contact_and_cadence", "PATCH", F + "/{id}", "facility",
               body=_const({"phone_main": "573-555-0111", "report_cadence_minutes": 60}),
               scope="facility", object_type="facility"),
-     (200, 403, 403, 403, 403, None, 403, 401)),
+     (200, 403, 403, 403, 403, 403, None, 403, 401)),
     (Endpoint("facilities.units", "GET", F + "/{id}/units", "facility", scope="facility",
               object_type="facility"),
-     (200, 200, 200, 200, 200, None, 200, 401)),
+     (200, 200, 200, 200, 200, 200, None, 200, 401)),
     (Endpoint("units.list", "GET", U, object_type="unit"),
-     (200, 200, 200, None, 200, None, 200, 401)),
+     (200, 200, 200, 200, None, 200, None, 200, 401)),
     (Endpoint("units.create", "POST", U, body=_new_unit, scope="facility", object_type="unit"),
-     (201, 403, 403, 403, 403, None, 403, 401)),
+     (201, 403, 403, 403, 403, 403, None, 403, 401)),
     (Endpoint("units.get", "GET", U + "/{id}", "unit", scope="facility", object_type="unit"),
-     (200, 200, 200, 200, 200, None, 200, 401)),
+     (200, 200, 200, 200, 200, 200, None, 200, 401)),
     (Endpoint("units.patch_profile", "PATCH", U + "/{id}", "unit", body=_const(UNIT_PROFILE),
               scope="facility", object_type="unit"),
-     (200, 403, 200, 403, 403, None, 403, 401)),
+     (200, 403, 403, 200, 403, 403, None, 403, 401)),
     (Endpoint("units.patch_licensed_beds", "PATCH", U + "/{id}", "unit",
               body=_const({"licensed_beds": 40}), scope="facility", object_type="unit"),
-     (200, 403, 403, 403, 403, None, 403, 401)),
+     (200, 403, 403, 403, 403, 403, None, 403, 401)),
     (Endpoint("units.patch_name", "PATCH", U + "/{id}", "unit",
               body=_const({"name": "Renamed Unit"}), scope="facility", object_type="unit"),
-     (200, 403, 403, 403, 403, None, 403, 401)),
+     (200, 403, 403, 403, 403, 403, None, 403, 401)),
     (Endpoint("courts.list", "GET", C, object_type="court"),
-     (200, 200, 403, None, 200, None, 403, 401)),
+     (200, 200, 200, 403, None, 200, None, 403, 401)),
     (Endpoint("courts.create", "POST", C, body=_new_court, object_type="court"),
-     (201, 403, 403, None, 403, None, 403, 401)),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("courts.get", "GET", C + "/{id}", "court", scope="court", object_type="court"),
-     (200, 200, 403, None, 200, 404, 403, 401)),
+     (200, 200, 200, 403, None, 200, 404, 403, 401)),
     (Endpoint("courts.patch", "PATCH", C + "/{id}", "court",
               body=_const({"name": "Renamed Court"}), scope="court", object_type="court"),
-     (200, 403, 403, None, 403, 403, 403, 401)),
+     (200, 403, 403, 403, None, 403, 403, 403, 401)),
     (Endpoint("regions.list", "GET", R, object_type="region"),
-     (200, 200, 200, None, 200, None, 200, 401)),
+     (200, 200, 200, 200, None, 200, None, 200, 401)),
     (Endpoint("regions.create", "POST", R, body=_new_region, object_type="region"),
-     (201, 403, 403, None, 403, None, 403, 401)),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("regions.put", "PUT", R + "/{id}", "region", body=_renamed_region,
               object_type="region"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("regions.delete", "DELETE", R + "/{id}", "doomed_region", object_type="region"),
-     (204, 403, 403, None, 403, None, 403, 401)),
+     (204, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("users.list", "GET", "/api/v1/users", object_type="user"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("users.create", "POST", "/api/v1/users", body=_new_user, object_type="user"),
-     (201, 403, 403, None, 403, None, 403, 401)),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
+    (Endpoint("users.create_supervisor", "POST", "/api/v1/users", body=_new_supervisor,
+              object_type="user"),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
+    # A supervisor needs a region: the administrator is told so (422), nothing is made.
+    # (The body is read before the role is, so only the administrator's case says more.)
+    (Endpoint("users.create_supervisor_without_region", "POST", "/api/v1/users",
+              body=_supervisor_without_region, object_type="user"),
+     (422, None, None, None, None, None, None, None, 401)),
     (Endpoint("users.get", "GET", "/api/v1/users/{id}", "user", object_type="user"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("users.patch", "PATCH", "/api/v1/users/{id}", "user",
               body=_const({"display_name": "Renamed Person"}), object_type="user"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("tokens.list", "GET", "/api/v1/tokens", object_type="token"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("tokens.create", "POST", "/api/v1/tokens", body=_new_token, object_type="token"),
-     (201, 403, 403, None, 403, None, 403, 401)),
+     (201, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("tokens.delete", "DELETE", "/api/v1/tokens/{id}", "token", object_type="token"),
-     (204, 403, 403, None, 403, None, 403, 401)),
+     (204, 403, 403, 403, None, 403, None, 403, 401)),
     (Endpoint("audit.list", "GET", "/api/v1/audit", object_type="audit"),
-     (200, 403, 403, None, 403, None, 403, 401)),
+     (200, 403, 403, 403, None, 403, None, 403, 401)),
 ]
 # fmt: on
 
@@ -353,9 +391,11 @@ async def build_world(conn: database.Connection) -> World:
 
     own, other = await facility("Own Facility"), await facility("Other Facility")
     court_own, court_other = await court("Own Court"), await court("Other Court")
+    region = await regions.create_region(conn, RegionIn(name="Own Region", counties=["29019"]))
     actors = {
         "admin": await account(Role.ADMIN),
         "liaison": await account(Role.LIAISON),
+        "supervisor": await account(Role.SUPERVISOR, region_id=region.id),
         "facility": await account(Role.FACILITY, facility_ids=[own]),
         "court": await account(Role.COURT, court_id=court_own),
         "viewer": await account(Role.VIEWER),
@@ -366,7 +406,6 @@ async def build_world(conn: database.Connection) -> World:
     }
     subject = await users.create_user(conn, UserIn(email="subject@example.org", role=Role.VIEWER))
     subject_token = await auth.create_token(conn, subject.id, "subject's token")
-    region = await regions.create_region(conn, RegionIn(name="Own Region", counties=["29019"]))
     doomed = await regions.create_region(conn, RegionIn(name="Doomed Region"))
     return World(
         facility_own=own,
@@ -538,11 +577,14 @@ def test_the_matrix_covers_every_directory_and_admin_route() -> None:
 # tests/placements/test_access.py.
 
 PLACEMENT_ID, OWN_FACILITY, OWN_COURT = 41, 7, 3
+PLACEMENT_COUNTY, OTHER_COUNTY = "29019", "29051"
 
 # (column, expected for placement.no_bed): "allow", 403 (deny) or 404 (conceal).
 NO_BED_MATRIX: list[tuple[Column, Literal["allow", 403, 404]]] = [
     ("admin", "allow"),
     ("liaison", "allow"),
+    ("sup_own", "allow"),  # the supervisor of the placement's region does what a liaison does
+    ("sup_other", 404),  # another region's placement answers like a missing one
     ("fac_own", 403),  # a receiving facility answers referrals; it does not declare
     ("fac_other", 404),
     ("court_own", 404),
@@ -564,16 +606,24 @@ def _principal(column: Column) -> auth.Principal:
         court_id=(OWN_COURT if column == "court_own" else OWN_COURT + 1)
         if role is Role.COURT
         else None,
+        region_id=(1 if column == "sup_own" else 2) if role is Role.SUPERVISOR else None,
+        region_counties=frozenset({PLACEMENT_COUNTY if column == "sup_own" else OTHER_COUNTY})
+        if role is Role.SUPERVISOR
+        else frozenset(),
     )
 
 
 REFERRED = access.Resource(
-    "placement", PLACEMENT_ID, court_id=OWN_COURT, facility_ids=frozenset({OWN_FACILITY})
+    "placement",
+    PLACEMENT_ID,
+    court_id=OWN_COURT,
+    facility_ids=frozenset({OWN_FACILITY}),
+    county_fips=PLACEMENT_COUNTY,
 )
 
 
 @pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
-def test_only_liaisons_and_admins_may_declare_no_bed_and_others_get_the_write_answer(
+def test_only_liaisons_regional_supervisors_and_admins_declare_no_bed_others_get_the_write_answer(
     column: Column, expected: Literal["allow", 403, 404]
 ) -> None:
     principal = _principal(column)
@@ -586,7 +636,7 @@ def test_only_liaisons_and_admins_may_declare_no_bed_and_others_get_the_write_an
 
 
 @pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
-def test_only_liaisons_and_admins_may_correct_a_no_bed_record(
+def test_only_liaisons_regional_supervisors_and_admins_may_correct_a_no_bed_record(
     column: Column, expected: Literal["allow", 403, 404]
 ) -> None:
     """Correcting a no-bed record (a new correction row) is refused to facility and court
@@ -603,6 +653,8 @@ def test_only_liaisons_and_admins_may_correct_a_no_bed_record(
 ESCALATION_MATRIX: list[tuple[Column, Literal["allow", 403, 404]]] = [
     ("admin", "allow"),
     ("liaison", "allow"),
+    ("sup_own", "allow"),
+    ("sup_other", 404),
     ("fac_own", 403),  # a receiving facility answers referrals; the ladder is the liaisons'
     ("fac_other", 404),
     ("court_own", 404),
@@ -624,11 +676,12 @@ def test_only_the_escalation_roles_read_and_acknowledge_escalations(
     decision = access.decide(principal, action, REFERRED)
     got = "allow" if decision.allowed else (404 if decision.conceal else 403)
     assert got == expected, decision
-    assert decision.allowed == (principal.role in access.ESCALATION_ROLES)
+    # A supervisor is one of the escalation roles for their own region's placements only.
+    assert decision.allowed == (principal.role in access.ESCALATION_ROLES and column != "sup_other")
 
 
 @pytest.mark.parametrize(("column", "expected"), NO_BED_MATRIX, ids=[c for c, _ in NO_BED_MATRIX])
-def test_court_status_links_are_managed_by_liaisons_and_admins_with_the_write_answer(
+def test_court_status_links_are_managed_by_coordinators_with_the_write_answer(
     column: Column, expected: Literal["allow", 403, 404]
 ) -> None:
     """Issuing, listing and revoking a placement's court links (court_link.manage): the
@@ -651,6 +704,10 @@ def test_follow_ups_and_commitments_are_the_liaisons_with_the_write_answer(
     principal = _principal(column)
     decision = access.decide(principal, action, REFERRED)
     got = "allow" if decision.allowed else (404 if decision.conceal else 403)
+    if column.startswith("sup_"):
+        # Not yet a supervisor's: their region's placements answer as if missing.
+        assert got == 404, decision
+        return
     assert got == expected, decision
     write = access.decide(principal, access.Action.PLACEMENT_WRITE, REFERRED)
     assert (decision.allowed, decision.conceal) == (write.allowed, write.conceal)
@@ -662,6 +719,95 @@ def test_only_liaisons_and_admins_list_follow_up_tasks(column: Column) -> None:
     decision = access.decide(principal, access.Action.FOLLOW_UP_LIST, access.Resource("follow_up"))
     assert decision.allowed == (column in ("admin", "liaison"))
     assert not decision.conceal
+
+
+# The supervisor's scope over every placement action: the placement's county in their
+# region, or not.
+SUPERVISED_ACTIONS = [
+    access.Action.PLACEMENT_READ,
+    access.Action.PLACEMENT_TIMELINE,
+    access.Action.PLACEMENT_WRITE,
+    access.Action.PLACEMENT_NO_BED,
+    access.Action.PLACEMENT_NO_BED_CORRECT,
+    access.Action.COURT_LINK_MANAGE,
+    access.Action.ESCALATION_READ,
+    access.Action.ESCALATION_ACKNOWLEDGE,
+]
+
+
+@pytest.mark.parametrize("action", SUPERVISED_ACTIONS, ids=[a.value for a in SUPERVISED_ACTIONS])
+def test_a_supervisor_acts_on_their_regions_placements_and_cannot_tell_others_exist(
+    action: access.Action,
+) -> None:
+    assert access.decide(_principal("sup_own"), action, REFERRED).allowed
+    other = access.decide(_principal("sup_other"), action, REFERRED)
+    assert not other.allowed and other.conceal
+    missing = access.decide(
+        _principal("sup_other"), action, access.Resource("placement", PLACEMENT_ID + 1)
+    )
+    assert (missing.allowed, missing.conceal) == (other.allowed, other.conceal)
+
+
+def test_a_supervisor_records_placements_in_their_regions_counties_only() -> None:
+    def create(column: Column, county: str | None) -> access.Decision:
+        resource = access.Resource("placement", county_fips=county)
+        return access.decide(_principal(column), access.Action.PLACEMENT_CREATE, resource)
+
+    assert create("sup_own", PLACEMENT_COUNTY).allowed
+    for refused in (create("sup_own", OTHER_COUNTY), create("sup_own", None)):
+        assert not refused.allowed and not refused.conceal  # 403: the county is named
+    assert access.moved_to(OTHER_COUNTY) == access.Resource("placement", county_fips=OTHER_COUNTY)
+    assert create("liaison", OTHER_COUNTY).allowed and create("admin", None).allowed
+
+
+def test_a_supervisor_answers_a_referral_of_their_regions_placement_only() -> None:
+    """What a liaison may do on a receiving facility's behalf (the API's accept, decline,
+    acknowledge, question), scoped by the placement's county."""
+    referral = access.Resource(
+        "referral", 9, facility_id=OWN_FACILITY, county_fips=PLACEMENT_COUNTY
+    )
+    respond = access.Action.REFERRAL_RESPOND
+    assert access.decide(_principal("sup_own"), respond, referral).allowed
+    other = access.decide(_principal("sup_other"), respond, referral)
+    assert not other.allowed and other.conceal
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        (access.Action.SEARCH, True),
+        (access.Action.PLACEMENT_LIST, True),  # the list itself keeps to their region
+        (access.Action.COURT_LIST, True),
+        (access.Action.COURT_READ, True),
+        (access.Action.REFERRAL_LIST, False),  # the receiving facilities' list, every region's
+        (access.Action.COURT_LOOKUP, False),  # by case number across every region
+        (access.Action.ORDER_TYPE_UPDATE, False),
+        (access.Action.USER_MANAGE, False),
+        (access.Action.REGION_UPDATE, False),
+    ],
+)
+def test_a_supervisor_has_the_liaisons_tools_that_keep_to_their_region(
+    action: access.Action, allowed: bool
+) -> None:
+    resource = access.Resource(action.value.split(".", 1)[0])
+    assert access.decide(_principal("sup_own"), action, resource).allowed is allowed
+
+
+def test_a_supervisor_reads_every_report_a_liaison_reads() -> None:
+    for slug in FIGURES:
+        liaison = access.decide(
+            _principal("liaison"), access.Action.REPORT_READ, report_resource(slug)
+        )
+        supervisor = access.decide(
+            _principal("sup_own"), access.Action.REPORT_READ, report_resource(slug)
+        )
+        assert supervisor.allowed == liaison.allowed is True, slug
+
+
+def test_a_supervisors_placement_list_keeps_to_their_regions_counties() -> None:
+    assert access.region_scope(_principal("sup_own")) == {PLACEMENT_COUNTY}
+    assert access.region_scope(_principal("liaison")) is None
+    assert access.region_scope(_principal("admin")) is None
 
 
 # --------------------------------------------------------------------------- spot checks

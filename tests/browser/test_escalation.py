@@ -58,7 +58,7 @@ async def test_a_liaison_sees_the_banner_and_acknowledges_a_rung_on_a_phone(
     assert not await overflow_problems(page, "placement page with escalations")
     section = page.locator("#escalations")
     await section.get_by_role(
-        "button", name="Acknowledge the escalation to the liaison's supervisor"
+        "button", name="Acknowledge the escalation to the region's supervisor"
     ).click()
     await expect(page.get_by_role("status").first).to_contain_text("Escalation acknowledged")
     await expect(section).to_contain_text(f"acknowledged by {liaison.email}")
@@ -81,7 +81,7 @@ async def test_an_administrator_adds_a_rung_to_a_ladder_on_a_phone(
     await expect(page.locator("fieldset.ladder-rung")).to_have_count(5)
     rung = page.locator("#rung-4")
     await rung.get_by_label("Hours before the deadline").fill("48")
-    await rung.get_by_label("the liaison's supervisor").check()
+    await rung.get_by_label("the region's supervisor").check()
     await page.get_by_role("button", name="Save the ladder").click()
     await expect(page.get_by_role("status").first).to_contain_text("Saved")
     await expect(page.locator("#f-0-hours_before")).to_have_value("48")

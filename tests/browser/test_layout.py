@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bedboard import census
+from bedboard import census, regions
 from bedboard.auth import Role
 from bedboard.pages import NAVIGATION
+from bedboard.regions import RegionIn
 from tests.browser.test_login import sign_in
 
 pytestmark = pytest.mark.browser
@@ -114,6 +115,15 @@ async def _world(
         Role.LIAISON: await make_user(
             Role.LIAISON, email="community.mental.health.liaison.boone@behavioral.example.org"
         ),
+        Role.SUPERVISOR: await make_user(
+            Role.SUPERVISOR,
+            email="regional.liaison.supervisor.central@behavioral.example.org",
+            region_id=(
+                await regions.create_region(
+                    conn, RegionIn(name="Central Missouri Region (test)", counties=["29019"])
+                )
+            ).id,
+        ),
         Role.FACILITY: await make_user(Role.FACILITY, facility_ids=[north.id]),
         Role.COURT: await make_user(Role.COURT, court_id=court.id),
         Role.VIEWER: await make_user(Role.VIEWER),
@@ -143,7 +153,7 @@ async def _world(
 
 def _paths(role: Role, placement_id: int) -> list[str]:
     paths = [item.href for item in NAVIGATION[role]]
-    if role is Role.LIAISON:
+    if role in (Role.LIAISON, Role.SUPERVISOR):
         paths += ["/placements/new", f"/placements/{placement_id}"]
     return paths
 

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from bedboard import regions
 from bedboard.auth import Role
+from bedboard.regions import RegionIn
 from tests.conftest import DEFAULT_PASSWORD
 from tests.pages.test_pages import EXPECTED_NAVIGATION
 
@@ -22,16 +24,23 @@ async def sign_in(page: Page, base: str, email: str, password: str = DEFAULT_PAS
 
 
 async def test_each_role_signs_in_and_sees_its_navigation(
-    browser: Browser, live_url: str, make_user: Any, make_facility: Any, make_court: Any
+    browser: Browser,
+    live_url: str,
+    conn: Any,
+    make_user: Any,
+    make_facility: Any,
+    make_court: Any,
 ) -> None:
     facility = await make_facility(name="Riverbend Behavioral Health")
     court = await make_court()
+    region = await regions.create_region(conn, RegionIn(name="Central", counties=["29019"]))
     expected = EXPECTED_NAVIGATION
     for role, labels in expected.items():
         account = await make_user(
             role,
             facility_ids=[facility.id] if role is Role.FACILITY else None,
             court_id=court.id if role is Role.COURT else None,
+            region_id=region.id if role is Role.SUPERVISOR else None,
         )
         context = await browser.new_context()
         page = await context.new_page()

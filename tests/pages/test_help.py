@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from bedboard import regions
 from bedboard.auth import Role
 from bedboard.pages.help import GUIDES, HELP_FOR_ROLE
+from bedboard.regions import RegionIn
 from tests.conftest import login
 
 
@@ -56,20 +58,29 @@ async def test_help_needs_sign_in(client: Any) -> None:
     [
         (Role.ADMIN, "/help"),
         (Role.LIAISON, "/help/liaison"),
+        (Role.SUPERVISOR, "/help/liaison#supervisors"),
         (Role.FACILITY, "/help/intake"),
         (Role.COURT, "/help/court"),
         (Role.VIEWER, "/help/glossary"),
     ],
 )
 async def test_each_roles_help_link_opens_the_guide_for_that_role(
-    client: Any, make_user: Any, make_facility: Any, make_court: Any, role: Role, expected: str
+    client: Any,
+    conn: Any,
+    make_user: Any,
+    make_facility: Any,
+    make_court: Any,
+    role: Role,
+    expected: str,
 ) -> None:
     facility = await make_facility()
     court = await make_court()
+    region = await regions.create_region(conn, RegionIn(name="Central"))
     account = await make_user(
         role,
         facility_ids=[facility.id] if role is Role.FACILITY else None,
         court_id=court.id if role is Role.COURT else None,
+        region_id=region.id if role is Role.SUPERVISOR else None,
     )
     await login(client, account.email)
     home = await (await client.get("/directory")).text()
@@ -77,4 +88,7 @@ async def test_each_roles_help_link_opens_the_guide_for_that_role(
     assert href == expected == HELP_FOR_ROLE[role]
     page = await client.get(href)
     assert page.status == 200
-    assert "<h1>" in await page.text()
+    html = await page.text()
+    assert "<h1>" in html
+    if "#" in href:  # the section it points at is there
+        assert f'id="{href.split("#", 1)[1]}"' in html

@@ -7,7 +7,9 @@ from typing import Any
 
 import aiohttp
 
+from bedboard import regions
 from bedboard.auth import Role
+from bedboard.regions import RegionIn
 from tests.conftest import DEFAULT_PASSWORD, login
 
 
@@ -97,6 +99,8 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
         "Reports",
         "Facilities",
     ],
+    # A liaison's, but for the case lookup (it reaches every region's cases).
+    Role.SUPERVISOR: ["Home", "Placements", "Board", "Find a bed", "Reports", "Facilities"],
     Role.FACILITY: ["Home", "Report census", "Referrals", "Board", "Reports", "Facilities"],
     Role.COURT: ["Home", "Case lookup", "Board", "Reports"],
     Role.VIEWER: ["Home", "Board", "Reports", "Facilities"],
@@ -104,16 +108,19 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
 
 
 async def test_each_role_sees_its_own_navigation(
-    client: Any, make_user: Any, make_facility: Any, make_court: Any
+    client: Any, conn: Any, make_user: Any, make_facility: Any, make_court: Any
 ) -> None:
     facility = await make_facility()
     court = await make_court()
+    region = await regions.create_region(conn, RegionIn(name="Central", counties=["29019"]))
     expected = EXPECTED_NAVIGATION
+    assert set(expected) == set(Role)
     for role, labels in expected.items():
         account = await make_user(
             role,
             facility_ids=[facility.id] if role is Role.FACILITY else None,
             court_id=court.id if role is Role.COURT else None,
+            region_id=region.id if role is Role.SUPERVISOR else None,
         )
         await login(client, account.email)
         html = await (await client.get("/")).text()

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bedboard import census
+from bedboard import census, regions
 from bedboard.auth import Role
+from bedboard.regions import RegionIn
 
 CANARY = "CANARY-7f3e-clinical-note"
 
@@ -131,3 +132,19 @@ async def world(
         w.ids[f"user_{name}"] = account.id
     w.headers["anonymous"] = {}
     return w
+
+
+async def add_supervisors(world: World, make_user: Any, make_token: Any) -> World:
+    """Two regions and a supervisor for each: ``supervisor`` leads the region of Boone
+    County (29019, where ``placement_body`` puts a placement), ``other_supervisor`` the
+    region of Cole County (29051)."""
+    for who, name, fips in (
+        ("supervisor", "Boone region (test)", "29019"),
+        ("other_supervisor", "Cole region (test)", "29051"),
+    ):
+        region = await regions.create_region(world.conn, RegionIn(name=name, counties=[fips]))
+        account = await make_user(Role.SUPERVISOR, region_id=region.id, password=None)
+        world.headers[who] = {"Authorization": f"Bearer {await make_token(account.id)}"}
+        world.ids[f"user_{who}"] = account.id
+        world.ids[f"region_{who}"] = region.id
+    return world

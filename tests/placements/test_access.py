@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bedboard.placements import escalation
-from tests.placements.conftest import CANARY, World
+from tests.placements.conftest import CANARY, World, add_supervisors
 
 ROLES = [
     "anonymous",
@@ -20,8 +20,16 @@ ROLES = [
     "facility_a",
     "facility_b",
     "liaison",
+    # The supervisor of the placement's region, and of another region.
+    "supervisor",
+    "other_supervisor",
     "admin",
 ]
+
+
+@pytest.fixture
+async def world(world: World, make_user: Any, make_token: Any) -> World:
+    return await add_supervisors(world, make_user, make_token)
 
 
 def expect(**by_role: int) -> dict[str, int]:
@@ -37,8 +45,13 @@ LIAISON_ONLY_WRITE = expect(
     facility_a=403,
     facility_b=404,
     liaison=200,
+    supervisor=200,
+    other_supervisor=404,  # another region's placement answers like a missing one
     admin=200,
 )
+# A placement's follow-up tasks and outpatient commitment: liaisons and administrators
+# only (a supervisor's region's placements answer as if missing, for now).
+FOLLOW_UPS = {**LIAISON_ONLY_WRITE, "supervisor": 404}
 # What the receiving facility (a) does to its referral, liaisons and admins too; the
 # facility not referred (b) and everyone else are answered as if it did not exist.
 RECEIVING_FACILITY = expect(
@@ -49,6 +62,8 @@ RECEIVING_FACILITY = expect(
     facility_a=200,
     facility_b=404,
     liaison=200,
+    supervisor=200,
+    other_supervisor=404,
     admin=200,
 )
 
@@ -67,6 +82,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=201,
+            supervisor=201,
+            other_supervisor=403,
             admin=201,
         ),
     ),
@@ -83,6 +100,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=200,
+            supervisor=200,
+            other_supervisor=200,
             admin=200,
         ),
     ),
@@ -105,7 +124,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/placements/{pid}/referrals",
         {"unit_ids": ["b1"]},
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     (
         "accept",
@@ -156,14 +175,14 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/placements/{pid}/links",
         {"system": "docket", "url": "https://c.example.org/1"},
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     (
         "note",
         "POST",
         "/api/v1/placements/{pid}/notes",
         {"body": "Spoke with the family."},
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     ("timeline", "GET", "/api/v1/placements/{pid}/timeline", None, LIAISON_ONLY_WRITE),
     (
@@ -171,7 +190,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/placements/{pid}/no-bed",
         None,
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     # The placement has a declared no-bed record ({nid}) for these two.
     ("no_bed_records", "GET", "/api/v1/placements/{pid}/no-bed", None, LIAISON_ONLY_WRITE),
@@ -180,7 +199,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/placements/{pid}/no-bed/{nid}/correction",
         {"kind": "retract", "reason": "entered_in_error"},
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     ("court_links", "GET", "/api/v1/placements/{pid}/court-links", None, LIAISON_ONLY_WRITE),
     (
@@ -188,14 +207,14 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         "POST",
         "/api/v1/placements/{pid}/court-links",
         None,
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     (
         "court_link_revoke",
         "DELETE",
         "/api/v1/placements/{pid}/court-links/{lid}",
         None,
-        {**LIAISON_ONLY_WRITE, "liaison": 204, "admin": 204},
+        {**LIAISON_ONLY_WRITE, "liaison": 204, "supervisor": 204, "admin": 204},
     ),
     (
         "referral_list",
@@ -210,6 +229,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=200,
             facility_b=200,
             liaison=200,
+            supervisor=403,
+            other_supervisor=403,
             admin=200,
         ),
     ),
@@ -226,6 +247,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=200,
+            supervisor=403,
+            other_supervisor=403,
             admin=200,
         ),
     ),
@@ -242,6 +265,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=200,
             facility_b=200,
             liaison=200,
+            supervisor=200,
+            other_supervisor=200,
             admin=200,
         ),
     ),
@@ -258,6 +283,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=200,
             facility_b=200,
             liaison=200,
+            supervisor=200,
+            other_supervisor=200,
             admin=200,
         ),
     ),
@@ -274,6 +301,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=403,
+            supervisor=403,
+            other_supervisor=403,
             admin=200,
         ),
     ),
@@ -301,38 +330,40 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=200,
+            supervisor=403,  # follow-up tasks are the liaisons' (not yet a supervisor's)
+            other_supervisor=403,
             admin=200,
         ),
     ),
-    ("follow_ups_of", "GET", "/api/v1/placements/{pid}/follow-ups", None, LIAISON_ONLY_WRITE),
+    ("follow_ups_of", "GET", "/api/v1/placements/{pid}/follow-ups", None, FOLLOW_UPS),
     (
         "follow_up_add",
         "POST",
         "/api/v1/placements/{pid}/follow-ups",
         {"title": f"Call the CMHC {CANARY}", "due_on": "2030-01-02"},
-        {**LIAISON_ONLY_WRITE, "liaison": 201, "admin": 201},
+        {**FOLLOW_UPS, "liaison": 201, "admin": 201},
     ),
     (
         "follow_up_done",
         "POST",
         "/api/v1/follow-ups/{tid}/done",
         {"note": f"Done {CANARY}"},
-        LIAISON_ONLY_WRITE,
+        FOLLOW_UPS,
     ),
-    ("follow_up_cancel", "POST", "/api/v1/follow-ups/{tid}/cancel", {}, LIAISON_ONLY_WRITE),
+    ("follow_up_cancel", "POST", "/api/v1/follow-ups/{tid}/cancel", {}, FOLLOW_UPS),
     (
         "follow_up_commitment",
         "GET",
         "/api/v1/placements/{pid}/commitment",
         None,
-        LIAISON_ONLY_WRITE,
+        FOLLOW_UPS,
     ),
     (
         "follow_up_commitment_put",
         "PUT",
         "/api/v1/placements/{pid}/commitment",
         {"court_date": "2030-01-01", "cmhc_name": f"CMHC {CANARY}"},
-        LIAISON_ONLY_WRITE,
+        FOLLOW_UPS,
     ),
     (
         "order_type_edit",
@@ -347,6 +378,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
             facility_a=403,
             facility_b=403,
             liaison=403,
+            supervisor=403,
+            other_supervisor=403,
             admin=200,
         ),
     ),
@@ -428,7 +461,7 @@ async def test_placement_access(
         )
         assert denied == audit_before + 1
     text = await resp.text()
-    if role in ("court", "other_court", "viewer", "anonymous", "facility_b"):
+    if role in ("court", "other_court", "viewer", "anonymous", "facility_b", "other_supervisor"):
         assert CANARY not in text
         assert "clinical_notes" not in text and "needs" not in text
 

@@ -34,7 +34,7 @@ async def test_the_page_lists_raised_rungs_in_words_with_the_wider_search_banner
     page = htmllib.unescape(await (await client.get(f"/placements/{placement['id']}")).text())
     section = page.split('id="escalations-title"', 1)[1].split("</section>", 1)[0]
     words = " ".join(section.split())
-    assert "to the liaison's supervisor" in words and "to the liaison · acknowledge by" in words
+    assert "to the region's supervisor" in words and "to the liaison · acknowledge by" in words
     assert section.count(">Acknowledge</button>") == 2
     assert "CST" in section or "CDT" in section  # Central time
     assert f"Deadline in 11 h {BANNER}" in page
@@ -85,7 +85,7 @@ async def test_the_banner_goes_once_a_bed_is_accepted(
     await login(client, liaison.email)
     page = htmllib.unescape(await (await client.get(f"/placements/{placement['id']}")).text())
     assert BANNER not in page
-    assert "to the liaison's supervisor" in page  # the record of what was raised stays
+    assert "to the region's supervisor" in page  # the record of what was raised stays
 
 
 async def test_acknowledging_on_a_closed_placement_comes_back_as_a_sentence(

@@ -48,7 +48,7 @@ async def test_escalation_rungs_reach_their_audiences_once(
         world.ids["user_liaison"],
     )
     deadline = start + 96 * H
-    # T-24: the supervisor rung; administrators stand in for the supervisor.
+    # T-24: the supervisor rung; the county is in no region, so to the administrators.
     raised = await escalation.run(conn, deadline - 24 * H)
     made = await occasions.escalations(
         conn, raised, now=deadline - 24 * H, zone=ZONE, on_call_email="oncall@state.example.org"

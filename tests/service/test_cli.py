@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from bedboard import regions
 from bedboard.auth import Role
+from bedboard.regions import RegionIn
 from tests.conftest import DEFAULT_PASSWORD, login
 
 
@@ -75,6 +77,29 @@ async def test_user_add_with_an_unknown_facility_is_refused_cleanly(
     assert result.returncode == 1
     assert "facility_ids" in result.stderr
     assert await conn.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_user_add_makes_a_supervisor_of_a_region_and_refuses_one_without(
+    db_dsn: str, tmp_path: Path, conn: Any
+) -> None:
+    region = await regions.create_region(conn, RegionIn(name="Central", counties=["29019"]))
+    refused = run_cli(db_dsn, tmp_path, "user", "add", "lead@example.org", "--role", "supervisor")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "bedboard: region_id: Choose the supervisor's region."
+    added = run_cli(
+        db_dsn,
+        tmp_path,
+        "user",
+        "add",
+        "lead@example.org",
+        "--role",
+        "supervisor",
+        "--region",
+        str(region.id),
+    )
+    assert added.returncode == 0, added.stderr
+    row = await conn.fetchrow("SELECT role, region_id FROM users WHERE email = 'lead@example.org'")
+    assert (row["role"], row["region_id"]) == ("supervisor", region.id)
 
 
 async def test_token_create_prints_it_once_and_revoke_stops_it(

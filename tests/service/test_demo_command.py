@@ -88,7 +88,7 @@ class Demo:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             found = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+(demo-\S+)$", self.log.read_text(), re.M)
-            if len(found) == 5:
+            if len(found) == 6:
                 return {role: (email, password) for role, email, password in found}
             time.sleep(0.1)
         raise AssertionError("no credentials printed:\n" + self.log.read_text())
@@ -146,9 +146,20 @@ def test_demo_starts_on_an_empty_data_dir_and_keeps_its_data_across_restarts(
     try:
         demo.wait_ready()
         creds = demo.credentials()
-        assert set(creds) == {"admin", "liaison", "facility", "court", "viewer"}
+        assert set(creds) == {"admin", "liaison", "supervisor", "facility", "court", "viewer"}
         status, me = _login(demo.base, *creds["liaison"])
         assert status == 200 and me["role"] == "liaison"
+        # The demo supervisor leads one demo region and lists only its placements.
+        status, me = _login(demo.base, *creds["supervisor"])
+        assert status == 200 and me["role"] == "supervisor"
+        listed = _admin_get(demo.base, *creds["supervisor"], "/api/v1/regions")["items"]
+        assert isinstance(listed, list)
+        (region,) = [r for r in listed if r["id"] == me["region_id"]]
+        assert region["name"] == "Central (demo)"
+        counties = {c["name"] for c in region["counties"]}
+        theirs = _admin_get(demo.base, *creds["supervisor"], "/api/v1/placements")["items"]
+        assert isinstance(theirs, list) and theirs
+        assert {p["county_name"] for p in theirs} <= counties
         status, _ = _login(demo.base, creds["admin"][0], "wrong password")
         assert status == 401
         facilities = _facility_count(demo.base, *creds["admin"])

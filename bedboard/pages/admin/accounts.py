@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bedboard import audit, users
+from bedboard import audit, regions, users
 from bedboard.access import Action, Resource
 from bedboard.auth import Role
 from bedboard.context import POOL, authorize, path_id
@@ -33,13 +33,19 @@ async def user_list(request: web.Request) -> web.StreamResponse:
         items = await users.list_users(conn)
         facility_names = dict(await list_facility_options(conn))
         court_names = dict(await list_court_options(conn))
+        region_names = dict(await _region_options(conn))
     return render(
         request,
         "admin/users.html",
         users=items,
         facility_names=facility_names,
         court_names=court_names,
+        region_names=region_names,
     )
+
+
+async def _region_options(conn: Connection) -> list[tuple[str, str]]:
+    return [(str(r.id), r.name) for r in await regions.list_regions(conn)]
 
 
 async def _user_form(
@@ -53,6 +59,7 @@ async def _user_form(
     async with acquire(request.app[POOL]) as conn:
         facility_options = await list_facility_options(conn)
         court_options = await list_court_options(conn)
+        region_options = await _region_options(conn)
     return render(
         request,
         "admin/user_form.html",
@@ -63,6 +70,8 @@ async def _user_form(
         roles=[(r.value, r.value.capitalize()) for r in Role],
         facility_options=facility_options,
         court_options=[("", "— none —"), *court_options],
+        region_options=[("", "— none —"), *region_options],
+        no_regions=not region_options,
     )
 
 
@@ -73,6 +82,8 @@ def _user_scope(raw: dict[str, Any]) -> dict[str, Any]:
         raw["facility_ids"] = []
     if role != Role.COURT.value:
         raw["court_id"] = None
+    if role != Role.SUPERVISOR.value:
+        raw["region_id"] = None
     return raw
 
 
@@ -85,6 +96,7 @@ async def user_new(request: web.Request) -> web.StreamResponse:
         "role": "liaison",
         "facility_ids": [],
         "court_id": "",
+        "region_id": "",
     }
     return await _user_form(request, values=values, errors={})
 

@@ -22,7 +22,7 @@ from bedboard.errors import Duplicate, Invalid
 from bedboard.pages import domain_errors, field_errors, labels, render
 from bedboard.pages.admin.shared import form_data, require_admin, see_other
 from bedboard.problems import status_for
-from bedboard.regions import CountyInAnotherRegion, Region, RegionIn
+from bedboard.regions import CountyInAnotherRegion, Region, RegionHasSupervisors, RegionIn
 
 LABELS = {"name": "Name", "counties": "Counties"}
 
@@ -122,20 +122,37 @@ async def region_update(request: web.Request) -> web.StreamResponse:
     return await _save(request, path_id(request))
 
 
-async def region_delete_confirm(request: web.Request) -> web.StreamResponse:
-    """The confirmation step (works without script): what deleting the region changes."""
-    require_admin(request)
-    region_id = path_id(request)
+async def _delete_page(
+    request: web.Request, region_id: int, *, refused: str = "", status: int = 200
+) -> web.Response:
     async with acquire(request.app[POOL]) as conn:
         region = await regions.get_region(conn, region_id)
-    return render(request, "admin/region_delete.html", region=region)
+        supervisors = await regions.supervisors_of(conn, region_id)
+    return render(
+        request,
+        "admin/region_delete.html",
+        status=status,
+        region=region,
+        supervisors=supervisors,
+        refused=refused,
+    )
+
+
+async def region_delete_confirm(request: web.Request) -> web.StreamResponse:
+    """The confirmation step (works without script): what deleting the region changes,
+    or that its supervisors need another region first."""
+    require_admin(request)
+    return await _delete_page(request, path_id(request))
 
 
 async def region_delete(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     region_id = path_id(request)
     await request.post()
-    async with transaction(request.app[POOL]) as conn:
-        principal = authorize(request, Action.REGION_DELETE, Resource("region", region_id))
-        await regions.delete_region(conn, region_id, by=principal)
+    try:
+        async with transaction(request.app[POOL]) as conn:
+            principal = authorize(request, Action.REGION_DELETE, Resource("region", region_id))
+            await regions.delete_region(conn, region_id, by=principal)
+    except RegionHasSupervisors as exc:
+        return await _delete_page(request, region_id, refused=exc.detail, status=status_for(exc))
     raise see_other("/admin/regions?deleted=1")

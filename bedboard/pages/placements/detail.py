@@ -243,7 +243,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
 
 
 async def placement_page(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN, Role.FACILITY)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN, Role.FACILITY)
     return await detail_page(request, path_id(request))
 
 
@@ -274,7 +274,7 @@ async def detail_page(
 
 
 async def placement_live_fragment(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     return render(
         request, "placements/_live.html", **await _detail_context(request, path_id(request))
     )

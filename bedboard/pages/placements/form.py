@@ -10,8 +10,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bedboard import courts, facilities, idempotency, localtime, matching, placements
-from bedboard.access import Action, Resource
-from bedboard.auth import Role
+from bedboard.access import Action, Resource, in_region, moved_to
+from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, KeyReused, StaleVersion
@@ -70,8 +70,14 @@ def _form_errors(errors: dict[str, str]) -> dict[str, str]:
     return {_FORM_KEYS.get(k, k): v for k, v in errors.items()}
 
 
-async def _form_context(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+async def _form_context(
+    conn: Connection, values: dict[str, Any], principal: Principal
+) -> dict[str, Any]:
+    """The form's choices; a supervisor chooses among their region's counties."""
     order_types = await placements.order_types(conn)
+    counties = [(c.fips, c.name) for c in await facilities.list_counties(conn)]
+    if principal.role is Role.SUPERVISOR:
+        counties = [(fips, name) for fips, name in counties if in_region(principal, fips)]
     return {
         "order_types": [
             (o.code, o.label, {"court-required": "true" if o.court_required else "false"})
@@ -84,10 +90,7 @@ async def _form_context(conn: Connection, values: dict[str, Any]) -> dict[str, A
                 for c in await courts.list_courts(conn)
             ],
         ],
-        "counties": [
-            ("", "— choose —"),
-            *[(c.fips, c.name) for c in await facilities.list_counties(conn)],
-        ],
+        "counties": [("", "— choose —"), *counties],
         "populations": [("", "From the person's age"), *labels.POPULATION.items()],
         "genders": [("", "From the person's sex"), *labels.UNIT_GENDER.items()],
         "sexes": list(labels.SEX.items()),
@@ -169,10 +172,10 @@ def _validation_errors(exc: ValidationError) -> dict[str, str]:
 
 
 async def placement_new(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    principal = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     values = {"order_type": "emergency_96h_application", "involuntary": True, "sex": "unknown"}
     async with acquire(request.app[POOL]) as conn:
-        context = await _form_context(conn, values)
+        context = await _form_context(conn, values, principal)
     return render(
         request,
         "placements/new.html",
@@ -184,7 +187,7 @@ async def placement_new(request: web.Request) -> web.StreamResponse:
 
 
 async def placement_create(request: web.Request) -> web.StreamResponse:
-    principal = require_role(request, Role.LIAISON, Role.ADMIN)
+    principal = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     form = await request.post()
     raw, errors = _placement_input(form, request.app[SETTINGS].zone)
     raw["links"] = []
@@ -202,7 +205,8 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
             when = datetime.now(UTC) if "detention_start" in errors else data.detention_start
             _also_matching(errors, data.person, data.needs, when)
             raise _FormInvalid
-        authorize(request, Action.PLACEMENT_CREATE, Resource("placement"))
+        resource = Resource("placement", county_fips=data.county_fips)
+        authorize(request, Action.PLACEMENT_CREATE, resource)
         # The form carries a one-time key: a double click or a resubmit finds the first one.
         key = idempotency.check_key(
             "form:" + str(form.get("form_key", "") or secrets.token_urlsafe(16))
@@ -222,7 +226,7 @@ async def placement_create(request: web.Request) -> web.StreamResponse:
     if errors:
         values = _form_values(form)
         async with acquire(request.app[POOL]) as conn:
-            context = await _form_context(conn, values)
+            context = await _form_context(conn, values, principal)
         return render(
             request,
             "placements/new.html",
@@ -277,13 +281,13 @@ def _edit_values(p: placements.Placement, zone: Any) -> dict[str, Any]:
 
 
 async def placement_edit(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    principal = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     placement_id = path_id(request)
     async with acquire(request.app[POOL]) as conn:
         authorize(request, Action.PLACEMENT_WRITE, await resource_of(conn, placement_id))
         p = await placements.get_placement(conn, placement_id)
         values = _edit_values(p, request.app[SETTINGS].zone)
-        context = await _form_context(conn, values)
+        context = await _form_context(conn, values, principal)
         await record_success(request, conn, "placement.read", "placement", placement_id)
     if p.status in placements.TERMINAL:
         raise back_to(placement_id, f"Not done: a placement that is {p.status.value} is final.")
@@ -300,7 +304,7 @@ async def placement_edit(request: web.Request) -> web.StreamResponse:
 
 
 async def placement_update(request: web.Request) -> web.StreamResponse:
-    require_role(request, Role.LIAISON, Role.ADMIN)
+    signed_in = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     placement_id = path_id(request)
     form = await request.post()
     raw, errors = _placement_input(form, request.app[SETTINGS].zone)
@@ -311,9 +315,10 @@ async def placement_update(request: web.Request) -> web.StreamResponse:
             _also_matching(errors, patch.person, patch.needs, datetime.now(UTC))
             raise _FormInvalid
         async with transaction(request.app[POOL]) as conn:
-            principal = authorize(
-                request, Action.PLACEMENT_WRITE, await resource_of(conn, placement_id)
-            )
+            resource = await resource_of(conn, placement_id)
+            principal = authorize(request, Action.PLACEMENT_WRITE, resource)
+            if patch.county_fips is not None and patch.county_fips != resource.county_fips:
+                authorize(request, Action.PLACEMENT_CREATE, moved_to(patch.county_fips))
             await placements.update(
                 conn, placement_id, patch, principal, int(version) if version.isdigit() else None
             )
@@ -328,7 +333,7 @@ async def placement_update(request: web.Request) -> web.StreamResponse:
     if errors:
         values = _form_values(form)
         async with acquire(request.app[POOL]) as conn:
-            context = await _form_context(conn, values)
+            context = await _form_context(conn, values, signed_in)
             p = await placements.get_placement(conn, placement_id)
         return render(
             request,

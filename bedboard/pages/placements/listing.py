@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bedboard import courts, facilities, outbox, placements
-from bedboard.access import Action, Resource
+from bedboard import courts, facilities, outbox, placements, regions
+from bedboard.access import Action, Resource, region_scope
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, SETTINGS, authorize, record_success
 from bedboard.database import acquire
@@ -18,7 +18,7 @@ from bedboard.pages import render, require_role
 
 
 async def placement_list(request: web.Request) -> web.StreamResponse:
-    principal = require_role(request, Role.LIAISON, Role.ADMIN)
+    principal = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     context = await _list_context(request, principal, audit=True)
     return render(
         request, "placements/list.html", status=422 if context["errors"] else 200, **context
@@ -27,7 +27,7 @@ async def placement_list(request: web.Request) -> web.StreamResponse:
 
 async def placement_list_fragment(request: web.Request) -> web.StreamResponse:
     """The list again for a live refresh; the page view that shows it was audited."""
-    principal = require_role(request, Role.LIAISON, Role.ADMIN)
+    principal = require_role(request, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
     return render(request, "placements/_list.html", **await _list_context(request, principal))
 
 
@@ -58,7 +58,8 @@ async def _list_context(
 ) -> dict[str, Any]:
     """The placements list with its filters (all in the address, so a link can be shared):
     show (open, admitted, discharged, closed, all), from / to (local dates of the request), court,
-    county, and q (a reference, initials or a case number)."""
+    county, q (a reference, initials or a case number) and sort. A supervisor's list is their
+    region's placements (and its county filter, their region's counties)."""
     q = request.query
     mine = principal.role is Role.LIAISON and q.get("all") != "1"
     show = q.get("show", "open") if q.get("show", "open") in SHOW else "open"
@@ -87,9 +88,15 @@ async def _list_context(
             created_before=bounds["to"],
             text=q.get("q", "")[:60] or None,
             by_custody=sort == "custody",
+            counties=region_scope(principal),
         )
         court_choices = [(str(c.id), c.name) for c in await courts.list_courts(conn)]
-        county_choices = [(c.fips, c.name) for c in await facilities.list_counties(conn)]
+        region = None
+        if principal.role is Role.SUPERVISOR and principal.region_id is not None:
+            region = await regions.get_region(conn, principal.region_id)
+            county_choices = [(c.fips, c.name) for c in region.counties]
+        else:
+            county_choices = [(c.fips, c.name) for c in await facilities.list_counties(conn)]
         if audit:
             await record_success(
                 request, conn, "placement.list", "placement", "", {"count": len(items)}
@@ -100,6 +107,7 @@ async def _list_context(
         "now": datetime.now(UTC),
         "waited": placements.waited_words,
         "mine": mine,
+        "region": region,
         "show": show,
         "show_label": SHOW[show][0],
         "errors": errors,

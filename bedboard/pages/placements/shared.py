@@ -25,8 +25,14 @@ def back_to(placement_id: int, notice: str = "") -> web.HTTPSeeOther:
 
 
 async def resource_of(conn: Connection, placement_id: int) -> Resource:
-    court_id, facility_ids = await placements.scope(conn, placement_id)
-    return Resource("placement", placement_id, court_id=court_id, facility_ids=facility_ids)
+    scope = await placements.scope(conn, placement_id)
+    return Resource(
+        "placement",
+        placement_id,
+        court_id=scope.court_id,
+        facility_ids=scope.facility_ids,
+        county_fips=scope.county_fips,
+    )
 
 
 def confirm_page(
