@@ -448,7 +448,8 @@ async def ensure_demo(
         existing = _read_credentials(data_dir)
         if existing is not None:
             if added:
-                existing += added
+                made = {c.email for c in added}
+                existing = [c for c in existing if c.email not in made] + added
                 _write_credentials(data_dir, existing)
             return existing
         creds = await reset_passwords(conn)

@@ -190,7 +190,7 @@ async def test_acknowledge_ask_answer_accept_keeps_each_time_and_event(world: Wo
     )
     statuses = [f["payload"]["status"] for f in frames]
     assert statuses == ["pending", "acknowledged", "info_requested", "acknowledged", "accepted"]
-    for frame in frames:  # ids and states only on the wire
+    for frame in frames:  # ids and states only on the wire (and the county supervisors need)
         assert set(frame["payload"]) == {
             "kind",
             "referral_id",
@@ -198,6 +198,7 @@ async def test_acknowledge_ask_answer_accept_keeps_each_time_and_event(world: Wo
             "unit_id",
             "facility_id",
             "status",
+            "county_fips",
         }
 
 

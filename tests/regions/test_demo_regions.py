@@ -40,3 +40,22 @@ async def test_the_demo_seeds_its_regions_on_first_start_only(conn: Any, tmp_pat
     await demo.ensure_demo(conn, tmp_path)
     kept = [r.name for r in first if r.id != doomed.id]
     assert [r.name for r in await regions.list_regions(conn)] == kept
+
+
+async def test_the_demo_supervisor_leads_central_and_an_older_demo_gains_one(
+    conn: Any, tmp_path: Path
+) -> None:
+    creds = await demo.ensure_demo(conn, tmp_path)
+    lead = next(c for c in creds if c.role == "supervisor")
+    assert lead.email == f"supervisor@{demo.DEMO_DOMAIN}" and lead.password.startswith("demo-")
+    row = await conn.fetchrow(
+        "SELECT r.name FROM users u JOIN regions r ON r.id = u.region_id WHERE u.email = $1",
+        lead.email,
+    )
+    assert row["name"] == demo.SUPERVISOR_REGION
+    # A demo loaded before supervisors existed: the next start adds one and prints it.
+    await conn.execute("DELETE FROM users WHERE email = $1", lead.email)
+    again = await demo.ensure_demo(conn, tmp_path)
+    assert [c.role for c in again].count("supervisor") == 1
+    assert await conn.fetchval("SELECT count(*) FROM users WHERE role = 'supervisor'") == 1
+    assert demo._read_credentials(tmp_path) == again
