@@ -125,6 +125,9 @@ async def test_the_list_sorted_by_custody_puts_the_longest_officer_wait_first(
     async with page.expect_navigation():
         await page.get_by_role("button", name="Apply").click()
     assert "sort=custody" in page.url
+    await expect(page.locator(".lede")).to_contain_text(
+        "Those with an officer still on scene first, the longest first."
+    )
     rows = page.locator("table tbody tr")
     await expect(rows).to_have_count(3)
     first, second, third = (rows.nth(i) for i in range(3))
