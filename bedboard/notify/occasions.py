@@ -20,7 +20,7 @@ Who gets what:
   acknowledge it; ``state_on_call`` — the address
   in ``BEDBOARD_STATE_ON_CALL_EMAIL`` (nobody when unset); ``state_hospital`` — the
   intake contacts and users of every active state hospital; ``court`` — the court users
-  of the placement's court. Critical: it ignores quiet hours.
+  of the placement's court and its clerk's address. Critical: it ignores quiet hours.
 - **Referral unanswered** (``placements.ResponseNudge``): the facility's intake contact
   and its users.
 - **Census nudge** (``nudges.Due``): the facility's census contacts (its intake contact
@@ -127,7 +127,12 @@ async def _audience(
             placement_id,
             Role.COURT.value,
         )
-        return [r["id"] for r in users], []
+        clerk = await conn.fetchval(
+            "SELECT c.clerk_email FROM courts c JOIN placements p ON p.court_id = c.id"
+            " WHERE p.id = $1",
+            placement_id,
+        )
+        return [r["id"] for r in users], ([Recipient(Channel.EMAIL, clerk)] if clerk else [])
     return [], []
 
 

@@ -81,6 +81,20 @@ async def test_escalation_rungs_reach_their_audiences_once(
     message = Message.model_validate(rows[0]["message"])
     assert message.reference == placement["reference"]
     assert message.link_path == f"/placements/{placement['id']}"
+    # Deadline passed: the court's users, and its clerk's address when it has one.
+    await conn.execute(
+        "UPDATE courts SET clerk_email = 'clerk@court.example.org'"
+        " WHERE id = (SELECT court_id FROM placements WHERE id = $1)",
+        placement["id"],
+    )
+    passed = await escalation.run(conn, deadline + H)
+    assert any("court" in rung.audiences for rung in passed)
+    await occasions.escalations(conn, passed, now=deadline + H, zone=ZONE, on_call_email=None)
+    rows = await _deliveries(conn, "escalation")
+    assert ("email", None, "clerk@court.example.org") in {
+        (r["channel"], r["user_id"], r["address"]) for r in rows
+    }
+    _clean(rows)
 
 
 async def test_a_referral_past_its_response_target_nudges_the_facility(
