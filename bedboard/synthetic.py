@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from bedboard import census, matching, nobed
 from bedboard.database import Connection
-from bedboard.placements import PastEvent, PastPlacement, PastReferral, load_history
+from bedboard.placements import PastEvent, PastPlacement, PastReferral, draw_waits, load_history
 
 ZONE = ZoneInfo("America/Chicago")  # the rhythm of the day is local
 ALERT_HOURS = (24, 12, 4)  # BEDBOARD_DEADLINE_ALERT_HOURS' default
@@ -935,7 +935,7 @@ async def generate_history(
             )
         past = [drawer.draw(i, at) for i, at in enumerate(_detentions(rng, placements, start, now))]
         loaded = await load_history(conn, past)
-        await _waits(conn, start, now)
+        await draw_waits(conn, start, now)
         no_bed = await _no_bed_records(conn, start, now)
     return HistoryCounts(
         units=sum(1 for u in world.units if u.until > start),
@@ -948,61 +948,6 @@ async def generate_history(
         no_bed_records=no_bed,
         seconds=time.perf_counter() - started,
     )
-
-
-# Where the history's people waited (``placement_waits``, a share each) and, for some, an
-# officer beside them: drawn per placement from a hash of its id, so the same for the same
-# rows. One stay from the detention to the admission or close (open while the request is),
-# or, for a quarter of those held at a police station, a move to an emergency department
-# after 1 to 4 hours.
-_WAITS_SQL = """
-    WITH drawn AS (
-        SELECT p.id, p.detention_start AS began, COALESCE(p.admitted_at, p.closed_at) AS ended,
-               p.requesting_agency,
-               ('x' || substr(md5(p.id::text || '/place'), 1, 7))::bit(28)::int % 100 AS place_draw,
-               ('x' || substr(md5(p.id::text || '/move'), 1, 7))::bit(28)::int % 100 AS move_draw,
-               ('x' || substr(md5(p.id::text || '/custody'), 1, 7))::bit(28)::int % 100
-                 AS custody_draw
-          FROM placements p
-         WHERE p.created_at >= $1
-           AND NOT EXISTS (SELECT 1 FROM placement_waits w WHERE w.placement_id = p.id)
-    ), placed AS (
-        SELECT d.*,
-               CASE WHEN place_draw < 55 THEN 'emergency_department'
-                    WHEN place_draw < 70 THEN 'jail'
-                    WHEN place_draw < 82 THEN 'police_station'
-                    WHEN place_draw < 95 THEN 'crisis_center'
-                    ELSE 'community' END AS place,
-               d.began + make_interval(hours => 1 + d.move_draw % 4) AS moved_at
-          FROM drawn d
-    ), moves AS (
-        SELECT p.*, p.place = 'police_station' AND p.move_draw < 25
-                    AND p.moved_at < COALESCE(p.ended, $2) AS moves
-          FROM placed p
-    ), stays AS (
-        SELECT id, place, began AS started_at, CASE WHEN moves THEN moved_at ELSE ended END
-          FROM moves
-        UNION ALL
-        SELECT id, 'emergency_department', moved_at, ended FROM moves WHERE moves
-    ), waits AS (
-        INSERT INTO placement_waits (placement_id, place, started_at, ended_at, recorded_at)
-        SELECT id, place, started_at, ended_at, started_at FROM stays AS s(id, place, started_at, ended_at)
-    )
-    -- an officer stays with six in ten, from the detention for 2 to 12 hours (or to the end)
-    UPDATE placements p
-       SET custody_agency = left(COALESCE(NULLIF(btrim(d.requesting_agency), ''), 'Police'), 200),
-           custody_started_at = d.began,
-           custody_ended_at = CASE WHEN d.ended IS NULL THEN NULL
-                                   ELSE LEAST(d.ended,
-                                              d.began + make_interval(hours => 2 + d.custody_draw % 11))
-                              END
-      FROM drawn d
-     WHERE p.id = d.id AND d.custody_draw < 60
-"""
-
-
-async def _waits(conn: Connection, start: datetime, now: datetime) -> None:
-    await conn.execute(_WAITS_SQL, start, now)
 
 
 async def _no_bed_records(conn: Connection, start: datetime, now: datetime) -> int:

@@ -77,6 +77,7 @@ from bedboard.placements.history import (
     PastEvent,
     PastPlacement,
     PastReferral,
+    draw_waits,
     load_history,
 )
 from bedboard.placements.models import (
@@ -248,6 +249,7 @@ __all__ = [
     "deadline_alerts",
     "declare_no_bed",
     "decline",
+    "draw_waits",
     "due_response_nudges",
     "escalation",
     "expire_holds",

@@ -30,7 +30,7 @@ async def test_a_liaison_filters_a_report_and_downloads_it(
         await nav.get_by_role("link", name="Reports").click()
     await assert_no_horizontal_overflow(page)
     async with page.expect_navigation():
-        await page.get_by_role("link", name="Outcomes").click()
+        await page.get_by_role("link", name="Outcomes", exact=True).click()
     await page.get_by_label("From").fill("2026-10-01")
     await page.get_by_label("To").fill("2026-11-30")
     async with page.expect_navigation():

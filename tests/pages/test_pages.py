@@ -93,6 +93,7 @@ EXPECTED_NAVIGATION: dict[Role, list[str]] = {
     Role.LIAISON: [
         "Home",
         "Placements",
+        "Follow-ups",
         "Board",
         "Find a bed",
         "Case lookup",
