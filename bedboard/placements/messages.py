@@ -164,3 +164,13 @@ async def _publish_message(
             payload = {**payload, "event": KIND, "message_id": message_id, "side": side.value}
         marked.append((topic, payload))
     await outbox.append(conn, marked)
+
+
+async def align_demo_times(conn: Connection) -> None:
+    """Demo only: after the demo's timelines were moved to realistic times, each message
+    is dated as its timeline event is."""
+    await conn.execute(
+        "UPDATE referral_messages m SET sent_at = e.at FROM placement_events e"
+        " WHERE e.kind = $1 AND (e.data->>'message_id')::bigint = m.id",
+        KIND,
+    )

@@ -349,3 +349,25 @@ async def test_the_thread_on_the_placement_page_and_the_facilitys_referrals(
     )
     assert refused.status == 404
     assert await world.conn.fetchval("SELECT count(*) FROM referral_messages") == 2
+
+
+async def test_the_demo_has_an_open_referral_with_a_short_fictional_thread(
+    conn: Any, tmp_path: Any
+) -> None:
+    from bedboard import demo
+
+    await demo.ensure_demo(conn, tmp_path)
+    rows = await conn.fetch(
+        "SELECT m.side, m.body, m.sent_at, p.status, e.at FROM referral_messages m"
+        " JOIN referrals r ON r.id = m.referral_id JOIN placements p ON p.id = r.placement_id"
+        " JOIN placement_events e ON e.kind = 'referral_message'"
+        " AND (e.data->>'message_id')::bigint = m.id ORDER BY m.sent_at, m.id"
+    )
+    assert [(r["side"], r["status"]) for r in rows] == [
+        ("facility", "open"),
+        ("liaison", "open"),
+    ]
+    assert all("fictional" in r["body"] for r in rows)
+    assert "medical clearance" in rows[0]["body"]
+    # Dated as its timeline event, once the demo's history was spread.
+    assert all(r["sent_at"] == r["at"] for r in rows)
