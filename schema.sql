@@ -952,6 +952,26 @@ CREATE VIEW public.principals AS
           WHERE (rc.region_id = u.region_id)), '{}'::text[]) AS region_counties
    FROM public.users u;
 
+CREATE TABLE public.referral_messages (
+    id bigint NOT NULL,
+    referral_id bigint NOT NULL,
+    body text NOT NULL,
+    sent_by bigint NOT NULL,
+    side text NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT referral_messages_body_check CHECK (((length(btrim(body)) >= 1) AND (length(btrim(body)) <= 4000))),
+    CONSTRAINT referral_messages_side_check CHECK ((side = ANY (ARRAY['liaison'::text, 'facility'::text])))
+);
+
+ALTER TABLE public.referral_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.referral_messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.referral_nudges (
     referral_id bigint NOT NULL,
     threshold text NOT NULL,
@@ -1385,6 +1405,9 @@ ALTER TABLE ONLY public.placements
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_reference_key UNIQUE (reference);
 
+ALTER TABLE ONLY public.referral_messages
+    ADD CONSTRAINT referral_messages_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.referral_nudges
     ADD CONSTRAINT referral_nudges_pkey PRIMARY KEY (referral_id, threshold);
 
@@ -1524,6 +1547,8 @@ CREATE INDEX placements_deadline_idx ON public.placements USING btree (deadline_
 CREATE INDEX placements_liaison_idx ON public.placements USING btree (liaison_id) WHERE (status <> ALL (ARRAY['admitted'::text, 'closed'::text]));
 
 CREATE INDEX placements_status_idx ON public.placements USING btree (status);
+
+CREATE INDEX referral_messages_thread_idx ON public.referral_messages USING btree (referral_id, sent_at, id);
 
 CREATE UNIQUE INDEX referral_questions_one_open ON public.referral_questions USING btree (referral_id) WHERE (answered_at IS NULL);
 
@@ -1793,6 +1818,12 @@ ALTER TABLE ONLY public.placements
 
 ALTER TABLE ONLY public.placements
     ADD CONSTRAINT placements_order_type_fkey FOREIGN KEY (order_type) REFERENCES public.order_types(code);
+
+ALTER TABLE ONLY public.referral_messages
+    ADD CONSTRAINT referral_messages_referral_id_fkey FOREIGN KEY (referral_id) REFERENCES public.referrals(id);
+
+ALTER TABLE ONLY public.referral_messages
+    ADD CONSTRAINT referral_messages_sent_by_fkey FOREIGN KEY (sent_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.referral_nudges
     ADD CONSTRAINT referral_nudges_referral_id_fkey FOREIGN KEY (referral_id) REFERENCES public.referrals(id);

@@ -59,6 +59,10 @@ class Action(StrEnum):
     REFERRAL_LIST = "referral.list"
     REFERRAL_RESPOND = "referral.respond"
     COURT_LOOKUP = "court.lookup"
+    # A referral's message thread (reading it, writing to it): the liaisons and that
+    # referral's facility only.
+    REFERRAL_MESSAGE_READ = "referral_message.read"
+    REFERRAL_MESSAGE_WRITE = "referral_message.write"
     # The escalation ladder: a placement's raised rungs, and acknowledging one.
     ESCALATION_READ = "escalation.read"
     ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
@@ -133,6 +137,8 @@ _LIAISON = frozenset(
         Action.PLACEMENT_NO_BED_CORRECT,
         Action.REFERRAL_LIST,
         Action.REFERRAL_RESPOND,
+        Action.REFERRAL_MESSAGE_READ,
+        Action.REFERRAL_MESSAGE_WRITE,
         Action.COURT_LOOKUP,
         Action.COURT_LINK_MANAGE,
         Action.COURT_LIST,
@@ -158,6 +164,8 @@ _SUPERVISOR_IN_REGION = frozenset(
         Action.PLACEMENT_NO_BED,
         Action.PLACEMENT_NO_BED_CORRECT,
         Action.REFERRAL_RESPOND,
+        Action.REFERRAL_MESSAGE_READ,
+        Action.REFERRAL_MESSAGE_WRITE,
         Action.COURT_LINK_MANAGE,
     }
 )
@@ -215,7 +223,11 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
             # An existing placement answers like a missing one (no existence leak).
             return _conceal("not a placement referred to you")
         return _deny("role cannot see placements")
-    if action is Action.REFERRAL_RESPOND:
+    if action in (
+        Action.REFERRAL_RESPOND,
+        Action.REFERRAL_MESSAGE_READ,
+        Action.REFERRAL_MESSAGE_WRITE,
+    ):
         if role is Role.FACILITY and resource.facility_id in principal.facility_ids:
             return ALLOW
         if role in (Role.FACILITY, Role.COURT) or resource.id is not None:

@@ -41,6 +41,7 @@ from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
 from bedboard.api import notifications as _notifications_api  # noqa: F401 -- registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import public as _public_api  # noqa: F401 -- registers routes
+from bedboard.api import referral_messages as _messages_api  # noqa: F401 -- registers routes
 from bedboard.api import regions as _regions_api  # noqa: F401 -- registers routes
 from bedboard.api import reports as _reports_api  # noqa: F401 -- registers routes
 from bedboard.api import search as _search_api  # noqa: F401 -- registers routes

@@ -49,7 +49,7 @@ from bedboard.facilities import (
     list_facilities,
     list_units,
 )
-from bedboard.placements import repeat
+from bedboard.placements import messages, repeat
 from bedboard.users import UserIn
 
 log = logging.getLogger(__name__)
@@ -435,6 +435,7 @@ async def ensure_demo(
             await load_census(conn, rng, facility_ids)
             await load_placements(conn, rng)
             await placements.spread_demo_history(conn)
+            await messages.align_demo_times(conn)
             if person_link_key is not None:
                 await load_repeat_case(conn, person_link_key)
             await load_history(conn)
@@ -569,7 +570,8 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
                 sorted(matching.unit_genders(needs.gender)),
             )
             if unit_id is not None:
-                await placements.refer(conn, placement_id, [unit_id], liaison)
+                (referral_id,) = await placements.refer(conn, placement_id, [unit_id], liaison)
+                await _demo_thread(conn, referral_id, liaison)
             continue
         results = await search.search(
             conn,
@@ -619,6 +621,23 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
             await placements.followups.record_commitment(
                 conn, placement_id, commitment, liaison, _DEMO_ZONE
             )
+
+
+# The open case's short thread with the demo facility (fictional): (who, text).
+_DEMO_THREAD = (
+    ("facility", "Demo message (fictional): has the person had a medical clearance yet?"),
+    ("liaison", "Demo reply (fictional): yes, cleared at the ED this morning; labs normal."),
+)
+
+
+async def _demo_thread(conn: Connection, referral_id: int, liaison: auth.Principal) -> None:
+    """The demo facility asks about the open referral on its thread; the liaison replies
+    (the formal question-and-answer flow stays as it is)."""
+    account = await users.get_user_by_email(conn, f"facility@{DEMO_DOMAIN}")
+    facility = await auth.principal_for_user(conn, account.id)
+    assert facility is not None
+    for who, text in _DEMO_THREAD:
+        await messages.send(conn, referral_id, text, facility if who == "facility" else liaison)
 
 
 # A repeat case: the closed "BC" case and the open "JR" case are one fictional person (the

@@ -10,6 +10,9 @@ read from the tables here.
   intake contact, its webhooks and its facility users;
 - a referral accepted, declined or questioned → REFERRAL_ANSWERED to the placement's
   liaison (and the webhooks that list the event);
+- a message on a referral's thread (``event: referral_message``) → REFERRAL_MESSAGE to
+  the other side: the placement's liaison when the facility wrote, the facility's users,
+  intake contact and webhooks when a liaison did (never the text: the frame has none);
 - a placement of a court with a referral accepted, admitted, closed, or past its legal
   deadline before admission → COURT_UPDATE to the court's clerk address (when it has one)
   and the webhooks that list the event (the program's, and the accepted facility's).
@@ -65,8 +68,44 @@ async def _facility_users(conn: Connection, facility_id: int) -> list[int]:
     return [int(r["user_id"]) for r in rows]
 
 
+async def _message(
+    conn: Connection, change: outbox.Change, *, now: datetime, zone: ZoneInfo
+) -> int:
+    data = change.payload
+    row = await _names(conn, int(data["referral_id"]))
+    if row is None:
+        return 0
+    event = Event.REFERRAL_MESSAGE
+    to_facility = data.get("side") == "liaison"
+    message = models.referral_message(
+        reference=row["reference"],
+        placement_id=row["placement_id"],
+        facility=row["facility"],
+        unit=row["unit"],
+        to_facility=to_facility,
+    )
+    if to_facility:
+        users = await _facility_users(conn, row["facility_id"])
+        recipients = await store.contact_recipients(conn, event, row["facility_id"])
+    else:
+        users = [row["liaison_id"]] if row["liaison_id"] is not None else []
+        recipients = await store.webhook_recipients(conn, event, None)
+    recipients += await store.user_recipients(conn, event, users, now=now, zone=zone)
+    made = await store.enqueue(
+        conn,
+        key=f"{event.value}:{data['message_id']}",
+        message=message,
+        recipients=recipients,
+        critical=EVENTS[event].critical,
+        now=now,
+    )
+    return len(made)
+
+
 async def _one(conn: Connection, change: outbox.Change, *, now: datetime, zone: ZoneInfo) -> int:
     data = change.payload
+    if data.get("event") == "referral_message":
+        return await _message(conn, change, now=now, zone=zone)
     status = str(data.get("status", ""))
     if status != "pending" and status not in ANSWERS:
         return 0

@@ -35,6 +35,7 @@ class Event(StrEnum):
     CENSUS_NUDGE = "census_nudge"  # the facility's numbers are late: a one-time link
     COURT_UPDATE = "court_update"  # to the court clerk's address: accepted, admitted, …
     FOLLOW_UP_DUE = "follow_up_due"  # a liaison's follow-up task on a placement is due
+    REFERRAL_MESSAGE = "referral_message"  # a message on a referral's thread, to the other side
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,18 @@ EVENTS: dict[Event, EventInfo] = {
         {
             Role.LIAISON: (Channel.IN_APP, Channel.EMAIL),
             Role.ADMIN: (Channel.IN_APP, Channel.EMAIL),
+        },
+        critical=False,
+    ),
+    # To the other side of a referral's thread: the placement's liaison when the facility
+    # wrote; the facility's users and intake address when a liaison did.
+    Event.REFERRAL_MESSAGE: EventInfo(
+        "A new message on a referral's thread",
+        _LIAISON | {Role.FACILITY},
+        {
+            Role.LIAISON: (Channel.IN_APP,),
+            Role.SUPERVISOR: (Channel.IN_APP,),
+            Role.FACILITY: (Channel.IN_APP, Channel.EMAIL),
         },
         critical=False,
     ),
@@ -546,4 +559,25 @@ def follow_up_due(*, reference: str, placement_id: int, due_shown: str) -> Messa
         link_path=f"/placements/{placement_id}",
         reference=reference,
         status="follow_up_due",
+    )
+
+
+def referral_message(
+    *, reference: str, placement_id: int, facility: str, unit: str, to_facility: bool
+) -> Message:
+    """A message on a referral's thread → the other side. Never the message's text (clinical):
+    the referral, the placement's reference and the link. The facility's link goes to its
+    referrals, the liaison's to the placement."""
+    return Message(
+        event=Event.REFERRAL_MESSAGE,
+        subject=f"New message on referral to {facility} for placement {reference}",
+        body=(
+            f"New message on referral to {facility} ({unit}) for placement {reference}.\n"
+            "Sign in to bedboard to read it and reply."
+        ),
+        link_path="/referrals" if to_facility else f"/placements/{placement_id}",
+        reference=reference,
+        status="message",
+        facility=facility,
+        unit=unit,
     )

@@ -144,10 +144,10 @@ async def user_recipients(
 
 async def contact_recipients(conn: Connection, event: Event, facility_id: int) -> list[Recipient]:
     """A facility's own destinations for this event: its intake contact's email (for
-    referrals arriving) and the active webhook endpoints that list the event, for this
-    facility or the whole program."""
+    referrals arriving and a liaison's messages on a referral's thread) and the active
+    webhook endpoints that list the event, for this facility or the whole program."""
     out = []
-    if event is Event.REFERRAL_ARRIVED:
+    if event in (Event.REFERRAL_ARRIVED, Event.REFERRAL_MESSAGE):
         for row in await conn.fetch(
             "SELECT id, email FROM facility_contacts"
             " WHERE facility_id = $1 AND purpose = 'intake' AND email <> '' ORDER BY id",

@@ -45,7 +45,7 @@ callers use ``placements.escalation.run`` and the rest of that module), ``demo_h
 (repeat involvement: a person's earlier placements by a keyed fingerprint of name and
 date of birth, never the values), ``waiting`` (where the person waits, officer custody),
 ``followups`` (after admission: follow-up tasks and their reminders' claims, the
-outpatient-commitment path).
+outpatient-commitment path), ``messages`` (a referral's message thread with its facility).
 No-bed records themselves are ``bedboard.nobed``'s (its table); these modules call it.
 """
 

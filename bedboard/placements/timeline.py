@@ -110,6 +110,8 @@ _NOT_FOR_COURTS = frozenset(
         "referral_info_requested",
         "referral_info_answered",
         "referral_expired",
+        # A referral's message thread: between the liaisons and that facility.
+        "referral_message",
         # Repeat involvement: liaisons only.
         "person_identified",
         "person_linked",

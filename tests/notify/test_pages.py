@@ -80,6 +80,7 @@ async def test_the_preferences_api_reads_and_replaces(world: World) -> None:
             "referral_arrived": ["email"],
             "referral_unanswered": ["in_app", "email"],
             "census_nudge": ["email"],
+            "referral_message": ["in_app", "email"],
         },
         "quiet_start": None,
         "quiet_end": None,
@@ -96,6 +97,7 @@ async def test_the_preferences_api_reads_and_replaces(world: World) -> None:
         "referral_arrived": ["email", "in_app"],
         "referral_unanswered": ["in_app", "email"],
         "census_nudge": ["email"],
+        "referral_message": ["in_app", "email"],
     }
     bad = await world.call(
         "facility_a",

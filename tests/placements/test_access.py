@@ -163,6 +163,22 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {"answer": "None known."},
         LIAISON_ONLY_WRITE,
     ),
+    # A referral's message thread: its facility (a) and the liaisons; the other facility
+    # (b) is answered as if the referral did not exist.
+    ("messages", "GET", "/api/v1/referrals/{rid}/messages", None, RECEIVING_FACILITY),
+    (
+        "message_send",
+        "POST",
+        "/api/v1/referrals/{rid}/messages",
+        {"body": f"Medical clearance done? {CANARY}"},
+        {
+            **RECEIVING_FACILITY,
+            "facility_a": 201,
+            "liaison": 201,
+            "supervisor": 201,
+            "admin": 201,
+        },
+    ),
     (
         "transition",
         "POST",
@@ -403,6 +419,14 @@ async def test_placement_access(
             json={"question": f"Any history of violence? {CANARY}"},
         )
         assert asked.status == 200, await asked.text()
+    if name == "messages":
+        said = await world.call(
+            "facility_a",
+            "POST",
+            f"/api/v1/referrals/{rid}/messages",
+            json={"body": f"Medical clearance done? {CANARY}"},
+        )
+        assert said.status == 201, await said.text()
     nid = 0
     if name.startswith("no_bed_"):
         declared = await world.call(

@@ -95,7 +95,8 @@ function tone() {
 }
 
 function announceReferral(frame) {
-  if (!alertBox || frame.data.status !== "pending") return;
+  // A message on a referral's thread is not a new referral (the list refreshes for it).
+  if (!alertBox || frame.data.status !== "pending" || frame.data.event === "referral_message") return;
   const count = Number(alertBox.dataset.count || "0") + 1;
   alertBox.dataset.count = String(count);
   alertBox.hidden = false;

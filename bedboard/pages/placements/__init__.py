@@ -48,6 +48,7 @@ from bedboard.pages.placements.form import (
     placement_update,
 )
 from bedboard.pages.placements.listing import placement_list, placement_list_fragment
+from bedboard.pages.placements.messages import referral_message
 from bedboard.pages.placements.person import (
     placement_person,
     placement_person_link,
@@ -87,6 +88,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/person-links/{earlier}/delete", placement_person_unlink)
     r.add_post("/referrals/{id}/withdraw", referral_withdraw)
     r.add_post("/referrals/{id}/answer", referral_answer)
+    r.add_post("/referrals/{id}/messages", referral_message)
     r.add_get("/referrals", referrals_page)
     r.add_get("/referrals/list", referrals_fragment)
     r.add_post("/referrals/{id}/{action:accept|decline|acknowledge|question}", referral_respond)

@@ -17,6 +17,7 @@ from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import acquire, transaction
 from bedboard.errors import Conflict, Invalid
 from bedboard.pages import render, require_role
+from bedboard.pages.placements.messages import thread_context
 from bedboard.pages.placements.shared import confirm_page
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -24,6 +25,7 @@ from bedboard.placements import (
     REFERRAL_LABELS,
     DeclineIn,
     QuestionIn,
+    messages,
     past_target,
     waited_words,
 )
@@ -44,6 +46,7 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
             else principal.facility_ids
         )
         items = await placements.referrals_for_facilities(conn, facility_ids)
+        threads = await messages.threads(conn, [r.id for p in items for r in p.referrals])
         if audit:
             await record_success(
                 request, conn, "referral.list", "referral", "", {"count": len(items)}
@@ -62,6 +65,16 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
         "waited": waited_words,
         "past_target": past_target,
         "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
+        **thread_context(
+            request,
+            threads,
+            {
+                r.id
+                for p in items
+                for r in p.referrals
+                if messages.takes_messages(r.status.value, p.status.value)
+            },
+        ),
     }
 
 
