@@ -22,6 +22,7 @@ from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, StaleVersion
 from bedboard.pages import field_errors, labels, render, require_role
 from bedboard.pages.forms import FORM, domain_errors
+from bedboard.pages.placements import calls as calls_page
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -177,6 +178,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         follow_ups = await followups.follow_ups_of(conn, placement_id, zone)
         commitment = await followups.commitment_of(conn, placement_id)
         assignees = await followups.assignees(conn)
+        call_context = await calls_page.page_context(conn, placement_id, request.query)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -215,6 +217,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         "commitment": commitment,
         "assignees": assignees,
         **_after_context(request),
+        **call_context,
         "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
         "person_error_field": request.query.get("person_error", ""),
         "answer_sentence": _ANSWER_SENTENCE,
