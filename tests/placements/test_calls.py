@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from bedboard import reports
 from bedboard.auth import Principal, Role
 from bedboard.reports import Filters
+from tests.conftest import login
 from tests.placements.conftest import CANARY, World
 
 ZONE = "America/Chicago"
@@ -351,3 +353,111 @@ async def test_no_clinical_text_reaches_calls_events_audit_or_frames(world: Worl
     ):
         assert all(CANARY not in r[0] for r in await world.conn.fetch(sql))
     assert CANARY not in listed
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def _page_call(world: World, session: Any, pid: int, **fields: str) -> Any:
+    data = {"csrf_token": session.csrf, "facility_id": str(world.ids["facility_b"]), **fields}
+    return await world.client.post(f"/placements/{pid}/calls", data=data, allow_redirects=False)
+
+
+async def test_the_page_records_a_call_and_lists_it(world: World, make_user: Any) -> None:
+    pid = (await world.create())["id"]
+    liaison = await make_user(Role.LIAISON)
+    session = await login(world.client, liaison.email)
+    html = await (await world.client.get(f"/placements/{pid}")).text()
+    assert 'aria-label="Called Lakeside Psychiatric — Adult Unit"' in html
+    resp = await _page_call(
+        world, session, pid, unit_id=str(world.ids["b1"]), row=f"result-{world.ids['b1']}",
+        outcome="no_bed", call_back_at="",
+    )  # fmt: skip
+    assert resp.status == 303, await resp.text()
+    html = await (await world.client.get(resp.headers["Location"])).text()
+    assert "Call recorded: Lakeside Psychiatric — Adult Unit: no bed." in html
+    assert 'data-call-outcome="no_bed">Called Lakeside Psychiatric — Adult Unit' in html
+    assert "called</strong>: Lakeside Psychiatric: no bed" in html  # the timeline
+
+
+async def test_a_call_back_needs_a_future_time_said_next_to_the_field(
+    world: World, make_user: Any
+) -> None:
+    pid = (await world.create())["id"]
+    liaison = await make_user(Role.LIAISON)
+    session = await login(world.client, liaison.email)
+    row = f"result-{world.ids['b1']}"
+    for when in ("", _local(datetime.now(UTC) - timedelta(minutes=5)), "not a time"):
+        resp = await _page_call(
+            world, session, pid, unit_id=str(world.ids["b1"]), row=row, outcome="call_back",
+            call_back_at=when,
+        )  # fmt: skip
+        assert resp.status == 303
+        assert "call_error=call_back_at" in resp.headers["Location"]
+        html = await (await world.client.get(resp.headers["Location"])).text()
+        assert f'id="call-back-{row}-error">Enter the time to call back' in html
+        assert f'aria-describedby="call-back-{row}-error"' in html
+    assert await world.conn.fetchval("SELECT count(*) FROM placement_calls") == 0
+    later = datetime.now(UTC) + timedelta(hours=2)
+    resp = await _page_call(
+        world, session, pid, unit_id=str(world.ids["b1"]), row=row, outcome="call_back",
+        call_back_at=_local(later),
+    )  # fmt: skip
+    html = await (await world.client.get(resp.headers["Location"])).text()
+    assert "data-call-back=" in html and "Call back Lakeside Psychiatric — Adult Unit" in html
+
+
+async def test_has_a_bed_on_the_page_offers_the_acceptance_then_records_it(
+    world: World, make_user: Any
+) -> None:
+    pid = (await world.create())["id"]
+    liaison = await make_user(Role.LIAISON)
+    session = await login(world.client, liaison.email)
+    resp = await _page_call(
+        world, session, pid, unit_id=str(world.ids["b1"]), row=f"result-{world.ids['b1']}",
+        outcome="has_bed",
+    )  # fmt: skip
+    assert resp.status == 303 and "bed_offer=" in resp.headers["Location"]
+    html = await (await world.client.get(resp.headers["Location"])).text()
+    assert "Lakeside Psychiatric — Adult Unit has a bed for this person" in html
+    assert await world.conn.fetchval("SELECT count(*) FROM referrals") == 0  # not yet
+    call_id = await world.conn.fetchval("SELECT id FROM placement_calls")
+    resp = await world.client.post(
+        f"/placements/{pid}/calls/{call_id}/accept",
+        data={"csrf_token": session.csrf},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    html = await (await world.client.get(resp.headers["Location"])).text()
+    assert "Acceptance recorded on the facility&#39;s behalf" in html
+    assert "acceptance recorded by phone" in html
+    status = await world.conn.fetchval("SELECT status FROM placements WHERE id = $1", pid)
+    assert status == "accepted"
+    again = await world.client.post(
+        f"/placements/{pid}/calls/{call_id}/accept",
+        data={"csrf_token": session.csrf},
+        allow_redirects=False,
+    )
+    assert "Not done" in unquote(again.headers["Location"])
+    assert await world.conn.fetchval("SELECT count(*) FROM referrals") == 1
+
+
+async def test_facility_and_court_users_cannot_record_calls_on_the_page(
+    world: World, make_user: Any
+) -> None:
+    pid = (await world.create())["id"]
+    await world.refer(pid, "b1")
+    for role, extra in (
+        (Role.FACILITY, {"facility_ids": [world.ids["facility_b"]]}),
+        (Role.COURT, {"court_id": world.ids["court"]}),
+        (Role.VIEWER, {}),
+    ):
+        user = await make_user(role, **extra)
+        session = await login(world.client, user.email)
+        resp = await _page_call(world, session, pid, outcome="no_bed")
+        assert resp.status in (403, 404), role
+    assert await world.conn.fetchval("SELECT count(*) FROM placement_calls") == 0
