@@ -6,6 +6,7 @@ the acceptance, then sees "confirmed by phone" on the board."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -117,4 +118,34 @@ async def test_a_liaison_records_calls_and_the_board_shows_the_phone_confirmatio
     await expect(badge).to_contain_text("confirmed by phone")
     await expect(page.locator("[data-phone-checked]:visible")).to_have_count(1)
     await assert_no_horizontal_overflow(page)
+    await page.context.close()
+
+
+async def test_an_open_board_picks_up_a_phone_confirmation(
+    browser: Browser,
+    live_url: str,
+    conn: Any,
+    make_facility: Any,
+    make_unit: Any,
+    make_user: Any,
+) -> None:
+    from bedboard import auth
+    from bedboard.placements import calls
+
+    north = await make_facility(name="Northgate Behavioral", county_fips="29019")
+    await make_unit(north.id, name="North Adult", population="adult")
+    liaison = await make_user(Role.LIAISON)
+    placement_id = await record_placement(
+        conn, liaison.id, initials="RC", age=41, sex="male", county_fips="29019"
+    )
+    page = await as_user(browser, live_url, liaison.email)
+    await page.goto(f"{live_url}/board")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await expect(page.locator("[data-phone-checked]")).to_have_count(0)
+    principal = await auth.principal_for_user(conn, liaison.id)
+    assert principal is not None
+    call = calls.CallIn(facility_id=north.id, outcome=calls.Outcome.NO_BED)
+    await calls.record(conn, placement_id, call, principal, hold=timedelta(hours=4))
+    badge = page.locator(f'article[data-facility-id="{north.id}"] [data-phone-checked]')
+    await expect(badge).to_contain_text("confirmed by phone")
     await page.context.close()
