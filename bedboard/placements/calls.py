@@ -1,10 +1,10 @@
 """Phone calls that count: a liaison's calls to facilities about a placement, recorded on
 it with one-click outcomes — no bed, has a bed for this person, call back at…, no answer.
 
-Owns ``placement_calls`` (migration 0023). Every call is one transaction under the
-placement's lock: the call row, a timeline event ``called`` (the facility, the outcome
-and the time to call back; never free text), an audit entry and a ``placements`` outbox
-event (ids and states only).
+Owns ``placement_calls`` (migration ``…_placement_calls.sql``). Every call is one
+transaction under the placement's lock: the call row, a timeline event ``called`` (the
+facility, the outcome and the time to call back; never free text), an audit entry and a
+``placements`` outbox event (ids and states only).
 
 - *No bed* is also a labelled census observation (``census.record_phone_check``: source
   ``phone``, the liaison, the time). It never changes the facility's reported counts.
