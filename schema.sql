@@ -202,6 +202,26 @@ ALTER TABLE public.census_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+CREATE TABLE public.census_phone_checks (
+    id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    unit_id bigint,
+    observed_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_by bigint,
+    placement_id bigint,
+    source text DEFAULT 'phone'::text NOT NULL,
+    CONSTRAINT census_phone_checks_source_check CHECK ((source = 'phone'::text))
+);
+
+ALTER TABLE public.census_phone_checks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.census_phone_checks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.compliance_daily (
     day date NOT NULL,
     facility_id bigint NOT NULL,
@@ -704,6 +724,30 @@ CREATE TABLE public.placement_alerts (
     placement_id bigint NOT NULL,
     point text NOT NULL,
     raised_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.placement_calls (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    facility_id bigint NOT NULL,
+    unit_id bigint,
+    outcome text NOT NULL,
+    call_back_at timestamp with time zone,
+    referral_id bigint,
+    called_by bigint,
+    called_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_calls_check CHECK (((outcome = 'call_back'::text) = (call_back_at IS NOT NULL))),
+    CONSTRAINT placement_calls_check1 CHECK (((referral_id IS NULL) OR ((outcome = 'has_bed'::text) AND (unit_id IS NOT NULL)))),
+    CONSTRAINT placement_calls_outcome_check CHECK ((outcome = ANY (ARRAY['no_bed'::text, 'has_bed'::text, 'call_back'::text, 'no_answer'::text])))
+);
+
+ALTER TABLE public.placement_calls ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_calls_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 CREATE TABLE public.placement_commitments (
@@ -1252,6 +1296,9 @@ ALTER TABLE ONLY public.capacity_hourly_by_need
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.census_phone_checks
+    ADD CONSTRAINT census_phone_checks_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.compliance_daily
     ADD CONSTRAINT compliance_daily_pkey PRIMARY KEY (day, facility_id, population, need);
 
@@ -1381,6 +1428,9 @@ ALTER TABLE ONLY public.person_links
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
 
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.placement_commitments
     ADD CONSTRAINT placement_commitments_pkey PRIMARY KEY (placement_id);
 
@@ -1474,6 +1524,8 @@ CREATE INDEX census_history_received_brin ON public.census_history USING brin (r
 
 CREATE INDEX census_history_unit_as_of_idx ON public.census_history USING btree (unit_id, as_of);
 
+CREATE INDEX census_phone_checks_facility_idx ON public.census_phone_checks USING btree (facility_id, observed_at DESC);
+
 CREATE INDEX compliance_overdue_began_idx ON ONLY public.compliance_overdue USING btree (began_at);
 
 CREATE INDEX compliance_overdue_all_began_at_idx ON public.compliance_overdue_all USING btree (began_at);
@@ -1523,6 +1575,8 @@ CREATE INDEX nudges_facility_idx ON public.nudges USING btree (facility_id, crea
 CREATE INDEX person_keys_key_idx ON public.person_keys USING btree (person_key);
 
 CREATE INDEX person_links_earlier_idx ON public.person_links USING btree (earlier_id);
+
+CREATE INDEX placement_calls_placement_idx ON public.placement_calls USING btree (placement_id, called_at);
 
 CREATE INDEX placement_events_placement_idx ON public.placement_events USING btree (placement_id, id);
 
@@ -1645,6 +1699,18 @@ ALTER TABLE ONLY public.census_history
 ALTER TABLE ONLY public.census_history
     ADD CONSTRAINT census_history_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
 
+ALTER TABLE ONLY public.census_phone_checks
+    ADD CONSTRAINT census_phone_checks_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.census_phone_checks
+    ADD CONSTRAINT census_phone_checks_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.census_phone_checks
+    ADD CONSTRAINT census_phone_checks_recorded_by_fkey FOREIGN KEY (recorded_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.census_phone_checks
+    ADD CONSTRAINT census_phone_checks_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
+
 ALTER TABLE ONLY public.court_calendars
     ADD CONSTRAINT court_calendars_court_id_fkey FOREIGN KEY (court_id) REFERENCES public.courts(id);
 
@@ -1755,6 +1821,21 @@ ALTER TABLE ONLY public.person_links
 
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_called_by_fkey FOREIGN KEY (called_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);
+
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_referral_id_fkey FOREIGN KEY (referral_id) REFERENCES public.referrals(id);
+
+ALTER TABLE ONLY public.placement_calls
+    ADD CONSTRAINT placement_calls_unit_id_fkey FOREIGN KEY (unit_id) REFERENCES public.units(id);
 
 ALTER TABLE ONLY public.placement_commitments
     ADD CONSTRAINT placement_commitments_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);

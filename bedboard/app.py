@@ -39,6 +39,7 @@ from bedboard.api import board as _board_api  # noqa: F401 -- registers routes
 from bedboard.api import directory as _directory_api  # noqa: F401 -- registers routes
 from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
 from bedboard.api import notifications as _notifications_api  # noqa: F401 -- registers routes
+from bedboard.api import placement_calls as _placement_calls_api  # noqa: F401 -- registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import public as _public_api  # noqa: F401 -- registers routes
 from bedboard.api import referral_messages as _messages_api  # noqa: F401 -- registers routes

@@ -57,6 +57,9 @@ class FacilityState(BaseModel):
     overdue: bool
     last_report_at: datetime | None
     feed_state: str | None = None  # "failing" or "stopped" when a census feed has trouble
+    # "Confirmed by phone": a liaison heard "no bed" by phone at this time, after the
+    # facility's last report and within PHONE_CHECK_SHOWN (census.record_phone_check).
+    phone_checked_at: datetime | None = None
     units: list[UnitState]
 
 
@@ -147,7 +150,9 @@ FACILITIES_SQL = """
            f.latitude, f.longitude, f.phone_intake, f.report_cadence_minutes,
            (SELECT max(s.state) FROM feeds fd JOIN feed_status s ON s.feed_id = fd.id
              WHERE fd.facility_id = f.id AND fd.enabled AND s.state IN ('failing', 'stopped'))
-             AS feed_state
+             AS feed_state,
+           (SELECT max(pc.observed_at) FROM census_phone_checks pc WHERE pc.facility_id = f.id)
+             AS phone_checked_at
       FROM facilities f JOIN counties c ON c.fips = f.county_fips
      WHERE f.active
      ORDER BY f.name
@@ -173,6 +178,8 @@ _KEY_SQL = """
 """
 
 BoardKey = tuple[int, int]
+# How long a phone "no bed" shows on the board (while no report is newer).
+PHONE_CHECK_SHOWN = timedelta(hours=12)
 # How long an encoded board may be served at one position: its generated_at is at most
 # this old. Sooner when a unit's freshness would change (see encoded_snapshot).
 BOARD_CACHE_MAX_AGE = timedelta(seconds=5)
@@ -215,6 +222,9 @@ async def encoded_snapshot(conn: Connection, *, now: datetime) -> tuple[bytes, d
         facility_id = row["id"]
         members = units.get(facility_id, [])
         state = worst(states.get(facility_id, []))
+        phoned = _phone_checked(row["phone_checked_at"], last.get(facility_id), now)
+        if phoned is not None and phoned + PHONE_CHECK_SHOWN < until:
+            until = phoned + PHONE_CHECK_SHOWN
         facilities.append(
             {
                 "id": facility_id,
@@ -231,11 +241,23 @@ async def encoded_snapshot(conn: Connection, *, now: datetime) -> tuple[bytes, d
                 "overdue": bool(members) and is_overdue(state),
                 "last_report_at": last.get(facility_id),
                 "feed_state": row["feed_state"],
+                "phone_checked_at": phoned,
                 "units": members,
             }
         )
     body = pydantic_core.to_json({"seq": seq, "generated_at": now, "facilities": facilities})
     return body, until
+
+
+def _phone_checked(
+    observed_at: datetime | None, last_report_at: datetime | None, now: datetime
+) -> datetime | None:
+    """The phone "no bed" the board shows: newer than the last report, and recent."""
+    if observed_at is None or observed_at + PHONE_CHECK_SHOWN <= now:
+        return None
+    if last_report_at is not None and observed_at <= last_report_at:
+        return None
+    return observed_at
 
 
 class BoardCache:

@@ -666,3 +666,48 @@ async def any_overdue(conn: Connection, facility_ids: Iterable[int], now: dateti
     never reported): the board's ``FacilityState.overdue``, in one small read (the
     forced-update middleware asks it on every page a facility user opens)."""
     return bool(await conn.fetchval(_OVERDUE_SQL, list(facility_ids), now))
+
+
+# --------------------------------------------------------------------------- phone checks
+# "No bed", heard by a liaison on the phone: an observation kept beside the reports
+# (``census_phone_checks``, source ``phone``). It never changes a unit's counts; the board
+# shows it next to the facility while it is newer than the last report (``board.py``) and
+# reporter compliance counts it apart from reports (``reports/figures.py``).
+
+PHONE_SOURCE = "phone"
+
+
+async def record_phone_check(
+    conn: Connection,
+    facility_id: int,
+    unit_id: int | None,
+    *,
+    recorded_by: int | None,
+    placement_id: int | None = None,
+) -> datetime:
+    """Record that the facility (or its unit) said by phone it has no bed; returns when.
+    Appends a ``board`` event (ids and the time only), so the board's snapshot moves on."""
+    observed_at: datetime = await conn.fetchval(
+        "INSERT INTO census_phone_checks (facility_id, unit_id, recorded_by, placement_id,"
+        " source) VALUES ($1, $2, $3, $4, $5) RETURNING observed_at",
+        facility_id,
+        unit_id,
+        recorded_by,
+        placement_id,
+        PHONE_SOURCE,
+    )
+    await outbox.append(
+        conn,
+        [
+            (
+                outbox.BOARD,
+                {
+                    "kind": "phone_check",
+                    "facility_id": facility_id,
+                    "unit_id": unit_id,
+                    "observed_at": observed_at.isoformat(),
+                },
+            )
+        ],
+    )
+    return observed_at

@@ -125,6 +125,10 @@ _NOT_FOR_COURTS = frozenset(
         "follow_up_done",
         "follow_up_cancelled",
         "commitment_recorded",
+        # Phone calls (placements/calls.py); an acceptance by phone reaches the court as
+        # the "accepted" of referrals.accept.
+        "called",
+        "accepted_by_phone",
     }
 )
 

@@ -663,7 +663,8 @@ _COMPLIANCE_SELECT = """
            COALESCE(s.overdue_episodes, 0) AS overdue_episodes,
            s.overdue_median_h,
            COALESCE(s.reporting_paths, '') AS reporting_paths,
-           COALESCE(n.nudges, 0) AS nudges
+           COALESCE(n.nudges, 0) AS nudges,
+           COALESCE(ph.phone_checks, 0) AS phone_confirmations
       FROM totals t LEFT JOIN sums s ON s.facility_key = t.facility_key
       LEFT JOIN (
           -- the reminders (nudges) sent to the facility in the period
@@ -674,6 +675,16 @@ _COMPLIANCE_SELECT = """
            WHERE nu.created_at >= span.start AND nu.created_at < span.stop
            GROUP BY k.facility_key
       ) n ON n.facility_key = t.facility_key
+      LEFT JOIN (
+          -- "no bed" heard by a liaison on the phone (census_phone_checks): counted here,
+          -- never as a report
+          SELECT k.facility_key, count(*) AS phone_checks
+            FROM census_phone_checks pc CROSS JOIN span
+            JOIN (SELECT DISTINCT facility_id, facility_key FROM units_in) k
+              ON k.facility_id = pc.facility_id
+           WHERE pc.observed_at >= span.start AND pc.observed_at < span.stop
+           GROUP BY k.facility_key
+      ) ph ON ph.facility_key = t.facility_key
      ORDER BY t.facility_key = 0, t.facility
 """
 
@@ -749,8 +760,9 @@ COMPLIANCE = Figure(
     family="Capacity",
     summary=(
         "For each facility, the share of time its units' numbers were fresh, late or stale "
-        "against its reporting cadence, its overdue episodes, how it reports, and the "
-        "reminders (nudges) it was sent."
+        "against its reporting cadence, its overdue episodes, how it reports, the "
+        "reminders (nudges) it was sent, and the times a liaison heard “no bed” from it by "
+        "phone (counted apart: never a report)."
     ),
     columns=(
         Column("facility", "Facility", "text"),
@@ -763,6 +775,7 @@ COMPLIANCE = Figure(
         Column("overdue_median_h", "Overdue episode, median length (h)", "hours"),
         Column("reporting_paths", "Reported by", "text"),
         Column("nudges", "Reminders sent"),
+        Column("phone_confirmations", "Phone confirmations (no bed)"),
     ),
     chart=Chart("stacked", "facility", ("fresh", "late", "stale", "never"), "share of time"),
     body=f"""{_INTERVALS.strip()},

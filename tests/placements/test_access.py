@@ -218,6 +218,15 @@ CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
         {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
     ),
     ("court_links", "GET", "/api/v1/placements/{pid}/court-links", None, LIAISON_ONLY_WRITE),
+    # Phone calls (placements/calls.py): the liaison side writes and reads them.
+    ("calls", "GET", "/api/v1/placements/{pid}/calls", None, LIAISON_ONLY_WRITE),
+    (
+        "call",
+        "POST",
+        "/api/v1/placements/{pid}/calls",
+        {"facility_id": "b", "outcome": "no_bed"},
+        {**LIAISON_ONLY_WRITE, "liaison": 201, "supervisor": 201, "admin": 201},
+    ),
     (
         "court_link_issue",
         "POST",
@@ -474,6 +483,8 @@ async def test_placement_access(
         body = world.placement_body()
     elif isinstance(body, dict) and body.get("unit_ids") == ["b1"]:
         body = {"unit_ids": [world.ids["b1"]]}
+    elif isinstance(body, dict) and body.get("facility_id") == "b":
+        body = {**body, "facility_id": world.ids["facility_b"]}
     audit_before = await world.conn.fetchval(
         "SELECT count(*) FROM audit_log WHERE outcome = 'denied'"
     )

@@ -219,6 +219,7 @@ function onFrame(frame) {
   if (data.kind === "unit") applyUnit(data.unit);
   else if (data.kind === "freshness") applyFreshness(data);
   else if (data.kind === "feed") applyFeed(data);
+  else if (data.kind === "phone_check") needsReload = true; // "confirmed by phone": redraw
   if (needsReload) {
     location.reload(); // draw the new unit; the fresh page subscribes from its own seq
     return;

@@ -138,7 +138,8 @@ if (region) {
     return el.value !== el.defaultValue;
   };
   const busy = () =>
-    [...region.querySelectorAll("select, textarea, input:not([type=hidden])")].some(dirty);
+    [...region.querySelectorAll("select, textarea, input:not([type=hidden])")].some(dirty) ||
+    region.querySelector("details[data-called][open]") !== null; // a "Called" control in use
 
   const refresh = async () => {
     if (busy()) {

@@ -6,7 +6,7 @@ Rooms: ``shared`` (ways back, access resource, confirmation step), ``listing``, 
 (new and edit), ``detail`` (one placement and its actions), ``casework`` (where the
 person waits, officer custody), ``person`` (repeat involvement), ``aftercare`` (discharge,
 follow-up tasks, the outpatient commitment, ``/tasks``), ``referrals`` (facility staff),
-``court``.
+``court``; ``calls`` (the *Called* control: phone calls to facilities).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bedboard.pages.placements.aftercare import (
     placement_discharge,
     tasks_page,
 )
+from bedboard.pages.placements.calls import placement_call, placement_call_accept
 from bedboard.pages.placements.casework import (
     placement_custody,
     placement_custody_end,
@@ -78,6 +79,8 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/waiting", placement_wait)
     r.add_post("/placements/{id}/custody", placement_custody)
     r.add_post("/placements/{id}/custody/end", placement_custody_end)
+    r.add_post("/placements/{id}/calls", placement_call)
+    r.add_post("/placements/{id}/calls/{call_id}/accept", placement_call_accept)
     r.add_post("/placements/{id}/discharge", placement_discharge)
     r.add_post("/placements/{id}/follow-ups", placement_add_follow_up)
     r.add_post("/placements/{id}/commitment", placement_commitment)

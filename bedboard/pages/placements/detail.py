@@ -22,6 +22,7 @@ from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, StaleVersion
 from bedboard.pages import field_errors, labels, render, require_role
 from bedboard.pages.forms import FORM, domain_errors
+from bedboard.pages.placements import calls as calls_page
 from bedboard.pages.placements.messages import thread_context
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
@@ -180,6 +181,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
         commitment = await followups.commitment_of(conn, placement_id)
         assignees = await followups.assignees(conn)
         threads = await messages.threads(conn, [r.id for r in placement.referrals])
+        call_context = await calls_page.page_context(conn, placement_id, request.query)
         results = None
         show_all = request.query.get("matches") == "all"
         if placement.status is Status.OPEN:
@@ -227,6 +229,7 @@ async def _detail_context(request: web.Request, placement_id: int) -> dict[str, 
                 if messages.takes_messages(r.status.value, placement.status.value)
             },
         ),
+        **call_context,
         "person_error": PERSON_ERRORS.get(request.query.get("person_error", ""), ""),
         "person_error_field": request.query.get("person_error", ""),
         "answer_sentence": _ANSWER_SENTENCE,
