@@ -49,7 +49,7 @@ from bedboard.facilities import (
     list_facilities,
     list_units,
 )
-from bedboard.placements import messages, repeat
+from bedboard.placements import calls, messages, repeat
 from bedboard.users import UserIn
 
 log = logging.getLogger(__name__)
@@ -596,6 +596,7 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
                 "Last bed went to a walk-in.",
                 admin,
             )
+            await _demo_calls(conn, placement_id, results.results, liaison, now)
             continue
         await placements.accept(conn, referral_ids[0], admin, timedelta(hours=4))
         steps = {
@@ -621,6 +622,35 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
             await placements.followups.record_commitment(
                 conn, placement_id, commitment, liaison, _DEMO_ZONE
             )
+
+
+async def _demo_calls(
+    conn: Connection,
+    placement_id: int,
+    results: list[search.SearchResult],
+    liaison: auth.Principal,
+    now: datetime,
+) -> None:
+    """The liaison's phone calls on the declined case: the declining unit confirms "no bed"
+    by phone (the board says so), and the next one asks to be called back in two hours."""
+    outcomes = [
+        calls.CallIn(
+            facility_id=results[0].facility_id,
+            unit_id=results[0].unit_id,
+            outcome=calls.Outcome.NO_BED,
+        )
+    ]
+    if len(results) > 1:
+        outcomes.append(
+            calls.CallIn(
+                facility_id=results[1].facility_id,
+                unit_id=results[1].unit_id,
+                outcome=calls.Outcome.CALL_BACK,
+                call_back_at=now + timedelta(hours=2),
+            )
+        )
+    for call in outcomes:
+        await calls.record(conn, placement_id, call, liaison, hold=timedelta(hours=4))
 
 
 # The open case's short thread with the demo facility (fictional): (who, text).
