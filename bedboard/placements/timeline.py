@@ -123,6 +123,10 @@ _NOT_FOR_COURTS = frozenset(
         "follow_up_done",
         "follow_up_cancelled",
         "commitment_recorded",
+        # The referral packet and its attachments (placements.packet, .attachments).
+        "packet_updated",
+        "attachment_added",
+        "attachment_removed",
     }
 )
 
