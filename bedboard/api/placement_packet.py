@@ -57,8 +57,12 @@ async def large_uploads(
     if request.method != "POST" or not _UPLOAD_PATH.match(request.path):
         return await handler(request)
     settings = request.app[SETTINGS]
+    # aiohttp has no per-route limit; ``clone(client_max_size=)`` would give the handler
+    # another request object, whose state (the principal, a pending denial) the outer
+    # middleware would not see. So this request's own limit is raised.
+    request._client_max_size = upload_limit(settings)
     try:
-        return await handler(request.clone(client_max_size=upload_limit(settings)))
+        return await handler(request)
     except web.HTTPRequestEntityTooLarge:
         raise too_large(settings.attachment_max_bytes) from None
 
