@@ -22,6 +22,7 @@ from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid, StaleVersion
 from bedboard.pages import field_errors, labels, render, require_role
 from bedboard.pages.forms import FORM, domain_errors
+from bedboard.pages.placements.packet import packet_context
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -261,6 +262,7 @@ async def detail_page(
     context = await _detail_context(request, placement_id)
     async with acquire(request.app[POOL]) as conn:
         court_links = await courtlinks.court_links(conn, placement_id)
+        context.update(await packet_context(request, conn, placement_id))
     context.update(overrides)
     return render(
         request,

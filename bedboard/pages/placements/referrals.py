@@ -17,6 +17,7 @@ from bedboard.context import POOL, SETTINGS, authorize, path_id, record_success
 from bedboard.database import acquire, transaction
 from bedboard.errors import Conflict, Invalid
 from bedboard.pages import render, require_role
+from bedboard.pages.placements.packet import packet_view_context, packets_for
 from bedboard.pages.placements.shared import confirm_page
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -44,6 +45,7 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
             else principal.facility_ids
         )
         items = await placements.referrals_for_facilities(conn, facility_ids)
+        packets = await packets_for(conn, (p.id for p in items))
         if audit:
             await record_success(
                 request, conn, "referral.list", "referral", "", {"count": len(items)}
@@ -62,6 +64,8 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
         "waited": waited_words,
         "past_target": past_target,
         "referral_labels": {s.value: label for s, label in REFERRAL_LABELS.items()},
+        "packets": packets,
+        **packet_view_context(),
     }
 
 
