@@ -4,6 +4,7 @@ reads the packet (read-only) on its referrals page and downloads the file."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ async def test_a_liaison_fills_the_packet_and_attaches_a_pdf_that_the_facility_r
     assert principal is not None
     await placements.refer(conn, placement_id, [unit.id], principal)
     scan = tmp_path / "medical clearance.pdf"
-    scan.write_bytes(PDF)
+    await asyncio.to_thread(scan.write_bytes, PDF)
 
     page = await as_user(browser, live_url, liaison.email, viewport)
     await page.goto(f"{live_url}/placements/{placement_id}")
@@ -90,9 +91,7 @@ async def test_a_liaison_fills_the_packet_and_attaches_a_pdf_that_the_facility_r
     await expect(packet.locator("[data-packet-field='toxicology']")).to_have_text(
         "UDS negative, BAL 0.00"
     )
-    await expect(packet.locator("[data-packet-field='medical_clearance']")).to_contain_text(
-        "Done"
-    )
+    await expect(packet.locator("[data-packet-field='medical_clearance']")).to_contain_text("Done")
     await expect(packet.locator("[data-packet-field='pregnancy']")).to_have_text("No")
     await expect(packet.locator("textarea, select, input")).to_have_count(0)  # read-only
     await expect(packet.get_by_role("button", name="Remove")).to_have_count(0)
@@ -101,7 +100,8 @@ async def test_a_liaison_fills_the_packet_and_attaches_a_pdf_that_the_facility_r
         await packet.get_by_role("link", name="medical clearance.pdf").click()
     download = await downloading.value
     assert download.suggested_filename == "medical clearance.pdf"
-    assert Path(await download.path()).read_bytes() == PDF
+    saved = Path(await download.path())
+    assert await asyncio.to_thread(saved.read_bytes) == PDF
     downloads = await conn.fetchval(
         "SELECT count(*) FROM audit_log WHERE action = 'placement.attachment_download'"
         " AND actor_id = $1",
