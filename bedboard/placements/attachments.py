@@ -1,6 +1,6 @@
 """Documents attached to a placement: PDFs and images sent with the referral.
 
-Owns ``placement_attachments`` (migration 0023). The media type is detected from the
+Owns ``placement_attachments`` (migration 0024). The media type is detected from the
 content (``puremagic``), never taken from the name or the client's header: only PDF,
 PNG and JPEG are kept. The content is encrypted at rest with AES-GCM (``cryptography``)
 under a key kept outside the database (``Settings.resolved_attachment_key``; the

@@ -1,6 +1,6 @@
 """The referral packet: what a receiving unit asks for first, in one structured summary.
 
-Owns ``placement_packets`` (one row per placement, migration 0023). Every field is
+Owns ``placement_packets`` (one row per placement, migration 0024). Every field is
 optional (``None``: not recorded). The text fields are clinical: never logged, never in
 the timeline, the audit trail or an outbox frame; the timeline says "packet updated" and
 the audit trail names the fields that changed, never their values. The legal status is
