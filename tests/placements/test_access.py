@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bedboard.placements import escalation
@@ -642,8 +643,6 @@ PACKET_CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
 async def test_packet_access(
     world: World, name: str, method: str, path: str, body: Any, expected: dict[str, int], role: str
 ) -> None:
-    import aiohttp
-
     placement = await world.create()
     pid = placement["id"]
     await world.refer(pid, "a1")
