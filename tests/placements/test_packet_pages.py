@@ -8,13 +8,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from bedboard.auth import Role
+from bedboard.settings import Settings
 from tests.conftest import login
 from tests.placements.conftest import World
-from tests.placements.test_attachments import HTML, PDF
+from tests.placements.test_attachments import HTML, LIMIT, PDF
 
 CENTRAL = ZoneInfo("America/Chicago")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"attachment_max_bytes": LIMIT})
 
 
 def _local(moment: datetime) -> str:
@@ -154,3 +161,29 @@ async def test_the_facility_referred_reads_the_packet_and_files_and_the_other_do
     await login(client, staff_b.email)
     html = await (await client.get("/referrals")).text()
     assert "UDS clean" not in html and "clearance.pdf" not in html
+
+
+async def test_a_file_over_the_limit_is_refused_on_the_page_with_a_sentence_or_a_413_page(
+    world: World, client: Any, make_user: Any
+) -> None:
+    pid = (await world.create())["id"]
+    liaison = await make_user(Role.LIAISON)
+    session = await login(client, liaison.email)
+
+    def form(size: int) -> aiohttp.FormData:
+        data = aiohttp.FormData()
+        data.add_field("csrf_token", session.csrf)
+        data.add_field("file", PDF + b"0" * size, filename="big.pdf")
+        return data
+
+    just_over = await client.post(
+        f"/placements/{pid}/attachments", data=form(LIMIT), allow_redirects=False
+    )
+    assert just_over.headers["Location"].endswith("attachment_error=size#attachments")
+    html = await (await client.get(just_over.headers["Location"])).text()
+    assert "The file is too large (at most 64 KB)." in html
+    far_over = await client.post(f"/placements/{pid}/attachments", data=form(3 * 1024 * 1024))
+    assert far_over.status == 413
+    assert "text/html" in far_over.headers["Content-Type"]
+    assert f"{LIMIT:,} bytes" in await far_over.text()
+    assert await world.conn.fetchval("SELECT count(*) FROM placement_attachments") == 0
