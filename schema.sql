@@ -726,6 +726,32 @@ CREATE TABLE public.placement_alerts (
     raised_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.placement_attachments (
+    id bigint NOT NULL,
+    placement_id bigint NOT NULL,
+    file_name text NOT NULL,
+    media_type text NOT NULL,
+    size_bytes bigint NOT NULL,
+    content bytea,
+    uploaded_by bigint,
+    uploaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    removed_by bigint,
+    removed_at timestamp with time zone,
+    CONSTRAINT placement_attachments_check CHECK (((removed_at IS NULL) = (content IS NOT NULL))),
+    CONSTRAINT placement_attachments_file_name_check CHECK (((length(file_name) >= 1) AND (length(file_name) <= 255))),
+    CONSTRAINT placement_attachments_media_type_check CHECK ((media_type = ANY (ARRAY['application/pdf'::text, 'image/png'::text, 'image/jpeg'::text]))),
+    CONSTRAINT placement_attachments_size_bytes_check CHECK ((size_bytes > 0))
+);
+
+ALTER TABLE public.placement_attachments ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.placement_attachments_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.placement_calls (
     id bigint NOT NULL,
     placement_id bigint NOT NULL,
@@ -847,6 +873,28 @@ ALTER TABLE public.placement_notes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.placement_packets (
+    placement_id bigint NOT NULL,
+    medical_clearance boolean,
+    medical_clearance_at timestamp with time zone,
+    toxicology text,
+    recent_aggression boolean,
+    aggression_note text,
+    medications_given text,
+    legal_note text,
+    order_copy_received boolean,
+    pregnancy text,
+    mobility_needs text,
+    updated_by bigint,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT placement_packets_aggression_note_check CHECK ((length(aggression_note) <= 2000)),
+    CONSTRAINT placement_packets_legal_note_check CHECK ((length(legal_note) <= 2000)),
+    CONSTRAINT placement_packets_medications_given_check CHECK ((length(medications_given) <= 2000)),
+    CONSTRAINT placement_packets_mobility_needs_check CHECK ((length(mobility_needs) <= 2000)),
+    CONSTRAINT placement_packets_pregnancy_check CHECK ((pregnancy = ANY (ARRAY['yes'::text, 'no'::text, 'unknown'::text, 'not_applicable'::text]))),
+    CONSTRAINT placement_packets_toxicology_check CHECK ((length(toxicology) <= 2000))
 );
 
 CREATE SEQUENCE public.placement_reference_seq
@@ -1428,6 +1476,9 @@ ALTER TABLE ONLY public.person_links
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_pkey PRIMARY KEY (placement_id, point);
 
+ALTER TABLE ONLY public.placement_attachments
+    ADD CONSTRAINT placement_attachments_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.placement_calls
     ADD CONSTRAINT placement_calls_pkey PRIMARY KEY (id);
 
@@ -1445,6 +1496,9 @@ ALTER TABLE ONLY public.placement_links
 
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.placement_packets
+    ADD CONSTRAINT placement_packets_pkey PRIMARY KEY (placement_id);
 
 ALTER TABLE ONLY public.placement_waits
     ADD CONSTRAINT placement_waits_pkey PRIMARY KEY (id);
@@ -1575,6 +1629,8 @@ CREATE INDEX nudges_facility_idx ON public.nudges USING btree (facility_id, crea
 CREATE INDEX person_keys_key_idx ON public.person_keys USING btree (person_key);
 
 CREATE INDEX person_links_earlier_idx ON public.person_links USING btree (earlier_id);
+
+CREATE INDEX placement_attachments_placement_idx ON public.placement_attachments USING btree (placement_id, id);
 
 CREATE INDEX placement_calls_placement_idx ON public.placement_calls USING btree (placement_id, called_at);
 
@@ -1822,6 +1878,15 @@ ALTER TABLE ONLY public.person_links
 ALTER TABLE ONLY public.placement_alerts
     ADD CONSTRAINT placement_alerts_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
 
+ALTER TABLE ONLY public.placement_attachments
+    ADD CONSTRAINT placement_attachments_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_attachments
+    ADD CONSTRAINT placement_attachments_removed_by_fkey FOREIGN KEY (removed_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.placement_attachments
+    ADD CONSTRAINT placement_attachments_uploaded_by_fkey FOREIGN KEY (uploaded_by) REFERENCES public.users(id);
+
 ALTER TABLE ONLY public.placement_calls
     ADD CONSTRAINT placement_calls_called_by_fkey FOREIGN KEY (called_by) REFERENCES public.users(id);
 
@@ -1872,6 +1937,12 @@ ALTER TABLE ONLY public.placement_notes
 
 ALTER TABLE ONLY public.placement_notes
     ADD CONSTRAINT placement_notes_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_packets
+    ADD CONSTRAINT placement_packets_placement_id_fkey FOREIGN KEY (placement_id) REFERENCES public.placements(id);
+
+ALTER TABLE ONLY public.placement_packets
+    ADD CONSTRAINT placement_packets_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.placement_waits
     ADD CONSTRAINT placement_waits_facility_id_fkey FOREIGN KEY (facility_id) REFERENCES public.facilities(id);

@@ -73,6 +73,10 @@ class Action(StrEnum):
     FOLLOW_UP_READ = "follow_up.read"
     FOLLOW_UP_WRITE = "follow_up.write"
     FOLLOW_UP_LIST = "follow_up.list"
+    # The referral packet (its summary and attachments): read by the liaison side and
+    # the facilities referred; written (and attachments added or removed) by liaisons.
+    PACKET_READ = "packet.read"
+    PACKET_WRITE = "packet.write"
     # Facility feeds (administrators).
     FEED_READ = "feed.read"
     FEED_MANAGE = "feed.manage"
@@ -146,6 +150,8 @@ _LIAISON = frozenset(
         Action.FOLLOW_UP_READ,
         Action.FOLLOW_UP_WRITE,
         Action.FOLLOW_UP_LIST,
+        Action.PACKET_READ,
+        Action.PACKET_WRITE,
     }
 )
 # Supervisors do what liaisons do, to the placements in their region's counties
@@ -198,6 +204,8 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
         return _in_region(principal, resource)
     if action in _ESCALATION:
         return _escalation(principal, resource)
+    if action in (Action.PACKET_READ, Action.PACKET_WRITE):
+        return _packet(principal, action, resource)
     if action is Action.REPORT_READ:
         return _report(role, resource)
     if action is Action.SEARCH:
@@ -295,6 +303,24 @@ def _escalation(principal: Principal, resource: Resource) -> Decision:
     if principal.role in (Role.FACILITY, Role.COURT) or resource.id is not None:
         return _conceal("not a placement referred to you")
     return _deny("role cannot see escalations")
+
+
+def _packet(principal: Principal, action: Action, resource: Resource) -> Decision:
+    """A placement's referral packet (summary and attachments), beyond liaisons and
+    administrators: a supervisor reads their region's; a facility referred reads it (it
+    is what the referral sends); anyone else is answered as if it did not exist."""
+    if principal.role is Role.SUPERVISOR:
+        seen = _in_region(principal, resource)
+        if seen.allowed and action is Action.PACKET_WRITE:
+            return _deny("the liaisons keep the referral packet")
+        return seen
+    if principal.role is Role.FACILITY and principal.facility_ids & resource.facility_ids:
+        if action is Action.PACKET_READ:
+            return ALLOW
+        return _deny("a receiving facility reads the packet; liaisons keep it")
+    if principal.role in (Role.FACILITY, Role.COURT) or resource.id is not None:
+        return _conceal("not a placement referred to you")
+    return _deny("role cannot see referral packets")
 
 
 def _report(role: Role, resource: Resource) -> Decision:

@@ -40,6 +40,7 @@ from bedboard.api import directory as _directory_api  # noqa: F401 -- registers 
 from bedboard.api import feeds as _feeds_api  # noqa: F401 -- registers routes
 from bedboard.api import notifications as _notifications_api  # noqa: F401 -- registers routes
 from bedboard.api import placement_calls as _placement_calls_api  # noqa: F401 -- registers routes
+from bedboard.api import placement_packet as _placement_packet_api  # registers routes
 from bedboard.api import placements as _placements_api  # noqa: F401 -- registers routes
 from bedboard.api import public as _public_api  # noqa: F401 -- registers routes
 from bedboard.api import referral_messages as _messages_api  # noqa: F401 -- registers routes
@@ -462,7 +463,14 @@ def static_dir() -> Path:
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """Build the application. Start-up connects (embedded or configured PostgreSQL) and migrates."""
     app = web.Application(
-        middlewares=[request_context, errors, authenticate, overdue_first, load_alerts],
+        middlewares=[
+            request_context,
+            errors,
+            _placement_packet_api.large_uploads,  # upload routes take files past MAX_BODY_BYTES
+            authenticate,
+            overdue_first,
+            load_alerts,
+        ],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings

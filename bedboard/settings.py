@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
 PERSON_LINK_KEY_FILE = "person_link_key"
+ATTACHMENT_KEY_FILE = "attachment_key"
 MIN_SECRET_KEY_LEN = 32
 
 
@@ -54,6 +55,20 @@ class Settings(BaseSettings):
             " of birth are never stored). Unset: generated once into <data dir>/person_link_key."
             " Keep it outside the database and its backups; the same on every instance."
         ),
+    )
+    attachment_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that encrypts placement attachments at rest (AES-GCM). Unset: generated once"
+            " into <data dir>/attachment_key. Keep it outside the database and its backups;"
+            " the same on every instance."
+        ),
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="The largest file a liaison may attach to a placement, in bytes.",
     )
     public_url: AnyHttpUrl | None = Field(
         default=None,
@@ -304,6 +319,10 @@ class Settings(BaseSettings):
     def resolved_person_link_key(self) -> bytes:
         """The person-link fingerprint key: configured, or kept in the data dir."""
         return (self.person_link_key or self._key_file(PERSON_LINK_KEY_FILE)).encode()
+
+    def resolved_attachment_key(self) -> bytes:
+        """The attachment encryption key's secret: configured, or kept in the data dir."""
+        return (self.attachment_key or self._key_file(ATTACHMENT_KEY_FILE)).encode()
 
     def _key_file(self, name: str) -> str:
         path = self.data_dir / name

@@ -129,6 +129,10 @@ _NOT_FOR_COURTS = frozenset(
         # the "accepted" of referrals.accept.
         "called",
         "accepted_by_phone",
+        # The referral packet and its attachments (placements.packet, .attachments).
+        "packet_updated",
+        "attachment_added",
+        "attachment_removed",
     }
 )
 

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bedboard.placements import escalation
@@ -634,3 +635,74 @@ async def test_the_clinical_canary_never_leaks(
     assert all(CANARY not in row["d"] for row in events)
     audit = await world.conn.fetch("SELECT detail::text AS d FROM audit_log")
     assert all(CANARY not in row["d"] for row in audit)
+
+
+# --------------------------------------------------------------------------- the referral packet
+# Its summary and attachments: the liaison side keeps them (a supervisor reads their
+# region's); the facility referred (a) reads them; facility b and everyone else are
+# answered as if they did not exist.
+PACKET_WRITE = {**LIAISON_ONLY_WRITE, "supervisor": 403}
+PACKET_PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+PACKET_CASES: list[tuple[str, str, str, Any, dict[str, int]]] = [
+    ("packet_read", "GET", "/api/v1/placements/{pid}/packet", None, RECEIVING_FACILITY),
+    (
+        "packet_write",
+        "PUT",
+        "/api/v1/placements/{pid}/packet",
+        {"toxicology": f"negative {CANARY}", "pregnancy": "no"},
+        PACKET_WRITE,
+    ),
+    ("attachment_list", "GET", "/api/v1/placements/{pid}/attachments", None, RECEIVING_FACILITY),
+    (
+        "attachment_upload",
+        "POST",
+        "/api/v1/placements/{pid}/attachments",
+        "file",
+        {**PACKET_WRITE, "liaison": 201, "admin": 201},
+    ),
+    ("attachment_download", "GET", "/api/v1/attachments/{aid}", None, RECEIVING_FACILITY),
+    (
+        "attachment_remove",
+        "DELETE",
+        "/api/v1/attachments/{aid}",
+        None,
+        {**PACKET_WRITE, "liaison": 204, "admin": 204},
+    ),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "expected"), PACKET_CASES, ids=[c[0] for c in PACKET_CASES]
+)
+async def test_packet_access(
+    world: World, name: str, method: str, path: str, body: Any, expected: dict[str, int], role: str
+) -> None:
+    placement = await world.create()
+    pid = placement["id"]
+    await world.refer(pid, "a1")
+    await world.call(
+        "liaison", "PUT", f"/api/v1/placements/{pid}/packet", json={"toxicology": CANARY}
+    )
+    form = aiohttp.FormData()
+    form.add_field("file", PACKET_PDF, filename=f"{CANARY}.pdf", content_type="application/pdf")
+    added = await world.call("liaison", "POST", f"/api/v1/placements/{pid}/attachments", data=form)
+    assert added.status == 201, await added.text()
+    aid = (await added.json())["id"]
+    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict) else {}
+    if body == "file":
+        upload = aiohttp.FormData()
+        upload.add_field("file", PACKET_PDF, filename="order.pdf", content_type="application/pdf")
+        kwargs = {"data": upload}
+    denied_before = await world.conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE outcome = 'denied'"
+    )
+    resp = await world.call(role, method, path.format(pid=pid, aid=aid), **kwargs)
+    assert resp.status == expected[role], await resp.text()
+    if resp.status in (403, 404) and role != "anonymous":
+        denied = await world.conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE outcome = 'denied'"
+        )
+        assert denied == denied_before + 1
+    if role in ("court", "other_court", "viewer", "anonymous", "facility_b", "other_supervisor"):
+        assert CANARY not in await resp.text()

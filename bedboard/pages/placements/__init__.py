@@ -5,8 +5,9 @@ same access policy and audit trail as the API.
 Rooms: ``shared`` (ways back, access resource, confirmation step), ``listing``, ``form``
 (new and edit), ``detail`` (one placement and its actions), ``casework`` (where the
 person waits, officer custody), ``person`` (repeat involvement), ``aftercare`` (discharge,
-follow-up tasks, the outpatient commitment, ``/tasks``), ``referrals`` (facility staff),
-``court``; ``calls`` (the *Called* control: phone calls to facilities).
+follow-up tasks, the outpatient commitment, ``/tasks``), ``packet`` (the referral packet
+and attachments), ``referrals`` (facility staff), ``court``; ``calls`` (the *Called*
+control: phone calls to facilities).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ from bedboard.pages.placements.form import (
 )
 from bedboard.pages.placements.listing import placement_list, placement_list_fragment
 from bedboard.pages.placements.messages import referral_message
+from bedboard.pages.placements.packet import (
+    attachment_remove,
+    placement_attach,
+    placement_packet,
+)
 from bedboard.pages.placements.person import (
     placement_person,
     placement_person_link,
@@ -84,6 +90,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/placements/{id}/discharge", placement_discharge)
     r.add_post("/placements/{id}/follow-ups", placement_add_follow_up)
     r.add_post("/placements/{id}/commitment", placement_commitment)
+    r.add_post("/placements/{id}/packet", placement_packet)
+    r.add_post("/placements/{id}/attachments", placement_attach)
+    r.add_post("/attachments/{id}/remove", attachment_remove)
     r.add_post("/follow-ups/{id}/done", follow_up_done)
     r.add_post("/follow-ups/{id}/cancel", follow_up_cancel)
     r.add_get("/tasks", tasks_page)

@@ -24,6 +24,7 @@ from bedboard.pages import field_errors, labels, render, require_role
 from bedboard.pages.forms import FORM, domain_errors
 from bedboard.pages.placements import calls as calls_page
 from bedboard.pages.placements.messages import thread_context
+from bedboard.pages.placements.packet import packet_context
 from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -276,6 +277,7 @@ async def detail_page(
     context = await _detail_context(request, placement_id)
     async with acquire(request.app[POOL]) as conn:
         court_links = await courtlinks.court_links(conn, placement_id)
+        context.update(await packet_context(request, conn, placement_id))
     context.update(overrides)
     return render(
         request,

@@ -18,6 +18,7 @@ from bedboard.database import acquire, transaction
 from bedboard.errors import Conflict, Invalid
 from bedboard.pages import render, require_role
 from bedboard.pages.placements.messages import thread_context
+from bedboard.pages.placements.packet import packet_view_context, packets_for
 from bedboard.pages.placements.shared import confirm_page
 from bedboard.placements import (
     DECLINE_LABELS,
@@ -47,6 +48,7 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
         )
         items = await placements.referrals_for_facilities(conn, facility_ids)
         threads = await messages.threads(conn, [r.id for p in items for r in p.referrals])
+        packets = await packets_for(conn, (p.id for p in items))
         if audit:
             await record_success(
                 request, conn, "referral.list", "referral", "", {"count": len(items)}
@@ -75,6 +77,8 @@ async def _referrals_context(request: web.Request, *, audit: bool = False) -> di
                 if messages.takes_messages(r.status.value, p.status.value)
             },
         ),
+        "packets": packets,
+        **packet_view_context(),
     }
 
 
