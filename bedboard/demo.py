@@ -49,7 +49,7 @@ from bedboard.facilities import (
     list_facilities,
     list_units,
 )
-from bedboard.placements import calls, messages, repeat
+from bedboard.placements import calls, messages, packet, repeat
 from bedboard.users import UserIn
 
 log = logging.getLogger(__name__)
@@ -572,6 +572,7 @@ async def load_placements(conn: Connection, rng: random.Random) -> None:
             if unit_id is not None:
                 (referral_id,) = await placements.refer(conn, placement_id, [unit_id], liaison)
                 await _demo_thread(conn, referral_id, liaison)
+            await packet.save(conn, placement_id, _demo_packet(now), liaison)
             continue
         results = await search.search(
             conn,
@@ -651,6 +652,19 @@ async def _demo_calls(
         )
     for call in outcomes:
         await calls.record(conn, placement_id, call, liaison, hold=timedelta(hours=4))
+
+
+def _demo_packet(now: datetime) -> packet.PacketIn:
+    """The open case's referral packet (fictional), as its thread says: cleared this morning."""
+    return packet.PacketIn(
+        medical_clearance=True,
+        medical_clearance_at=now - timedelta(hours=3),
+        toxicology="Demo (fictional): urine drug screen negative.",
+        recent_aggression=False,
+        medications_given="Demo (fictional): none given at the ED.",
+        order_copy_received=False,
+        pregnancy=packet.Pregnancy.NOT_APPLICABLE,  # the open demo case is a man
+    )
 
 
 # The open case's short thread with the demo facility (fictional): (who, text).
