@@ -655,7 +655,7 @@ async def _demo_calls(
 
 
 def _demo_packet(now: datetime) -> packet.PacketIn:
-    """The open case's referral packet (fictional), as its thread says: cleared this morning."""
+    """The open case's referral packet (fictional), as its thread says: cleared earlier today."""
     return packet.PacketIn(
         medical_clearance=True,
         medical_clearance_at=now - timedelta(hours=3),
@@ -670,7 +670,7 @@ def _demo_packet(now: datetime) -> packet.PacketIn:
 # The open case's short thread with the demo facility (fictional): (who, text).
 _DEMO_THREAD = (
     ("facility", "Demo message (fictional): has the person had a medical clearance yet?"),
-    ("liaison", "Demo reply (fictional): yes, cleared at the ED this morning; labs normal."),
+    ("liaison", "Demo reply (fictional): yes, cleared at the ED earlier today; labs normal."),
 )
 
 
