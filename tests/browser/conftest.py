@@ -119,3 +119,23 @@ async def record_placement(
         ),
         principal,
     )
+
+
+async def north_and_south(conn: Any, make_facility: Any, make_unit: Any) -> tuple[Any, ...]:
+    """Two adult units in Boone County that reported just now: Northgate Behavioral's
+    North Adult (2 free) and Southfork Psychiatric's South Adult (1 free). Returns
+    (north, north_unit, south, south_unit)."""
+    north = await make_facility(name="Northgate Behavioral", county_fips="29019")
+    south = await make_facility(name="Southfork Psychiatric", county_fips="29019")
+    north_unit = await make_unit(north.id, name="North Adult", population="adult")
+    south_unit = await make_unit(south.id, name="South Adult", population="adult")
+    now = await conn.fetchval("SELECT now()")
+    await census.apply(
+        conn,
+        [
+            (north_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=10)),
+            (south_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=11)),
+        ],
+        census.Source("test"),
+    )
+    return north, north_unit, south, south_unit

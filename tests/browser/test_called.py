@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import census
 from bedboard.auth import Role
-from tests.browser.conftest import PHONE, assert_no_horizontal_overflow, record_placement
+from tests.browser.conftest import (
+    PHONE,
+    assert_no_horizontal_overflow,
+    north_and_south,
+    record_placement,
+)
 from tests.browser.test_placement_path import as_user
 
 pytestmark = pytest.mark.browser
@@ -29,19 +33,7 @@ async def test_a_liaison_records_calls_and_the_board_shows_the_phone_confirmatio
     make_unit: Any,
     make_user: Any,
 ) -> None:
-    north = await make_facility(name="Northgate Behavioral", county_fips="29019")
-    south = await make_facility(name="Southfork Psychiatric", county_fips="29019")
-    north_unit = await make_unit(north.id, name="North Adult", population="adult")
-    south_unit = await make_unit(south.id, name="South Adult", population="adult")
-    now = await conn.fetchval("SELECT now()")
-    await census.apply(
-        conn,
-        [
-            (north_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=10)),
-            (south_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=11)),
-        ],
-        census.Source("test"),
-    )
+    north, north_unit, _south, south_unit = await north_and_south(conn, make_facility, make_unit)
     liaison = await make_user(Role.LIAISON)
     placement_id = await record_placement(
         conn, liaison.id, initials="RC", age=41, sex="male", county_fips="29019"

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, expect
 
-from bedboard import census
 from bedboard.auth import Role
-from tests.browser.conftest import assert_no_horizontal_overflow
+from tests.browser.conftest import assert_no_horizontal_overflow, north_and_south
 from tests.browser.test_placement_path import as_user
 
 pytestmark = pytest.mark.browser
@@ -32,19 +31,7 @@ async def test_a_case_from_intake_through_a_call_a_thread_and_discharge_to_a_fol
     make_unit: Any,
     make_user: Any,
 ) -> None:
-    north = await make_facility(name="Northgate Behavioral", county_fips="29019")
-    south = await make_facility(name="Southfork Psychiatric", county_fips="29019")
-    north_unit = await make_unit(north.id, name="North Adult", population="adult")
-    south_unit = await make_unit(south.id, name="South Adult", population="adult")
-    now = await conn.fetchval("SELECT now()")
-    await census.apply(
-        conn,
-        [
-            (north_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=10)),
-            (south_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=11)),
-        ],
-        census.Source("test"),
-    )
+    _north, north_unit, south, _south_unit = await north_and_south(conn, make_facility, make_unit)
     liaison = await make_user(Role.LIAISON)
     south_staff = await make_user(Role.FACILITY, facility_ids=[south.id])
 

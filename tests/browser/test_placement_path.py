@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bedboard import census
 from bedboard.auth import Role
-from tests.browser.conftest import DESKTOP, assert_no_horizontal_overflow
+from tests.browser.conftest import DESKTOP, assert_no_horizontal_overflow, north_and_south
 from tests.browser.test_login import sign_in
 
 pytestmark = pytest.mark.browser
@@ -35,19 +34,7 @@ async def test_a_court_ordered_placement_from_request_to_admission(
     make_court: Any,
     make_user: Any,
 ) -> None:
-    north = await make_facility(name="Northgate Behavioral", county_fips="29019")
-    south = await make_facility(name="Southfork Psychiatric", county_fips="29019")
-    north_unit = await make_unit(north.id, name="North Adult", population="adult")
-    south_unit = await make_unit(south.id, name="South Adult", population="adult")
-    now = await conn.fetchval("SELECT now()")
-    await census.apply(
-        conn,
-        [
-            (north_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=10)),
-            (south_unit.id, census.CensusReport(as_of=now, staffed=12, occupied=11)),
-        ],
-        census.Source("test"),
-    )
+    north, _north_unit, south, south_unit = await north_and_south(conn, make_facility, make_unit)
     court = await make_court(name="Boone Probate Division")
     liaison = await make_user(Role.LIAISON)
     north_staff = await make_user(Role.FACILITY, facility_ids=[north.id])
