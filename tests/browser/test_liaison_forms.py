@@ -138,7 +138,9 @@ async def test_a_16_year_old_boy_recorded_with_the_defaults_is_matched_as_an_ado
     await expect(page.get_by_text("Adolescent (13-17)")).to_be_visible()
     await expect(page.get_by_text("Men's or mixed units")).to_be_visible()
     matches = page.locator(".results")
-    await expect(matches.get_by_text("Ozarks Behavioral — Boys Adolescent")).to_be_visible()
+    await expect(
+        matches.get_by_role("heading", name="Ozarks Behavioral — Boys Adolescent")
+    ).to_be_visible()
     text = await matches.inner_text()
     assert "Girls" not in text and "Adult Acute" not in text and "Forensic" not in text
 
