@@ -122,7 +122,7 @@ async def placement_call(request: web.Request) -> web.StreamResponse:
 
 def _back(placement_id: int, notice: str) -> web.HTTPSeeOther:
     """To the placement page's calls, with a notice."""
-    return web.HTTPSeeOther(f"/placements/{placement_id}?notice={quote(notice)}#calls-title")
+    return back_to(placement_id, notice, "calls-title")
 
 
 async def placement_call_accept(request: web.Request) -> web.StreamResponse:

@@ -22,7 +22,7 @@ from bedboard.database import Connection, acquire, transaction
 from bedboard.errors import Conflict, Invalid
 from bedboard.pages import field_errors, require_role
 from bedboard.pages.forms import domain_errors
-from bedboard.pages.placements.shared import confirm_page, resource_of
+from bedboard.pages.placements.shared import back_to, confirm_page, resource_of
 from bedboard.placements import attachments, packet
 
 ATTACHMENT_ERRORS = {
@@ -157,7 +157,7 @@ async def placement_packet(request: web.Request) -> web.StreamResponse:
             errors = {k: _SENTENCES.get(k, v) for k, v in domain_errors(exc).items()}
         else:
             notice = "Referral packet saved." if changed else "The referral packet was unchanged."
-            raise web.HTTPSeeOther(f"/placements/{placement_id}?notice={quote(notice)}#packet")
+            raise back_to(placement_id, notice, "packet")
     values = {k: str(form.get(k, "")) for k in packet.FIELDS}
     return await detail_page(
         request,
@@ -208,9 +208,7 @@ async def placement_attach(request: web.Request) -> web.StreamResponse:
         raise _attachment_error(placement_id, "size") from None
     except attachments.UnsupportedType:
         raise _attachment_error(placement_id, "type") from None
-    raise web.HTTPSeeOther(
-        f"/placements/{placement_id}?notice={quote('Attachment added.')}#attachments"
-    )
+    raise back_to(placement_id, "Attachment added.", "attachments")
 
 
 async def attachment_remove(request: web.Request) -> web.StreamResponse:

@@ -19,9 +19,11 @@ def choices(values: Any) -> list[tuple[str, str]]:
     return [(v, v.replace("_", " ").capitalize()) for v in values]
 
 
-def back_to(placement_id: int, notice: str = "") -> web.HTTPSeeOther:
+def back_to(placement_id: int, notice: str = "", anchor: str = "") -> web.HTTPSeeOther:
+    """To the placement page, with a notice, at a section (``anchor``: its element id)."""
     suffix = f"?notice={quote(notice)}" if notice else ""
-    return web.HTTPSeeOther(f"/placements/{placement_id}{suffix}")
+    fragment = f"#{anchor}" if anchor else ""
+    return web.HTTPSeeOther(f"/placements/{placement_id}{suffix}{fragment}")
 
 
 async def resource_of(conn: Connection, placement_id: int) -> Resource:
