@@ -352,15 +352,12 @@ async def _respond(
 ) -> web.StreamResponse:
     referral_id = path_id(request)
     async with transaction(request.app[POOL]) as conn:
-        placement_id, facility_id = await placements.referral_scope(conn, referral_id)
         if action in ("withdraw", "answer"):
+            placement_id, _facility = await placements.referral_scope(conn, referral_id)
             resource = await _placement_resource(conn, placement_id)
             principal = authorize(request, Action.PLACEMENT_WRITE, resource)
         else:
-            county = (await placements.scope(conn, placement_id)).county_fips
-            resource = Resource(
-                "referral", referral_id, facility_id=facility_id, county_fips=county
-            )
+            placement_id, resource = await placements.referral_resource(conn, referral_id)
             principal = authorize(request, Action.REFERRAL_RESPOND, resource)
         if action == "accept":
             await placements.accept(conn, referral_id, principal, _hold(request))

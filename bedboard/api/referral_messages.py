@@ -17,11 +17,8 @@ from bedboard.placements import messages
 
 
 async def message_resource(conn: Connection, referral_id: int) -> Resource:
-    """A referral's thread as access sees it: the referral's facility, the placement's
-    county (a supervisor's region)."""
-    placement_id, facility_id = await placements.referral_scope(conn, referral_id)
-    county = (await placements.scope(conn, placement_id)).county_fips
-    return Resource("referral", referral_id, facility_id=facility_id, county_fips=county)
+    """A referral's thread as access sees it: the referral's."""
+    return (await placements.referral_resource(conn, referral_id))[1]
 
 
 @route(
@@ -67,5 +64,4 @@ async def send_message(request: web.Request, body: messages.MessageIn) -> messag
             request, Action.REFERRAL_MESSAGE_WRITE, await message_resource(conn, referral_id)
         )
         message_id = await messages.send(conn, referral_id, body.body, principal)
-        sent = [m for m in await messages.thread(conn, referral_id) if m.id == message_id]
-    return sent[0]
+        return await messages.message(conn, message_id)

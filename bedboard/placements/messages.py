@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from bedboard import audit, outbox
 from bedboard.auth import Principal, Role
 from bedboard.database import Connection
-from bedboard.errors import IllegalTransition
+from bedboard.errors import IllegalTransition, NotFound
 from bedboard.placements.locks import _lock_referral
 from bedboard.placements.models import OPEN_REFERRAL, Status
 from bedboard.placements.timeline import _event, _events
@@ -81,6 +81,14 @@ async def thread(conn: Connection, referral_id: int) -> list[Message]:
         _SELECT + " WHERE m.referral_id = $1 ORDER BY m.sent_at, m.id", referral_id
     )
     return [Message.model_validate(dict(r)) for r in rows]
+
+
+async def message(conn: Connection, message_id: int) -> Message:
+    """One message (the one just sent)."""
+    row = await conn.fetchrow(_SELECT + " WHERE m.id = $1", message_id)
+    if row is None:
+        raise NotFound("message")
+    return Message.model_validate(dict(row))
 
 
 async def threads(conn: Connection, referral_ids: list[int]) -> dict[int, list[Message]]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from bedboard.access import Resource
 from bedboard.database import Connection
 from bedboard.errors import NotFound
 from bedboard.placements.models import (
@@ -438,3 +439,13 @@ async def referral_scope(conn: Connection, referral_id: int) -> tuple[int, int]:
     if row is None:
         raise NotFound("referral")
     return row["placement_id"], row["facility_id"]
+
+
+async def referral_resource(conn: Connection, referral_id: int) -> tuple[int, Resource]:
+    """A referral as access sees it (its facility, the placement's county: a supervisor's
+    region), with its placement's id."""
+    placement_id, facility_id = await referral_scope(conn, referral_id)
+    county = (await scope(conn, placement_id)).county_fips
+    return placement_id, Resource(
+        "referral", referral_id, facility_id=facility_id, county_fips=county
+    )

@@ -10,24 +10,16 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bedboard import placements
-from bedboard.access import Action, Resource
+from bedboard.access import Action
 from bedboard.auth import Principal, Role
 from bedboard.context import POOL, authorize, path_id
-from bedboard.database import Connection, acquire, transaction
+from bedboard.database import acquire, transaction
 from bedboard.errors import Conflict
 from bedboard.pages import require_role
 from bedboard.placements import messages
 
 # The sentence next to the message field when the text is empty or too long.
 MESSAGE_SENTENCE = "Write the message (1 to 4,000 characters)."
-
-
-async def _resource(conn: Connection, referral_id: int) -> tuple[int, Resource]:
-    placement_id, facility_id = await placements.referral_scope(conn, referral_id)
-    county = (await placements.scope(conn, placement_id)).county_fips
-    return placement_id, Resource(
-        "referral", referral_id, facility_id=facility_id, county_fips=county
-    )
 
 
 def _back(principal: Principal, placement_id: int, referral_id: int, query: str) -> str:
@@ -55,7 +47,7 @@ async def referral_message(request: web.Request) -> web.StreamResponse:
     referral_id = path_id(request)
     form = await request.post()
     async with acquire(request.app[POOL]) as conn:
-        placement_id, resource = await _resource(conn, referral_id)
+        placement_id, resource = await placements.referral_resource(conn, referral_id)
     authorize(request, Action.REFERRAL_MESSAGE_WRITE, resource)
     anchor = f"#thread-{referral_id}"
     try:
