@@ -52,11 +52,20 @@ class Service:
         raise AssertionError(f"{what} not within {READY_WITHIN_S:.0f} s:\n{self.log.read_text()}")
 
     def workers(self) -> list[psutil.Process]:
-        return [
-            child
-            for child in psutil.Process(self.proc.pid).children()
-            if "serve" in child.cmdline()
-        ]
+        """The service's worker processes, skipping any child that has just exited.
+
+        Short-lived children (the embedded PostgreSQL's pg_ctl, a killed worker) can be
+        zombies for a moment before they are reaped; asking their command line then
+        raises, and they are not workers anyway.
+        """
+        found = []
+        for child in psutil.Process(self.proc.pid).children():
+            try:
+                if "serve" in child.cmdline():
+                    found.append(child)
+            except psutil.NoSuchProcess:  # includes ZombieProcess
+                continue
+        return found
 
     def listening(self) -> set[int]:
         """The worker pids holding a listening socket on the service's port."""
